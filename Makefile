@@ -1,0 +1,48 @@
+# make setup | demo | test | ui | bench | bench-mixing   (each creates .venv if missing)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+ARGS ?=
+
+.PHONY: setup demo demo-shared test ui bench bench-mixing validate clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## the whole platform end to end on the embedded default (local storage, SQLite instance, offline planner)
+demo: setup
+	$(PY) -m platform_assets.cli demo $(ARGS)
+
+## the same pipeline on the real corpora in ../shared/data
+demo-shared: setup
+	$(PY) -m platform_assets.cli demo --data shared $(ARGS)
+
+test: setup
+	$(PY) -m pytest $(ARGS)
+
+validate: setup
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+## Dagster webserver + daemon on the local instance
+ui: setup
+	@echo "Dagster UI: http://127.0.0.1:3000  (DAGSTER_HOME=$(DAGSTER_HOME))"
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: setup
+	$(PY) -m benchmarks.run $(ARGS)
+
+bench-mixing: setup
+	$(PY) -m benchmarks.bench_mixing $(ARGS)
+
+clean:
+	rm -rf data/demo data/demo_sources $(DAGSTER_HOME)

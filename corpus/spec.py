@@ -1,0 +1,477 @@
+"""PipelineSpec: the contract between the agent, the reviewer and Dagster.
+
+A spec is plain data (YAML in ``platform_assets/defs/<pipeline>/defs.yaml``). It is
+validated in two layers, and every problem names the field it is about:
+
+1. structure (pydantic, ``extra="forbid"``): types, ranges, names, safe strings;
+2. meaning (:func:`validate_spec`): operators exist and their configs are valid,
+   stage inputs exist, no cycles, no duplicate asset names, locations stay inside
+   the allowed roots (symlinks resolved).
+
+Nothing in a spec is ever executed: strings are names, paths and prose. Strings that
+look like shell, Python or template code are rejected anyway, so a proposal that tries
+is stopped at the door with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from corpus.ops import registry
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+# assets the pipeline builds itself; a stage may not take these names
+RESERVED_NAMES = frozenset({"raw", "tokenizer", "tokenized", "mixture", "proxy_eval"})
+MAX_TOKENS = 10**11  # 100B tokens per mixture version: beyond that, a typo
+
+_CODE_PATTERNS = [
+    (re.compile(r"\$\(|\$\{|`"), "shell substitution"),
+    (re.compile(r"\{\{|\{%|%\}|\}\}"), "template syntax"),
+    (re.compile(r"__\w+__|\b(?:eval|exec|compile|__import__|getattr|open)\s*\("), "Python code"),
+    (re.compile(r"\b(?:os\.system|subprocess|popen|import\s+\w+|lambda\s*\w*:)"), "Python code"),
+    (re.compile(r"(?:^|[;&|]\s*)(?:rm|curl|wget|bash|sh|python\d?|chmod|nc)\s+-?\w", re.M), "shell command"),
+    (re.compile(r"[;&|]{1,2}\s*(?:rm|curl|wget|bash|sh|cat|python)\b|>\s*/"), "shell command"),
+    (re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]"), "control characters"),
+]
+
+
+def check_text(value: str) -> str:
+    """Reject strings that carry code: specs hold names, paths and prose only."""
+    for pattern, what in _CODE_PATTERNS:
+        m = pattern.search(value)
+        if m:
+            raise ValueError(f"looks like {what} ({m.group(0)!r}); specs hold names, paths and prose, never code")
+    if len(value) > 4000:
+        raise ValueError(f"too long ({len(value)} characters, at most 4000)")
+    return value
+
+
+def check_name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid name: use lowercase letters, digits and '_', starting with a letter (at most 48)")
+    return value
+
+
+def check_owner(value: str) -> str:
+    if not re.match(r"^(team:[A-Za-z0-9_.\-]{1,64}|[^@\s]{1,64}@[^@\s]{1,255})$", value):
+        raise ValueError(f"{value!r} is not an owner: use an e-mail address or team:<name>")
+    return value
+
+
+SafeText = Annotated[str, AfterValidator(check_text)]
+Name = Annotated[str, AfterValidator(check_name)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Model):
+    """One raw data source = one domain of the mixture = one partition of every stage."""
+
+    name: Name = Field(description="source / domain name; the partition key")
+    location: SafeText = Field(
+        description="folder or file: a path relative to the project inside the allowed roots "
+        "(e.g. data/sources/web), or s3://bucket/prefix"
+    )
+    format: Literal["jsonl", "parquet", "text", "warc"]
+    glob: SafeText | None = Field(None, description="files to read under location (default by format, e.g. **/*.jsonl*)")
+    text_field: SafeText | list[SafeText] = Field(
+        "text", description="jsonl/parquet: the field holding the text, or several fields joined by a blank line"
+    )
+    url_field: SafeText | None = None
+    title_field: SafeText | None = None
+    split: Literal["file", "line", "paragraph", "chunk", "wikitext"] = Field(
+        "file",
+        description="text format: one document per file, per line, per blank-line paragraph, "
+        "per chunk of about chunk_chars (cut at paragraph ends), or per WikiText ' = Title = ' article",
+    )
+    chunk_chars: int = Field(4000, ge=200, le=1_000_000)
+    max_doc_chars: int = Field(
+        1_000_000, ge=1_000, le=50_000_000, description="longer documents are quarantined (not truncated)"
+    )
+    description: SafeText | None = None
+
+
+class StepSpec(_Model):
+    op: SafeText = Field(description="versioned operator name, e.g. gopher_quality@1")
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class StageSpec(_Model):
+    """One asset per stage, partitioned by source. Steps run in order on each batch."""
+
+    name: Name
+    input: Name | None = Field(None, description="the stage this one reads (default: the previous stage, or raw)")
+    steps: list[StepSpec] = Field(min_length=1, max_length=16)
+    sources: list[Name] | None = Field(None, description="apply to these sources only; others pass through unchanged")
+    description: SafeText | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_step_shorthand(cls, data: Any) -> Any:
+        # `op: x@1` + `config: {...}` is shorthand for a one-step stage
+        if isinstance(data, dict) and "op" in data and "steps" not in data:
+            data = dict(data)
+            data["steps"] = [{"op": data.pop("op"), "config": data.pop("config", {})}]
+        return data
+
+
+class TokenizerSpec(_Model):
+    input: Name | None = Field(None, description="the stage whose documents are tokenized (default: the last stage)")
+    kind: Literal["bpe", "file"] = "bpe"
+    vocab_size: int = Field(4096, ge=260, le=65_536)
+    sample_docs: int = Field(4000, ge=10, le=1_000_000, description="documents per source used to train the BPE")
+    path: SafeText | None = Field(None, description="kind=file: a tokenizer.json inside the allowed roots")
+    val_fraction: float = Field(0.05, gt=0.0, le=0.5, description="share of each domain held out for validation")
+    val_min_docs: int = Field(4, ge=1, le=100_000)
+    val_max_docs: int = Field(400, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> TokenizerSpec:
+        if self.kind == "file" and not self.path:
+            raise ValueError("kind 'file' needs path: the tokenizer.json to use")
+        if self.val_min_docs > self.val_max_docs:
+            raise ValueError("val_min_docs is larger than val_max_docs")
+        return self
+
+
+class ProxySpec(_Model):
+    """The built-in proxy trainer (a small GPT) used to score mixtures."""
+
+    n_layer: int = Field(2, ge=1, le=48)
+    n_head: int = Field(4, ge=1, le=64)
+    n_embd: int = Field(128, ge=16, le=8192)
+    seq_len: int = Field(128, ge=16, le=8192)
+    batch_size: int = Field(16, ge=1, le=4096)
+    learning_rate: float = Field(3e-3, gt=0.0, le=1.0)
+    eval_tokens: int = Field(32_768, ge=256, le=10**9, description="validation tokens per domain (at most)")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    online_sampler: bool = Field(False, description="reweight domains inside the run from training losses (EXP3 style)")
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+
+
+class MixtureSpec(_Model):
+    policy: Literal["uniform", "natural", "excess_loss", "regression"] = "excess_loss"
+    policy_config: dict[str, Any] = Field(default_factory=dict)
+    initial: Literal["uniform", "natural"] | dict[Name, float] = "natural"
+    budget_tokens: int = Field(200_000, ge=1_000, le=MAX_TOKENS, description="training tokens per mixture version")
+    max_epochs: float = Field(4.0, gt=0.0, le=1000.0, description="repetition cap: epochs allowed per domain")
+    rounds: int = Field(3, ge=1, le=100, description="mixture versions the feedback sensor may create in all")
+    min_improvement: float = Field(0.0, ge=0.0, le=10.0, description="stop when the average validation loss improves less")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    proxy: ProxySpec = Field(default_factory=ProxySpec)
+
+
+class PipelineSpec(_Model):
+    """A pipeline: sources, ordered stages, tokenizer, mixture."""
+
+    pipeline: Name
+    description: SafeText | None = None
+    owners: list[Annotated[str, AfterValidator(lambda v: check_owner(check_text(v)))]] = Field(
+        default_factory=list, max_length=20, description="e-mail addresses or team:<name>"
+    )
+    sources: list[SourceSpec] = Field(min_length=1, max_length=256, description="in priority order: dedup keeps the earlier source's copy")
+    stages: list[StageSpec] = Field(default_factory=list, max_length=64)
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
+    mixture: MixtureSpec | None = None
+    shard_docs: int = Field(5000, ge=10, le=1_000_000, description="documents per raw shard")
+
+    # -- derived ---------------------------------------------------------------
+    @property
+    def source_names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    def source(self, name: str) -> SourceSpec:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def stage_input(self, index: int) -> str:
+        stage = self.stages[index]
+        if stage.input:
+            return stage.input
+        return self.stages[index - 1].name if index > 0 else "raw"
+
+    @property
+    def tokenizer_input(self) -> str:
+        return self.tokenizer.input or (self.stages[-1].name if self.stages else "raw")
+
+    def stage(self, name: str) -> StageSpec:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# --- semantic validation -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class SpecError(ValueError):
+    """A spec that must not run. ``issues`` lists every problem by field."""
+
+    def __init__(self, issues: list[SpecIssue], where: str = "pipeline spec"):
+        self.issues = issues
+        self.where = where
+        lines = "\n".join(f"  - {i}" for i in issues)
+        super().__init__(f"{where} is invalid ({len(issues)} problem{'s' if len(issues) != 1 else ''}):\n{lines}")
+
+
+@dataclass(frozen=True)
+class PathPolicy:
+    """Where sources may live. Relative paths are relative to ``project_root``."""
+
+    project_root: Path
+    allowed_roots: tuple[Path, ...]
+    allow_s3: bool = True
+
+    @classmethod
+    def default(cls, project_root: Path | str) -> PathPolicy:
+        project_root = Path(project_root).resolve()
+        roots = [project_root / "data", project_root.parent / "shared" / "data"]
+        extra = os.environ.get("CORPUS_ALLOWED_ROOTS", "")
+        roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
+        return cls(project_root=project_root, allowed_roots=tuple(r.resolve() for r in roots))
+
+    def check(self, location: str) -> str | None:
+        """None when ``location`` is allowed, else why not."""
+        if location.startswith("s3://"):
+            if not self.allow_s3:
+                return "s3:// locations are not allowed here"
+            if not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[\w.\-/=]*)?$", location) or ".." in location:
+                return f"{location!r} is not a valid s3://bucket/prefix"
+            return None
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", location):
+            scheme = location.split("://")[0]
+            return (
+                f"{scheme}:// locations are not allowed; write a path relative to the project "
+                "(e.g. data/sources/web) or an s3://bucket/prefix"
+            )
+        if location.startswith("~"):
+            return "home-relative paths are not allowed; write a path relative to the project"
+        raw = Path(location)
+        if raw.is_absolute():
+            return "absolute paths are not allowed; write a path relative to the project (e.g. data/sources/web)"
+        resolved = (self.project_root / raw).resolve()  # follows symlinks: an escape through a link is caught
+        for root in self.allowed_roots:
+            if resolved == root or root in resolved.parents:
+                return None
+        allowed = ", ".join(_rel(r, self.project_root) for r in self.allowed_roots)
+        return f"{location!r} resolves to {resolved}, outside the allowed roots ({allowed}); set CORPUS_ALLOWED_ROOTS to add one"
+
+    def resolve(self, location: str) -> str:
+        if location.startswith("s3://"):
+            return location
+        return str((self.project_root / location).resolve())
+
+
+def _rel(p: Path, base: Path) -> str:
+    try:
+        return os.path.relpath(p, base)
+    except ValueError:
+        return str(p)
+
+
+def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[SpecIssue]:
+    """Every semantic problem of ``spec``, each naming its field. [] means it may run."""
+    issues: list[SpecIssue] = []
+    add = lambda f, m: issues.append(SpecIssue(f, m))  # noqa: E731
+
+    seen_sources: set[str] = set()
+    for i, src in enumerate(spec.sources):
+        if src.name in seen_sources:
+            add(f"sources[{i}].name", f"duplicate source {src.name!r}")
+        seen_sources.add(src.name)
+        if paths is not None:
+            why = paths.check(src.location)
+            if why:
+                add(f"sources[{i}].location", why)
+
+    names: dict[str, int] = {}
+    for i, stage in enumerate(spec.stages):
+        if stage.name in RESERVED_NAMES:
+            add(f"stages[{i}].name", f"{stage.name!r} is reserved for an asset the pipeline builds itself ({', '.join(sorted(RESERVED_NAMES))})")
+        if stage.name in names:
+            add(f"stages[{i}].name", f"duplicate asset name {stage.name!r} (also stages[{names[stage.name]}])")
+        names.setdefault(stage.name, i)
+        index_name = f"{stage.name}_index"
+        for j, step in enumerate(stage.steps):
+            where = f"stages[{i}].steps[{j}]"
+            try:
+                op = registry.get_operator(step.op)
+            except registry.UnknownOperatorError as exc:
+                add(f"{where}.op", str(exc))
+                continue
+            for loc, msg in registry.config_errors(op, step.config):
+                add(f"{where}.config.{loc}", msg)
+            for key, value in _walk_strings(step.config):
+                try:
+                    check_text(value)
+                except ValueError as exc:
+                    add(f"{where}.config.{key}", str(exc))
+            if op.kind == "global":
+                if len(stage.steps) != 1:
+                    add(f"{where}.op", f"{op.key} works across all sources at once and must be the only step of its stage")
+                if index_name in names or index_name in RESERVED_NAMES:
+                    add(f"stages[{i}].name", f"asset name {index_name!r} (the index of this global stage) collides with another asset")
+                if stage.sources is not None:
+                    add(f"stages[{i}].sources", f"{op.key} is global across the pipeline's sources; it cannot be limited to some")
+        for j, s in enumerate(stage.sources or []):
+            if s not in seen_sources:
+                add(f"stages[{i}].sources[{j}]", f"unknown source {s!r}; sources: {', '.join(spec.source_names)}")
+
+    global_index_names = {f"{s.name}_index" for s in spec.stages if any(_is_global(st.op) for st in s.steps)}
+    for i, stage in enumerate(spec.stages):
+        if stage.name in global_index_names:
+            add(f"stages[{i}].name", f"duplicate asset name {stage.name!r} (the index of a global stage has this name)")
+
+    # inputs: exist, and the stage graph has no cycle
+    known = {"raw", *names}
+    graph: dict[str, str] = {}
+    for i, stage in enumerate(spec.stages):
+        inp = spec.stage_input(i)
+        if inp not in known:
+            add(f"stages[{i}].input", f"unknown dependency {inp!r}; stages: {', '.join(['raw', *names])}")
+        elif inp == stage.name:
+            add(f"stages[{i}].input", f"stage {stage.name!r} depends on itself (cycle)")
+        else:
+            graph[stage.name] = inp
+    for i, stage in enumerate(spec.stages):
+        cycle = _find_cycle(stage.name, graph)
+        if cycle and cycle[0] == stage.name and len(cycle) > 2:
+            add(f"stages[{i}].input", "cycle: " + " -> ".join(cycle))
+
+    if spec.tokenizer.input and spec.tokenizer.input not in known:
+        add("tokenizer.input", f"unknown dependency {spec.tokenizer.input!r}; stages: {', '.join(['raw', *names])}")
+    if spec.tokenizer.kind == "file" and spec.tokenizer.path and paths is not None:
+        why = paths.check(spec.tokenizer.path)
+        if why:
+            add("tokenizer.path", why)
+
+    if spec.mixture is not None:
+        init = spec.mixture.initial
+        if isinstance(init, dict):
+            from corpus.mixing.weights import WeightsError, validate_weights
+
+            try:
+                validate_weights(init, spec.source_names)
+            except WeightsError as exc:
+                add("mixture.initial", str(exc))
+        for key, value in _walk_strings(spec.mixture.policy_config):
+            try:
+                check_text(value)
+            except ValueError as exc:
+                add(f"mixture.policy_config.{key}", str(exc))
+        from corpus.mixing.policies import policy_config_errors
+
+        for loc, msg in policy_config_errors(spec.mixture.policy, spec.mixture.policy_config):
+            add(f"mixture.policy_config.{loc}", msg)
+        if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
+            add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
+    return issues
+
+
+def _is_global(op_name: str) -> bool:
+    try:
+        return registry.get_operator(op_name).kind == "global"
+    except registry.UnknownOperatorError:
+        return False
+
+
+def _find_cycle(start: str, graph: dict[str, str]) -> list[str] | None:
+    path = [start]
+    node = start
+    while node in graph:
+        node = graph[node]
+        if node in path:
+            return [*path[path.index(node) :], node]
+        path.append(node)
+    return None
+
+
+def _walk_strings(obj: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(obj, str):
+        yield prefix or "value", obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _walk_strings(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            yield from _walk_strings(v, f"{prefix}[{i}]")
+
+
+# --- loading -----------------------------------------------------------------
+
+
+def parse_spec(data: Any, where: str = "pipeline spec") -> PipelineSpec:
+    """Structure-validate ``data``; raises SpecError naming each bad field."""
+    if not isinstance(data, dict):
+        raise SpecError([SpecIssue("(root)", f"expected a mapping, got {type(data).__name__}")], where)
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([SpecIssue(_loc(e["loc"]), _msg(e)) for e in exc.errors()], where) from None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after[check_text(), str]", "function-after[check_name(), str]"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(root)"
+
+
+def _msg(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (not part of the spec; check the spelling)"
+    return msg
+
+
+def load_spec(data: Any, paths: PathPolicy | None = None, where: str = "pipeline spec") -> PipelineSpec:
+    """Parse and fully validate a spec; raises SpecError listing every problem."""
+    spec = parse_spec(data, where)
+    issues = validate_spec(spec, paths)
+    if issues:
+        raise SpecError(issues, where)
+    return spec
+
+
+def load_spec_file(path: Path | str, paths: PathPolicy | None = None) -> PipelineSpec:
+    """Load a ``defs.yaml`` (its ``attributes``) or a bare spec YAML file."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecIssue("(yaml)", str(exc))], str(path)) from None
+    if isinstance(doc, dict) and "attributes" in doc and "type" in doc:
+        doc = doc["attributes"]
+    return load_spec(doc, paths, where=str(path))
+
+
+def spec_to_yaml(spec: PipelineSpec) -> str:
+    return yaml.safe_dump(spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,3 @@
+from platform_assets.components.pipeline import PipelineComponent
+
+__all__ = ["PipelineComponent"]

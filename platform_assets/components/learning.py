@@ -1,0 +1,160 @@
+"""Learning-loop assets of a pipeline: ``mixture[version]`` and ``proxy_eval[version]``.
+
+Both are partitioned by mixture version (a dynamic partition per version: m0001, ...).
+``mixture`` plans which training tokens a version uses (weights from run config, else the
+spec's initial weights); ``proxy_eval`` trains the proxy GPT on it in a subprocess through
+Dagster Pipes and writes per-domain validation losses to the metrics store. The
+``eval_feedback`` sensor closes the loop.
+"""
+
+
+import os
+import sys
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from corpus import learning
+from corpus.metrics import version_number
+from corpus.mixing.policies import initial_weights
+from corpus.mixing.weights import validate_weights
+from corpus.spec import PipelineSpec
+from resources.metrics import MetricsStore
+from resources.storage import PROJECT_ROOT, CorpusStorage
+
+
+class MixtureConfig(dg.Config):
+    """Run config of a mixture version (set by the eval_feedback sensor; empty for m0001)."""
+
+    weights: dict[str, float] | None = Field(default=None, description="weight per domain; default: the spec's initial mixture")
+    reason: str = Field(default="", description="why these weights (the policy's explanation)")
+    source_records: list[str] = Field(default_factory=list, description="metrics records that produced these weights")
+    source_runs: list[str] = Field(default_factory=list, description="training runs whose records produced these weights")
+
+
+def versions_partitions(spec: PipelineSpec) -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=f"{spec.pipeline}_mixture_versions")
+
+
+def mixture_job_name(spec: PipelineSpec) -> str:
+    return f"{spec.pipeline}_mixture_round"
+
+
+def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
+    assert spec.mixture is not None
+    m = spec.mixture
+    p = spec.pipeline
+    versions = versions_partitions(spec)
+    mixture_key = dg.AssetKey([p, "mixture"])
+    eval_key = dg.AssetKey([p, "proxy_eval"])
+    tokenized_key = dg.AssetKey([p, "tokenized"])
+
+    @dg.asset(
+        key=mixture_key,
+        partitions_def=versions,
+        deps=[dg.AssetDep(tokenized_key, partition_mapping=dg.AllPartitionMapping())],
+        code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}",
+        description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
+        "per domain, and the deterministic sample of training tokens it implies (never from the validation split).",
+        kinds={"json"},
+        group_name=p,
+        owners=list(spec.owners) or None,
+    )
+    def mixture(context: dg.AssetExecutionContext, config: MixtureConfig, storage: CorpusStorage) -> dg.MaterializeResult:
+        version = context.partition_key
+        if version_number(version) is None:
+            raise dg.Failure(f"partition {version!r} is not a mixture version name (m0001, m0002, ...)")
+        store = storage.store()
+        natural = learning.natural_weights(spec, store)
+        if config.weights is None:
+            weights = initial_weights(m.initial, spec.source_names, natural)
+            reason = config.reason or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
+        else:
+            weights = validate_weights(config.weights, spec.source_names)
+            reason = config.reason
+        plan = learning.plan_version(
+            spec, store, version, weights,
+            provenance={"reason": reason, "source_records": config.source_records, "source_runs": config.source_runs, "run_id": context.run_id},
+        )
+        context.log.info(f"{version}: {reason}")
+        md: dict[str, Any] = {
+            "weights": dg.MetadataValue.json(plan.requested_weights),
+            "effective_weights": dg.MetadataValue.json(plan.effective_weights),
+            "total_tokens": plan.total_tokens,
+            "budget_tokens": plan.budget_tokens,
+            "capped_domains": dg.MetadataValue.json(plan.capped),
+            "reason": dg.MetadataValue.text(reason or "-"),
+            "domains": dg.MetadataValue.md(_plan_markdown(plan)),
+            "plan": dg.MetadataValue.path(store.display(learning.plan_rel(p, version))),
+            "produced_from_records": dg.MetadataValue.json(config.source_records),
+            "produced_from_runs": dg.MetadataValue.json(config.source_runs),
+        }
+        for d, dp in plan.domains.items():
+            md[f"weight/{d}"] = float(dp.requested_weight)
+            md[f"tokens/{d}"] = int(dp.tokens)
+            md[f"epochs/{d}"] = float(dp.epochs)
+        if plan.notes:
+            md["notes"] = dg.MetadataValue.text("\n".join(plan.notes))
+        return dg.MaterializeResult(metadata=md)
+
+    @dg.asset(
+        key=eval_key,
+        partitions_def=versions,
+        deps=[dg.AssetDep(mixture_key)],
+        code_version="proxy_eval@1",
+        description="Trains the proxy GPT on a mixture version (a subprocess through Dagster Pipes, the protocol external "
+        "trainers use too) and evaluates per-domain validation loss on the fixed split; records go to the metrics store.",
+        kinds={"torch"},
+        group_name=p,
+        owners=list(spec.owners) or None,
+    )
+    def proxy_eval(
+        context: dg.AssetExecutionContext,
+        storage: CorpusStorage,
+        metrics: MetricsStore,
+        pipes_subprocess_client: dg.PipesSubprocessClient,
+    ) -> dg.MaterializeResult:
+        version = context.partition_key
+        s3 = storage.s3_options()
+        extras = {
+            "spec": spec.model_dump_json(),
+            "version": version,
+            "storage_root": storage.resolved_root(),
+            "metrics_root": metrics.root or os.environ.get("CORPUS_METRICS_ROOT"),
+            "project_root": str(PROJECT_ROOT),
+            "run_id": f"{version}-{context.run_id[:8]}",
+            "s3_endpoint_url": s3.endpoint_url,
+            "s3_region": s3.region,
+        }
+        env = dict(os.environ)  # credentials (if any) travel in the environment only
+        if s3.access_key_id:
+            env.update({"AWS_ACCESS_KEY_ID": s3.access_key_id, "AWS_SECRET_ACCESS_KEY": s3.secret_access_key or ""})
+            if s3.session_token:
+                env["AWS_SESSION_TOKEN"] = s3.session_token
+        cmd = [sys.executable, "-m", "platform_assets.proxy_pipes"]
+        return pipes_subprocess_client.run(command=cmd, context=context, extras=extras, env=env, cwd=str(PROJECT_ROOT)).get_materialize_result()
+
+    job = dg.define_asset_job(
+        mixture_job_name(spec),
+        selection=dg.AssetSelection.assets(mixture_key, eval_key),
+        partitions_def=versions,
+        description=f"One round of the learning loop of {p}: plan a mixture version, train and evaluate the proxy on it.",
+    )
+    from sensors.eval_feedback import build_eval_feedback_sensor
+
+    sensor = build_eval_feedback_sensor(spec, job, versions)
+    return dg.Definitions(
+        assets=[mixture, proxy_eval],
+        jobs=[job],
+        sensors=[sensor],
+    )
+
+
+def _plan_markdown(plan: Any) -> str:
+    rows = ["| domain | weight | effective | tokens | epochs | cap binding |", "|---|---:|---:|---:|---:|---|"]
+    for r in plan.table():
+        rows.append(
+            f"| {r['domain']} | {r['requested_weight']:.4f} | {r['effective_weight']:.4f} | {r['tokens']:,} | {r['epochs']:.2f} | {'yes' if r['cap_binding'] else ''} |"
+        )
+    return "\n".join(rows)

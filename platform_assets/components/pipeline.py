@@ -1,0 +1,249 @@
+"""The pipeline Component: an approved spec (defs.yaml) -> Dagster assets and checks.
+
+One asset per stage, partitioned by source, keyed ``<pipeline>/<stage>``::
+
+    raw -> <stages...> -> tokenized      (per source)
+                  tokenizer ─┘            (global: trained on a sample of all sources)
+    <dedup stage>_index                   (global: duplicates across all sources)
+
+plus the learning-loop assets (mixture, proxy_eval) when the spec has a ``mixture``.
+Assets are thin: they resolve resources, call :mod:`corpus.runner` and return metadata
+and blocking check results.
+"""
+
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from corpus import runner
+from corpus.ops import registry
+from corpus.spec import PathPolicy, PipelineSpec, SpecError, validate_spec
+from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
+from resources.compute import ComputeEngine
+from resources.storage import PROJECT_ROOT, CorpusStorage
+
+READER_VERSION = "read@1"
+TOKENIZE_VERSION = "tokenize@1"
+KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy"}
+
+
+class PipelineComponent(dg.Component):
+    """A corpus pipeline from a PipelineSpec: sources, ordered stages, tokenizer, mixture.
+
+    The spec is validated when definitions load; an invalid spec fails the load with
+    every problem listed by field (unknown operator, unknown dependency, cycle, location
+    outside the allowed roots, value out of range, ...).
+    """
+
+    def __init__(self, spec: PipelineSpec, project_root: Path | None = None):
+        self.spec = spec
+        self.project_root = project_root or PROJECT_ROOT
+
+    @classmethod
+    def get_schema(cls) -> type[PipelineSpec]:
+        return PipelineSpec
+
+    @classmethod
+    def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "PipelineComponent":
+        if not isinstance(attributes, PipelineSpec):
+            raise SpecError([], where=str(context.path))
+        project_root = Path(context.project_root)
+        issues = validate_spec(attributes, PathPolicy.default(project_root))
+        if issues:
+            raise SpecError(issues, where=f"{context.path}/defs.yaml")
+        return cls(attributes, project_root)
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        return build_pipeline_defs(self.spec)
+
+
+# --- builders ----------------------------------------------------------------
+
+
+def _key(spec: PipelineSpec, name: str) -> dg.AssetKey:
+    return dg.AssetKey([spec.pipeline, name])
+
+
+def _stage_kinds(stage_ops: list[str]) -> set[str]:
+    kinds = {"parquet"}
+    for op_name in stage_ops:
+        for tag in registry.get_operator(op_name).tags:
+            if tag in KIND_BY_TAG:
+                kinds.add(KIND_BY_TAG[tag])
+    return kinds
+
+
+def _common(spec: PipelineSpec) -> dict[str, Any]:
+    return {"group_name": spec.pipeline, "owners": list(spec.owners) or None}
+
+
+def _partitions(spec: PipelineSpec) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition(spec.source_names)
+
+
+def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
+    key = _key(spec, "raw")
+    sources = {s.name: s.model_dump(mode="json") for s in spec.sources}
+
+    @dg.asset(
+        key=key,
+        partitions_def=_partitions(spec),
+        code_version=f"{READER_VERSION}:{runner.spec_fingerprint([sources, spec.shard_docs])}",
+        description="Raw documents read from each source (JSONL, Parquet, text or WARC), with provenance. "
+        "Malformed records are quarantined with file, offset and error.",
+        kinds={"parquet"},
+        check_specs=stage_check_specs(key, stage_label="raw"),
+        metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()})},
+        **_common(spec),
+    )
+    def raw(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+        source = context.partition_key
+        store = storage.store()
+        src = spec.source(source)
+        context.log.info(f"reading source {source!r} ({src.format}) from {src.location}")
+        report = runner.run_raw(spec, source, store, source_location=storage.source_location(src.location), progress=context.log.info)
+        return dg.MaterializeResult(
+            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "raw", source))),
+            check_results=report_checks(report, key),
+        )
+
+    return raw
+
+
+def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinition]:
+    stage = spec.stages[index]
+    input_stage = spec.stage_input(index)
+    key = _key(spec, stage.name)
+    ops = [s.op for s in stage.steps]
+    is_global = registry.get_operator(ops[0]).kind == "global"
+    description = stage.description or "; ".join(f"{o}: {registry.get_operator(o).description}" for o in ops)
+    if stage.sources:
+        description += f" (applies to: {', '.join(stage.sources)}; other sources pass through)"
+    out: list[dg.AssetsDefinition] = []
+    deps: list[Any] = [dg.AssetDep(_key(spec, input_stage))]
+    code_version = runner.stage_code_version(stage)
+
+    if is_global:
+        index_key = _key(spec, f"{stage.name}_index")
+        deps.append(dg.AssetDep(index_key))
+
+        @dg.asset(
+            key=index_key,
+            deps=[dg.AssetDep(_key(spec, input_stage), partition_mapping=dg.AllPartitionMapping())],
+            code_version=code_version,
+            description=f"Duplicates across all sources of the pipeline ({ops[0]}): which document each removed one duplicates. "
+            "Earlier sources in the spec win; within a source the smaller id wins.",
+            kinds={"parquet", "numpy"},
+            **_common(spec),
+        )
+        def stage_index(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+            store = storage.store()
+            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info)
+            md: dict[str, Any] = {
+                "docs_in": summary["docs_in"],
+                "duplicates": summary["duplicates"],
+                "cross_source_duplicates": summary["cross_source"],
+                "duplicates_by_source": dg.MetadataValue.json(summary["per_source"]),
+                "seconds": round(summary["seconds"], 3),
+                "location": dg.MetadataValue.path(store.display(runner.index_dir(spec.pipeline, stage.name))),
+            }
+            for src, reasons in summary["per_source"].items():
+                md[f"duplicates/{src}"] = sum(reasons.values())
+            return dg.MaterializeResult(metadata=md)
+
+        out.append(stage_index)
+
+    @dg.asset(
+        key=key,
+        deps=deps,
+        partitions_def=_partitions(spec),
+        code_version=code_version,
+        description=description,
+        kinds=_stage_kinds(ops),
+        check_specs=stage_check_specs(key, stage_label=stage.name),
+        metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps])},
+        **_common(spec),
+    )
+    def stage_asset(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
+        source = context.partition_key
+        store = storage.store()
+        report = runner.run_stage(spec, stage.name, source, store, executor=compute.executor(), progress=context.log.info)
+        return dg.MaterializeResult(
+            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, stage.name, source))),
+            check_results=report_checks(report, key),
+        )
+
+    out.append(stage_asset)
+    return out
+
+
+def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
+    tok_key = _key(spec, "tokenizer")
+    toks_key = _key(spec, "tokenized")
+    tk = spec.tokenizer
+    tok_version = f"train_bpe@1:{runner.spec_fingerprint(tk.model_dump(mode='json'))}"
+
+    @dg.asset(
+        key=tok_key,
+        deps=[dg.AssetDep(_key(spec, spec.tokenizer_input), partition_mapping=dg.AllPartitionMapping())],
+        code_version=tok_version,
+        description=f"Byte-level BPE tokenizer ({tk.vocab_size} tokens) trained locally on up to {tk.sample_docs} clean documents per source."
+        if tk.kind == "bpe"
+        else "Tokenizer installed from a tokenizer.json file.",
+        kinds={"tokenizers"},
+        **_common(spec),
+    )
+    def tokenizer(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+        store = storage.store()
+        file_bytes = None
+        if tk.kind == "file" and tk.path:
+            fs, path = storage.source_location(tk.path)
+            with fs.open_input_stream(path) as f:
+                file_bytes = f.read()
+        info = runner.run_tokenizer(spec, store, tokenizer_file=file_bytes, progress=context.log.info)
+        return dg.MaterializeResult(
+            metadata={
+                "vocab_size": info["vocab_size"],
+                "sample_docs": info["sample_docs"],
+                "sha256": info["sha256"],
+                "seconds": round(info["seconds"], 3),
+                "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
+            }
+        )
+
+    @dg.asset(
+        key=toks_key,
+        deps=[dg.AssetDep(tok_key), dg.AssetDep(_key(spec, spec.tokenizer_input))],
+        partitions_def=_partitions(spec),
+        code_version=f"{TOKENIZE_VERSION}:{runner.spec_fingerprint(tk.model_dump(mode='json'))}",
+        description="Token shards per source with document boundaries, and the fixed per-domain validation split "
+        f"({tk.val_fraction:.0%} of documents, {tk.val_min_docs}..{tk.val_max_docs}) that training never sees.",
+        kinds={"parquet", "tokenizers"},
+        check_specs=stage_check_specs(toks_key, stage_label="tokenized"),
+        **_common(spec),
+    )
+    def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+        source = context.partition_key
+        store = storage.store()
+        report = runner.run_tokenized(spec, source, store, progress=context.log.info)
+        return dg.MaterializeResult(
+            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
+            check_results=report_checks(report, toks_key),
+        )
+
+    return [tokenizer, tokenized]
+
+
+def build_pipeline_defs(spec: PipelineSpec) -> dg.Definitions:
+    assets: list[dg.AssetsDefinition] = [build_raw_asset(spec)]
+    for i in range(len(spec.stages)):
+        assets += build_stage_asset(spec, i)
+    assets += build_token_assets(spec)
+    extra: list[dg.Definitions] = []
+    if spec.mixture is not None:
+        from platform_assets.components.learning import build_learning_defs
+
+        extra.append(build_learning_defs(spec))
+    return dg.Definitions.merge(dg.Definitions(assets=assets), *extra)

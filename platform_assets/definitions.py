@@ -1,0 +1,20 @@
+"""The Dagster code location: composition only.
+
+Pipelines come from ``platform_assets/defs/<pipeline>/defs.yaml`` (one PipelineComponent
+each, approved by merging a proposal); resources are the storage root, the compute
+engine and the metrics store, configured from the environment at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from platform_assets.resources import default_resources
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    pipelines = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.Definitions.merge(pipelines, dg.Definitions(resources=default_resources()))

@@ -1,0 +1,131 @@
+"""Stage reports -> Dagster metadata and asset-check results (what the UI shows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from corpus.runner import StageReport
+
+CHECK_CONSERVATION = "conservation"
+CHECK_NON_EMPTY = "non_empty"
+CHECK_SCHEMA = "schema"
+
+CHECK_DESCRIPTIONS = {
+    CHECK_CONSERVATION: "Every input document is accounted for: in = kept + dropped (by reason) + quarantined (by error).",
+    CHECK_NON_EMPTY: "The stage kept at least one document for this source.",
+    CHECK_SCHEMA: "Kept documents have the document schema (id, text, source, provenance columns with their types), unique ids and no null text.",
+}
+
+
+def stage_check_specs(key: dg.AssetKey, *, stage_label: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(name=name, asset=key, blocking=True, description=f"{desc} ({stage_label})")
+        for name, desc in CHECK_DESCRIPTIONS.items()
+    ]
+
+
+def _md_escape(s: Any) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def sample_markdown(report: StageReport) -> str:
+    parts = []
+    if report.sample_kept:
+        parts.append("**Kept**\n\n| id | text |\n|---|---|")
+        parts += [f"| `{r.get('id', '')[:12]}` | {_md_escape(r.get('text', ''))} |" for r in report.sample_kept]
+    if report.sample_dropped:
+        parts.append("\n**Dropped**\n\n| reason | id | duplicate of | text |\n|---|---|---|---|")
+        parts += [
+            f"| `{r.get('drop_reason')}` | `{(r.get('id') or '')[:12]}` | `{(r.get('duplicate_of') or '')[:12]}` | {_md_escape(r.get('text', ''))} |"
+            for r in report.sample_dropped
+        ]
+    if report.sample_quarantined:
+        parts.append("\n**Quarantined**\n\n| file | offset | error |\n|---|---|---|")
+        parts += [f"| {_md_escape(r.get('file'))} | {r.get('offset')} | {_md_escape(r.get('error'))} |" for r in report.sample_quarantined]
+    return "\n".join(parts) or "_no documents_"
+
+
+def drop_table(report: StageReport) -> dg.TableMetadataValue:
+    records = [
+        dg.TableRecord({"outcome": "kept", "reason": "", "documents": report.kept}),
+        *[dg.TableRecord({"outcome": "dropped", "reason": r, "documents": n}) for r, n in sorted(report.dropped.items(), key=lambda x: -x[1])],
+        *[dg.TableRecord({"outcome": "quarantined", "reason": r, "documents": n}) for r, n in sorted(report.quarantined.items(), key=lambda x: -x[1])],
+    ]
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("outcome", "string"),
+            dg.TableColumn("reason", "string"),
+            dg.TableColumn("documents", "int"),
+        ]
+    )
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def report_metadata(report: StageReport, *, location: str | None = None) -> dict[str, Any]:
+    md: dict[str, Any] = {
+        "dagster/row_count": report.kept,
+        "docs_in": report.docs_in,
+        "docs_kept": report.kept,
+        "docs_dropped": report.dropped_total,
+        "docs_quarantined": report.quarantined_total,
+        "kept_fraction": float(report.kept / report.docs_in) if report.docs_in else 0.0,
+        "bytes_in": report.bytes_in,
+        "bytes_out": report.bytes_out,
+        "shards": report.shards,
+        "seconds": round(report.seconds, 3),
+        "docs_per_second": round(report.docs_per_second, 1),
+        "outcomes": drop_table(report),
+        "sample": dg.MetadataValue.md(sample_markdown(report)),
+    }
+    if report.passthrough:
+        md["passthrough"] = dg.MetadataValue.text("this stage does not apply to this source (spec: stage.sources); documents pass through")
+    for reason, n in report.dropped.items():
+        md[f"dropped/{reason}"] = n
+    for key, value in report.extra.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            md[key] = value
+        elif isinstance(value, dict):
+            md[key] = dg.MetadataValue.json(value)
+        elif isinstance(value, list):
+            md[key] = dg.MetadataValue.json(value)
+    if location:
+        md["location"] = dg.MetadataValue.path(location)
+    return md
+
+
+def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            check_name=CHECK_CONSERVATION,
+            asset_key=key,
+            passed=report.conserved,
+            metadata={
+                "docs_in": report.docs_in,
+                "kept": report.kept,
+                "dropped": report.dropped_total,
+                "quarantined": report.quarantined_total,
+                "unaccounted": report.docs_in - report.kept - report.dropped_total - report.quarantined_total,
+            },
+            description=None if report.conserved else "documents were lost or invented between input and output",
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_NON_EMPTY,
+            asset_key=key,
+            passed=report.kept > 0,
+            metadata={"kept": report.kept, "docs_in": report.docs_in},
+            description=None
+            if report.kept > 0
+            else f"no document survived ({report.docs_in} in; see dropped_by_reason / quarantined in the materialization metadata)",
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_SCHEMA,
+            asset_key=key,
+            passed=not report.schema_problems,
+            metadata={"problems": dg.MetadataValue.json(report.schema_problems)},
+            description="; ".join(report.schema_problems) or None,
+        ),
+    ]

@@ -1,0 +1,182 @@
+"""Materialize a whole pipeline through Dagster, the way a backfill would, from the command line.
+
+The asset graph is cut into *segments*: runs of per-source (partitioned) assets between
+the global ones (dedup index, tokenizer). A segment runs once per source, sources in
+parallel on a process pool; global assets run once. Every run goes through the Dagster
+instance (``$DAGSTER_HOME``, SQLite by default), so the UI shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from corpus import runner
+from corpus.io import CorpusStore
+from corpus.ops import registry
+from corpus.spec import PathPolicy, PipelineSpec, load_spec_file
+from resources.storage import PROJECT_ROOT
+
+DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
+
+
+def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
+    specs = {}
+    for path in sorted(defs_dir.glob("*/defs.yaml")):
+        spec = load_spec_file(path, PathPolicy.default(PROJECT_ROOT))
+        specs[spec.pipeline] = spec
+    return specs
+
+
+@dataclass(frozen=True)
+class Segment:
+    keys: tuple[str, ...]  # stage names (asset key = [pipeline, name])
+    partitioned: bool
+
+
+def build_segments(spec: PipelineSpec) -> list[Segment]:
+    """Topological runs of per-source assets, split at the global ones."""
+    segments: list[Segment] = []
+    current: list[str] = ["raw"]
+    for stage in spec.stages:
+        if any(registry.get_operator(s.op).kind == "global" for s in stage.steps):
+            segments.append(Segment(tuple(current), True))
+            segments.append(Segment((f"{stage.name}_index",), False))
+            current = [stage.name]
+        else:
+            current.append(stage.name)
+    segments.append(Segment(tuple(current), True))
+    segments.append(Segment(("tokenizer",), False))
+    segments.append(Segment(("tokenized",), True))
+    return segments
+
+
+def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
+    from platform_assets.components.pipeline import build_pipeline_defs
+
+    return dg.Definitions.merge(build_pipeline_defs(spec), dg.Definitions(resources=resources))
+
+
+def _assets(defs: dg.Definitions) -> list[Any]:
+    return list(defs.assets or [])
+
+
+def run_segment(
+    spec_json: str,
+    keys: tuple[str, ...],
+    partition: str | None,
+    resources: dict[str, Any],
+    instance_ref: Any | None = None,
+) -> float:
+    """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns seconds."""
+    spec = PipelineSpec.model_validate_json(spec_json)
+    defs = _defs_for(spec, resources)
+    instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
+    t0 = time.perf_counter()
+    result = dg.materialize(
+        _assets(defs),
+        selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        tags={"corpus/launched_by": "cli"},
+        raise_on_error=True,
+    )
+    if not result.success:  # pragma: no cover - raise_on_error raises first
+        raise RuntimeError(f"run failed for {keys} [{partition}]")
+    return time.perf_counter() - t0
+
+
+def materialize_pipeline(
+    spec: PipelineSpec,
+    *,
+    resources: dict[str, Any],
+    instance: dg.DagsterInstance | None = None,
+    parallel: int | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Materialize every build-loop asset of ``spec``; returns timing figures."""
+    instance = instance or dg.DagsterInstance.get()
+    parallel = parallel if parallel is not None else min(len(spec.sources), os.cpu_count() or 1)
+    ref = instance.get_ref() if not instance.is_ephemeral else None
+    if ref is None:
+        parallel = 1  # an in-memory instance cannot be shared with worker processes
+    spec_json = spec.model_dump_json()
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    segments = build_segments(spec)
+    for n, seg in enumerate(segments, 1):
+        label = " -> ".join(seg.keys)
+        t0 = time.perf_counter()
+        if not seg.partitioned:
+            progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)")
+            run_segment(spec_json, seg.keys, None, resources, ref) if ref is not None else _run_inline(spec, seg.keys, None, resources, instance)
+        elif parallel <= 1:
+            for src in spec.source_names:
+                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
+                _run_inline(spec, seg.keys, src, resources, instance)
+        else:
+            progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(spec.source_names)}] on {parallel} processes")
+            with ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn")) as pool:
+                futs = {pool.submit(run_segment, spec_json, seg.keys, src, resources, ref): src for src in spec.source_names}
+                for fut in as_completed(futs):
+                    secs = fut.result()
+                    progress(f"      {label} [{futs[fut]}] done in {secs:.1f}s")
+        timings[label] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    return timings
+
+
+def _run_inline(spec: PipelineSpec, keys: tuple[str, ...], partition: str | None, resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
+    defs = _defs_for(spec, resources)
+    dg.materialize(
+        _assets(defs),
+        selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        tags={"corpus/launched_by": "cli"},
+        raise_on_error=True,
+    )
+
+
+def stage_names(spec: PipelineSpec) -> list[str]:
+    return ["raw", *[s.name for s in spec.stages], "tokenized"]
+
+
+def summary_rows(spec: PipelineSpec, store: CorpusStore) -> list[dict[str, Any]]:
+    """One row per stage and source from the committed manifests."""
+    rows = []
+    for stage in stage_names(spec):
+        for src in spec.source_names:
+            try:
+                rep = runner.read_report(store, spec.pipeline, stage, src)
+            except Exception as exc:  # noqa: BLE001 - a missing partition is shown, not fatal
+                rows.append({"stage": stage, "source": src, "error": str(exc).splitlines()[0]})
+                continue
+            top = sorted(rep.dropped.items(), key=lambda x: -x[1])[:2]
+            rows.append(
+                {
+                    "stage": stage,
+                    "source": src,
+                    "in": rep.docs_in,
+                    "kept": rep.kept,
+                    "dropped": rep.dropped_total,
+                    "quarantined": rep.quarantined_total,
+                    "top_reasons": ", ".join(f"{r} {n}" for r, n in top),
+                    "mb_out": rep.bytes_out / 1e6,
+                    "tokens": rep.extra.get("tokens_train", 0) + rep.extra.get("tokens_val", 0),
+                    "seconds": rep.seconds,
+                    "passthrough": rep.passthrough,
+                    "conserved": rep.conserved,
+                }
+            )
+    return rows

@@ -1,0 +1,27 @@
+"""Shared fixtures. Tests run offline: nothing is fetched from a model hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CORPUS_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real corpora beside the checkout (../shared/data); skips the test when absent."""
+    if not (SHARED_DATA / "README.md").exists():
+        pytest.skip(f"real corpora not found at {SHARED_DATA} (set CORPUS_SHARED_DATA or place ../shared/data beside the checkout)")
+    return SHARED_DATA
