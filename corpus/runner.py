@@ -340,13 +340,19 @@ def run_raw(
     t0 = time.perf_counter()
     results = []
     empty_files: list[str] = []
-    for i, batch in enumerate(read_source(src, fs, base_path, batch_docs=spec.shard_docs)):
+    i = -1
+    for batch in read_source(src, fs, base_path, batch_docs=spec.shard_docs):
+        empty_files.extend(getattr(batch, "empty_files", []) or [])
+        if batch.records == 0:  # only empty files: nothing to write
+            continue
+        i += 1
         res = ShardResult(index=i, docs_in=batch.records, bytes_in=_text_bytes(batch.docs))
+        if getattr(batch, "repairs", None):
+            res.extra["repairs"] = dict(batch.repairs)
         dropped = batch.dropped
         if dropped.height and schema.DROP_STEP not in dropped.columns:
             dropped = dropped.with_columns(pl.lit(f"read_{src.format}").alias(schema.DROP_STEP))
         _finish_shard(store, spec.pipeline, "raw", source_name, i, batch.docs, dropped, batch.quarantine, res)
-        empty_files.extend(getattr(batch, "empty_files", []) or [])
         results.append(res)
         report.merge(res)
         report.seconds = time.perf_counter() - t0

@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from corpus.feedback import FeedbackState
@@ -54,9 +55,9 @@ def run_learning_demo(spec: PipelineSpec, resources: dict[str, Any], instance: d
     table = Table(title=f"learning loop of {spec.pipeline!r}: one row per mixture version ({spec.mixture.policy if spec.mixture else ''} policy)")
     table.add_column("version")
     for d in domains:
-        table.add_column(f"w[{d}]", justify="right")
+        table.add_column(escape(f"w[{d}]"), justify="right")
     for d in domains:
-        table.add_column(f"loss[{d}]", justify="right")
+        table.add_column(escape(f"loss[{d}]"), justify="right")
     table.add_column("average", justify="right")
     table.add_column("worst domain")
     for v in state.versions:
