@@ -25,3 +25,13 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").exists():
         pytest.skip(f"real corpora not found at {SHARED_DATA} (set CORPUS_SHARED_DATA or place ../shared/data beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real corpus (pydoc prose, pydoc HTML pages as WARC, stdlib code), built in-process."""
+    from tests.platform_assets.smallcorpus import write_small_corpus
+
+    root = tmp_path_factory.mktemp("corpus")
+    write_small_corpus(root)
+    return root

@@ -92,10 +92,3 @@ def small_spec(root: Path, **overrides: Any) -> PipelineSpec:
     spec = parse_spec(small_spec_dict(root, **overrides))
     assert validate_spec(spec) == []
     return spec
-
-
-@pytest.fixture(scope="session")
-def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_small_corpus(root)
-    return root

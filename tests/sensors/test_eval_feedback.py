@@ -1,0 +1,152 @@
+"""The eval_feedback sensor through build_sensor_context, with a fake metrics store as a resource."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from corpus.io import CorpusStore
+from corpus.metrics import MetricsRecord
+from corpus.runner import stage_dir
+from platform_assets.components.learning import build_learning_defs, versions_partitions
+from platform_assets.resources import default_resources
+from resources.metrics import MetricsClient, MetricsStore
+from resources.storage import CorpusStorage
+from tests.platform_assets.smallcorpus import small_spec
+
+
+class FakeMetricsStore(MetricsStore):
+    """Records held in memory, served through the real client interface."""
+
+    records_json: list[str] = []
+
+    def client(self, storage=None):  # noqa: ANN001
+        parent = self
+
+        class _Client(MetricsClient):
+            def __init__(self):
+                pass
+
+            def read(self, pipeline):  # noqa: ANN001
+                from corpus.metrics import parse_record
+                from resources.metrics import StoredRecords
+
+                recs, probs = [], []
+                for i, raw in enumerate(parent.records_json):
+                    rec, p = parse_record(raw, where=f"fake-{i}")
+                    if rec is not None and rec.pipeline == pipeline:
+                        recs.append(rec)
+                    probs += p
+                return StoredRecords(recs, probs, [])
+
+        return _Client()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, small_corpus: Path):
+    spec = small_spec(small_corpus)
+    root = tmp_path / "store"
+    store = CorpusStore(root=str(root))
+    # the sensor needs the tokenized manifests (token counts for natural weights), nothing else
+    for i, src in enumerate(spec.source_names):
+        w = store.partition_writer(stage_dir(spec.pipeline, "tokenized", src))
+        w.commit(summary={"extra": {"tokens_train": 1000 * (i + 1)}})
+    sensor = sensor_of(spec)
+    return spec, sensor, CorpusStorage(root=str(root))
+
+
+def sensor_of(spec):
+    defs = dg.Definitions.merge(build_learning_defs(spec), dg.Definitions(resources=default_resources()))
+    return defs.resolve_sensor_def(f"{spec.pipeline}_eval_feedback")
+
+
+def record(version: str, losses: dict[str, float], *, run: str = "r1", finished: bool = True, **kw) -> str:
+    return MetricsRecord(run_id=f"{run}-{version}", pipeline="small", mixture_version=version, step=10, tokens_seen=1000,
+                         val_loss=losses, finished=finished, **kw).model_dump_json()
+
+
+def tick(sensor, storage, metrics, cursor=None):
+    instance = dg.DagsterInstance.ephemeral()
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"metrics": metrics, "storage": storage}) as ctx:
+        result = sensor(ctx)
+        return result, ctx.cursor
+
+
+LOSSES = {"docs": 4.0, "pages": 5.0, "code": 3.0}
+
+
+def test_bootstrap_then_new_record_requests_one_run(setup):
+    spec, sensor, storage = setup
+    result, cursor = tick(sensor, storage, FakeMetricsStore())
+    assert isinstance(result, dg.SensorResult)
+    (req,) = result.run_requests
+    assert req.partition_key == "m0001"
+    assert result.dynamic_partitions_requests[0].partition_keys == ["m0001"]
+    weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
+    assert weights == pytest.approx({"docs": 1 / 6, "pages": 2 / 6, "code": 3 / 6})  # natural: token-proportional
+
+    metrics = FakeMetricsStore(records_json=[record("m0001", LOSSES)])
+    result, cursor2 = tick(sensor, storage, metrics, cursor)
+    (req2,) = result.run_requests
+    assert req2.partition_key == "m0002" and req2.run_key.startswith("m0002-")
+    cfg = req2.run_config["ops"]["small__mixture"]["config"]
+    assert cfg["weights"]["pages"] > weights["pages"]  # the worst domain gains weight under excess_loss
+    assert cfg["source_runs"] == ["r1-m0001"]
+    # a re-evaluated tick (same cursor, same records) asks for the same run_key: Dagster launches it once
+    again, _ = tick(sensor, storage, metrics, cursor)
+    assert again.run_requests[0].run_key == req2.run_key
+
+    # same record again with the new cursor -> nothing
+    result3, _ = tick(sensor, storage, metrics, cursor2)
+    assert isinstance(result3, dg.SkipReason) and "no new finished records" in result3.skip_message
+
+
+def test_malformed_records_skip_with_reason(setup):
+    spec, sensor, storage = setup
+    _, cursor = tick(sensor, storage, FakeMetricsStore())
+    bad = [
+        record("m0001", {"docs": float("nan"), "pages": 5.0, "code": 3.0}, run="nan"),
+        record("m0001", {"docs": 4.0, "pages": 5.0}, run="missing"),
+        record("m0009", LOSSES, run="unknown"),
+        json.dumps({"run_id": "x", "pipeline": "small"}),
+        "{not json",
+    ]
+    result, cursor2 = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor)
+    assert isinstance(result, dg.SkipReason)
+    msg = result.skip_message
+    assert "non-finite validation loss" in msg and "missing domains: code" in msg and "unknown mixture version 'm0009'" in msg
+    assert "fake-3" in msg and "fake-4" in msg  # unparseable records are named too
+    # the cursor advanced: the same bad records are not reported again as new
+    result2, _ = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor2)
+    assert "non-finite" not in result2.skip_message
+
+
+def test_round_limit_stops_with_reason(setup):
+    spec, sensor, storage = setup
+    cursor = None
+    recs: list[str] = []
+    versions = []
+    for i in range(spec.mixture.rounds + 1):
+        result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=list(recs)), cursor)
+        if isinstance(result, dg.SkipReason):
+            break
+        v = result.run_requests[0].partition_key
+        versions.append(v)
+        recs.append(record(v, {d: x - 0.1 * i for d, x in LOSSES.items()}))
+    assert versions == ["m0001", "m0002", "m0003"]
+    # the tick that read m0003's result stopped the loop and said why
+    assert isinstance(result, dg.SkipReason) and "round limit reached (rounds=3)" in result.skip_message
+
+
+def test_waits_for_build_loop(tmp_path, small_corpus):
+    spec = small_spec(small_corpus)
+    sensor = sensor_of(spec)
+    result, _ = tick(sensor, CorpusStorage(root=str(tmp_path / "empty")), FakeMetricsStore())
+    assert isinstance(result, dg.SkipReason) and "waiting for the build loop" in result.skip_message
+
+
+def test_partitions_def_name(small_corpus):
+    assert versions_partitions(small_spec(small_corpus)).name == "small_mixture_versions"
