@@ -17,6 +17,7 @@ from corpus.feedback import FeedbackState
 from corpus.spec import PipelineSpec
 from platform_assets.components.learning import versions_partitions
 from platform_assets.components.pipeline import build_pipeline_defs
+from platform_assets.orchestrate import CLI_RUN_CONFIG
 
 
 def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, log: Any = print, max_ticks: int = 50) -> FeedbackState:
@@ -40,7 +41,7 @@ def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: d
             assets,
             selection=[dg.AssetKey([spec.pipeline, "mixture"]), dg.AssetKey([spec.pipeline, "proxy_eval"])],
             partition_key=version,
-            run_config=req.run_config,
+            run_config={**req.run_config, **CLI_RUN_CONFIG},
             instance=instance,
             resources=resources,
             tags={**req.tags, "dagster/sensor_name": f"{spec.pipeline}_eval_feedback", "corpus/launched_by": "cli"},

@@ -26,6 +26,8 @@ from corpus.spec import PathPolicy, PipelineSpec, load_spec_file
 from resources.storage import PROJECT_ROOT
 
 DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
+# runs launched from the command line log stage progress (INFO), not Dagster's step bookkeeping (DEBUG)
+CLI_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": os.environ.get("CORPUS_LOG_LEVEL", "INFO")}}}}
 
 
 def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
@@ -73,10 +75,15 @@ def run_segment(
     spec_json: str,
     keys: tuple[str, ...],
     partition: str | None,
-    resources: dict[str, Any],
+    resource_config: dict[str, Any],
     instance_ref: Any | None = None,
 ) -> float:
-    """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns seconds."""
+    """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns seconds.
+
+    Runs in a worker process: resources are rebuilt from plain values."""
+    from platform_assets.resources import resources_from_config
+
+    resources = resources_from_config(resource_config)
     spec = PipelineSpec.model_validate_json(spec_json)
     defs = _defs_for(spec, resources)
     instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
@@ -88,6 +95,7 @@ def run_segment(
         instance=instance,
         resources=resources,
         tags={"corpus/launched_by": "cli"},
+        run_config=CLI_RUN_CONFIG,
         raise_on_error=True,
     )
     if not result.success:  # pragma: no cover - raise_on_error raises first
@@ -110,6 +118,9 @@ def materialize_pipeline(
     if ref is None:
         parallel = 1  # an in-memory instance cannot be shared with worker processes
     spec_json = spec.model_dump_json()
+    from platform_assets.resources import resources_to_config
+
+    resource_config = resources_to_config(resources)
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     segments = build_segments(spec)
@@ -118,7 +129,7 @@ def materialize_pipeline(
         t0 = time.perf_counter()
         if not seg.partitioned:
             progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)")
-            run_segment(spec_json, seg.keys, None, resources, ref) if ref is not None else _run_inline(spec, seg.keys, None, resources, instance)
+            _run_inline(spec, seg.keys, None, resources, instance)
         elif parallel <= 1:
             for src in spec.source_names:
                 progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
@@ -126,7 +137,7 @@ def materialize_pipeline(
         else:
             progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(spec.source_names)}] on {parallel} processes")
             with ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn")) as pool:
-                futs = {pool.submit(run_segment, spec_json, seg.keys, src, resources, ref): src for src in spec.source_names}
+                futs = {pool.submit(run_segment, spec_json, seg.keys, src, resource_config, ref): src for src in spec.source_names}
                 for fut in as_completed(futs):
                     secs = fut.result()
                     progress(f"      {label} [{futs[fut]}] done in {secs:.1f}s")
@@ -144,6 +155,7 @@ def _run_inline(spec: PipelineSpec, keys: tuple[str, ...], partition: str | None
         instance=instance,
         resources=resources,
         tags={"corpus/launched_by": "cli"},
+        run_config=CLI_RUN_CONFIG,
         raise_on_error=True,
     )
 
