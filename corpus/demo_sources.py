@@ -371,12 +371,19 @@ def _python_licence_files() -> list[Path]:
     return [p for p in dict.fromkeys(found) if p.is_file()]
 
 
+def _licence_name(path: Path) -> str:
+    """``<package-version>-LICENSE`` for a dist-info licence, ``python-LICENSE`` for Python's own."""
+    dist = next((part for part in path.parts if part.endswith(".dist-info")), None)
+    owner = dist[: -len(".dist-info")] if dist else "python"
+    return f"{owner}-{path.stem if path.suffix in ('.txt', '.md', '.rst') else path.name}"
+
+
 def _write_licenses(w: _Writer, scale: int) -> _SourceReport | str:
     texts: dict[str, str] = {}
     if LICENSES_DIR.is_dir():
         candidates = [(path.name, path) for path in sorted(LICENSES_DIR.iterdir())]
     else:  # not Debian: use the licences Python and its packages ship
-        candidates = [(f"{p.parent.name.split('.dist-info')[0] if '.dist-info' in str(p) else 'python'}-{p.name}", p) for p in _python_licence_files()]
+        candidates = [(_licence_name(p), p) for p in _python_licence_files()]
     for name, path in candidates:
         try:
             texts[name] = path.read_bytes().decode("utf-8")
