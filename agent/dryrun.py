@@ -1,0 +1,197 @@
+"""Dry-run a spec on a sample: the real stage runner on the first records of each source.
+
+The raw stage reads at most ``n`` records per source (with the reader the pipeline uses, so
+reader drops and quarantines show up), every stage then runs through
+:mod:`corpus.runner` in a temporary :class:`~corpus.io.CorpusStore` that is deleted
+afterwards; global stages (dedup) build their index across the sampled sources first, as
+in the pipeline. No tokenizer is trained. Nothing outside the temporary folder is written.
+
+Resources are bounded: ``n`` is capped, the sample holds at most ``max_bytes`` of text per
+source, and the wall-clock limit is checked before each stage of each source: when it is
+reached, the remaining stages are listed as not run and the result says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.sources import read_sample
+from corpus import runner, schema
+from corpus.io import CorpusStore
+from corpus.ops import registry
+from corpus.spec import PathPolicy, PipelineSpec
+
+MAX_DRY_RUN_DOCS = 500
+EXAMPLE_CHARS = 200
+EXAMPLES_PER_STAGE = 3
+
+
+@dataclass
+class StageRow:
+    stage: str
+    source: str
+    docs_in: int
+    kept: int
+    dropped: dict[str, int]
+    quarantined: dict[str, int]
+    passthrough: bool = False
+    bytes_in: int = 0
+    bytes_out: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def changed_nothing(self) -> bool:
+        """No drop, no quarantine, no text changed and nothing redacted: the stage had no effect here."""
+        pii = sum(int(v) for k, v in self.extra.items() if k.startswith("pii_") and isinstance(v, int | float))
+        return not self.dropped and not self.quarantined and self.bytes_in == self.bytes_out and pii == 0
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "stage": self.stage,
+            "source": self.source,
+            "in": self.docs_in,
+            "kept": self.kept,
+            "dropped": self.dropped,
+            "quarantined": self.quarantined,
+        }
+        if self.passthrough:
+            out["passthrough"] = True
+        pii = {k: v for k, v in self.extra.items() if k.startswith("pii_") and v}
+        if pii:
+            out["pii_redacted"] = pii
+        if "languages" in self.extra:
+            out["languages_kept"] = self.extra["languages"]
+        return out
+
+
+@dataclass
+class DryRunResult:
+    pipeline: str
+    n: int
+    rows: list[StageRow] = field(default_factory=list)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # stage -> dropped examples
+    duplicates: dict[str, Any] = field(default_factory=dict)  # global stage -> summary
+    not_run: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    seconds: float = 0.0
+
+    def final_kept(self) -> dict[str, int]:
+        """Documents of each source that reach the tokenizer (the last stage's kept count)."""
+        out: dict[str, int] = {}
+        for row in self.rows:
+            out[row.source] = row.kept
+        return out
+
+    def rows_of(self, stage: str) -> list[StageRow]:
+        return [r for r in self.rows if r.stage == stage]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "sample_docs_per_source": self.n,
+            "stages": [r.to_json() for r in self.rows],
+            "kept_at_end": self.final_kept(),
+            "duplicates": self.duplicates,
+            "example_drops": self.examples,
+            "not_run": self.not_run,
+            "timed_out": self.timed_out,
+            "seconds": round(self.seconds, 2),
+            "note": "run on the first records of each source; the tokenizer is not trained in a dry run",
+        }
+
+
+def _row(report: runner.StageReport) -> StageRow:
+    return StageRow(
+        stage=report.stage,
+        source=report.source,
+        docs_in=report.docs_in,
+        kept=report.kept,
+        dropped=dict(report.dropped),
+        quarantined=dict(report.quarantined),
+        passthrough=report.passthrough,
+        bytes_in=report.bytes_in,
+        bytes_out=report.bytes_out,
+        extra=dict(report.extra),
+    )
+
+
+def _examples(report: runner.StageReport) -> list[dict[str, Any]]:
+    out = []
+    for r in report.sample_dropped[:EXAMPLES_PER_STAGE]:
+        text = r.get(schema.TEXT) or ""
+        out.append({
+            "source": r.get(schema.SOURCE),
+            "reason": r.get(schema.DROP_REASON),
+            "text": text[:EXAMPLE_CHARS] + ("…" if len(text) > EXAMPLE_CHARS else ""),
+        })
+    return out
+
+
+def write_raw_sample(spec: PipelineSpec, source: str, store: CorpusStore, policy: PathPolicy, n: int, max_bytes: int) -> StageRow:
+    """The raw partition of ``source`` limited to its first ``n`` records, committed like run_raw does."""
+    sample = read_sample(spec.source(source), policy, n, max_bytes=max_bytes)
+    batch = sample.batch
+    writer = store.partition_writer(runner.stage_dir(spec.pipeline, "raw", source))
+    writer.write_shard(0, schema.conform(batch.docs))
+    dropped = dict(Counter(batch.dropped[schema.DROP_REASON].to_list())) if batch.dropped.height else {}
+    quarantined = dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list())) if batch.quarantine.height else {}
+    report = runner.StageReport(spec.pipeline, "raw", source, docs_in=batch.records, kept=batch.docs.height,
+                                dropped=dropped, quarantined=quarantined, shards=1)
+    writer.commit(summary=report.to_json())
+    return _row(report)
+
+
+def dry_run(
+    spec: PipelineSpec,
+    policy: PathPolicy,
+    n: int = 100,
+    *,
+    time_limit_s: float = 120.0,
+    max_bytes: int = 8 << 20,
+) -> DryRunResult:
+    """Run ``spec`` on the first ``n`` (at most 500) records of each source; see the module docstring."""
+    n = max(1, min(int(n), MAX_DRY_RUN_DOCS))
+    t0 = time.perf_counter()
+    result = DryRunResult(spec.pipeline, n)
+    tmp = tempfile.mkdtemp(prefix="corpus-dry-run-")
+    try:
+        store = CorpusStore(root=tmp)
+        for source in spec.source_names:
+            result.rows.append(write_raw_sample(spec, source, store, policy, n, max_bytes))
+        for stage in spec.stages:
+            if time.perf_counter() - t0 > time_limit_s:
+                result.timed_out = True
+                result.not_run.append(stage.name)
+                continue
+            if any(registry.get_operator(s.op).kind == "global" for s in stage.steps):
+                summary = runner.run_global_index(spec, stage.name, store)
+                result.duplicates[stage.name] = {
+                    "duplicates": summary["duplicates"],
+                    "cross_source": summary["cross_source"],
+                    "per_source": summary["per_source"],
+                }
+            for source in spec.source_names:
+                report = runner.run_stage(spec, stage.name, source, store)
+                result.rows.append(_row(report))
+                examples = result.examples.setdefault(stage.name, [])
+                if len(examples) < EXAMPLES_PER_STAGE:
+                    examples.extend(_examples(report)[: EXAMPLES_PER_STAGE - len(examples)])
+            if not result.examples.get(stage.name):
+                result.examples.pop(stage.name, None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.seconds = time.perf_counter() - t0
+    return result

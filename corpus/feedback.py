@@ -1,0 +1,206 @@
+"""The eval-feedback decision: new metrics records -> a new mixture version, or a reason not to.
+
+:func:`decide` is pure; the ``eval_feedback`` sensor wraps it. It reads the records the
+sensor fetched, the sensor's cursor (:class:`FeedbackState`: the record keys already
+handled and the versions so far with their weights and results) and the pipeline's
+``MixtureSpec``, and returns a :class:`NewVersion` or a :class:`Skip`, each carrying the
+updated state to store as the new cursor.
+
+Rules, in order:
+
+1. No versions yet: propose ``m0001`` with ``spec.initial`` weights (records untouched).
+2. Each record not seen before is marked seen. A record with problems (non-finite loss,
+   missing or unknown domains, unknown version, another pipeline) is skipped with its
+   reason; it never raises. Unfinished records are progress only. The first finished
+   record of a version is that version's result.
+3. Skip when no version got a new result, when the latest version has no result yet,
+   when ``spec.rounds`` versions exist (m0001 included), or when the latest average
+   validation loss improved on the previous version's by less than ``min_improvement``
+   (not checked while the policy explores: RegMix's first proposals are samples).
+4. Otherwise run the policy on the history and propose the next version (m0002, ...).
+   ``run_key`` hashes every input of that proposal, so asking twice gives the same key
+   and Dagster runs it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from corpus.metrics import MetricsRecord, record_problems, version_name
+from corpus.mixing.policies import PolicyError, RoundResult, initial_weights, policy_exploring, propose_weights
+from corpus.spec import MixtureSpec
+
+SAME_WEIGHTS_TOLERANCE = 1e-6
+
+
+class FeedbackError(ValueError):
+    pass
+
+
+class VersionState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    weights: dict[str, float]
+    run_key: str
+    val_loss: dict[str, float] | None = Field(None, description="the result: final validation loss of its first finished run")
+    run_id: str | None = None
+    tokens_seen: int | None = None
+
+    @property
+    def average_loss(self) -> float:
+        return math.fsum(self.val_loss.values()) / len(self.val_loss) if self.val_loss else math.nan
+
+
+class FeedbackState(BaseModel):
+    """The sensor's cursor: serialize with :meth:`to_cursor`, read with :meth:`from_cursor`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seen: list[str] = Field(default_factory=list, description="keys of the records already handled")
+    versions: list[VersionState] = Field(default_factory=list)
+
+    def to_cursor(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> FeedbackState:
+        if not cursor:
+            return cls()
+        try:
+            return cls.model_validate_json(cursor)
+        except ValidationError as exc:
+            raise FeedbackError(f"the eval_feedback cursor is not a FeedbackState ({exc.error_count()} problems, first: {exc.errors()[0]['msg']}); reset the sensor's cursor") from None
+
+    def history(self) -> list[RoundResult]:
+        return [RoundResult(version=v.version, weights=v.weights, val_loss=v.val_loss, tokens_seen=v.tokens_seen) for v in self.versions if v.val_loss is not None]
+
+
+class NewVersion(BaseModel):
+    action: Literal["new_version"] = "new_version"
+    version: str
+    weights: dict[str, float]
+    run_key: str
+    reason: str
+    skipped_records: list[str] = Field(default_factory=list)
+    state: FeedbackState
+
+
+class Skip(BaseModel):
+    action: Literal["skip"] = "skip"
+    reason: str
+    skipped_records: list[str] = Field(default_factory=list)
+    state: FeedbackState
+
+
+Decision = NewVersion | Skip
+
+
+def _run_key(version: str, payload: dict) -> str:
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"{version}-{digest[:16]}"
+
+
+def _fmt(weights: Mapping[str, float]) -> str:
+    return ", ".join(f"{d}={w:.3f}" for d, w in weights.items())
+
+
+def decide(
+    records: Sequence[MetricsRecord],
+    state: FeedbackState,
+    spec: MixtureSpec,
+    domains: Sequence[str],
+    natural_weights: Mapping[str, float],
+    *,
+    pipeline: str | None = None,
+) -> Decision:
+    """The next step of the learning loop (rules in the module docstring)."""
+    domains = list(domains)
+    if not state.versions:
+        weights = initial_weights(spec.initial, domains, natural_weights)
+        version = version_name(1)
+        key = _run_key(version, {"initial": spec.initial, "weights": weights, "domains": domains, "pipeline": pipeline})
+        new_state = FeedbackState(seen=list(state.seen), versions=[VersionState(version=version, weights=weights, run_key=key)])
+        label = spec.initial if isinstance(spec.initial, str) else "explicit"
+        return NewVersion(version=version, weights=weights, run_key=key, reason=f"initial mixture ({label} weights)", state=new_state)
+
+    seen = set(state.seen)
+    versions = [v.model_copy(deep=True) for v in state.versions]
+    by_name = {v.version: v for v in versions}
+    skipped: list[str] = []
+    new_results: list[str] = []
+    for rec in sorted(records, key=lambda r: (r.created_at, r.key)):
+        if rec.key in seen:
+            continue
+        seen.add(rec.key)
+        problems = record_problems(rec, domains=domains, known_versions=list(by_name), pipeline=pipeline)
+        if problems:
+            skipped.append(f"record {rec.key} skipped because {'; '.join(problems)}")
+            continue
+        if not rec.finished:
+            continue
+        target = by_name[rec.mixture_version]
+        if target.val_loss is None:
+            target.val_loss = dict(rec.val_loss)
+            target.run_id = rec.run_id
+            target.tokens_seen = rec.tokens_seen
+            new_results.append(target.version)
+        else:
+            skipped.append(f"record {rec.key} skipped because {target.version} already has a result (run {target.run_id})")
+    new_state = FeedbackState(seen=sorted(seen), versions=versions)
+
+    def skip(reason: str) -> Skip:
+        if skipped:
+            reason += f"; {len(skipped)} record(s) skipped: " + " | ".join(skipped)
+        return Skip(reason=reason, skipped_records=skipped, state=new_state)
+
+    if not new_results:
+        return skip("no new finished records")
+    latest = versions[-1]
+    if latest.val_loss is None:
+        return skip(f"waiting for a finished run of {latest.version} (results arrived for {', '.join(new_results)})")
+    if len(versions) >= spec.rounds:
+        return skip(f"round limit reached (rounds={spec.rounds})")
+    history = new_state.history()
+    # an exploring policy (regression with a short history) made the latest version on purpose
+    explored = len(history) >= 2 and policy_exploring(spec.policy, history[:-1], domains, spec.policy_config)
+    if len(history) >= 2 and not explored:
+        before, after = history[-2].average_loss(domains), history[-1].average_loss(domains)
+        improvement = before - after
+        if improvement < spec.min_improvement:
+            return skip(
+                f"improvement below min_improvement: average validation loss {before:.4f} ({history[-2].version}) -> "
+                f"{after:.4f} ({history[-1].version}), improvement {improvement:+.4f} < {spec.min_improvement}"
+            )
+    try:
+        weights = propose_weights(spec.policy, history, domains, natural_weights, spec.policy_config, seed=spec.seed)
+    except PolicyError as exc:
+        return skip(f"policy {spec.policy!r} could not propose weights: {exc}")
+    if max(abs(weights[d] - latest.weights.get(d, 0.0)) for d in domains) < SAME_WEIGHTS_TOLERANCE:
+        return skip(f"policy {spec.policy!r} proposes the weights of {latest.version} again; nothing to train")
+    version = version_name(len(versions) + 1)
+    key = _run_key(
+        version,
+        {
+            "pipeline": pipeline,
+            "policy": spec.policy,
+            "policy_config": spec.policy_config,
+            "seed": spec.seed,
+            "domains": domains,
+            "natural": {d: natural_weights[d] for d in domains},
+            "history": [h.model_dump() for h in history],
+            "weights": weights,
+        },
+    )
+    new_state.versions.append(VersionState(version=version, weights=weights, run_key=key))
+    reason = (
+        f"{spec.policy} policy on {len(history)} evaluated version(s); {latest.version} average validation loss "
+        f"{latest.average_loss:.4f}; new weights: {_fmt(weights)}"
+    )
+    return NewVersion(version=version, weights=weights, run_key=key, reason=reason, skipped_records=skipped, state=new_state)

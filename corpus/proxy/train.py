@@ -1,0 +1,326 @@
+"""The proxy trainer: a small GPT trained on a mixture's token streams, evaluated per domain.
+
+Read top to bottom: cut each domain's stream into sequences, build the model, loop over
+steps (fixed schedule or online sampler), evaluate the fixed validation tokens of every
+domain at a few steps and at the end, return a :class:`TrainResult`.
+
+* **Fixed mixture** (``online_sampler=False``): every ``seq_len + 1`` window of every
+  domain stream (stride ``seq_len``) is one sequence; the windows of all domains are
+  shuffled together with the seed and consumed in order, so each domain contributes
+  exactly its planned share of tokens. A budget above the streams' size starts another
+  shuffled pass (reported in ``passes``).
+* **Online** (``online_sampler=True``): the domain of each sequence is drawn from an
+  :class:`~corpus.proxy.online.OnlineSampler` that starts at the plan's effective
+  weights and moves toward domains with a high training loss; each domain's windows
+  are consumed in a seeded order and reshuffled when used up.
+
+Validation loss is the mean next-token NLL (nats) over each domain's validation tokens.
+Runs are deterministic given the seed on a given device and thread count
+(``torch.manual_seed``, seeded numpy generators, no dropout).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from corpus.proxy.model import GPT, GPTConfig
+from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
+
+PROXY_FIELDS = ("n_layer", "n_head", "n_embd", "seq_len", "batch_size", "learning_rate", "eval_tokens", "seed", "online_sampler", "device")
+
+
+class TrainError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Trainer knobs beyond ``ProxySpec``; the defaults suit the demo sizes."""
+
+    n_evals: int = 4  # evaluations at evenly spaced steps, the last one at the end
+    eval_at_start: bool = False  # also evaluate the untrained model (step 0)
+    weight_decay: float = 0.1
+    warmup_frac: float = 0.05
+    min_lr_frac: float = 0.1  # cosine decay to this fraction of the learning rate
+    grad_clip: float = 1.0
+    eval_batch_size: int = 32
+    online: OnlineSamplerConfig = field(default_factory=OnlineSamplerConfig)
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    step: int
+    tokens_seen: int
+    val_loss: dict[str, float]
+    finished: bool
+    weights: dict[str, float]  # sampling weights at this step
+
+    @property
+    def average(self) -> float:
+        return sum(self.val_loss.values()) / len(self.val_loss) if self.val_loss else math.nan
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    tokens_seen: int
+    tokens_per_domain: dict[str, int]
+    val_loss: dict[str, float]  # final
+    evals: list[EvalPoint]
+    weight_trajectory: list[tuple[int, dict[str, float]]]
+    train_loss: list[tuple[int, float]]
+    n_params: int
+    device: str
+    seconds: float
+    passes: dict[str, float]  # how many times each domain's windows were used (on average)
+    notes: list[str]
+
+    @property
+    def average_loss(self) -> float:
+        return sum(self.val_loss.values()) / len(self.val_loss) if self.val_loss else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _proxy_value(proxy: Any, name: str) -> Any:
+    if isinstance(proxy, Mapping):
+        if name not in proxy:
+            raise TrainError(f"proxy config has no {name!r}; give a ProxySpec or a dict with {', '.join(PROXY_FIELDS)}")
+        return proxy[name]
+    return getattr(proxy, name)
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise TrainError("mixture.proxy.device is 'cuda' but CUDA is not available here; use 'auto' or 'cpu'")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def _windows(stream: np.ndarray, seq_len: int) -> np.ndarray:
+    """Start offsets of the full ``seq_len + 1`` windows of a stream (stride ``seq_len``)."""
+    n = (len(stream) - 1) // seq_len if len(stream) > seq_len else 0
+    return np.arange(n, dtype=np.int64) * seq_len
+
+
+def _lr(step: int, total: int, base: float, opts: TrainOptions) -> float:
+    warmup = max(1, int(opts.warmup_frac * total))
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (opts.min_lr_frac + (1 - opts.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+@torch.no_grad()
+def evaluate(model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32) -> dict[str, float]:
+    """Mean next-token NLL (nats) over each domain's validation stream; every token but the first is predicted once."""
+    was_training = model.training
+    model.eval()
+    out: dict[str, float] = {}
+    for d, stream in val_streams.items():
+        if len(stream) < 2:
+            continue
+        tokens = torch.from_numpy(stream.astype(np.int64))
+        total, count = 0.0, 0
+        starts = list(range(0, len(stream) - 1, seq_len))
+        full = [s for s in starts if s + seq_len + 1 <= len(stream)]
+        for i in range(0, len(full), batch_size):
+            chunk = torch.stack([tokens[s : s + seq_len + 1] for s in full[i : i + batch_size]]).to(device)
+            losses = model.token_losses(chunk[:, :-1], chunk[:, 1:])
+            total += float(losses.double().sum())
+            count += losses.numel()
+        tail = [s for s in starts if s + seq_len + 1 > len(stream)]
+        for s in tail:
+            piece = tokens[s:].unsqueeze(0).to(device)
+            losses = model.token_losses(piece[:, :-1], piece[:, 1:])
+            total += float(losses.double().sum())
+            count += losses.numel()
+        out[d] = total / count
+    model.train(was_training)
+    return out
+
+
+def _eval_steps(steps: int, n_evals: int, at_start: bool) -> list[int]:
+    points = {max(1, round(steps * (i + 1) / n_evals)) for i in range(n_evals)} | {steps}
+    if at_start:
+        points.add(0)
+    return sorted(points)
+
+
+def train(
+    train_streams: Mapping[str, np.ndarray],
+    val_streams: Mapping[str, np.ndarray],
+    proxy: Any,
+    budget_tokens: int | None = None,
+    *,
+    vocab_size: int,
+    weights: Mapping[str, float] | None = None,
+    options: TrainOptions | None = None,
+    on_eval: Callable[[EvalPoint], None] | None = None,
+) -> TrainResult:
+    """Train the proxy GPT and evaluate it per domain.
+
+    ``train_streams`` / ``val_streams``: per-domain token arrays (``sampler.materialize``
+    and ``sampler.validation_tokens``). ``proxy``: a ``ProxySpec`` (or a dict with its
+    fields). ``budget_tokens``: training tokens (inputs) to see; default: one pass over
+    the streams. ``weights``: the online sampler's starting weights (default: the
+    streams' token shares). ``on_eval`` is called after every evaluation, the last one
+    with ``finished=True``; write metrics records from it.
+    """
+    opts = options or TrainOptions()
+    seq_len = int(_proxy_value(proxy, "seq_len"))
+    batch_size = int(_proxy_value(proxy, "batch_size"))
+    seed = int(_proxy_value(proxy, "seed"))
+    online = bool(_proxy_value(proxy, "online_sampler"))
+    eval_tokens = int(_proxy_value(proxy, "eval_tokens"))
+    device = resolve_device(str(_proxy_value(proxy, "device")))
+    started = time.perf_counter()
+    notes: list[str] = []
+
+    domains = list(train_streams)
+    windows = {d: _windows(train_streams[d], seq_len) for d in domains}
+    trainable = [d for d in domains if len(windows[d])]
+    for d in domains:
+        if not len(windows[d]):
+            notes.append(f"{d}: fewer than seq_len+1={seq_len + 1} training tokens; not trained on")
+    if not trainable:
+        raise TrainError(f"no domain has a full training sequence of {seq_len + 1} tokens; lower seq_len or raise the budget")
+    for d, s in {**train_streams, **val_streams}.items():
+        if len(s) and int(s.max()) >= vocab_size:
+            raise TrainError(f"domain {d!r} has token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer disagree")
+    val = {d: np.asarray(s[:eval_tokens]) for d, s in val_streams.items()}
+    for d in domains:
+        if len(val.get(d, ())) < 2:
+            notes.append(f"{d}: no validation tokens; its validation loss is not reported")
+
+    total_windows = sum(len(windows[d]) for d in trainable)
+    per_step = batch_size * seq_len
+    steps = (budget_tokens // per_step) if budget_tokens is not None else total_windows // batch_size
+    if steps < 1:
+        raise TrainError(f"budget of {budget_tokens or total_windows * seq_len} tokens is less than one batch ({batch_size} x {seq_len} tokens)")
+
+    torch.manual_seed(seed)
+    model = GPT(
+        GPTConfig(
+            vocab_size=vocab_size,
+            block_size=seq_len,
+            n_layer=int(_proxy_value(proxy, "n_layer")),
+            n_head=int(_proxy_value(proxy, "n_head")),
+            n_embd=int(_proxy_value(proxy, "n_embd")),
+        )
+    ).to(device)
+    base_lr = float(_proxy_value(proxy, "learning_rate"))
+    optim = model.optimizer(base_lr, opts.weight_decay)
+    streams = {d: torch.from_numpy(np.asarray(train_streams[d]).astype(np.int64)) for d in trainable}
+    rng = np.random.default_rng([seed, 1])
+
+    # --- the order sequences are drawn in ---------------------------------------------
+    shares = {d: len(windows[d]) / total_windows for d in trainable}
+    start_weights = {d: float(weights.get(d, 0.0)) for d in trainable} if weights else shares
+    sampler = OnlineSampler(trainable, start_weights, opts.online, seed=seed) if online else None
+    fixed_order = np.concatenate([np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(trainable)])
+    used = np.zeros(len(trainable), dtype=np.int64)
+    cursors = {i: 0 for i in range(len(trainable))}
+    domain_orders = {i: rng.permutation(windows[d]) for i, d in enumerate(trainable)}
+    fixed_pass: np.ndarray = fixed_order[:0]
+    fixed_pos = 0
+
+    def next_batch() -> tuple[torch.Tensor, np.ndarray]:
+        nonlocal fixed_pos, fixed_pass
+        if sampler is None:
+            picks = []
+            need = batch_size
+            while need:
+                if fixed_pos >= len(fixed_pass):  # start a (new) shuffled pass over every window
+                    fixed_pass = fixed_order[rng.permutation(len(fixed_order))]
+                    fixed_pos = 0
+                take = min(need, len(fixed_pass) - fixed_pos)
+                picks.append(fixed_pass[fixed_pos : fixed_pos + take])
+                fixed_pos += take
+                need -= take
+            chosen = np.concatenate(picks)
+            dom, starts = chosen[:, 0], chosen[:, 1].tolist()
+        else:
+            dom = sampler.sample(batch_size)
+            starts = []
+            for i in dom:
+                order = domain_orders[i]
+                if cursors[i] >= len(order):
+                    domain_orders[i] = order = rng.permutation(windows[trainable[i]])
+                    cursors[i] = 0
+                starts.append(int(order[cursors[i]]))
+                cursors[i] += 1
+        np.add.at(used, dom, 1)
+        batch = torch.stack([streams[trainable[i]][s : s + seq_len + 1] for i, s in zip(dom, starts, strict=True)])
+        return batch.to(device), dom
+
+    def current_weights() -> dict[str, float]:
+        return sampler.weights_dict() if sampler else dict(shares)
+
+    evals: list[EvalPoint] = []
+    eval_steps = set(_eval_steps(steps, opts.n_evals, opts.eval_at_start))
+
+    def run_eval(step: int) -> None:
+        point = EvalPoint(
+            step=step,
+            tokens_seen=step * per_step,
+            val_loss=evaluate(model, val, seq_len, device, opts.eval_batch_size),
+            finished=step == steps,
+            weights=current_weights(),
+        )
+        evals.append(point)
+        if on_eval is not None:
+            on_eval(point)
+
+    if 0 in eval_steps:
+        run_eval(0)
+    train_loss: list[tuple[int, float]] = []
+    model.train()
+    for step in range(steps):
+        for group in optim.param_groups:
+            group["lr"] = _lr(step, steps, base_lr, opts)
+        batch, dom = next_batch()
+        losses = model.token_losses(batch[:, :-1], batch[:, 1:])
+        loss = losses.mean()
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        if opts.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
+        optim.step()
+        if not math.isfinite(loss.item()):
+            raise TrainError(f"training loss became {loss.item()} at step {step}; lower mixture.proxy.learning_rate")
+        train_loss.append((step + 1, float(loss.item())))
+        if sampler is not None:
+            sampler.observe(dom, losses.detach().mean(dim=1).cpu().numpy())
+            if (step + 1) % opts.online.update_every == 0:
+                sampler.update(step + 1)
+        if step + 1 in eval_steps:
+            run_eval(step + 1)
+
+    tokens_per_domain = {d: int(used[i]) * seq_len for i, d in enumerate(trainable)}
+    tokens_per_domain.update({d: 0 for d in domains if d not in tokens_per_domain})
+    passes = {d: (int(used[i]) / len(windows[d])) for i, d in enumerate(trainable)}
+    trajectory = sampler.trajectory if sampler else [(0, dict(shares))]
+    return TrainResult(
+        steps=steps,
+        tokens_seen=steps * per_step,
+        tokens_per_domain=tokens_per_domain,
+        val_loss=evals[-1].val_loss,
+        evals=evals,
+        weight_trajectory=trajectory,
+        train_loss=train_loss,
+        n_params=model.num_params(),
+        device=str(device),
+        seconds=time.perf_counter() - started,
+        passes=passes,
+        notes=notes,
+    )
