@@ -101,8 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--dagster", dest="dagster", action="store_true", default=None,
                    help="run `dagster definitions validate` (default: only in a checkout of the head)")
     g.add_argument("--no-dagster", dest="dagster", action="store_false")
+    sub.add_parser("demo", help="step 4 of `make demo`: the offline planner proposes a pipeline for the demo pages")
     args = p.parse_args(argv)
-    return {"propose": cmd_propose, "review": cmd_review}[args.cmd](args)
+    return {"propose": cmd_propose, "review": cmd_review, "demo": cmd_demo}[args.cmd](args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from agent.demo import run_agent_demo
+
+    run_agent_demo(console=Console(highlight=False, width=None if sys.stdout.isatty() else 160))
+    return 0
 
 
 if __name__ == "__main__":

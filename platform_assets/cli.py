@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -120,9 +121,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
         run_learning_demo(spec, resources, _instance(), console=console)
     if not args.skip_agent:
         console.rule("4. agent: offline planner proposes a pipeline as a branch for review")
-        from agent.demo import run_agent_demo
-
-        run_agent_demo(spec, console=console)
+        # the agent is its own command line (nothing imports the agent package)
+        proc = subprocess.run([sys.executable, "-m", "agent", "demo"], cwd=PROJECT_ROOT)
+        if proc.returncode != 0:
+            console.print("[red]the agent demo failed (see above)[/red]")
+            sys.exit(proc.returncode)
     console.rule(f"demo finished in {time.perf_counter() - t0:.0f}s; open the UI with `make ui`")
 
 
