@@ -33,10 +33,12 @@ test: setup
 validate: setup
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
-## Dagster webserver + daemon on the local instance
+## Dagster webserver + daemon on the local instance (what to click first: docs/ui.md)
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
 ui: setup
-	@echo "Dagster UI: http://127.0.0.1:3000  (DAGSTER_HOME=$(DAGSTER_HOME))"
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@echo "Dagster UI: http://$(UI_HOST):$(UI_PORT)  (DAGSTER_HOME=$(DAGSTER_HOME); sensors start stopped, see docs/ui.md)"
+	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 bench: setup
 	$(PY) -m benchmarks.run $(ARGS)

@@ -13,14 +13,16 @@ from __future__ import annotations
 import posixpath
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corpus.io import CorpusStore
 from corpus.metrics import MetricsRecord
 from corpus.mixing import sampler
-from corpus.proxy.train import EvalPoint, TrainResult, train
 from corpus.runner import stage_dir, tokenizer_rel
 from corpus.spec import PipelineSpec
+
+if TYPE_CHECKING:  # torch loads only when a proxy actually trains
+    from corpus.proxy.train import EvalPoint, TrainResult
 
 
 def plan_rel(pipeline: str, version: str) -> str:
@@ -73,8 +75,9 @@ def train_version(
     run_id: str | None = None,
     report: Callable[[MetricsRecord], None] | None = None,
     log: Callable[[str], None] = lambda _: None,
-) -> tuple[TrainResult, str]:
+) -> tuple["TrainResult", str]:
     """Train the proxy on a planned version; every evaluation becomes a metrics record."""
+    from corpus.proxy.train import train
     from corpus.tokenize import load_tokenizer
 
     assert spec.mixture is not None, "the spec has no mixture section"
@@ -86,7 +89,7 @@ def train_version(
     run_id = run_id or f"proxy-{version}-{uuid.uuid4().hex[:8]}"
     log(f"training the proxy on {version}: {plan.total_tokens:,} tokens, " + ", ".join(f"{d} {w:.3f}" for d, w in plan.effective_weights.items()))
 
-    def on_eval(point: EvalPoint) -> None:
+    def on_eval(point: "EvalPoint") -> None:
         record = MetricsRecord(
             run_id=run_id,
             pipeline=spec.pipeline,

@@ -96,6 +96,7 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             md[f"epochs/{d}"] = float(dp.epochs)
         if plan.notes:
             md["notes"] = dg.MetadataValue.text("\n".join(plan.notes))
+        md.update(_mixture_lineage(context.instance, spec, eval_key, config.source_runs))
         return dg.MaterializeResult(metadata=md)
 
     @dg.asset(
@@ -133,7 +134,11 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             if s3.session_token:
                 env["AWS_SESSION_TOKEN"] = s3.session_token
         cmd = [sys.executable, "-m", "platform_assets.proxy_pipes"]
-        return pipes_subprocess_client.run(command=cmd, context=context, extras=extras, env=env, cwd=str(PROJECT_ROOT)).get_materialize_result()
+        result = pipes_subprocess_client.run(command=cmd, context=context, extras=extras, env=env, cwd=str(PROJECT_ROOT)).get_materialize_result()
+        # link the evaluation to the run that planned the mixture version it trained on
+        mixture_run = _latest_run_id(context.instance, mixture_key, version)
+        lineage = {"mixture_run": dg.MetadataValue.dagster_run(mixture_run)} if mixture_run else {}
+        return result._replace(metadata={**(result.metadata or {}), **lineage})
 
     job = dg.define_asset_job(
         mixture_job_name(spec),
@@ -149,6 +154,31 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         jobs=[job],
         sensors=[sensor],
     )
+
+
+def _latest_run_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
+    """The Dagster run of the latest materialization of ``key[partition]``, if any."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    return records[0].run_id if records else None
+
+
+def _mixture_lineage(instance: dg.DagsterInstance, spec: PipelineSpec, eval_key: dg.AssetKey, source_runs: list[str]) -> dict[str, Any]:
+    """Run links a person follows from a mixture version: the token shards it draws from
+    (``tokenized_run/<domain>``) and the evaluations whose records produced its weights
+    (``source_eval_run/<version>``; external trainers' runs have no Dagster run and are
+    listed in ``produced_from_runs`` only)."""
+    md: dict[str, Any] = {}
+    for domain in spec.source_names:
+        run_id = _latest_run_id(instance, dg.AssetKey([spec.pipeline, "tokenized"]), domain)
+        if run_id:
+            md[f"tokenized_run/{domain}"] = dg.MetadataValue.dagster_run(run_id)
+    wanted = set(source_runs)
+    if wanted:
+        for rec in instance.fetch_materializations(eval_key, limit=1000).records:
+            trainer_run = rec.asset_materialization.metadata.get("run_id") if rec.asset_materialization else None
+            if trainer_run is not None and str(trainer_run.value) in wanted and rec.partition_key:
+                md.setdefault(f"source_eval_run/{rec.partition_key}", dg.MetadataValue.dagster_run(rec.run_id))
+    return md
 
 
 def _plan_markdown(plan: Any) -> str:

@@ -20,9 +20,11 @@ import dagster as dg
 from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, validate_spec
+from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
+from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
 
 READER_VERSION = "read@1"
 TOKENIZE_VERSION = "tokenize@1"
@@ -94,7 +96,7 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         description="Raw documents read from each source (JSONL, Parquet, text or WARC), with provenance. "
         "Malformed records are quarantined with file, offset and error.",
         kinds={"parquet"},
-        check_specs=stage_check_specs(key, stage_label="raw"),
+        check_specs=partitioned_check_specs(stage_check_specs(key, stage_label="raw"), _partitions(spec)),
         metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()})},
         **_common(spec),
     )
@@ -103,9 +105,14 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         store = storage.store()
         src = spec.source(source)
         context.log.info(f"reading source {source!r} ({src.format}) from {src.location}")
+        # fingerprint first: files changing during the read show up as a change on the sensor's next tick
+        fingerprint = fingerprint_source(src, *storage.source_location(src.location))
         report = runner.run_raw(spec, source, store, source_location=storage.source_location(src.location), progress=context.log.info)
         return dg.MaterializeResult(
-            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "raw", source))),
+            metadata={
+                **report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "raw", source))),
+                FINGERPRINT_METADATA_KEY: fingerprint.digest,
+            },
             check_results=report_checks(report, key),
         )
 
@@ -136,6 +143,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             description=f"Duplicates across all sources of the pipeline ({ops[0]}): which document each removed one duplicates. "
             "Earlier sources in the spec win; within a source the smaller id wins.",
             kinds={"parquet", "numpy"},
+            automation_condition=stage_condition(),
             **_common(spec),
         )
         def stage_index(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -162,7 +170,8 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
         code_version=code_version,
         description=description,
         kinds=_stage_kinds(ops),
-        check_specs=stage_check_specs(key, stage_label=stage.name),
+        check_specs=partitioned_check_specs(stage_check_specs(key, stage_label=stage.name), _partitions(spec)),
+        automation_condition=stage_condition([index_key] if is_global else []),
         metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps])},
         **_common(spec),
     )
@@ -193,6 +202,7 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         if tk.kind == "bpe"
         else "Tokenizer installed from a tokenizer.json file.",
         kinds={"tokenizers"},
+        automation_condition=stage_condition(),
         **_common(spec),
     )
     def tokenizer(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -221,7 +231,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         description="Token shards per source with document boundaries, and the fixed per-domain validation split "
         f"({tk.val_fraction:.0%} of documents, {tk.val_min_docs}..{tk.val_max_docs}) that training never sees.",
         kinds={"parquet", "tokenizers"},
-        check_specs=stage_check_specs(toks_key, stage_label="tokenized"),
+        check_specs=partitioned_check_specs(stage_check_specs(toks_key, stage_label="tokenized"), _partitions(spec)),
+        automation_condition=stage_condition([tok_key]),
         **_common(spec),
     )
     def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -241,7 +252,7 @@ def build_pipeline_defs(spec: PipelineSpec) -> dg.Definitions:
     for i in range(len(spec.stages)):
         assets += build_stage_asset(spec, i)
     assets += build_token_assets(spec)
-    extra: list[dg.Definitions] = []
+    extra: list[dg.Definitions] = [build_automation_defs(spec, assets, _key(spec, "raw"))]
     if spec.mixture is not None:
         from platform_assets.components.learning import build_learning_defs
 
