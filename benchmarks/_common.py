@@ -50,21 +50,47 @@ _THREAD_VARIABLES = (
 )
 
 
-def pin_to_one_core(core: int = 0) -> None:
-    """Run this process on one CPU core with single-threaded numerical libraries.
+def pin_to_one_core(core: int | None = None) -> int:
+    """Run this process on one CPU core with single-threaded numerical libraries; return the core.
 
     Call it before importing polars, numpy or torch: they size their thread pools from
     these variables on import. A library already imported is reported on stderr, because
-    its figures would then not be per-core figures.
+    its figures would then not be per-core figures. Without ``core``, the least busy of the
+    allowed cores over a quarter of a second is taken, so that benchmarks sharing a machine
+    do not all queue on core 0.
     """
     for var in _THREAD_VARIABLES:
         os.environ[var] = "false" if var == "TOKENIZERS_PARALLELISM" else "1"
+    chosen = core if core is not None else _least_busy_core()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {core})
+        os.sched_setaffinity(0, {chosen})
     late = [m for m in ("polars", "numpy", "torch") if m in sys.modules]
     if late:
         print(f"warning: {', '.join(late)} imported before pin_to_one_core(); "
               "their thread pools may use more than one core", file=sys.stderr)
+    return chosen
+
+
+def _least_busy_core(window_s: float = 0.25) -> int:
+    """The allowed core with the most idle time over ``window_s`` (from /proc/stat); else the first."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+
+    def idle() -> dict[int, int]:
+        out: dict[int, int] = {}
+        with open("/proc/stat", encoding="ascii") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name != "cpu" and len(fields) >= 5:
+                    out[int(name[3:])] = int(fields[3]) + int(fields[4])  # idle + iowait
+        return out
+
+    try:
+        before = idle()
+        time.sleep(window_s)
+        after = idle()
+    except OSError:
+        return allowed[0]
+    return max(allowed, key=lambda c: (after.get(c, 0) - before.get(c, 0), -c))
 
 
 # --------------------------------------------------------------------------- real texts

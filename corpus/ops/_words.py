@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import polars as pl
@@ -375,45 +375,105 @@ def _fixups() -> _Fixups:
 
 @dataclass(frozen=True)
 class Words:
-    """The words of a batch of documents, flattened: ``words[offsets[i]:offsets[i+1]]`` is document i."""
+    """The words of a batch of documents, flattened, document after document.
 
-    words: pl.Series
-    offsets: np.ndarray  # int64, len(documents) + 1
+    Held as the regex's words (``found``, with their documents ``found_doc``) plus the patch
+    that turns them into spaCy's: ``replaced`` found words are dropped and the ``patch``
+    words put in their place (``source``: for each final word, the found word it comes
+    from; ``patched``: final positions that hold a patch word; ``patch_doc``: their
+    documents). Per-word values are computed on the found words and patched in numpy
+    (:meth:`map`, :meth:`sum_per_doc`), which is much cheaper than rebuilding the strings;
+    :attr:`words` builds them when they are wanted.
+    """
+
+    found: pl.Series
+    found_doc: np.ndarray  # int64, the document of each found word
+    replaced: np.ndarray  # int64 found positions that the patch replaces, ascending
+    sizes: np.ndarray  # int64, how many patch words replace each of them (0: merged away)
+    patched: np.ndarray  # int64 final positions holding a patch word, ascending
+    patch: list[str]
+    patch_doc: np.ndarray  # int64, the document of each patch word
+    offsets: np.ndarray  # int64, len(documents) + 1: words[offsets[i]:offsets[i+1]] is document i
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    @cached_property
+    def source(self) -> np.ndarray:
+        """For each final word, the index of the found word it comes from."""
+        repeat = np.ones(len(self.found), dtype=np.int64)
+        repeat[self.replaced] = self.sizes
+        return np.repeat(np.arange(len(self.found), dtype=np.int64), repeat)
 
     @property
     def counts(self) -> np.ndarray:
+        """Words per document."""
         return np.diff(self.offsets)
 
     def doc_index(self) -> np.ndarray:
         """For each word, the index of its document."""
         return np.repeat(np.arange(len(self.offsets) - 1, dtype=np.int64), self.counts)
 
+    def _is_identity(self) -> bool:
+        return len(self.replaced) == 0
+
+    def map(self, fn: Callable[[pl.Series], pl.Series]) -> np.ndarray:
+        """``fn`` (an elementwise Series -> Series function) applied to every word, as numpy."""
+        values = fn(self.found).to_numpy()
+        if self._is_identity():
+            return values
+        out = values[self.source]
+        out[self.patched] = fn(pl.Series(self.patch, dtype=pl.String)).to_numpy()
+        return out
+
+    def sum_per_doc(self, fn: Callable[[pl.Series], pl.Series], found_values: np.ndarray | None = None) -> np.ndarray:
+        """Per document, the sum of ``fn`` over its words (``found_values``: ``fn`` of the found words, if known)."""
+        n_docs = len(self.offsets) - 1
+        values = (fn(self.found).to_numpy() if found_values is None else found_values).astype(np.float64)
+        if self._is_identity():
+            return np.bincount(self.found_doc, weights=values, minlength=n_docs)
+        values = values.copy()
+        values[self.replaced] = 0.0
+        patch_values = fn(pl.Series(self.patch, dtype=pl.String)).to_numpy().astype(np.float64)
+        return (np.bincount(self.found_doc, weights=values, minlength=n_docs)
+                + np.bincount(self.patch_doc, weights=patch_values, minlength=n_docs))
+
+    @property
+    def words(self) -> pl.Series:
+        """The words as strings (built on demand)."""
+        if self._is_identity():
+            return self.found
+        return self.found.gather(self.source).scatter(self.patched, self.patch)
+
 
 def split_words(texts: pl.Series) -> Words:
     """Split every text into datatrove's English words (spaCy's segmentation, whitespace dropped).
 
-    One regex pass finds the words; then, per word, one table lookup finds the few that
+    One regex pass finds the words; then lookups over all of them at once find the few that
     spaCy treats as special cases: sequences it keeps as one word (``Mr`` ``.`` -> ``Mr.``)
     and words it splits (``don't`` -> ``do`` ``n't``, ``5km`` -> ``5`` ``km``).
     """
     texts = texts.fill_null("")
     lists = texts.str.extract_all(token_pattern())
     counts = lists.list.len().to_numpy().astype(np.int64)
-    words = lists.explode(empty_as_null=False, keep_nulls=False)
+    found = lists.explode(empty_as_null=False, keep_nulls=False)
     doc_of = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    words, doc_of = _apply_fixups(words, doc_of, texts)
+    replace: dict[int, list[str]] = {}
+    if len(found):
+        replace = _merges(found, doc_of, texts)
+        replace.update(_splits(found, doc_of, texts, skip=replace.keys()))
+    replaced = np.array(sorted(replace), dtype=np.int64)
+    sizes = np.array([len(replace[i]) for i in replaced.tolist()], dtype=np.int64)
+    # a replaced word at found position p lands at p plus the growth of the replacements before it
+    starts = replaced + np.concatenate([[0], np.cumsum(sizes - 1)[:-1]]).astype(np.int64)
+    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    patched = np.repeat(starts, sizes) + within
+    patch_doc = np.repeat(doc_of[replaced], sizes)
+    counts = counts + np.bincount(doc_of[replaced], weights=sizes - 1, minlength=len(counts)).astype(np.int64)
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(doc_of, minlength=len(counts)), out=offsets[1:])
-    return Words(words, offsets)
-
-
-def _apply_fixups(words: pl.Series, doc_of: np.ndarray, texts: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """Merge spaCy's multi-piece special cases; split its exceptions and number + unit words."""
-    if len(words) == 0:
-        return words, doc_of
-    replace = _merges(words, doc_of, texts)
-    replace.update(_splits(words, doc_of, texts, skip=replace.keys()))
-    return _rewrite(words, doc_of, replace)
+    np.cumsum(counts, out=offsets[1:])
+    patch = [w for i in replaced.tolist() for w in replace[i]]
+    return Words(found, doc_of, replaced, sizes, patched, patch, patch_doc, offsets)
 
 
 def _merges(words: pl.Series, doc_of: np.ndarray, texts: pl.Series) -> dict[int, list[str]]:
@@ -421,13 +481,11 @@ def _merges(words: pl.Series, doc_of: np.ndarray, texts: pl.Series) -> dict[int,
     fix = _fixups()
     n = len(words)
     replace: dict[int, list[str]] = {}
-    # a word that starts a special case followed, in the same document, by one that can
-    # continue it; then the exact sequences are looked up
-    firsts = pl.Series(list({pair[0] for pair in fix.merges}), dtype=pl.String).implode()
-    seconds = pl.Series(list({pair[1] for pair in fix.merges}), dtype=pl.String).implode()
-    is_first = words.is_in(firsts).to_numpy()
-    is_second = words.is_in(seconds).to_numpy()
-    starts = np.flatnonzero(is_first[:-1] & is_second[1:] & (doc_of[:-1] == doc_of[1:]))
+    # two consecutive words of one document that both occur in special cases; then the
+    # pair, and the whole sequence, are looked up
+    pieces = pl.Series(list({word for pair in fix.merges for word in pair}), dtype=pl.String).implode()
+    is_piece = words.is_in(pieces).to_numpy()
+    starts = np.flatnonzero(is_piece[:-1] & is_piece[1:] & (doc_of[:-1] == doc_of[1:]))
     if len(starts):
         pairs = pl.select(pl.concat_str([words.gather(starts), words.gather(starts + 1)], separator="\x00")).to_series()
         known = pl.Series([f"{a}\x00{b}" for a, b in fix.merges], dtype=pl.String).implode()
@@ -478,22 +536,3 @@ def _splits(words: pl.Series, doc_of: np.ndarray, texts: pl.Series, skip: Iterab
         if parts is not None:
             replace[i] = parts
     return replace
-
-
-def _rewrite(words: pl.Series, doc_of: np.ndarray, replace: dict[int, list[str]]) -> tuple[pl.Series, np.ndarray]:
-    """The word sequence with ``words[i]`` replaced by ``replace[i]`` (zero or more words)."""
-    if not replace:
-        return words, doc_of
-    n = len(words)
-    positions = np.array(sorted(replace), dtype=np.int64)
-    sizes = np.array([len(replace[i]) for i in positions.tolist()], dtype=np.int64)
-    repeat = np.ones(n, dtype=np.int64)
-    repeat[positions] = sizes
-    source = np.repeat(np.arange(n), repeat)
-    new_start = np.cumsum(repeat) - repeat
-    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    targets = np.repeat(new_start[positions], sizes) + within
-    out = words.gather(source)
-    if len(targets):
-        out = out.scatter(targets, [w for i in positions.tolist() for w in replace[i]])
-    return out, doc_of[source]

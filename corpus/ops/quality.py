@@ -210,30 +210,29 @@ def score_gopher_quality(batch: pl.DataFrame, config: GopherQualityConfig) -> pl
 def _gopher_quality_reasons(texts: pl.Series, c: GopherQualityConfig) -> np.ndarray:
     n = len(texts)
     words = _words.split_words(texts)
-    doc_of = words.doc_index()
-    tokens = words.words
     n_words = words.counts.astype(np.float64)
-    non_symbol = tokens.str.contains(_words.NON_SYMBOL_CHAR).to_numpy()
-    lengths = tokens.str.len_chars().to_numpy().astype(np.float64)
-    n_non_symbol = np.bincount(doc_of[non_symbol], minlength=n).astype(np.float64)
-    mean_length = _ratio(_segment_sum(lengths[non_symbol], doc_of[non_symbol], n), n_non_symbol)
+    # a word with a letter is never a symbol word: test the others for any non-punctuation
+    has_letter = words.found.str.contains(r"\p{L}").to_numpy()
+    non_symbol = has_letter.copy()
+    rest = np.flatnonzero(~has_letter)
+    non_symbol[rest] = words.found.gather(rest).str.contains(_words.NON_SYMBOL_CHAR).to_numpy()
+    n_letter_words = words.sum_per_doc(lambda w: w.str.contains(r"\p{L}"), has_letter)
+    n_non_symbol = words.sum_per_doc(lambda w: w.str.contains(_words.NON_SYMBOL_CHAR), non_symbol)
+    lengths = words.found.str.len_chars().to_numpy()
+    non_symbol_chars = words.sum_per_doc(
+        lambda w: w.str.len_chars() * w.str.contains(_words.NON_SYMBOL_CHAR), lengths * non_symbol)
+    mean_length = _ratio(non_symbol_chars, n_non_symbol)
     mean_length[n_non_symbol == 0] = np.nan  # numpy's mean of nothing: every comparison is False
-    has_letter = tokens.str.contains(r"\p{L}").to_numpy()
-    n_letter_words = np.bincount(doc_of[has_letter], minlength=n)
+    n_stop = _distinct_stop_words(words, c.stop_words)
 
     hashes = texts.str.count_matches("#", literal=True).to_numpy()
     ellipses = (texts.str.count_matches("...", literal=True) + texts.str.count_matches("…", literal=True)).to_numpy()
     unified = texts.str.replace_all(_LINE_BREAKS, "\n")  # str.splitlines() breaks at each of these
-    n_lines = (unified.str.count_matches("\n", literal=True) + 1 - unified.str.ends_with("\n").cast(pl.UInt32)).to_numpy().copy()
+    breaks = unified.str.count_matches("\n", literal=True).to_numpy().astype(np.int64)
+    n_lines = breaks + 1 - unified.str.ends_with("\n").to_numpy()
     n_lines[(unified == "").to_numpy()] = 0
     bullet_lines = unified.str.count_matches(f"(?m)^{_INLINE_SPACE}*[•\\-]").to_numpy()
     ellipsis_lines = unified.str.count_matches(f"(?m)(?:\\.\\.\\.|…){_INLINE_SPACE}*$").to_numpy()
-
-    stop_index = {w: i for i, w in enumerate(dict.fromkeys(c.stop_words))}
-    is_stop = tokens.is_in(pl.Series(list(stop_index), dtype=pl.String).implode()).to_numpy()
-    stop_ids = tokens.filter(pl.Series(is_stop)).replace_strict(stop_index, return_dtype=pl.Int64).to_numpy()
-    distinct = pl.DataFrame({"d": doc_of[is_stop], "s": stop_ids}).unique()
-    n_stop = np.bincount(distinct["d"].to_numpy(), minlength=n)
 
     return _first_failure([
         ("gopher_short_doc", _below(n_non_symbol, c.min_doc_words)),
@@ -247,6 +246,30 @@ def _gopher_quality_reasons(texts: pl.Series, c: GopherQualityConfig) -> np.ndar
         ("gopher_below_alpha_threshold", _below(_ratio(n_letter_words, n_words), c.max_non_alpha_words_ratio)),
         ("gopher_enough_stop_words", _below(n_stop, c.min_stop_words)),
     ], n)
+
+
+def _distinct_stop_words(words: _words.Words, stop_words: Sequence[str]) -> np.ndarray:
+    """Per document, how many of ``stop_words`` occur among its words (compared by 64-bit hash)."""
+    n_docs = len(words.offsets) - 1
+    vocabulary = list(dict.fromkeys(stop_words))
+    if not vocabulary:
+        return np.zeros(n_docs, dtype=np.int64)
+    stop_hashes = pl.Series(vocabulary, dtype=pl.String).hash(seed=0).to_numpy()
+    order = np.argsort(stop_hashes)
+    stop_hashes = stop_hashes[order]
+    found = words.found.hash(seed=0).to_numpy()
+    at = np.minimum(np.searchsorted(stop_hashes, found), len(stop_hashes) - 1)
+    is_stop = stop_hashes[at] == found
+    is_stop[words.replaced] = False
+    docs = [words.found_doc[is_stop]]
+    ids = [order[at[is_stop]]]
+    index = {w: i for i, w in enumerate(vocabulary)}
+    patch_ids = np.array([index.get(w, -1) for w in words.patch], dtype=np.int64)
+    docs.append(words.patch_doc[patch_ids >= 0])
+    ids.append(patch_ids[patch_ids >= 0])
+    present = np.bincount(np.concatenate(docs) * len(vocabulary) + np.concatenate(ids),
+                          minlength=n_docs * len(vocabulary)) > 0
+    return present.reshape(n_docs, len(vocabulary)).sum(axis=1)
 
 
 # =============================================================================== Gopher repetition
@@ -264,11 +287,14 @@ GOPHER_REPETITION_REASONS = (
 
 
 class GopherRepetitionConfig(OpConfig):
-    """datatrove ``GopherRepetitionFilter`` parameters and defaults (Gopher's Table A1); null (or 0) turns a rule off."""
+    """datatrove ``GopherRepetitionFilter`` parameters and defaults (Gopher's Table A1).
+
+    null (or 0) turns a line or paragraph rule off; an empty list turns the n-gram rules off.
+    """
 
     dup_line_frac: Ratio | None = Field(0.3, description="most repeated lines, as a share of lines")
     dup_para_frac: Ratio | None = Field(0.3, description="most repeated paragraphs, as a share of paragraphs")
-    dup_line_char_frac: Ratio | None = Field(0.2, description="most characters in repeated lines, as a share of characters")
+    dup_line_char_frac: Ratio | None = Field(0.2, description="most characters in repeated lines, as a share")
     dup_para_char_frac: Ratio | None = Field(0.2, description="most characters in repeated paragraphs")
     top_n_grams: tuple[tuple[NGramSize, Ratio], ...] = Field(
         ((2, 0.2), (3, 0.18), (4, 0.16)),
@@ -278,7 +304,8 @@ class GopherRepetitionConfig(OpConfig):
         description="(n, fraction): most characters in repeated n-grams")
 
 
-@register("gopher_repetition", 1, "filter", GopherRepetitionConfig, reasons=GOPHER_REPETITION_REASONS, tags=("quality",))
+@register("gopher_repetition", 1, "filter", GopherRepetitionConfig, reasons=GOPHER_REPETITION_REASONS,
+          tags=("quality",))
 def score_gopher_repetition(batch: pl.DataFrame, config: GopherRepetitionConfig) -> pl.DataFrame:
     """Tag repetitive documents, as datatrove's GopherRepetitionFilter does (same rules, thresholds, reasons): repeated paragraphs or lines, a 2-4-gram covering too much of the text, too many characters in repeated 5-10-grams.
 
@@ -322,12 +349,12 @@ def _ngram_reasons(texts: pl.Series, text_len: np.ndarray, c: GopherRepetitionCo
         reasons[hit] = f"top_{size}_gram"
         undecided &= ~hit
     for size, fraction in c.dup_n_grams:
-        limit = fraction * text_len
+        # the cheap upper bound rules most documents out; the exact greedy count does the rest
         upper = grams.repeated_chars_upper_bound(size)
-        maybe = np.flatnonzero(undecided & (upper > limit))
+        maybe = np.flatnonzero(undecided & (upper / np.maximum(text_len, 1) > fraction))
         if len(maybe):
             exact = grams.repeated_chars(size, maybe)
-            hit = maybe[exact > limit[maybe]]
+            hit = maybe[exact / text_len[maybe] > fraction]
             reasons[hit] = f"duplicated_{size}_n_grams"
             undecided[hit] = False
     return reasons
@@ -358,10 +385,10 @@ class _NGrams:
         self.offsets = words.offsets
         self.n_docs = len(words.offsets) - 1
         self.doc_of = words.doc_index()
-        n_words = len(words.words)
+        n_words = len(words)
         salt = (self.doc_of.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-        self.hashes = (words.words.hash(seed=0).to_numpy() ^ salt) if n_words else np.zeros(0, np.uint64)
-        lengths = words.words.str.len_chars().to_numpy() if n_words else np.zeros(0, np.int64)
+        self.hashes = words.map(lambda w: w.hash(seed=0)).astype(np.uint64) ^ salt
+        lengths = words.map(lambda w: w.str.len_chars()).astype(np.int64)
         self.cum_len = np.zeros(n_words + 1, dtype=np.int64)
         np.cumsum(lengths, out=self.cum_len[1:])
         self.pos_bits = max(1, int(n_words).bit_length())
@@ -495,7 +522,7 @@ class C4QualityConfig(OpConfig):
     ``C4BadWordsFilter``, which downloads the list): nothing is fetched.
     """
 
-    remove_citations: bool = Field(True, description="ignore Wikipedia-style citations ([1], [edit]) in the line checks")
+    remove_citations: bool = Field(True, description="ignore citations ([1], [edit]) in the line checks")
     filter_no_terminal_punct: bool = Field(True, description="lines must end with . ? ! \" or ' (not ...) to count")
     min_num_sentences: Count | None = Field(5, description="fewest sentences in the lines that count")
     min_words_per_line: Count | None = Field(3, description="fewest words for a line to count")
@@ -538,10 +565,11 @@ def _c4_reasons(texts: pl.Series, c: C4QualityConfig) -> np.ndarray:
     idx = np.flatnonzero(counting)
     cand = line.gather(idx)
     lower = cand.str.to_lowercase()
-    lorem = lower.str.contains("lorem ipsum", literal=True).to_numpy() if c.filter_lorem_ipsum else np.zeros(len(idx), bool)
-    js = lower.str.contains("javascript", literal=True).to_numpy() if c.filter_javascript else np.zeros(len(idx), bool)
-    curly = cand.str.contains("{", literal=True).to_numpy() if c.filter_curly_bracket else np.zeros(len(idx), bool)
-    policy = (lower.str.contains_any(list(_POLICY)).to_numpy() if c.filter_policy else np.zeros(len(idx), bool))
+    off = np.zeros(len(idx), dtype=bool)
+    lorem = lower.str.contains("lorem ipsum", literal=True).to_numpy() if c.filter_lorem_ipsum else off
+    js = lower.str.contains("javascript", literal=True).to_numpy() if c.filter_javascript else off
+    curly = cand.str.contains("{", literal=True).to_numpy() if c.filter_curly_bracket else off.copy()
+    policy = lower.str.contains_any(list(_POLICY)).to_numpy() if c.filter_policy else off.copy()
     # per counted line, in datatrove's order: lorem drops the document, javascript skips the
     # line, a curly bracket drops the document, policy skips the line, otherwise the line counts
     curly &= ~js

@@ -132,7 +132,7 @@ def register(
     """Decorator: register ``fn`` as ``name@version``. The docstring's first paragraph is its description."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        description = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        description = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
         op = Operator(
             name=name,
             version=version,

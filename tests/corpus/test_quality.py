@@ -60,8 +60,6 @@ CLEAN = (
     "In summer a market is held on the square every Saturday, with farmers selling cheese, bread and fruit."
 )
 
-_FILLER = " ".join(f"word{chr(97 + i % 26)}{chr(97 + i // 26)}x" for i in range(60))
-
 GOPHER_QUALITY_CASES = {
     "gopher_short_doc": "Far too short to be a real document.",
     "gopher_long_doc": "the cat sat with the dog on a mat. " * 11_200,
@@ -75,7 +73,27 @@ GOPHER_QUALITY_CASES = {
     "gopher_enough_stop_words": "quick brown foxes jump over lazy dogs " * 10,
 }
 
-_PHRASE = "elephant marmalade hurricane cinnamon lavender porcupine avalanche tambourine labyrinth nightingale"
+_DUP_FRACTION = dict(((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)))
+
+
+def _repeated_phrase(n: int) -> str:
+    """A text whose only repetition is one phrase of ``n`` words, written twice.
+
+    The phrase ends with a long word, so its repeated n-gram holds most of the repeated
+    characters, and the text is just short enough for those to pass the n-gram threshold:
+    the first rule it fails is ``duplicated_{n}_n_grams``.
+    """
+    phrase = " ".join([f"s{i}x" for i in range(n - 1)] + ["supercalifragilisticexpialidociousxxxxxx"])
+    target = len(phrase.replace(" ", "")) / _DUP_FRACTION[n] / 1.12
+    filler = ""
+    k = 0
+    while 2 * len(phrase) + len(filler) + 3 < target:
+        filler += f" w{k}q"
+        k += 1
+    half = len(filler) // 2
+    return f"{phrase} {filler[:half].strip()} {phrase} {filler[half:].strip()}"
+
+
 REPETITION_CASES = {
     "empty": "",
     "dup_para_frac": "A first paragraph here.\n\nA first paragraph here.\n\nAnd a second one.",
@@ -88,7 +106,7 @@ REPETITION_CASES = {
     "top_3_gram": " ".join(f"alpha beta gamma f{i}aaaaaa f{i}bbbbbbb f{i}cccccc f{i}dddddddd" for i in range(6)),
     "top_4_gram": " ".join(f"alpha beta gamma delta f{i}aaaaaaaaaa f{i}bbbbbbbbbbb f{i}cccccccccc f{i}ddddddddddd"
                              f" f{i}eeeeeeeeee f{i}ffffffffff" for i in range(5)),
-    "duplicated_5_n_grams": f"{_PHRASE} {_FILLER[:150]} {_PHRASE} {_FILLER[150:300]}",
+    **{f"duplicated_{n}_n_grams": _repeated_phrase(n) for n in range(5, 11)},
 }
 
 C4_CASES = {
@@ -286,6 +304,7 @@ def test_embedded_tables_equal_datatrove_and_spacy() -> None:
     from spacy.symbols import ORTH
 
     assert _words.PUNCTUATION_SET == PUNCTUATION_SET
+    assert not any(ch.isalpha() for ch in PUNCTUATION_SET)  # so a word with a letter is never a symbol word
     assert _words.TERMINAL_PUNCTUATION == TERMINAL_PUNCTUATION
     assert _words.SENTENCE_END_CHARS == set(Sentencizer.default_punct_chars)
     split = {k: [t[ORTH] for t in v] for k, v in TOKENIZER_EXCEPTIONS.items() if len(v) > 1}
