@@ -15,7 +15,7 @@ Rules, in order:
    record of a version is that version's result.
 3. Skip when no version got a new result, when the latest version has no result yet,
    when ``spec.rounds`` versions exist (m0001 included), or when the latest average
-   validation loss improved on the previous version's by less than ``min_improvement``
+   validation loss improved on the previous version's by less than ``min_improvement`` (when set)
    (not checked while the policy explores: RegMix's first proposals are samples).
 4. Otherwise run the policy on the history and propose the next version (m0002, ...).
    ``run_key`` hashes every input of that proposal, so asking twice gives the same key
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corpus.metrics import MetricsRecord, record_problems, version_name
 from corpus.mixing.policies import PolicyError, RoundResult, initial_weights, policy_exploring, propose_weights
+from corpus.mixing.weights import WeightsError
 from corpus.spec import MixtureSpec
 
 SAME_WEIGHTS_TOLERANCE = 1e-6
@@ -170,7 +171,7 @@ def decide(
     history = new_state.history()
     # an exploring policy (regression with a short history) made the latest version on purpose
     explored = len(history) >= 2 and policy_exploring(spec.policy, history[:-1], domains, spec.policy_config)
-    if len(history) >= 2 and not explored:
+    if spec.min_improvement is not None and len(history) >= 2 and not explored:
         before, after = history[-2].average_loss(domains), history[-1].average_loss(domains)
         improvement = before - after
         if improvement < spec.min_improvement:
@@ -180,7 +181,7 @@ def decide(
             )
     try:
         weights = propose_weights(spec.policy, history, domains, natural_weights, spec.policy_config, seed=spec.seed)
-    except PolicyError as exc:
+    except (PolicyError, WeightsError) as exc:  # e.g. a floor no mixture of these domains can meet
         return skip(f"policy {spec.policy!r} could not propose weights: {exc}")
     if max(abs(weights[d] - latest.weights.get(d, 0.0)) for d in domains) < SAME_WEIGHTS_TOLERANCE:
         return skip(f"policy {spec.policy!r} proposes the weights of {latest.version} again; nothing to train")

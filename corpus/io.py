@@ -59,6 +59,10 @@ class S3Options:
     def filesystem(self) -> pafs.S3FileSystem:
         kwargs: dict[str, Any] = {
             "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=self.max_attempts),
+            # an object smaller than a multipart part (shards, manifests, records) goes up as one PutObject
+            # on close: one request instead of three, and a failed upload leaves nothing behind (not even
+            # an incomplete multipart upload)
+            "allow_delayed_open": True,
         }
         if self.region:
             kwargs["region"] = self.region
@@ -148,7 +152,7 @@ class CorpusStore:
                     pass
                 raise
         else:
-            # a single PUT / completed multipart upload: the object appears whole or not at all
+            # one PutObject (or, past the part size, a completed multipart upload): whole or not at all
             with self._fs.open_output_stream(path) as f:
                 f.write(data)
 
@@ -226,6 +230,16 @@ class CorpusStore:
 
     def partition_writer(self, rel_dir: str) -> PartitionWriter:
         return PartitionWriter(self, rel_dir)
+
+    def retract(self, rel_dir: str) -> None:
+        """Withdraw a partition's committed output before its shards are rewritten.
+
+        Shards keep their names from run to run, so a re-run overwrites the very files the
+        old manifest lists; were the run killed half-way, that manifest would describe a mix
+        of old and new shards. With the manifest gone first, a reader sees the previous
+        output or nothing, never a mix; the re-run's commit makes the partition visible again.
+        """
+        self.delete(posixpath.join(rel_dir, MANIFEST))
 
 
 class PartitionWriter:

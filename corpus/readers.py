@@ -47,6 +47,9 @@ What counts as a record, and the choices made for awkward input:
 * A document longer than the source's ``max_doc_chars`` is quarantined (``doc_too_long``).
 * Empty files (no records at all) are listed in ``ReadBatch.empty_files`` of the batch that
   was being filled when they were read, so the raw stage can report them.
+* A file of a local folder that a symbolic link leads outside the folder is not read: it is one
+  quarantine record (``outside_location``, ``offset = -1``). The location itself may be a link;
+  the spec's path policy checks where it leads.
 
 Quarantine ``error`` strings start with a short error class (``invalid_json: ...``), which the
 stage runner uses to count errors by kind.
@@ -55,10 +58,11 @@ stage runner uses to count errors by kind.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, NamedTuple
@@ -307,13 +311,15 @@ def read_source(
     if batch_docs < 1:
         raise ValueError(f"batch_docs must be at least 1, got {batch_docs}")
     files = list_source_files(source, fs, base_path)
-    root, _ = _split_location(fs, base_path, source)
+    root, single = _split_location(fs, base_path, source)
     ctx = _Ctx(source, fs, root)
     builder = _BatchBuilder(source.name, f"read_{source.format}")
     reader = _READERS[source.format]
+    outside = _outside_location(fs, root) if single is None else None
     for rel in files:
         seen = 0
-        for event in _guarded(reader, ctx, rel):
+        events = [_outside_event(rel)] if outside is not None and outside(rel) else _guarded(reader, ctx, rel)
+        for event in events:
             builder.add(rel, event)
             seen += 1
             if builder.records >= batch_docs:
@@ -322,6 +328,29 @@ def read_source(
             builder.empty_files.append(rel)
     if builder.has_content:
         yield builder.build()
+
+
+def _outside_location(fs: pafs.FileSystem, root: str) -> Callable[[str], bool] | None:
+    """For a local folder: a test of whether a file resolves (through symbolic links) outside it.
+
+    The spec's path policy checks the location itself, symlinks resolved; a link *inside* the
+    folder could still lead anywhere on the machine. Such a file is not read. Object stores
+    have no links, so nothing is checked there.
+    """
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return None
+    real_root = os.path.realpath(root)
+
+    def outside(rel: str) -> bool:
+        target = os.path.realpath(posixpath.join(root, rel))
+        return os.path.commonpath([real_root, target]) != real_root
+
+    return outside
+
+
+def _outside_event(rel: str) -> _Bad:
+    return _Bad(-1, f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
+                "so it was not read; copy the file into the location, or make the folder that holds it a source of its own", b"")
 
 
 def _is_fatal(exc: BaseException) -> bool:

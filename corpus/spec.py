@@ -166,7 +166,10 @@ class MixtureSpec(_Model):
     budget_tokens: int = Field(200_000, ge=1_000, le=MAX_TOKENS, description="training tokens per mixture version")
     max_epochs: float = Field(4.0, gt=0.0, le=1000.0, description="repetition cap: epochs allowed per domain")
     rounds: int = Field(3, ge=1, le=100, description="mixture versions the feedback sensor may create in all")
-    min_improvement: float = Field(0.0, ge=0.0, le=10.0, description="stop when the average validation loss improves less")
+    min_improvement: float | None = Field(
+        None, ge=0.0, le=10.0,
+        description="stop early when the average validation loss improves by less than this between versions (unset: run all rounds)",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     proxy: ProxySpec = Field(default_factory=ProxySpec)
 
@@ -321,7 +324,7 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
                 add(f"{where}.op", str(exc))
                 continue
             for loc, msg in registry.config_errors(op, step.config):
-                add(f"{where}.config.{loc}", msg)
+                add(f"{where}.config.{_index_style(loc)}", msg)
             for key, value in _walk_strings(step.config):
                 try:
                     check_text(value)
@@ -380,13 +383,24 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
                 check_text(value)
             except ValueError as exc:
                 add(f"mixture.policy_config.{key}", str(exc))
-        from corpus.mixing.policies import policy_config_errors
+        from corpus.mixing.policies import parse_policy_config, policy_config_errors
 
-        for loc, msg in policy_config_errors(spec.mixture.policy, spec.mixture.policy_config):
-            add(f"mixture.policy_config.{loc}", msg)
+        config_problems = policy_config_errors(spec.mixture.policy, spec.mixture.policy_config)
+        for loc, msg in config_problems:
+            add(f"mixture.policy_config.{_index_style(loc)}", msg)
+        if not config_problems:
+            floor = float(getattr(parse_policy_config(spec.mixture.policy, spec.mixture.policy_config), "floor", 0.0))
+            if floor * len(spec.sources) > 1:
+                add("mixture.policy_config.floor", f"a floor of {floor} per domain is impossible with {len(spec.sources)} sources "
+                    f"(floor x sources must be at most 1); set floor to at most {1 / len(spec.sources):.4g}")
         if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
             add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
     return issues
+
+
+def _index_style(loc: str) -> str:
+    """A pydantic location (``languages.0``) in the spec's own notation (``languages[0]``)."""
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", loc)
 
 
 def _is_global(op_name: str) -> bool:
@@ -428,15 +442,29 @@ def parse_spec(data: Any, where: str = "pipeline spec") -> PipelineSpec:
     try:
         return PipelineSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([SpecIssue(_loc(e["loc"]), _msg(e)) for e in exc.errors()], where) from None
+        # one issue per field: the members of a union type (text_field: a string or a list) each report on it
+        by_field: dict[str, list[str]] = {}
+        for e in exc.errors():
+            messages = by_field.setdefault(_loc(e["loc"], user_key_last=e["type"] == "extra_forbidden"), [])
+            if _msg(e) not in messages:
+                messages.append(_msg(e))
+        raise SpecError([SpecIssue(f, " / ".join(m)) for f, m in by_field.items()], where) from None
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
+# how pydantic names the member of a union type in an error location: list[...], function-after[...], literal[...]
+_UNION_MEMBER = re.compile(r"^[a-z][\w\-]*\[.*\]$", re.S)
+
+
+def _loc(loc: tuple[Any, ...], *, user_key_last: bool = False) -> str:
+    """A pydantic error location as a spec field (``sources[0].text_field``), without union member names.
+
+    The last part of an unknown-field error is the key the spec wrote, kept whatever it looks like.
+    """
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-after[check_text(), str]", "function-after[check_name(), str]"):
+        elif _UNION_MEMBER.match(str(part)) and not (user_key_last and i == len(loc) - 1):
             continue
         else:
             out += ("." if out else "") + str(part)

@@ -62,11 +62,29 @@ class MetricsClient:
             except Exception as exc:  # noqa: BLE001 - a file vanishing mid-read is reported, not fatal
                 problems.append(RecordProblem(n, f"could not be read: {exc}"))
                 continue
-            rec, probs = parse_record(raw, where=n)
+            rec, probs = _parse_file(raw, n)
             if rec is not None:
                 records.append(rec)
             problems.extend(probs)
         return StoredRecords(records, problems, names)
+
+
+def _parse_file(raw: bytes, name: str) -> tuple[MetricsRecord | None, list[RecordProblem]]:
+    """One stored file as a record, or the problems that name it; never raises.
+
+    ``parse_record`` reports what the JSON parser and the record model say; what they would
+    raise on instead (bytes that are not UTF-8, nesting deeper than the parser's recursion
+    limit) is turned into a problem here, so one bad file never stops the feedback sensor.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [RecordProblem(name, f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); "
+                                          "a metrics record is one JSON object in UTF-8")]
+    try:
+        return parse_record(text, where=name)
+    except RecursionError:
+        return None, [RecordProblem(name, "nested too deeply to be a metrics record (one flat JSON object expected)")]
 
 
 class MetricsStore(dg.ConfigurableResource):
