@@ -33,10 +33,40 @@ Progress = Callable[[str], None]
 SAMPLE_SIZE = 3
 SAMPLE_CHARS = 240
 RAW_CAP = 64 * 1024
+PROGRESS_EVERY_S = 5.0
+INDEX_SUMMARY = "_summary.json"  # written last by a global stage's index: its presence marks the index complete
 
 
 def _noop(_: str) -> None:
     pass
+
+
+class _Throttled:
+    """Passes on at most one progress message every ``every`` seconds, and the last one on flush.
+
+    Under Dagster a message is an event-log write (a database commit), so a message per
+    shard would make a stage's cost grow with its shard count rather than its data.
+    """
+
+    def __init__(self, progress: Progress, every: float = PROGRESS_EVERY_S):
+        self.progress = progress
+        self.every = every
+        self._last = time.perf_counter()
+        self._pending: str | None = None
+
+    def __call__(self, message: str) -> None:
+        now = time.perf_counter()
+        if now - self._last >= self.every:
+            self._last = now
+            self._pending = None
+            self.progress(message)
+        else:
+            self._pending = message
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self.progress(self._pending)
+            self._pending = None
 
 
 # --- paths -------------------------------------------------------------------
@@ -305,6 +335,12 @@ def _finish_shard(
     return result
 
 
+def _retract(store: CorpusStore, pipeline: str, stage: str, source: str) -> None:
+    """Withdraw the partition's committed outputs before rewriting their shards (see CorpusStore.retract)."""
+    for rel in (stage_dir(pipeline, stage, source), dropped_dir(pipeline, stage, source), quarantine_dir(pipeline, stage, source)):
+        store.retract(rel)
+
+
 def _commit(store: CorpusStore, pipeline: str, stage: str, source: str, results: list[ShardResult], report: StageReport) -> None:
     """Commit the side outputs first, the kept output last: its manifest is what downstream reads."""
     for rel, attr in ((dropped_dir(pipeline, stage, source), "dropped_written"), (quarantine_dir(pipeline, stage, source), "quarantine_written")):
@@ -338,6 +374,8 @@ def run_raw(
     fs, base_path = source_location
     report = StageReport(spec.pipeline, "raw", source_name)
     t0 = time.perf_counter()
+    _retract(store, spec.pipeline, "raw", source_name)
+    say = _Throttled(progress)
     results = []
     empty_files: list[str] = []
     i = -1
@@ -356,7 +394,8 @@ def run_raw(
         results.append(res)
         report.merge(res)
         report.seconds = time.perf_counter() - t0
-        progress(f"raw[{source_name}]: shard {i} read, {report.docs_in:,} records, {report.docs_per_second:,.0f} records/s")
+        say(f"raw[{source_name}]: shard {i} read, {report.docs_in:,} records, {report.docs_per_second:,.0f} records/s")
+    say.flush()
     if empty_files:
         report.extra["empty_files"] = len(empty_files)
         report.extra["empty_file_names"] = empty_files[:20]
@@ -437,7 +476,8 @@ def run_stage(
     drop_rel = None
     if any(registry.get_operator(s.op).kind == "global" for s in stage.steps):
         drop_rel = posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet")
-        if not store.exists(drop_rel):
+        # the summary is written after every source's drop table: without it the index is incomplete
+        if not store.exists(drop_rel) or not store.exists(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY):
             raise PartitionNotFound(
                 f"no dedup index at {store.display(drop_rel)}; materialize {spec.pipeline}/{stage_name}_index first"
             )
@@ -445,15 +485,18 @@ def run_stage(
     tasks = [(store, spec_json, stage_name, source, input_stage, name, i, drop_rel) for i, name in enumerate(shard_names)]
     report = StageReport(spec.pipeline, stage_name, source, passthrough=not (stage.sources is None or source in stage.sources))
     t0 = time.perf_counter()
+    _retract(store, spec.pipeline, stage_name, source)
+    say = _Throttled(progress)
     results = []
     for res in (executor or SerialExecutor()).map(process_shard, tasks):
         results.append(res)
         report.merge(res)
         report.seconds = time.perf_counter() - t0
-        progress(
+        say(
             f"{stage_name}[{source}]: {len(results)}/{len(tasks)} shards, {report.docs_in:,} docs, "
             f"{report.docs_per_second:,.0f} docs/s"
         )
+    say.flush()
     results.sort(key=lambda r: r.index)
     report.seconds = time.perf_counter() - t0
     _commit(store, spec.pipeline, stage_name, source, results, report)
@@ -469,6 +512,7 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
     rank = {name: i for i, name in enumerate(spec.source_names)}
     counts = {"docs_in": 0}
     t0 = time.perf_counter()
+    store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY))  # the index is incomplete until it is rewritten
 
     def batches() -> Iterator[pl.DataFrame]:
         for source in spec.source_names:
@@ -506,7 +550,7 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
         ),
         "seconds": time.perf_counter() - t0,
     }
-    store.write_json(posixpath.join(index_dir(spec.pipeline, stage_name), "_summary.json"), summary)
+    store.write_json(posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY), summary)
     return summary
 
 
@@ -568,8 +612,10 @@ def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, progre
     report = StageReport(spec.pipeline, "tokenized", source)
     t0 = time.perf_counter()
     writer = store.partition_writer(stage_dir(spec.pipeline, "tokenized", source))
+    store.retract(writer.rel_dir)
     tokens = {"train": 0, "val": 0}
     docs = {"train": 0, "val": 0}
+    say = _Throttled(progress)
     for i, shard in enumerate(store.shard_paths(in_rel)):
         df = pl.from_arrow(store.read_table(shard, columns=[schema.ID, schema.SOURCE, schema.TEXT]))
         assert isinstance(df, pl.DataFrame)
@@ -586,7 +632,8 @@ def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, progre
         report.bytes_in += _text_bytes(df)
         report.shards += 1
         report.seconds = time.perf_counter() - t0
-        progress(f"tokenized[{source}]: shard {i}, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
+        say(f"tokenized[{source}]: shard {i}, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
+    say.flush()
     report.extra = {"tokens_train": tokens["train"], "tokens_val": tokens["val"], "docs_train": docs["train"], "docs_val": docs["val"], "vocab_size": tok.get_vocab_size()}
     report.seconds = time.perf_counter() - t0
     writer.commit(summary=report.to_json())
