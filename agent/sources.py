@@ -25,7 +25,7 @@ import orjson
 import polars as pl
 import pyarrow.fs as pafs
 
-from corpus.readers import ReadBatch, list_source_files, read_source
+from corpus.readers import ReadBatch, link_escape_test, list_source_files, read_source
 from corpus.spec import NAME_RE, PathPolicy, SourceSpec
 
 PEEK_BYTES = 64 * 1024
@@ -155,11 +155,12 @@ def list_files(loc: Location) -> Listing:
         raise SourceError(f"location {loc.display!r} does not exist")
     out: list[tuple[str, int]] = []
     truncated = False
+    outside = link_escape_test(loc.fs, loc.path)  # the readers' rule: links out of the folder are not read
     for fi in loc.fs.get_file_info(pafs.FileSelector(loc.path, recursive=True, allow_not_found=True)):
         if fi.type != pafs.FileType.File:
             continue
         rel = posixpath.relpath(fi.path, loc.path)
-        if any(part.startswith(".") for part in rel.split("/")):
+        if any(part.startswith(".") for part in rel.split("/")) or (outside is not None and outside(rel)):
             continue
         out.append((rel, fi.size or 0))
         if len(out) >= MAX_LISTED_FILES:

@@ -315,7 +315,7 @@ def read_source(
     ctx = _Ctx(source, fs, root)
     builder = _BatchBuilder(source.name, f"read_{source.format}")
     reader = _READERS[source.format]
-    outside = _outside_location(fs, root) if single is None else None
+    outside = link_escape_test(fs, root) if single is None else None
     for rel in files:
         seen = 0
         events = [_outside_event(rel)] if outside is not None and outside(rel) else _guarded(reader, ctx, rel)
@@ -330,7 +330,7 @@ def read_source(
         yield builder.build()
 
 
-def _outside_location(fs: pafs.FileSystem, root: str) -> Callable[[str], bool] | None:
+def link_escape_test(fs: pafs.FileSystem, root: str) -> Callable[[str], bool] | None:
     """For a local folder: a test of whether a file resolves (through symbolic links) outside it.
 
     The spec's path policy checks the location itself, symlinks resolved; a link *inside* the
