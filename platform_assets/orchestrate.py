@@ -8,6 +8,8 @@ instance (``$DAGSTER_HOME``, SQLite by default), so the UI shows them afterwards
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import time
 from collections.abc import Callable
@@ -62,9 +64,12 @@ def build_segments(spec: PipelineSpec) -> list[Segment]:
 
 
 def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
+    """The build-loop assets of ``spec``. Segments never include the learning loop, whose
+    definitions import torch (about 180 MB and seconds of start-up in every worker)."""
     from platform_assets.components.pipeline import build_pipeline_defs
 
-    return dg.Definitions.merge(build_pipeline_defs(spec), dg.Definitions(resources=resources))
+    build_loop = spec.model_copy(update={"mixture": None})
+    return dg.Definitions.merge(build_pipeline_defs(build_loop), dg.Definitions(resources=resources))
 
 
 def _assets(defs: dg.Definitions) -> list[Any]:
@@ -81,11 +86,7 @@ def run_segment(
     """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns seconds.
 
     Runs in a worker process: resources are rebuilt from plain values."""
-    from platform_assets.resources import resources_from_config
-
-    resources = resources_from_config(resource_config)
-    spec = PipelineSpec.model_validate_json(spec_json)
-    defs = _defs_for(spec, resources)
+    spec, resources, defs = _worker_defs(spec_json, json.dumps(resource_config, sort_keys=True, default=str))
     instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
     t0 = time.perf_counter()
     result = dg.materialize(
@@ -101,6 +102,17 @@ def run_segment(
     if not result.success:  # pragma: no cover - raise_on_error raises first
         raise RuntimeError(f"run failed for {keys} [{partition}]")
     return time.perf_counter() - t0
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_defs(spec_json: str, resource_config_json: str) -> tuple[PipelineSpec, dict[str, Any], dg.Definitions]:
+    """Spec, resources and definitions of a worker, built once per worker process (about a
+    second of CPU each time otherwise) and reused by every run the worker executes."""
+    from platform_assets.resources import resources_from_config
+
+    resources = resources_from_config(json.loads(resource_config_json))
+    spec = PipelineSpec.model_validate_json(spec_json)
+    return spec, resources, _defs_for(spec, resources)
 
 
 def materialize_pipeline(
@@ -124,30 +136,44 @@ def materialize_pipeline(
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     segments = build_segments(spec)
-    for n, seg in enumerate(segments, 1):
-        label = " -> ".join(seg.keys)
-        t0 = time.perf_counter()
-        if not seg.partitioned:
-            progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)")
-            _run_inline(spec, seg.keys, None, resources, instance)
-        elif parallel <= 1:
-            for src in spec.source_names:
-                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
-                _run_inline(spec, seg.keys, src, resources, instance)
-        else:
-            progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(spec.source_names)}] on {parallel} processes")
-            with ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn")) as pool:
+    # one pool for the whole pipeline: its workers pay the imports and definitions once
+    pool: ProcessPoolExecutor | None = None
+    defs = _defs_for(spec, resources)
+    try:
+        for n, seg in enumerate(segments, 1):
+            label = " -> ".join(seg.keys)
+            t0 = time.perf_counter()
+            if not seg.partitioned:
+                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)")
+                _run_inline(spec, seg.keys, None, resources, instance, defs)
+            elif parallel <= 1:
+                for src in spec.source_names:
+                    progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
+                    _run_inline(spec, seg.keys, src, resources, instance, defs)
+            else:
+                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(spec.source_names)}] on {parallel} processes")
+                pool = pool or ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn"))
                 futs = {pool.submit(run_segment, spec_json, seg.keys, src, resource_config, ref): src for src in spec.source_names}
                 for fut in as_completed(futs):
                     secs = fut.result()
                     progress(f"      {label} [{futs[fut]}] done in {secs:.1f}s")
-        timings[label] = time.perf_counter() - t0
+            timings[label] = time.perf_counter() - t0
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     timings["total"] = time.perf_counter() - t_all
     return timings
 
 
-def _run_inline(spec: PipelineSpec, keys: tuple[str, ...], partition: str | None, resources: dict[str, Any], instance: dg.DagsterInstance) -> None:
-    defs = _defs_for(spec, resources)
+def _run_inline(
+    spec: PipelineSpec,
+    keys: tuple[str, ...],
+    partition: str | None,
+    resources: dict[str, Any],
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions | None = None,
+) -> None:
+    defs = defs or _defs_for(spec, resources)
     dg.materialize(
         _assets(defs),
         selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
