@@ -89,18 +89,7 @@ def run_segment(
     spec, resources, defs = _worker_defs(spec_json, json.dumps(resource_config, sort_keys=True, default=str))
     instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
     t0 = time.perf_counter()
-    result = dg.materialize(
-        _assets(defs),
-        selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
-        partition_key=partition,
-        instance=instance,
-        resources=resources,
-        tags={"corpus/launched_by": "cli"},
-        run_config=CLI_RUN_CONFIG,
-        raise_on_error=True,
-    )
-    if not result.success:  # pragma: no cover - raise_on_error raises first
-        raise RuntimeError(f"run failed for {keys} [{partition}]")
+    _run_inline(spec, keys, partition, resources, instance, defs)
     return time.perf_counter() - t0
 
 
@@ -173,6 +162,7 @@ def _run_inline(
     instance: dg.DagsterInstance,
     defs: dg.Definitions | None = None,
 ) -> None:
+    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails."""
     defs = defs or _defs_for(spec, resources)
     dg.materialize(
         _assets(defs),
