@@ -22,7 +22,7 @@ which the run's evaluation curve first reaches uniform's final average loss (lin
 interpolation between evaluations). The curve comes from one cosine-scheduled run, so
 mid-run points sit above what a shorter run would reach: tokens-to-target is conservative.
 
-    python benchmarks/bench_mixing.py                 # default size, 3 seeds (~15 min on 2 cores)
+    python benchmarks/bench_mixing.py                 # default size, 3 seeds (~15 min on 2 idle cores)
     python benchmarks/bench_mixing.py --quick         # a smaller smoke run
 """
 
@@ -47,7 +47,6 @@ import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,22 +236,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--budget", type=int, default=400_000, help="training tokens per run")
+    ap.add_argument("--budget", type=int, default=600_000, help="training tokens per final run")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every domain's character budget")
-    ap.add_argument("--vocab", type=int, default=4096)
-    ap.add_argument("--eval-tokens", type=int, default=8192)
+    ap.add_argument("--vocab", type=int, default=2048)
+    ap.add_argument("--seq-len", type=int, default=64, help="short sequences, small batches: more steps per token")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--eval-tokens", type=int, default=4096)
     ap.add_argument("--n-evals", type=int, default=8)
     ap.add_argument("--max-epochs", type=float, default=4.0)
     ap.add_argument("--rounds-excess", type=int, default=3)
-    ap.add_argument("--rounds-regression", type=int, default=6)
-    ap.add_argument("--regression-min-history", type=int, default=4)
+    ap.add_argument("--rounds-regression", type=int, default=5)
+    ap.add_argument("--regression-min-history", type=int, default=3)
     ap.add_argument("--arms", default="uniform,natural,excess_loss,regression,online")
     ap.add_argument("--threads", type=int, default=int(THREADS))
     ap.add_argument("--quick", action="store_true", help="smaller data and budget, 2 seeds, fewer rounds")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mixing.json")
     args = ap.parse_args(argv)
     if args.quick:
-        args.seeds, args.budget, args.scale, args.eval_tokens, args.n_evals = 2, 120_000, 0.4, 4096, 6
+        args.seeds, args.budget, args.scale, args.eval_tokens, args.n_evals = 2, 60_000, 0.3, 2048, 4
         args.rounds_excess, args.rounds_regression, args.regression_min_history = 3, 4, 2
     if not (args.data / "README.md").exists():
         print(f"shared data not found at {args.data}; pass --data or set CORPUS_SHARED_DATA", file=sys.stderr)
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     tok_spec = TokenizerSpec(vocab_size=args.vocab)
     docs = load_domains(args.data, args.scale)
     domains, vocab, info = build_domains(docs, tok_spec)
-    proxy = ProxySpec(eval_tokens=args.eval_tokens, device="cpu")
+    proxy = ProxySpec(eval_tokens=args.eval_tokens, seq_len=args.seq_len, batch_size=args.batch_size, learning_rate=args.lr, device="cpu")
     bench = Bench(domains, vocab, proxy, args.budget, args.max_epochs, args.n_evals)
     for d in info:
         info[d]["natural_weight"] = round(bench.natural[d], 4)
@@ -301,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         avgs = [e["average"] for e in per_seed[arm]]
         worsts = [e["worst"] for e in per_seed[arm]]
         row = {"average": mean_sd(avgs), "worst": mean_sd(worsts), "search_runs": per_seed[arm][0]["search_runs"]}
+        if "rounds" in per_seed[arm][0]:  # what the loop ended on, whether or not it was the best
+            row["last_version_average"] = mean_sd([e["rounds"][-1]["average"] for e in per_seed[arm]])
+            row["chosen_versions"] = [e["chosen_version"] for e in per_seed[arm]]
         if "uniform" in arms:
             uni = per_seed["uniform"]
             row["paired_avg_diff_vs_uniform"] = mean_sd([e["average"] - u["average"] for e, u in zip(per_seed[arm], uni, strict=True)])
@@ -356,6 +361,10 @@ def print_table(summary: dict, args: argparse.Namespace) -> None:
             f"{arm:<12} {row['average'][0]:>9.4f} ± {row['average'][1]:.3f} {diff[0]:>+9.4f} ± {diff[1]:.3f} "
             f"{row['worst'][0]:>9.4f} ± {row['worst'][1]:.3f} {diffw[0]:>+9.4f} ± {diffw[1]:.3f} {frs:>36} {row['search_runs']:>11}"
         )
+    for arm, row in summary.items():
+        if "last_version_average" in row:
+            last = row["last_version_average"]
+            print(f"{arm}: loop result = best version by average val loss ({', '.join(row['chosen_versions'])}); last version's average {last[0]:.4f} ± {last[1]:.3f}")
 
 
 if __name__ == "__main__":

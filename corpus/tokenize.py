@@ -198,8 +198,9 @@ def assign_split(ids: Sequence[str], fraction: float, min_docs: int, max_docs: i
     The rule: rank the domain's documents by xxh3-64 of their id (ties by id) and hold
     out the ``validation_size(...)`` lowest. It depends only on that domain's ids, not
     on their order nor on any other domain, so re-weighting or editing other sources
-    never moves a document in or out of this domain's validation set; adding or removing
-    documents in this domain moves the boundary by at most the change in its size.
+    never moves a document in or out of this domain's validation set. Adding (removing)
+    k documents in this domain changes its validation set by at most k documents plus
+    the change in ``validation_size``; all other documents keep their split.
     Call it once per domain. Duplicate ids are an error (ids are content hashes).
     """
     n = len(ids)

@@ -194,9 +194,10 @@ def train(
             notes.append(f"{d}: fewer than seq_len+1={seq_len + 1} training tokens; not trained on")
     if not trainable:
         raise TrainError(f"no domain has a full training sequence of {seq_len + 1} tokens; lower seq_len or raise the budget")
-    for d, s in {**train_streams, **val_streams}.items():
-        if len(s) and int(s.max()) >= vocab_size:
-            raise TrainError(f"domain {d!r} has token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer disagree")
+    for kind, group in (("training", train_streams), ("validation", val_streams)):
+        for d, s in group.items():
+            if len(s) and int(s.max()) >= vocab_size:
+                raise TrainError(f"domain {d!r}: {kind} token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer disagree")
     val = {d: np.asarray(s[:eval_tokens]) for d, s in val_streams.items()}
     for d in domains:
         if len(val.get(d, ())) < 2:
@@ -208,16 +209,17 @@ def train(
     if steps < 1:
         raise TrainError(f"budget of {budget_tokens or total_windows * seq_len} tokens is less than one batch ({batch_size} x {seq_len} tokens)")
 
-    torch.manual_seed(seed)
-    model = GPT(
-        GPTConfig(
-            vocab_size=vocab_size,
-            block_size=seq_len,
-            n_layer=int(_proxy_value(proxy, "n_layer")),
-            n_head=int(_proxy_value(proxy, "n_head")),
-            n_embd=int(_proxy_value(proxy, "n_embd")),
-        )
-    ).to(device)
+    cfg = GPTConfig(
+        vocab_size=vocab_size,
+        block_size=seq_len,
+        n_layer=int(_proxy_value(proxy, "n_layer")),
+        n_head=int(_proxy_value(proxy, "n_head")),
+        n_embd=int(_proxy_value(proxy, "n_embd")),
+    )
+    with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG state
+        torch.manual_seed(seed)
+        model = GPT(cfg)
+    model = model.to(device)
     base_lr = float(_proxy_value(proxy, "learning_rate"))
     optim = model.optimizer(base_lr, opts.weight_decay)
     streams = {d: torch.from_numpy(np.asarray(train_streams[d]).astype(np.int64)) for d in trainable}

@@ -198,3 +198,11 @@ def test_exploration_rounds_do_not_trip_min_improvement():
     assert isinstance(d, NewVersion) and d.version == "m0004"  # fitted on 3 rounds now
     d = decide([rec("m0004", {"web": 3.2, "code": 2.3, "math": 4.0})], d.state, s, DOMAINS, NATURAL)
     assert isinstance(d, Skip) and d.reason.startswith("improvement below min_improvement")
+
+
+def test_without_min_improvement_every_round_runs():
+    s = spec(rounds=3)  # min_improvement unset
+    d1 = decide([rec("m0001", LOSS1)], started(s), s, DOMAINS, NATURAL)
+    worse = {"web": 3.5, "code": 2.5, "math": 4.5}
+    d2 = decide([rec("m0002", worse)], d1.state, s, DOMAINS, NATURAL)
+    assert isinstance(d2, NewVersion) and d2.version == "m0003"
