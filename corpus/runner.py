@@ -160,10 +160,13 @@ class StageReport:
 
 
 def _extend_sample(dest: list[dict[str, Any]], new: list[dict[str, Any]], key: str | None = None) -> None:
+    """Add rows up to the sample size; with ``key``, room for twice as many, and once the
+    first SAMPLE_SIZE are in, only rows with a new ``key`` value (one example per drop reason)."""
+    limit = SAMPLE_SIZE * (2 if key else 1)
     for row in new:
-        if len(dest) >= SAMPLE_SIZE * (2 if key else 1):
+        if len(dest) >= limit:
             return
-        if key and any(r.get(key) == row.get(key) for r in dest) and len(dest) >= SAMPLE_SIZE:
+        if key and len(dest) >= SAMPLE_SIZE and any(r.get(key) == row.get(key) for r in dest):
             continue
         dest.append(row)
 

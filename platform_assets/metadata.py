@@ -110,14 +110,19 @@ def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckRe
                 "quarantined": report.quarantined_total,
                 "unaccounted": report.docs_in - report.kept - report.dropped_total - report.quarantined_total,
             },
-            description=None if report.conserved else "documents were lost or invented between input and output",
+            description=(
+                f"{report.docs_in:,} in = {report.kept:,} kept + {report.dropped_total:,} dropped + {report.quarantined_total:,} quarantined"
+                if report.conserved
+                else f"documents were lost or invented: {report.docs_in:,} in, but {report.kept:,} kept + "
+                f"{report.dropped_total:,} dropped + {report.quarantined_total:,} quarantined"
+            ),
         ),
         dg.AssetCheckResult(
             check_name=CHECK_NON_EMPTY,
             asset_key=key,
             passed=report.kept > 0,
             metadata={"kept": report.kept, "docs_in": report.docs_in},
-            description=None
+            description=f"{report.kept:,} of {report.docs_in:,} documents kept"
             if report.kept > 0
             else f"no document survived ({report.docs_in} in; see dropped_by_reason / quarantined in the materialization metadata)",
         ),
@@ -126,6 +131,6 @@ def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckRe
             asset_key=key,
             passed=not report.schema_problems,
             metadata={"problems": dg.MetadataValue.json(report.schema_problems)},
-            description="; ".join(report.schema_problems) or None,
+            description="; ".join(report.schema_problems) or "document schema, unique ids, no null text",
         ),
     ]
