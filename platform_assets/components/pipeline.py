@@ -19,7 +19,7 @@ import dagster as dg
 
 from corpus import runner
 from corpus.ops import registry
-from corpus.spec import PathPolicy, PipelineSpec, SpecError, validate_spec
+from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
 from resources.compute import ComputeEngine
@@ -50,7 +50,10 @@ class PipelineComponent(dg.Component):
     @classmethod
     def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "PipelineComponent":
         if not isinstance(attributes, PipelineSpec):
-            raise SpecError([], where=str(context.path))
+            raise SpecError(
+                [SpecIssue("attributes", "a pipeline needs its spec under `attributes:` (see platform_assets/defs/demo/defs.yaml)")],
+                where=f"{context.path}/defs.yaml",
+            )
         project_root = Path(context.project_root)
         issues = validate_spec(attributes, PathPolicy.default(project_root))
         if issues:

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from corpus import schema
-from corpus.ops import extract, language, normalize, pii
+from corpus.ops import extract, language, normalize, pii  # noqa: F401  (importing registers the operators)
 from corpus.ops.registry import _REGISTRY, Operator
 
 

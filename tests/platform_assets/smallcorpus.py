@@ -13,7 +13,6 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pydoc_data.topics import topics
 
 from corpus.spec import PipelineSpec, parse_spec, validate_spec
