@@ -12,7 +12,9 @@ Rules, in order:
 2. Each record not seen before is marked seen. A record with problems (non-finite loss,
    missing or unknown domains, unknown version, another pipeline) is skipped with its
    reason; it never raises. Unfinished records are progress only. The first finished
-   record of a version is that version's result.
+   record of a version is that version's result, unless it says it trained on other
+   weights than the version's (a stale result of an earlier loop that used the same
+   version name, or of another mixture): that one is skipped with the reason.
 3. Skip when no version got a new result, when the latest version has no result yet,
    when ``spec.rounds`` versions exist (m0001 included), or when the latest average
    validation loss improved on the previous version's by less than ``min_improvement`` (when set)
@@ -108,6 +110,10 @@ def _run_key(version: str, payload: dict) -> str:
     return f"{version}-{digest[:16]}"
 
 
+def _weights_differ(a: Mapping[str, float], b: Mapping[str, float], domains: Sequence[str]) -> bool:
+    return max(abs(a.get(d, 0.0) - b.get(d, 0.0)) for d in domains) > SAME_WEIGHTS_TOLERANCE
+
+
 def _fmt(weights: Mapping[str, float]) -> str:
     return ", ".join(f"{d}={w:.3f}" for d, w in weights.items())
 
@@ -147,6 +153,12 @@ def decide(
         if not rec.finished:
             continue
         target = by_name[rec.mixture_version]
+        if rec.weights is not None and _weights_differ(rec.weights, target.weights, domains):
+            skipped.append(
+                f"record {rec.key} skipped because it trained on {_fmt(rec.weights)}, not on {target.version}'s weights "
+                f"({_fmt(target.weights)}): a result of another mixture, e.g. an earlier loop that used the same version name"
+            )
+            continue
         if target.val_loss is None:
             target.val_loss = dict(rec.val_loss)
             target.run_id = rec.run_id

@@ -99,7 +99,7 @@ def train_version(
             val_loss=point.val_loss,
             finished=point.finished,
             trainer="proxy",
-            weights=dict(plan.effective_weights),
+            weights=dict(plan.requested_weights),  # the version's weights (effective ones are in the plan)
         )
         log(f"step {point.step}: {point.tokens_seen:,} tokens, average validation loss {point.average:.4f}" + (" (final)" if point.finished else ""))
         if report is not None:

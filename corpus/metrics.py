@@ -56,7 +56,10 @@ class MetricsRecord(BaseModel):
     finished: bool = False
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     trainer: str = Field("proxy", min_length=1, max_length=100, description="'proxy' or the external trainer's name")
-    weights: dict[str, float] | None = Field(None, description="the mixture weights the run trained on (or its sampler's, at this step)")
+    weights: dict[str, float] | None = Field(
+        None, description="the weights of the mixture version the run trained on (as the mixture asset states them); "
+        "a record whose weights are not its version's is not taken as that version's result"
+    )
 
     @field_validator("created_at")
     @classmethod

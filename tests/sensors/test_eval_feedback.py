@@ -150,3 +150,17 @@ def test_waits_for_build_loop(tmp_path, small_corpus):
 
 def test_partitions_def_name(small_corpus):
     assert versions_partitions(small_spec(small_corpus)).name == "small_mixture_versions"
+
+
+def test_a_result_of_other_weights_is_not_taken_for_the_version(setup):
+    """A record of an earlier loop that used the same version name (other weights) is stale."""
+    spec, sensor, storage = setup
+    result, cursor = tick(sensor, storage, FakeMetricsStore())
+    weights = result.run_requests[0].run_config["ops"]["small__mixture"]["config"]["weights"]
+    stale = record("m0001", LOSSES, run="old", weights={"docs": 0.8, "pages": 0.1, "code": 0.1})
+    fresh = record("m0001", {d: x + 1 for d, x in LOSSES.items()}, run="new", weights=weights)
+    result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale, fresh]), cursor)
+    (req,) = result.run_requests
+    assert req.run_config["ops"]["small__mixture"]["config"]["source_runs"] == ["new-m0001"]
+    only_stale, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale]), cursor)
+    assert isinstance(only_stale, dg.SkipReason) and "not on m0001's weights" in only_stale.skip_message
