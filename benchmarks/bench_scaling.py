@@ -36,6 +36,7 @@ Writes ``benchmarks/results/scaling.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -44,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,7 +277,10 @@ def child_main(args: argparse.Namespace) -> None:
 
     home = Path(args.instance_dir or work) / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    config = "telemetry:\n  enabled: false\n"
+    if args.postgres_db_url:  # a production-like instance: run and event storage in PostgreSQL
+        config += f"storage:\n  postgres:\n    postgres_url: {args.postgres_db_url}\n"
+    (home / "dagster.yaml").write_text(config)
     os.environ["DAGSTER_HOME"] = str(home)  # worker processes rebuild the instance from its ref
     instance = dg.DagsterInstance.get()
     resources = default_resources()
@@ -367,7 +371,32 @@ def instance_parent(where: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def fresh_postgres_db(base_url: str, name: str) -> Iterator[str]:
+    """A new, empty database on the server of ``base_url`` (dropped afterwards); yields its URL."""
+    import psycopg2  # installed with dagster-postgres
+
+    con = psycopg2.connect(base_url)
+    con.autocommit = True
+    try:
+        with con.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cur.execute(f'CREATE DATABASE "{name}"')
+        # SQLAlchemy 2.1 picks psycopg (3) for postgresql://; dagster-postgres brings psycopg2
+        yield base_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://", 1) + "/" + name
+        with con.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        con.close()
+
+
 def run_scale(scale: int, args: argparse.Namespace, log: Callable[[str], None], instance: str = "disk") -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(fresh_postgres_db(args.postgres_url, f"bench_scaling_{scale}x")) if instance == "postgres" else None
+        return _run_scale(scale, args, log, instance, pg_url)
+
+
+def _run_scale(scale: int, args: argparse.Namespace, log: Callable[[str], None], instance: str, pg_url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-scaling-{scale}x-") as tmp, \
             tempfile.TemporaryDirectory(prefix=f"bench-scaling-{scale}x-instance-", dir=instance_parent(instance)) as inst:
         work = Path(tmp)
@@ -383,7 +412,7 @@ def run_scale(scale: int, args: argparse.Namespace, log: Callable[[str], None], 
                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--work", str(work), "--sources", str(sources),
                "--out", str(out), "--instance-dir", inst, "--parallel", str(args.parallel), "--backend", args.backend,
-               "--workers", str(args.workers), "--shard-docs", str(args.shard_docs)]
+               "--workers", str(args.workers), "--shard-docs", str(args.shard_docs)] + (["--postgres-db-url", pg_url] if pg_url else [])
         load_before = os.getloadavg()
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -463,6 +492,9 @@ def main() -> None:
                         help="where the temporary Dagster instance (SQLite) lives for the sweep (default: the temp dir on disk)")
     parser.add_argument("--no-tmpfs-overhead", action="store_true",
                         help="skip the extra run at --overhead-scale with the instance on tmpfs (Dagster's CPU cost without fsync)")
+    parser.add_argument("--postgres-url", help="also measure the overhead scale with the Dagster instance in PostgreSQL "
+                        "(a server URL, e.g. postgresql://dagster:dagster@127.0.0.1:5432/postgres; needs dagster-postgres)")
+    parser.add_argument("--postgres-db-url", help=argparse.SUPPRESS)
     parser.add_argument("--results-name", default="scaling", help="write benchmarks/results/<name>.json (default scaling)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--instance-dir", help=argparse.SUPPRESS)
@@ -487,7 +519,11 @@ def main() -> None:
         log(f"  {overhead_scale}x again with the Dagster instance on tmpfs (Dagster's own CPU cost, without fsync)")
         tmpfs_run = run_scale(overhead_scale, args, log, "tmpfs")
 
-    rows = [result_row(r) for r in results] + ([result_row(tmpfs_run)] if tmpfs_run else [])
+    postgres_run = None
+    if args.postgres_url:
+        log(f"  {overhead_scale}x again with the Dagster instance in PostgreSQL (a production-like instance)")
+        postgres_run = run_scale(overhead_scale, args, log, "postgres")
+    rows = [result_row(r) for r in results] + [result_row(r) for r in (tmpfs_run, postgres_run) if r]
     fit = fit_line([r["mb_in"] for r in results], [r["wall_s"] for r in results]) if len(results) >= 2 else {}
     # core-seconds of the process tree: what the work costs, barely moved by other users' load
     cpu_fit = fit_line([r["mb_in"] for r in results], [r["tree"]["cpu_seconds"] for r in results]) if len(results) >= 2 else {}
@@ -513,6 +549,7 @@ def main() -> None:
         "overhead_scale": overhead_scale,
         "dagster_overhead_pct": head["overhead"]["in_runs_overhead_pct"],
         "dagster_overhead_pct_tmpfs": tmpfs_run["overhead"]["in_runs_overhead_pct"] if tmpfs_run else None,
+        "dagster_overhead_pct_postgres": postgres_run["overhead"]["in_runs_overhead_pct"] if postgres_run else None,
         "outside_runs_pct_of_wall": head["overhead"]["outside_runs_pct_of_wall"],
         "sqlite_commit_ms": head["sqlite_commit_ms"],
         "max_other_load_cores": max(r["tree"].get("other_load_cores") or 0.0 for r in [*results, *([tmpfs_run] if tmpfs_run else [])]),
@@ -520,7 +557,8 @@ def main() -> None:
     config = {"scales": scales, "parallel": args.parallel, "backend": args.backend, "workers": args.workers,
               "shard_docs": args.shard_docs, "threads_per_process": args.threads, "interval_s": args.interval,
               "instance": args.instance, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
-    payload = {"config": config, "headline": headline, "rows": rows, "scales": results, "tmpfs_overhead_run": tmpfs_run}
+    payload = {"config": config, "headline": headline, "rows": rows, "scales": results, "tmpfs_overhead_run": tmpfs_run,
+               "postgres_overhead_run": postgres_run}
     path = write_results(args.results_name, payload)
     print()
     print_table(rows, title="build loop scaling (wall = pipeline only; memory = whole process tree)")
@@ -529,7 +567,7 @@ def main() -> None:
           f"(r2 {fit.get('r2', 0):.3f}, log-log exponent {fit.get('loglog_exponent', 0):.2f})")
     print(f"CPU fit:  core-seconds = {cpu_fit.get('intercept', 0):.1f} + {cpu_fit.get('slope', 0):.2f}/MB * MB  "
           f"(r2 {cpu_fit.get('r2', 0):.3f}; the work itself, independent of how much of the machine others used)")
-    for r in [head, *([tmpfs_run] if tmpfs_run else [])]:
+    for r in [head, *[x for x in (tmpfs_run, postgres_run) if x]]:
         o = r["overhead"]
         print(f"Dagster overhead at {r['scale']}x, instance on {r['instance']} ({r['sqlite_commit_ms']:.2f} ms/commit): "
               f"{o['runs']} runs, {o['events']} events, {o['run_s']:.1f}s in runs vs {o['compute_s']:.1f}s stage compute "
