@@ -78,7 +78,9 @@ def print_summary(spec: Any, store: Any) -> None:
 
 
 def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> Any:
-    from platform_assets.orchestrate import load_pipeline_specs, materialize_pipeline
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from platform_assets.orchestrate import count_runs, load_pipeline_specs, materialize_pipeline
 
     specs = load_pipeline_specs()
     name = pipeline or args.pipeline
@@ -87,8 +89,16 @@ def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> An
         sys.exit(2)
     spec = specs[name]
     resources = _resources(args)
-    timings = materialize_pipeline(spec, resources=resources, instance=_instance(), parallel=args.parallel,
-                                   progress=lambda m: console.print(m))
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+        TimeElapsedColumn(), TextColumn("{task.fields[last]}", markup=False), console=console, transient=False,
+    ) as bar:
+        task = bar.add_task(f"build loop of {spec.pipeline!r}", total=count_runs(spec), last="")
+        timings = materialize_pipeline(
+            spec, resources=resources, instance=_instance(), parallel=args.parallel,
+            progress=lambda m: bar.console.print(m, markup=False, highlight=False),
+            on_run_done=lambda label: bar.update(task, advance=1, last=label),
+        )
     store = resources["storage"].store()
     print_summary(spec, store)
     console.print(f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; shards under {store.display(spec.pipeline)}")

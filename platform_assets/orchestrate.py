@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ def run_segment(
     """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns seconds.
 
     Runs in a worker process: resources are rebuilt from plain values."""
+    warnings.filterwarnings("ignore", message=r".*is currently in (preview|beta)")  # as the CLI does
     spec, resources, defs = _worker_defs(spec_json, json.dumps(resource_config, sort_keys=True, default=str))
     instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
     t0 = time.perf_counter()
@@ -111,8 +113,13 @@ def materialize_pipeline(
     instance: dg.DagsterInstance | None = None,
     parallel: int | None = None,
     progress: Callable[[str], None] = print,
+    on_run_done: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Materialize every build-loop asset of ``spec``; returns timing figures."""
+    """Materialize every build-loop asset of ``spec``; returns timing figures.
+
+    ``on_run_done`` is called with a label after each of the :func:`count_runs` runs (a
+    progress bar advances on it)."""
+    done = on_run_done or (lambda _: None)
     instance = instance or dg.DagsterInstance.get()
     parallel = parallel if parallel is not None else min(len(spec.sources), os.cpu_count() or 1)
     ref = instance.get_ref() if not instance.is_ephemeral else None
@@ -135,10 +142,12 @@ def materialize_pipeline(
             if not seg.partitioned:
                 progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)")
                 _run_inline(spec, seg.keys, None, resources, instance, defs)
+                done(label)
             elif parallel <= 1:
                 for src in spec.source_names:
                     progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
                     _run_inline(spec, seg.keys, src, resources, instance, defs)
+                    done(f"{label} [{src}]")
             else:
                 progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(spec.source_names)}] on {parallel} processes")
                 pool = pool or ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn"))
@@ -146,12 +155,18 @@ def materialize_pipeline(
                 for fut in as_completed(futs):
                     secs = fut.result()
                     progress(f"      {label} [{futs[fut]}] done in {secs:.1f}s")
+                    done(f"{label} [{futs[fut]}]")
             timings[label] = time.perf_counter() - t0
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     timings["total"] = time.perf_counter() - t_all
     return timings
+
+
+def count_runs(spec: PipelineSpec) -> int:
+    """Dagster runs :func:`materialize_pipeline` launches: one per source per partitioned segment."""
+    return sum(len(spec.sources) if seg.partitioned else 1 for seg in build_segments(spec))
 
 
 def _run_inline(
