@@ -35,3 +35,15 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     write_small_corpus(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A local S3 (moto's server) on 127.0.0.1; the S3 code paths run against it, never against mocks of boto."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

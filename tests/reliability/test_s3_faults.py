@@ -29,17 +29,6 @@ pytestmark = pytest.mark.s3
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def proxy(moto_endpoint: str):
     p = FaultProxy(moto_endpoint).start()
     yield p

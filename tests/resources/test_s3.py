@@ -20,24 +20,12 @@ from tests.platform_assets.smallcorpus import small_spec
 pytestmark = pytest.mark.s3
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    yield endpoint
-    server.stop()
-
-
 @pytest.fixture
-def bucket(moto_endpoint, monkeypatch):
+def bucket(moto_endpoint, monkeypatch, request):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    name = f"corpus-{hashlib.md5(str(id(monkeypatch)).encode()).hexdigest()[:8]}"
+    name = f"corpus-{hashlib.md5(request.node.nodeid.encode()).hexdigest()[:10]}"  # one bucket per test on the shared server
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
 
