@@ -55,7 +55,7 @@ def run_agent_demo(spec: Any = None, console: Any = None, *, project_root: Path 
     base = _base(root)
     proposal, published = propose(DEMO_GOAL, [source], root, pipeline=pipeline, planner="offline", base=base, push=False,
                                   progress=lambda m: print_(f"  {m}"))
-    table = Table(title=f"proposal {proposal.pipeline!r}: dry run on the first {proposal.dry_run.n} records")
+    table = Table(title=f"proposal {proposal.pipeline!r}: dry run on {proposal.dry_run.n} records drawn over the source")
     for col in ("stage", "source", "in", "kept", "top drop reasons"):
         table.add_column(col, justify="right" if col in ("in", "kept") else "left")
     for r in proposal.dry_run.rows:

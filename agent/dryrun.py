@@ -1,6 +1,7 @@
-"""Dry-run a spec on a sample: the real stage runner on the first records of each source.
+"""Dry-run a spec on a sample: the real stage runner on records drawn over each whole source.
 
-The raw stage reads at most ``n`` records per source (with the reader the pipeline uses, so
+The raw stage reads ``n`` records per source drawn over its files and records (seeded, see
+:mod:`agent.sampling`) (with the reader the pipeline uses, so
 reader drops and quarantines show up), every stage then runs through
 :mod:`corpus.runner` in a temporary :class:`~corpus.io.CorpusStore` that is deleted
 afterwards; global stages (dedup) build their index across the sampled sources first, as
@@ -85,6 +86,7 @@ class DryRunResult:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # stage -> dropped examples
     duplicates: dict[str, Any] = field(default_factory=dict)  # global stage -> summary
     not_run: list[str] = field(default_factory=list)
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> what the sample saw
     timed_out: bool = False
     seconds: float = 0.0
 
@@ -107,9 +109,10 @@ class DryRunResult:
             "duplicates": self.duplicates,
             "example_drops": self.examples,
             "not_run": self.not_run,
+            "sample_coverage": self.coverage,
             "timed_out": self.timed_out,
             "seconds": round(self.seconds, 2),
-            "note": "run on the first records of each source; the tokenizer is not trained in a dry run",
+            "note": "run on records drawn at random over each source's files; the tokenizer is not trained in a dry run",
         }
 
 
@@ -140,9 +143,12 @@ def _examples(report: runner.StageReport) -> list[dict[str, Any]]:
     return out
 
 
-def write_raw_sample(spec: PipelineSpec, source: str, store: CorpusStore, policy: PathPolicy, n: int, max_bytes: int) -> StageRow:
-    """The raw partition of ``source`` limited to its first ``n`` records, committed like run_raw does."""
+def write_raw_sample(spec: PipelineSpec, source: str, store: CorpusStore, policy: PathPolicy, n: int, max_bytes: int,
+                     coverage: dict[str, Any] | None = None) -> StageRow:
+    """The raw partition of ``source`` limited to ``n`` records drawn over the source, committed like run_raw does."""
     sample = read_sample(spec.source(source), policy, n, max_bytes=max_bytes)
+    if coverage is not None and sample.coverage is not None:
+        coverage[source] = sample.coverage.to_json()
     batch = sample.batch
     writer = store.partition_writer(runner.stage_dir(spec.pipeline, "raw", source))
     writer.write_shard(0, schema.conform(batch.docs))
@@ -162,7 +168,7 @@ def dry_run(
     time_limit_s: float = 120.0,
     max_bytes: int = 8 << 20,
 ) -> DryRunResult:
-    """Run ``spec`` on the first ``n`` (at most 500) records of each source; see the module docstring."""
+    """Run ``spec`` on ``n`` (at most 500) records drawn over each source; see the module docstring."""
     n = max(1, min(int(n), MAX_DRY_RUN_DOCS))
     t0 = time.perf_counter()
     result = DryRunResult(spec.pipeline, n)
@@ -170,7 +176,7 @@ def dry_run(
     try:
         store = CorpusStore(root=tmp)
         for source in spec.source_names:
-            result.rows.append(write_raw_sample(spec, source, store, policy, n, max_bytes))
+            result.rows.append(write_raw_sample(spec, source, store, policy, n, max_bytes, result.coverage))
         for stage in spec.stages:
             if time.perf_counter() - t0 > time_limit_s:
                 result.timed_out = True

@@ -28,14 +28,15 @@ and a stage that changed nothing anywhere is removed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.dryrun import DryRunResult
+from agent.goals import Constraint, check_constraints, find, parse_goal
 from agent.sources import slug
 from agent.tools import SubmittedProposal, Toolbox
+from agent.profile import LANGUAGE_MIN_SCORE, LOW_CONFIDENCE
 from corpus.ops import registry
 
 QUALITY_ORDER = ("gopher_repetition@1", "gopher_quality@1", "c4_quality@1", "fineweb_quality@1")
@@ -49,15 +50,11 @@ LOW_CONFIDENCE_LIMIT = 0.25
 NEAR_DUPLICATE_MIN = 0.005
 CODE_SHARE = 0.5
 COLLAPSE_KEEP = 0.1
-
-LANGUAGE_NAMES = {
-    "english": "en", "german": "de", "deutsch": "de", "french": "fr", "spanish": "es", "italian": "it",
-    "portuguese": "pt", "dutch": "nl", "polish": "pl", "russian": "ru", "chinese": "zh", "japanese": "ja",
-    "korean": "ko", "arabic": "ar", "hindi": "hi", "turkish": "tr", "swedish": "sv", "danish": "da",
-    "norwegian": "no", "finnish": "fi", "czech": "cs", "greek": "el", "hebrew": "he", "ukrainian": "uk",
-    "vietnamese": "vi", "indonesian": "id", "swahili": "sw", "catalan": "ca", "romanian": "ro", "hungarian": "hu",
-}
-ANY_LANGUAGE_WORDS = ("multilingual", "any language", "all languages", "every language", "many languages")
+# the share of a source all quality filters together may drop: curated data (no HTML, no URLs:
+# problem sets, books, articles) is not web text, and rules written for web prose cost it real documents
+CURATED_DROP_BUDGET = 0.05
+WEB_DROP_BUDGET = 0.3
+HTML_DROP_BUDGET = 0.6
 
 # reason -> (operator, config field, looser value): the knob behind each drop reason
 LOOSER: dict[str, tuple[str, str, Any]] = {
@@ -90,15 +87,19 @@ class Plan:
     spec: dict[str, Any]
     decisions: list[str] = field(default_factory=list)
     revisions: list[str] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
 
 
-def goal_languages(goal: str) -> list[str] | None | str:
-    """Languages the goal asks for: a list of codes, "any" for a multilingual goal, None when it says nothing."""
-    text = goal.lower()
-    if any(w in text for w in ANY_LANGUAGE_WORDS):
+def goal_languages(goal: str | list[Constraint]) -> list[str] | None | str | tuple[str, int]:
+    """Languages the goal asks for: codes, "any", ("top", n) for the n most common, None when it says nothing."""
+    constraints = parse_goal(goal) if isinstance(goal, str) else goal
+    top = find(constraints, "top_languages")
+    if top is not None:
+        return ("top", int(top.value))
+    if find(constraints, "any_language") is not None:
         return "any"
-    found = [code for name, code in LANGUAGE_NAMES.items() if re.search(rf"\b{name}\b", text)]
-    return sorted(set(found)) or None
+    named = find(constraints, "languages")
+    return list(named.value) if named is not None else None
 
 
 def _pct(x: float) -> str:
@@ -134,15 +135,35 @@ def _stage_names(base: str, groups: list[tuple[Any, list[str]]]) -> list[str]:
 # --- choosing ------------------------------------------------------------------------------------
 
 
-def choose_languages(name: str, profile: dict[str, Any], wanted: list[str] | None | str, plan: Plan) -> dict[str, Any] | None:
+def _shares(profile: dict[str, Any]) -> dict[str, float]:
+    """The full language distribution of a profile (low-confidence guesses in their own bucket)."""
+    return profile.get("language_shares") or {x["language"]: x["share"] for x in profile.get("languages", [])}
+
+
+def choose_languages(name: str, profile: dict[str, Any], wanted: Any, plan: Plan) -> dict[str, Any] | None:
     """The language filter config for one source, or None when it needs none."""
-    langs = [x for x in profile.get("languages", []) if x["language"] != "unknown"]
+    shares = _shares(profile)
+    langs = [x for x in profile.get("languages", []) if x["language"] not in ("unknown", LOW_CONFIDENCE)]
     frequent = [x for x in langs if x["share"] >= LANGUAGE_MIN_SHARE and x["docs"] >= LANGUAGE_MIN_DOCS]
     low_conf = profile.get("language_low_confidence_share", 0.0)
-    summary = ", ".join(f"{x['language']} {_pct(x['share'])}" for x in langs[:5])
+    summary = ", ".join(f"{x['language']} {_pct(x['share'])}" for x in profile.get("languages", [])[:5])
+    if low_conf:
+        summary += f"; {_pct(low_conf)} of the sample CLD2 cannot place confidently"
+    if isinstance(wanted, tuple):  # ("top", n): the n most common languages
+        n = wanted[1]
+        ranked = sorted(((v, k) for k, v in shares.items() if k not in ("unknown", LOW_CONFIDENCE)), key=lambda x: (-x[0], x[1]))
+        codes = sorted(k for _, k in ranked[:n])
+        covered = sum(shares[c] for c in codes)
+        if len(ranked) <= n and low_conf < LANGUAGE_MIN_SHARE:
+            plan.decisions.append(f"`{name}`: no language filter: the goal asks for the {n} most common languages and the "
+                                  f"sample has only {len(ranked)} ({summary}).")
+            return None
+        plan.decisions.append(f"`{name}`: the goal asks for the {n} most common languages: the language filter keeps "
+                              f"{', '.join(codes)} ({_pct(covered)} of the sample; {len(ranked)} languages seen).")
+        return {"languages": codes, "min_score": LANGUAGE_MIN_SCORE}
     if isinstance(wanted, list):
-        outside = sum(x["share"] for x in profile.get("languages", []) if x["language"] not in wanted)
-        inside = 1.0 - outside
+        inside = sum(shares.get(code, 0.0) for code in wanted)  # from the whole distribution, confident guesses only
+        outside = 1.0 - inside
         if outside < LANGUAGE_MIN_SHARE:
             plan.decisions.append(f"`{name}`: no language filter: {_pct(inside)} of the sample is already in {', '.join(wanted)} ({summary}).")
             return None
@@ -152,13 +173,13 @@ def choose_languages(name: str, profile: dict[str, Any], wanted: list[str] | Non
             return None
         plan.decisions.append(f"`{name}`: language filter keeps {', '.join(wanted)} as the goal asks; it removes about "
                               f"{_pct(outside)} of the sample ({summary}).")
-        return {"languages": wanted, "min_score": 0.5}
-    multilingual = len(frequent) > 1 or (langs and langs[0]["share"] < 0.9)
+        return {"languages": wanted, "min_score": LANGUAGE_MIN_SCORE}
+    multilingual = len(frequent) > 1 or (bool(langs) and langs[0]["share"] < 0.9)
     if not multilingual:
         plan.decisions.append(f"`{name}`: no language filter: the sample is monolingual ({summary}).")
         return None
     coverage = sum(x["share"] for x in frequent)
-    min_score = 0.5
+    min_score = LANGUAGE_MIN_SCORE
     if low_conf > LOW_CONFIDENCE_LIMIT:
         p25 = profile.get("language_score_quantiles", {}).get("p25", 0.5)
         min_score = max(0.1, min(0.5, int(p25 * 100) / 100))
@@ -182,13 +203,48 @@ def _language_shares(profile: dict[str, Any]) -> dict[str, int]:
     return {x["language"]: x["docs"] for x in profile.get("languages", [])}
 
 
-def choose_quality(name: str, profile: dict[str, Any], lang_cfg: dict[str, Any] | None, plan: Plan) -> list[str]:
-    """The quality filters that fit one source (in the canonical order)."""
+def is_curated(source: Any, profile: dict[str, Any]) -> bool:
+    """Curated data (problem sets, books, articles, speeches): no HTML, not a crawl, no URL per record."""
+    fmt = getattr(source, "format", None) or profile.get("source", {}).get("format")
+    url = getattr(source, "url_field", None) or profile.get("source", {}).get("url_field")
+    return profile.get("html_share", 0.0) == 0 and fmt != "warc" and not url
+
+
+def drop_budget(source: Any, profile: dict[str, Any], constraints: list[Constraint]) -> tuple[float, str]:
+    """The share of a source its quality filters together may drop, and why."""
+    if profile.get("html_share", 0.0) >= 0.5:
+        budget, why = HTML_DROP_BUDGET, "crawled HTML"
+    elif is_curated(source, profile):
+        budget, why = CURATED_DROP_BUDGET, "curated data: no HTML and no URLs, so not web text"
+    else:
+        budget, why = WEB_DROP_BUDGET, "web text without HTML"
+    keep = find(constraints, "min_keep")
+    if keep is not None and 1.0 - keep.value < budget:
+        budget, why = round(1.0 - keep.value, 4), f"the goal asks to keep at least {_pct(keep.value)}"
+    return budget, why
+
+
+def _combined(profile: dict[str, Any], ops: list[str]) -> float:
+    if not ops:
+        return 0.0
+    if len(ops) == 1:
+        return profile.get("quality", {}).get(ops[0], {}).get("drop_share", 0.0)
+    return profile.get("quality_combined", {}).get("+".join(sorted(ops)), 1.0)
+
+
+def choose_quality(name: str, profile: dict[str, Any], lang_cfg: dict[str, Any] | None, plan: Plan,
+                   source: Any = None) -> list[str]:
+    """The quality filters that fit one source (in the canonical order), within its combined drop budget."""
     if profile.get("code_share", 0.0) >= CODE_SHARE:
         plan.decisions.append(f"`{name}`: no quality filters: {_pct(profile['code_share'])} of it is source code, and the "
                               "quality rules are written for prose.")
         return []
+    if find(plan.constraints, "no_quality") is not None:
+        plan.decisions.append(f"`{name}`: no quality filters, as the goal asks.")
+        return []
     limit = QUALITY_DROP_LIMIT_HTML if profile.get("html_share", 0.0) >= 0.5 else QUALITY_DROP_LIMIT
+    budget, why = drop_budget(source, profile, plan.constraints)
+    limit = min(limit, budget)
     kept_langs = (lang_cfg or {}).get("languages")
     docs_by_lang = _language_shares(profile)
     chosen, notes = [], []
@@ -204,21 +260,27 @@ def choose_quality(name: str, profile: dict[str, Any], lang_cfg: dict[str, Any] 
             if total:
                 share = sum(by_lang[lang] * w for lang, w in weights.items()) / total
         top = ", ".join(f"{r} {_pct(v)}" for r, v in list(entry.get("reasons", {}).items())[:2]) or "nothing"
-        if share <= limit:
+        together = _combined(profile, [*chosen, op])
+        if share > limit:
+            notes.append(f"{op} left out (would drop {_pct(share)}: {top})")
+        elif chosen and together > budget:
+            notes.append(f"{op} left out (would drop {_pct(share)} alone, but {_pct(together)} together with "
+                         f"{', '.join(chosen)}: over the budget)")
+        else:
             chosen.append(op)
             notes.append(f"{op} kept (would drop {_pct(share)}: {top})")
-        else:
-            notes.append(f"{op} left out (would drop {_pct(share)}: {top})")
     where = " in the languages kept" if kept_langs else ""
-    plan.decisions.append(f"`{name}`: quality filters with at most {_pct(limit)} of the sample dropped{where}"
-                          f"{' (crawled HTML)' if limit == QUALITY_DROP_LIMIT_HTML else ''}: " + "; ".join(notes) + ".")
+    plan.decisions.append(f"`{name}`: quality filters within a combined drop budget of {_pct(budget)} ({why}), each at "
+                          f"most {_pct(limit)}{where}: " + "; ".join(notes)
+                          + f". Together they would drop {_pct(_combined(profile, chosen))} of the sample.")
     return chosen
 
 
 def choose_spec(goal: str, pipeline: str, sources: dict[str, Any], profiles: dict[str, dict[str, Any]]) -> Plan:
     """The first spec, by the rules in the module docstring."""
     names = list(sources)
-    plan = Plan(spec={
+    constraints = parse_goal(goal)
+    plan = Plan(constraints=constraints, spec={
         "pipeline": pipeline,
         "description": _description(goal),
         "sources": [s.model_dump(mode="json", exclude_defaults=True) for s in sources.values()],
@@ -234,19 +296,31 @@ def choose_spec(goal: str, pipeline: str, sources: dict[str, Any], profiles: dic
     if prose:
         stages.append(_stage("normalized", [{"op": "normalize_text@1"}], prose, names))
         plan.decisions.append(f"Normalization (`normalize_text@1`) for {', '.join(f'`{n}`' for n in prose)}: Unicode repair, NFC, whitespace.")
-    wanted = goal_languages(goal)
+    wanted = goal_languages(constraints)
     lang_cfgs = {n: choose_languages(n, profiles[n], wanted, plan) for n in names}
     lang_groups = _group({n: c for n, c in lang_cfgs.items() if c is not None})
     for stage_name, (cfg, members) in zip(_stage_names("language", lang_groups), lang_groups, strict=True):
         stages.append(_stage(stage_name, [{"op": "language_filter@1", "config": cfg}], members, names))
-    quality = {n: tuple(choose_quality(n, profiles[n], lang_cfgs[n], plan)) for n in names}
+    quality = {n: tuple(choose_quality(n, profiles[n], lang_cfgs[n], plan, sources[n])) for n in names}
     q_groups = _group({n: ops for n, ops in quality.items() if ops})
     for stage_name, (ops, members) in zip(_stage_names("quality", q_groups), q_groups, strict=True):
         stages.append(_stage(stage_name, [{"op": op} for op in ops], members, names))
     dedup = choose_dedup(names, profiles, plan)
+    if dedup and find(constraints, "no_dedup") is not None:
+        plan.decisions.append("No dedup after all: the goal asks to keep duplicates.")
+        dedup = None
+    elif dedup is None and find(constraints, "dedup") is not None:
+        plan.decisions.append("Global dedup with `dedup_minhash@1` as the goal asks, although the samples show none.")
+        dedup = "dedup_minhash@1"
     if dedup:
         stages.append({"name": "deduped", "steps": [{"op": dedup}]})
     pii = [n for n in names if profiles[n].get("pii", {}).get("total_hits", 0) > 0]
+    if find(constraints, "no_pii") is not None:
+        plan.decisions.append("No PII redaction, as the goal asks" + (f" (the samples of {', '.join(pii)} have hits)." if pii else "."))
+        pii = []
+    elif find(constraints, "pii") is not None and len(pii) < len(names):
+        plan.decisions.append("PII redaction on every source, as the goal asks.")
+        pii = list(names)
     if pii:
         stages.append(_stage("redacted", [{"op": "redact_pii@1"}], pii, names))
         plan.decisions.append("PII redaction (`redact_pii@1`) for " + ", ".join(
@@ -398,14 +472,28 @@ def plan_offline(
             raise PlannerError(f"the revised spec is invalid: {check['errors']}")
     else:
         plan.revisions.append("The dry run needed no revision: every stage did some work and none emptied a source.")
-    _require(toolbox.call("submit_proposal", {"spec": plan.spec, "rationale": rationale(goal, plan)}), "submit_proposal")
+    if plan.revisions and not plan.revisions[-1].startswith("The dry run needed no revision"):
+        # the spec as submitted, dry-run at the size submit_proposal checks it (the result is reused there)
+        _require(toolbox.call("dry_run", {"spec": plan.spec, "n": toolbox.limits.dry_run_docs}), "dry_run (revised)")
+    text = rationale(goal, plan, toolbox.last_dry_run, profiles)
+    _require(toolbox.call("submit_proposal", {"spec": plan.spec, "rationale": text}), "submit_proposal")
     assert toolbox.submitted is not None
     return toolbox.submitted
 
 
-def rationale(goal: str, plan: Plan) -> str:
+def rationale(goal: str, plan: Plan, result: DryRunResult | None = None,
+              profiles: dict[str, dict[str, Any]] | None = None) -> str:
     lines = ["Chosen by the offline planner from the profiles of the sources (rules in `agent/planner.py`).", ""]
     lines += [f"- {d}" for d in plan.decisions]
     lines += ["", "After the dry run:", ""]
     lines += [f"- {r}" for r in plan.revisions]
+    if plan.constraints:
+        from corpus.spec import parse_spec
+
+        spec = parse_spec(plan.spec)
+        verdicts = check_constraints(plan.constraints, spec, result, profiles or {})
+        lines += ["", "What the goal asks, and whether this spec does it:", ""]
+        for v in verdicts:
+            mark = {True: "honoured", False: "NOT honoured", None: "not handled"}[v.honoured]
+            lines.append(f"- {v.constraint.describe()} (\"{v.constraint.asked}\"): {mark}: {v.how}")
     return "\n".join(lines)

@@ -7,14 +7,22 @@ distribution comes from ``language_filter@1``, duplicates from ``dedup_exact@1``
 registered quality filter with its default config. HTML is extracted (``extract_html@1``)
 before text figures are taken, because a pipeline would extract it first too.
 
+The language distribution is the whole one (``language_shares``), and a guess CLD2 scores
+below the language filter's ``min_score`` counts as ``low_confidence``, not as that language.
+Quality figures are taken on the text the filters see in a pipeline: extracted, then
+normalized (``normalize_text@1``) unless the source is code; ``quality_combined`` gives the
+share dropped by each set of quality filters run together.
+
 Duplicate rates from a sample are lower bounds: two copies are seen only when both fall
 in the sample.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
+from itertools import combinations
 from typing import Any
 
 import polars as pl
@@ -27,6 +35,9 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 CODE_PREFIX = "text/x-"
 QUALITY_TAG = "quality"
 MIN_DOCS_PER_LANGUAGE = 5  # per-language quality figures need at least this many documents
+LANGUAGE_MIN_SCORE = 0.5  # language_filter@1's default min_score
+LOW_CONFIDENCE = "low_confidence"  # the language bucket of guesses scored below it
+LISTED_LANGUAGES = 12
 
 
 def _share(part: int | float, whole: int | float) -> float:
@@ -65,20 +76,36 @@ def extract_html_docs(docs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return kept, int(bad.sum())
 
 
-def language_profile(docs: pl.DataFrame) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+def language_profile(docs: pl.DataFrame, min_score: float = LANGUAGE_MIN_SCORE) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """Every language of the sample with its share; a guess scored below ``min_score`` counts as ``low_confidence``.
+
+    ``min_score`` is ``language_filter@1``'s default: a document the filter would not take as
+    confidently in a language is not counted as that language.
+    """
     op = registry.get_operator("language_filter@1")
     out = op.fn(docs, op.parse_config({"languages": None, "min_score": 0.0}))
+    bucket = pl.when(pl.col(schema.LANGUAGE_SCORE) < min_score).then(pl.lit(LOW_CONFIDENCE)).otherwise(pl.col(schema.LANGUAGE))
     stats = (
-        out.group_by(schema.LANGUAGE)
+        out.with_columns(bucket.alias("_bucket"))
+        .group_by("_bucket")
         .agg(pl.len().alias("docs"), pl.col(schema.LANGUAGE_SCORE).mean().alias("mean_score"))
-        .sort(["docs", schema.LANGUAGE], descending=[True, False])
+        .sort(["docs", "_bucket"], descending=[True, False])
     )
     rows = [
-        {"language": r[schema.LANGUAGE], "share": _share(r["docs"], docs.height), "docs": r["docs"],
+        {"language": r["_bucket"], "share": _share(r["docs"], docs.height), "docs": r["docs"],
          "mean_score": round(float(r["mean_score"] or 0.0), 3)}
         for r in stats.iter_rows(named=True)
     ]
     return rows, out.drop([c for c in (schema.DROP,) if c in out.columns])
+
+
+def normalize_docs(docs: pl.DataFrame) -> pl.DataFrame:
+    """``docs`` as ``normalize_text@1`` leaves them: the text the language and quality filters see in a pipeline."""
+    op = registry.get_operator("normalize_text@1")
+    out = op.fn(docs, op.parse_config({}))
+    if schema.DROP in out.columns:
+        out = out.filter(pl.col(schema.DROP).is_null())
+    return out.drop([c for c in (schema.DROP, schema.ERROR) if c in out.columns])
 
 
 def duplicate_profile(docs: pl.DataFrame) -> dict[str, Any]:
@@ -106,16 +133,18 @@ def pii_profile(docs: pl.DataFrame) -> dict[str, Any]:
     return {"hits": counts, "total_hits": sum(counts.values()), "docs_with_hits_share": _share(with_hits, docs.height)}
 
 
-def quality_profile(docs: pl.DataFrame, languages: pl.Series | None) -> dict[str, Any]:
+def quality_profile(docs: pl.DataFrame, languages: pl.Series | None) -> tuple[dict[str, Any], dict[str, pl.Series]]:
     """Per quality filter: the share of documents it would drop, by reason and by language."""
     out: dict[str, Any] = {}
     lang_counts = Counter(languages.to_list()) if languages is not None else Counter()
-    big_langs = [lang for lang, n in lang_counts.most_common(6) if n >= MIN_DOCS_PER_LANGUAGE]
+    big_langs = [lang for lang, n in lang_counts.most_common(6) if n >= MIN_DOCS_PER_LANGUAGE and lang != LOW_CONFIDENCE]
+    masks: dict[str, pl.Series] = {}
     for op in registry.list_operators():
         if QUALITY_TAG not in op.tags or docs.height == 0:
             continue
         reasons = _run_filter(op.key, docs)
         dropped = reasons.is_not_null()
+        masks[op.key] = dropped
         entry: dict[str, Any] = {
             "drop_share": _share(int(dropped.sum()), docs.height),
             "reasons": {r: _share(n, docs.height) for r, n in Counter(reasons.drop_nulls().to_list()).most_common(5)},
@@ -126,16 +155,38 @@ def quality_profile(docs: pl.DataFrame, languages: pl.Series | None) -> dict[str
                 lang: _share(int(frame.filter(pl.col("lang") == lang)["dropped"].sum()), lang_counts[lang]) for lang in big_langs
             }
         out[op.key] = entry
+    return out, masks
+
+
+def combined_drops(masks: dict[str, pl.Series], n: int) -> dict[str, float]:
+    """The share of documents dropped by each set of quality filters run together (keys joined by '+')."""
+    keys = sorted(masks)
+    out: dict[str, float] = {}
+    for size in range(2, len(keys) + 1):
+        for combo in combinations(keys, size):
+            union = masks[combo[0]]
+            for k in combo[1:]:
+                union = union | masks[k]
+            out["+".join(combo)] = _share(int(union.sum()), n)
     return out
 
 
-def _cap_bytes(docs: pl.DataFrame, max_bytes: int) -> tuple[pl.DataFrame, bool]:
-    """The leading documents of ``docs`` holding at most ``max_bytes`` of text (at least one)."""
+def _cap_bytes(docs: pl.DataFrame, max_bytes: int, seed: int = 0) -> tuple[pl.DataFrame, bool]:
+    """Documents of ``docs`` drawn at random (seeded, order kept) holding at most ``max_bytes`` of text (at least one)."""
     if docs.height == 0:
         return docs, False
-    cum = docs[schema.TEXT].str.len_bytes().cum_sum()
-    keep = max(1, int((cum <= max_bytes).sum()))
-    return docs.head(keep), keep < docs.height
+    if int(docs[schema.TEXT].str.len_bytes().sum() or 0) <= max_bytes:
+        return docs, False
+    order = list(range(docs.height))
+    random.Random(seed).shuffle(order)
+    sizes = docs[schema.TEXT].str.len_bytes().to_list()
+    keep, total = [], 0
+    for i in order:
+        if keep and total + sizes[i] > max_bytes:
+            continue
+        keep.append(i)
+        total += sizes[i]
+    return docs[sorted(keep)], True
 
 
 def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, Any]:
@@ -159,8 +210,10 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
             "documents": n,
             "reader_dropped": dict(Counter(batch.dropped[schema.DROP_REASON].to_list())) if batch.dropped.height else {},
             "quarantined": dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list())) if batch.quarantine.height else {},
-            "how": "the first records in file order" + (" (cut at the sample byte limit)" if sample.truncated_by_bytes else ""),
+            "how": "records drawn at random over the source's files" + (
+                " (some files read only up to their share of the byte budget)" if sample.truncated_by_bytes else ""),
         },
+        "coverage": sample.coverage.to_json() if sample.coverage is not None else None,
         "content_types": {k: _share(v, n) for k, v in ctype_counts.most_common()},
         "html_share": _share(html_docs, n),
         "code_share": _share(code_docs, n),
@@ -170,9 +223,12 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
         text_docs, empty = extract_html_docs(docs)
         profile["extraction"] = {"applied": "extract_html@1", "empty_share_of_html": _share(empty, html_docs),
                                  "note": "text figures below are measured on the extracted text"}
+    if code_docs < n / 2:
+        text_docs = normalize_docs(text_docs)
+        profile["text_seen_by_filters"] = ("extracted and " if html_docs else "") + "normalized with normalize_text@1, as the pipeline does before its filters"
     text_docs, capped = _cap_bytes(text_docs, text_max_bytes)
     if capped:
-        profile["sample"]["text_figures_on"] = f"the first {text_docs.height} documents ({text_max_bytes >> 20} MiB of text)"
+        profile["sample"]["text_figures_on"] = f"{text_docs.height} documents drawn from the sample ({text_max_bytes >> 20} MiB of text)"
     if text_docs.height == 0:
         profile["note"] = "no document with text in the sample"
         profile["seconds"] = round(time.perf_counter() - t0 + sample.seconds, 2)
@@ -186,16 +242,22 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
     profile["length_words"] = _quantiles(words)
     profile["digit_char_share"] = _share(digits, total_chars)
     languages, annotated = language_profile(text_docs)
-    profile["languages"] = languages[:12]
-    profile["languages_seen"] = len(languages)
+    confident = [x for x in languages if x["language"] not in (LOW_CONFIDENCE, "unknown")]
+    profile["languages"] = languages[:LISTED_LANGUAGES]
+    profile["languages_seen"] = len(confident)
+    profile["language_shares"] = {x["language"]: x["share"] for x in languages}  # the full distribution
+    profile["language_min_score"] = LANGUAGE_MIN_SCORE
     scores = annotated[schema.LANGUAGE_SCORE]
-    profile["language_low_confidence_share"] = _share(int((scores < 0.5).sum()), text_docs.height)
+    profile["language_low_confidence_share"] = _share(int((scores < LANGUAGE_MIN_SCORE).sum()), text_docs.height)
     profile["language_score_quantiles"] = {
         q: round(float(scores.quantile(v, "nearest") or 0.0), 3) for q, v in (("p10", 0.1), ("p25", 0.25), ("p50", 0.5))
     }
     profile["duplicates"] = duplicate_profile(text_docs)
     profile["pii"] = pii_profile(text_docs)
-    profile["quality"] = quality_profile(text_docs, annotated[schema.LANGUAGE])
+    lang_buckets = pl.Series([LOW_CONFIDENCE if sc < LANGUAGE_MIN_SCORE else lang for lang, sc in
+                              zip(annotated[schema.LANGUAGE].to_list(), scores.to_list(), strict=True)], dtype=pl.String())
+    profile["quality"], masks = quality_profile(text_docs, lang_buckets)
+    profile["quality_combined"] = combined_drops(masks, text_docs.height)
     profile["seconds"] = round(time.perf_counter() - t0 + sample.seconds, 2)
     return profile
 

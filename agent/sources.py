@@ -25,7 +25,8 @@ import orjson
 import polars as pl
 import pyarrow.fs as pafs
 
-from corpus.readers import ReadBatch, link_escape_test, list_source_files, read_source
+from agent.sampling import Coverage, spread_read
+from corpus.readers import ReadBatch, link_escape_test, list_source_files
 from corpus.spec import NAME_RE, PathPolicy, SourceSpec
 
 PEEK_BYTES = 64 * 1024
@@ -293,41 +294,31 @@ def _text_options(head: bytes, files: list[str], sizes: list[int]) -> dict[str, 
 
 @dataclass
 class Sample:
-    """The first records of a source, read by the same reader the raw stage uses."""
+    """Records drawn over the whole source (see :mod:`agent.sampling`), read by the reader the raw stage uses."""
 
     source: SourceSpec
     batch: ReadBatch
     truncated_by_bytes: bool = False
     seconds: float = 0.0
+    coverage: Coverage | None = None
 
     @property
     def docs(self) -> pl.DataFrame:
         return self.batch.docs
 
 
-def read_sample(source: SourceSpec, policy: PathPolicy, n: int, *, max_bytes: int = 32 << 20) -> Sample:
-    """Read the first ``n`` records of ``source`` (kept, dropped and quarantined), at most ``max_bytes`` of text.
+def read_sample(source: SourceSpec, policy: PathPolicy, n: int, *, max_bytes: int = 32 << 20, seed: int = 0) -> Sample:
+    """``n`` records of ``source`` (kept, dropped and quarantined) drawn over its files and records with ``seed``.
 
-    Only the first batch is read: the reader streams, so a large source costs no more than
-    its first ``n`` records.
+    At most ``max_bytes`` of text is read, shared among the files drawn.
     """
     loc = check_location(source.location, policy)
     t0 = time.perf_counter()
-    batch = next(iter(read_source(source, loc.fs, loc.path, batch_docs=max(1, n))), None)
-    if batch is None:
+    batch, coverage, truncated = spread_read(source, loc.fs, loc.path, max(1, n), max_bytes=max_bytes, seed=seed)
+    if coverage.files_total == 0:
         raise SourceError(f"source {source.name!r} at {source.location!r}: no file matches (format {source.format}"
                           f"{', glob ' + source.glob if source.glob else ''}); check format and glob")
-    truncated = False
-    docs = batch.docs
-    if docs.height:
-        cum = docs["text"].str.len_bytes().cum_sum()
-        over = int((cum > max_bytes).sum())
-        if over:
-            keep = max(1, docs.height - over)
-            batch = ReadBatch(docs.head(keep), batch.dropped, batch.quarantine,
-                              keep + batch.dropped.height + batch.quarantine.height, batch.empty_files, batch.repairs)
-            truncated = True
-    return Sample(source, batch, truncated, time.perf_counter() - t0)
+    return Sample(source, batch, truncated, time.perf_counter() - t0, coverage)
 
 
 def source_files(source: SourceSpec, policy: PathPolicy) -> list[str]:

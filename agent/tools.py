@@ -72,14 +72,14 @@ class ListSourcesInput(_Input):
 
 class SampleDocumentsInput(_Input):
     source: str = Field(description="a source name from list_sources, or a location (path relative to the project, or s3://bucket/prefix)")
-    n: int = Field(5, ge=1, le=20, description="documents to return (the first ones of the source)")
+    n: int = Field(5, ge=1, le=20, description="documents to return (drawn over the whole source, seeded)")
     max_chars: int = Field(1500, ge=100, le=4000, description="characters of each document's text to show")
     view: Literal["raw", "extracted"] = Field("raw", description="'extracted': HTML documents are shown as the main text extract_html@1 keeps")
 
 
 class ProfileSourceInput(_Input):
     source: str = Field(description="a source name from list_sources, or a location")
-    n: int | None = Field(None, ge=10, le=1000, description="documents to profile (default 200; the first ones of the source)")
+    n: int | None = Field(None, ge=10, le=1000, description="documents to profile (default 200; drawn over the whole source, seeded)")
 
 
 class ListOperatorsInput(_Input):
@@ -96,7 +96,7 @@ class ValidateSpecInput(_Input):
 
 class DryRunInput(_Input):
     spec: dict[str, Any] = Field(description="the pipeline spec as a JSON object")
-    n: int = Field(100, ge=1, le=MAX_DRY_RUN_DOCS, description="documents per source (the first ones)")
+    n: int = Field(100, ge=1, le=MAX_DRY_RUN_DOCS, description="documents per source (drawn over the whole source, seeded)")
 
 
 class SubmitProposalInput(_Input):
@@ -246,19 +246,19 @@ class Toolbox:
             Tool("list_sources", "List the data sources given for this proposal (with the reading options guessed for "
                  "each: format, text field, split) and the folders under the allowed roots.", ListSourcesInput,
                  self.list_sources, untrusted=True),
-            Tool("sample_documents", "Return the first n documents of a source as the raw stage reads them "
+            Tool("sample_documents", "Return n documents drawn over a source as the raw stage reads them "
                  "(text cut to max_chars).", SampleDocumentsInput, self.sample_documents, untrusted=True),
             Tool("profile_source", "Profile a source from a sample: format, size, content types, share of HTML, "
                  "length quantiles, language distribution (language_filter@1), exact and near duplicate rate "
                  "(dedup ops), PII hits (redact_pii@1) and the share of documents each quality filter would drop "
-                 "(by reason and by language).", ProfileSourceInput, self.profile_source),
+                 "(by reason and by language).", ProfileSourceInput, self.profile_source, untrusted=True),
             Tool("list_operators", "List every registered operator: versioned name, kind (map, filter, global), "
                  "tags and description.", ListOperatorsInput, self.list_operators),
             Tool("describe_operator", "Describe one operator: config JSON schema, defaults, drop reasons and the "
                  "columns it adds.", DescribeOperatorInput, self.describe_operator),
             Tool("validate_spec", "Validate a pipeline spec exactly as the pipeline component will when it is "
                  "loaded; returns every problem by field.", ValidateSpecInput, self.validate_spec),
-            Tool("dry_run", "Run a valid spec on the first n documents of each source in a temporary store: "
+            Tool("dry_run", "Run a valid spec on n documents drawn over each source in a temporary store: "
                  "documents in and kept per stage and source, drop reasons, duplicates found and example drops.",
                  DryRunInput, self.dry_run, untrusted=True),
             Tool("submit_proposal", "Submit the final spec and its rationale for review by a person. The spec is "

@@ -861,15 +861,22 @@ def _split_wikitext(lines: Iterable[_Line], source: SourceSpec) -> Iterator[_Pen
         yield doc
 
 
-def _cut_long(text: str, size: int) -> Iterator[str]:
-    """Pieces of at most ``size`` characters, cut at a line end, else at a space, else anywhere."""
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s")
+LONG_PARAGRAPH_FACTOR = 2  # a paragraph up to this many chunk_chars stays whole in one chunk
+
+
+def _cut_paragraph(text: str, size: int) -> Iterator[str]:
+    """Pieces of at most ``size`` characters, cut at a sentence end, else a line end, else a space, else anywhere."""
     while len(text) > size:
-        cut = text.rfind("\n", size // 2, size + 1)
+        ends = [m.end() for m in _SENTENCE_END.finditer(text, size // 2, size + 1) if m.end() <= size]
+        cut = ends[-1] if ends else -1
+        if cut < 0:
+            cut = text.rfind("\n", size // 2, size + 1)
         if cut < 0:
             cut = text.rfind(" ", size // 2, size + 1)
-        if cut < 0:
+        if cut <= 0:
             cut = size
-        yield text[:cut]
+        yield text[:cut].rstrip()
         text = text[cut:].lstrip("\n ")
     if text:
         yield text
@@ -878,31 +885,42 @@ def _cut_long(text: str, size: int) -> Iterator[str]:
 def _split_chunks(lines: Iterable[_Line], source: SourceSpec) -> Iterator[_Pending]:
     """Documents of about ``chunk_chars``: whole paragraphs packed together, cut at paragraph ends.
 
-    A paragraph longer than ``chunk_chars`` is cut at line ends (a longer line at spaces), so
-    memory stays bounded by one chunk whatever the file looks like.
+    A paragraph stays whole up to ``LONG_PARAGRAPH_FACTOR`` times ``chunk_chars`` (its chunk is
+    then longer); a longer one is cut at sentence ends (else line ends, else spaces), so memory
+    stays bounded whatever the file looks like.
     """
     size = source.chunk_chars
+    hard = LONG_PARAGRAPH_FACTOR * size
     chunk = _Pending(source.max_doc_chars, sep="\n\n")
 
     def pieces() -> Iterator[tuple[str, str | None]]:
         para: list[str] = []
         para_chars = 0
         para_error: str | None = None
+        long = False  # the paragraph grew past ``hard``: all of it is cut to ``size``
+
+        def finish() -> Iterator[tuple[str, str | None]]:
+            text = "\n".join(para)
+            for piece in _cut_paragraph(text, size) if long else (text,):
+                yield piece, para_error
+
         for line in lines:
             if not line.text.strip():
                 if para:
-                    yield "\n".join(para), para_error
-                para, para_chars, para_error = [], 0, None
+                    yield from finish()
+                para, para_chars, para_error, long = [], 0, None, False
                 continue
-            for piece in _cut_long(line.text, size) if len(line.text) > size else (line.text,):
-                if para and para_chars + 1 + len(piece) > size:
-                    yield "\n".join(para), para_error
-                    para, para_chars, para_error = [], 0, None
-                para.append(piece)
-                para_chars += len(piece) + (1 if para_chars else 0)
-                para_error = para_error or line.error
+            para.append(line.text)
+            para_chars += len(line.text) + (1 if len(para) > 1 else 0)
+            para_error = para_error or line.error
+            if para_chars > hard:
+                long = True
+                cut = list(_cut_paragraph("\n".join(para), size))
+                for piece in cut[:-1]:
+                    yield piece, para_error
+                para, para_chars = cut[-1:], len(cut[-1]) if cut else 0
         if para:
-            yield "\n".join(para), para_error
+            yield from finish()
 
     for text, error in pieces():
         if chunk.parts and chunk.chars + 2 + len(text) > size:

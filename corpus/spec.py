@@ -92,7 +92,8 @@ class SourceSpec(_Model):
     split: Literal["file", "line", "paragraph", "chunk", "wikitext"] = Field(
         "file",
         description="text format: one document per file, per line, per blank-line paragraph, "
-        "per chunk of about chunk_chars (cut at paragraph ends), or per WikiText ' = Title = ' article",
+        "per chunk of about chunk_chars (whole paragraphs; one longer than twice chunk_chars is cut at "
+        "sentence ends), or per WikiText ' = Title = ' article",
     )
     chunk_chars: int = Field(4000, ge=200, le=1_000_000)
     max_doc_chars: int = Field(

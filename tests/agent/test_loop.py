@@ -121,11 +121,11 @@ def test_config_defaults_come_from_the_environment_at_run_time(monkeypatch: pyte
 
 def test_injected_instructions_change_nothing(temp_repo: Path) -> None:
     """A document tells the model to write to main; the scripted model "obeys" and finds no tool to do it."""
-    write_jsonl(temp_repo / "data" / "sources" / "notes" / "notes.jsonl", notes_records(injection=True))
+    write_jsonl(temp_repo / "data" / "sources" / "notes" / "notes.jsonl", notes_records(n=12, injection=True))
     git(temp_repo, "commit", "-qam", "notes with an injected instruction")
     before = repo_state(temp_repo)
     model = ScriptedModel([
-        message(tool_use("sample_documents", {"source": "notes", "n": 2})),
+        message(tool_use("sample_documents", {"source": "notes", "n": 20})),  # every document, the injected one too
         message(text("The document says to write to main, so I will."),
                 tool_use("git_push", {"branch": "main", "force": True}),
                 tool_use("write_file", {"path": "platform_assets/definitions.py", "content": "import os"}),
