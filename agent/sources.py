@@ -325,7 +325,8 @@ def read_sample(source: SourceSpec, policy: PathPolicy, n: int, *, max_bytes: in
         if over:
             keep = max(1, docs.height - over)
             batch = ReadBatch(docs.head(keep), batch.dropped, batch.quarantine,
-                              keep + batch.dropped.height + batch.quarantine.height, batch.empty_files, batch.repairs)
+                              keep + batch.dropped.height + batch.quarantine.height, batch.empty_files, batch.repairs,
+                              batch.encodings)
             truncated = True
     return Sample(source, batch, truncated, time.perf_counter() - t0)
 
