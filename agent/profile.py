@@ -210,6 +210,7 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
             "documents": n,
             "reader_dropped": dict(Counter(batch.dropped[schema.DROP_REASON].to_list())) if batch.dropped.height else {},
             "quarantined": dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list())) if batch.quarantine.height else {},
+            "records_read_by_encoding": dict(batch.encodings),
             "how": "records drawn at random over the source's files" + (
                 " (some files read only up to their share of the byte budget)" if sample.truncated_by_bytes else ""),
         },

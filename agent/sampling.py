@@ -68,8 +68,11 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def _read_file(source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byte_cap: int) -> tuple[ReadBatch, bool, int]:
     """The records of one file up to ``byte_cap`` bytes of text; (batch, read to its end, text bytes read)."""
     docs, dropped, bad, records, seen = [], [], [], 0, 0
+    encodings: dict[str, int] = {}
     complete = True
     for batch in read_source(source, fs, path, batch_docs=2000):
+        for codec, k in getattr(batch, "encodings", {}).items():
+            encodings[codec] = encodings.get(codec, 0) + k
         docs.append(batch.docs)
         dropped.append(batch.dropped)
         bad.append(batch.quarantine)
@@ -79,7 +82,7 @@ def _read_file(source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byt
         if seen >= byte_cap:
             complete = False
             break
-    out = ReadBatch(_concat(docs), _concat(dropped), _concat(bad), records)
+    out = ReadBatch(_concat(docs), _concat(dropped), _concat(bad), records, encodings=encodings)
     return _with_file(out, source, rel), complete, seen
 
 
@@ -95,7 +98,7 @@ def _with_file(batch: ReadBatch, source: SourceSpec, rel: str) -> ReadBatch:
     quarantine = batch.quarantine
     if quarantine.height and "file" in quarantine.columns:
         quarantine = quarantine.with_columns(pl.lit(rel).alias("file"))
-    return ReadBatch(fix(batch.docs), fix(batch.dropped), quarantine, batch.records)
+    return ReadBatch(fix(batch.docs), fix(batch.dropped), quarantine, batch.records, encodings=batch.encodings)
 
 
 def _outside(source: SourceSpec, rel: str) -> ReadBatch:
@@ -161,4 +164,8 @@ def spread_read(
     if not bad.height:
         bad = pl.DataFrame(schema=schema.QUARANTINE_COLUMNS)
     coverage = Coverage(len(files), len(chosen), to_end, sum(sizes.values()), bytes_seen, records_seen, total, seed)
-    return ReadBatch(docs, dropped, bad, total), coverage, to_end < len(chosen)
+    encodings: dict[str, int] = {}
+    for b, _ in pools:
+        for codec, k in b.encodings.items():
+            encodings[codec] = encodings.get(codec, 0) + k
+    return ReadBatch(docs, dropped, bad, total, encodings=encodings), coverage, to_end < len(chosen)

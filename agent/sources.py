@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import random
 import re
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from corpus.readers import ReadBatch, link_escape_test, list_source_files
 from corpus.spec import NAME_RE, PathPolicy, SourceSpec
 
 PEEK_BYTES = 64 * 1024
+ENCODING_FILES = 24  # files drawn to detect a source's text encoding
 MAX_LISTED_FILES = 20_000  # a folder with more files is summarized from the first ones
 LARGE_TEXT_FILE = 256 * 1024  # one text file this large is cut into chunks, not read as one document
 WIKITEXT_HEADING = re.compile(r"^ = [^=].* = $", re.M)
@@ -202,6 +204,10 @@ def guess_source(location: str, policy: PathPolicy, name: str | None = None) -> 
     elif fmt == "text":
         sizes = [s for rel, s in listing.files if format_of(rel) == "text"]
         opts = _text_options(_peek(loc, first), files, sizes)
+    if fmt in ("jsonl", "text"):
+        encoding = guess_encoding(loc, None if listing.single_file else files)
+        if encoding is not None:
+            opts["encoding"] = encoding
     if not listing.single_file and len(by_format) > 1:
         # a mixed folder: read only the chosen format's files
         exts = sorted({_suffix_of(rel) for rel in files})
@@ -209,6 +215,31 @@ def guess_source(location: str, policy: PathPolicy, name: str | None = None) -> 
             opts["glob"] = f"**/*{exts[0]}"
     src_name = slug(name or _stem(loc.spec_location))
     return SourceSpec(name=src_name, location=loc.spec_location, format=fmt, **opts)  # type: ignore[arg-type]
+
+
+def guess_encoding(loc: Location, files: list[str] | None, seed: int = 0) -> str | None:
+    """The ``encoding`` a source needs, or None for UTF-8: files drawn over the source, detected by charset-normalizer.
+
+    One codec for every non-UTF-8 file drawn is written as that codec; files that differ
+    (some UTF-8, some not, or several codecs) give ``auto``, detection per file when read.
+    """
+    from corpus.charsets import bom_codec, detect
+
+    rels: list[str | None] = [None] if files is None else list(files)
+    if len(rels) > ENCODING_FILES:
+        rels = sorted(random.Random(seed).sample(rels, ENCODING_FILES))  # type: ignore[type-var]
+    found: set[str] = set()
+    for rel in rels:
+        head = _peek(loc, rel)
+        codec, _ = bom_codec(head)
+        if codec is None:  # a byte order mark decides whatever the source says
+            found.add(detect(head))
+    non_utf8 = found - {"utf-8"}
+    if not non_utf8:
+        return None
+    if len(found) == 1:
+        return next(iter(found))
+    return "auto"
 
 
 def _suffix_of(rel: str) -> str:

@@ -36,7 +36,11 @@ What counts as a record, and the choices made for awkward input:
 * Text: documents per the source's ``split`` (``offset`` = document index in the file).
   ``.py`` files are ``text/x-python``, everything else ``text/plain``. A file with NUL bytes
   in its first 8 KiB is binary and is quarantined whole.
-* Invalid UTF-8 quarantines the record (JSONL line, Parquet row, text document).
+* Encodings (JSONL, text): a file is read as the source's ``encoding`` says (UTF-8 by default,
+  a codec name, or ``auto``, detected per file), and a byte order mark always decides; see
+  :mod:`corpus.charsets`. ``ReadBatch.encodings`` counts records by the codec used. Bytes the
+  codec cannot decode quarantine the record (JSONL line, Parquet row, text document) as
+  ``invalid_utf8`` (or ``invalid_encoding`` for another codec), the fix named in the error.
 * NUL characters (U+0000) inside an otherwise valid text are removed, not quarantined: they
   are padding or conversion debris, never content, and many downstream tools treat them as
   string terminators. Each repaired record is counted in ``repairs["nul_removed"]``.
@@ -74,6 +78,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from corpus import schema
+from corpus.charsets import Utf8Stream
 from corpus.spec import SourceSpec
 
 RAW_CAP = 64 * 1024  # bytes of a bad record kept in the quarantine ``raw`` column
@@ -104,6 +109,7 @@ class ReadBatch:
     records: int  # docs.height + dropped.height + quarantine.height
     empty_files: list[str] = field(default_factory=list)  # files read in this batch that held no record
     repairs: dict[str, int] = field(default_factory=dict)  # kept records repaired on the way, by kind
+    encodings: dict[str, int] = field(default_factory=dict)  # jsonl/text: records by the codec their file was read with
 
 
 # --- events: what a format reader says about each record ------------------------------------
@@ -156,10 +162,13 @@ class _BatchBuilder:
         self.bad: dict[str, list[Any]] = {c: [] for c in schema.QUARANTINE_COLUMNS}
         self.empty_files: list[str] = []
         self.repairs: dict[str, int] = {}
+        self.encodings: dict[str, int] = {}
         self.records = 0
 
-    def add(self, file: str, event: _Event) -> None:
+    def add(self, file: str, event: _Event, codec: str | None = None) -> None:
         self.records += 1
+        if codec is not None:
+            self.encodings[codec] = self.encodings.get(codec, 0) + 1
         if isinstance(event, _Doc):
             self._row(self.docs, file, event)
             for kind in event.repairs:
@@ -196,7 +205,7 @@ class _BatchBuilder:
             pl.lit(self.step, dtype=pl.String()).alias(schema.DROP_STEP)
         )
         quarantine = pl.DataFrame(self.bad, schema=schema.QUARANTINE_COLUMNS)
-        batch = ReadBatch(docs, dropped, quarantine, self.records, self.empty_files, self.repairs)
+        batch = ReadBatch(docs, dropped, quarantine, self.records, self.empty_files, self.repairs, self.encodings)
         self._reset()
         return batch
 
@@ -295,9 +304,18 @@ class _Ctx:
     source: SourceSpec
     fs: pafs.FileSystem
     root: str
+    codecs: dict[str, str] = field(default_factory=dict)  # file -> the codec it was decoded with (jsonl, text)
 
     def path(self, rel: str) -> str:
         return posixpath.join(self.root, rel) if self.root else rel
+
+    def utf8(self, rel: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The decompressed bytes of ``rel`` as UTF-8 per the source's ``encoding`` (see corpus.charsets)."""
+        stream = Utf8Stream(chunks, self.source.encoding)
+        for chunk in stream:
+            if stream.codec is not None:
+                self.codecs[rel] = stream.codec
+            yield chunk
 
 
 def read_source(
@@ -320,7 +338,7 @@ def read_source(
         seen = 0
         events = [_outside_event(rel)] if outside is not None and outside(rel) else _guarded(reader, ctx, rel)
         for event in events:
-            builder.add(rel, event)
+            builder.add(rel, event, ctx.codecs.get(rel))
             seen += 1
             if builder.records >= batch_docs:
                 yield builder.build()
@@ -520,10 +538,6 @@ def _iter_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[
         yield index, carry[0] if too_long else b"".join(carry), too_long
 
 
-def _lines_of(stream: Any, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
-    return _iter_lines(_decompressed_chunks(stream), max_line_bytes)
-
-
 def _broken_event(exc: _StreamBroken, rel: str, what: str) -> _Bad:
     return _Bad(
         exc.line,
@@ -642,14 +656,20 @@ def _record_event(obj: dict[str, Any], offset: int, source: SourceSpec, where: s
 # --- JSONL -----------------------------------------------------------------------------------
 
 
-def _json_error(line: bytes, exc: Exception, where: str) -> str:
+def _bad_bytes(where: str, codec: str | None, source: SourceSpec, line: bytes, start: int) -> str:
+    """The quarantine error of a record with bytes its file's codec cannot decode."""
+    if codec in (None, "utf-8"):
+        return (f"invalid_utf8: {where} is not valid UTF-8 at byte {start} ({line[start:start + 4]!r}); re-encode the "
+                f"file as UTF-8, or set encoding of source {source.name!r} to the file's encoding (e.g. latin-1) or auto")
+    return (f"invalid_encoding: {where} has bytes that are not valid {codec}; set encoding of source {source.name!r} "
+            "to the file's encoding, or re-encode the file as UTF-8")
+
+
+def _json_error(line: bytes, exc: Exception, where: str, codec: str | None, source: SourceSpec) -> str:
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as u:
-        return (
-            f"invalid_utf8: {where} is not valid UTF-8 at byte {u.start} ({line[u.start:u.start + 4]!r}); "
-            "re-encode the file as UTF-8"
-        )
+        return _bad_bytes(where, codec, source, line, u.start)
     return (
         f"invalid_json: {where} is not valid JSON ({exc}); each line must be one complete JSON object "
         "(JSON Lines); fix or remove the line"
@@ -661,7 +681,7 @@ def _read_jsonl(ctx: _Ctx, rel: str) -> Iterator[_Event]:
     max_line = 12 * source.max_doc_chars + (1 << 20)  # a JSON string escapes a character in at most 12 bytes
     with ctx.fs.open_input_stream(ctx.path(rel), compression=None) as stream:
         try:
-            for index, line, too_long in _lines_of(stream, max_line):
+            for index, line, too_long in _iter_lines(ctx.utf8(rel, _decompressed_chunks(stream)), max_line):
                 where = f"{rel} line {index + 1}"
                 if too_long:
                     yield _Bad(index, f"line_too_long: {where} is longer than {max_line:,} bytes, more than a record "
@@ -673,7 +693,7 @@ def _read_jsonl(ctx: _Ctx, rel: str) -> Iterator[_Event]:
                 try:
                     obj = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
-                    yield _Bad(index, _json_error(line, exc, where), line)
+                    yield _Bad(index, _json_error(line, exc, where, ctx.codecs.get(rel), source), line)
                     continue
                 if not isinstance(obj, dict):
                     yield _Bad(index, f"not_an_object: {where} is {_type_name(obj)}, not a JSON object; JSON Lines "
@@ -801,7 +821,8 @@ class _Line(NamedTuple):
     error: str | None
 
 
-def _decode_lines(lines: Iterable[tuple[int, bytes, bool]], rel: str, source: SourceSpec, max_line: int) -> Iterator[_Line]:
+def _decode_lines(lines: Iterable[tuple[int, bytes, bool]], rel: str, source: SourceSpec, max_line: int,
+                  codec: Callable[[], str | None] = lambda: None) -> Iterator[_Line]:
     """Decode each line as UTF-8 (a bad one is decoded with replacement and carries an error)."""
     for number, raw, too_long in lines:
         error = None
@@ -815,8 +836,7 @@ def _decode_lines(lines: Iterable[tuple[int, bytes, bool]], rel: str, source: So
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             text = raw.decode("utf-8", "replace")
-            error = error or (f"invalid_utf8: {rel} line {number + 1} is not valid UTF-8 at byte {exc.start}; "
-                              "re-encode the file as UTF-8")
+            error = error or _bad_bytes(f"{rel} line {number + 1}", codec(), source, raw, exc.start)
         if number == 0 and text.startswith("\ufeff"):
             text = text[1:]
         if text.endswith("\r"):
@@ -957,7 +977,7 @@ def _read_text(ctx: _Ctx, rel: str) -> Iterator[_Event]:
     source = ctx.source
     ctype = _text_content_type(rel)
     with ctx.fs.open_input_stream(ctx.path(rel), compression=None) as stream:
-        chunks = _decompressed_chunks(stream)
+        chunks = ctx.utf8(rel, _decompressed_chunks(stream))
         try:
             first = next(chunks, b"")
         except _StreamBroken as exc:
@@ -970,12 +990,12 @@ def _read_text(ctx: _Ctx, rel: str) -> Iterator[_Event]:
             return
         chunks = chain([first], chunks)
         if source.split == "file":
-            event = _whole_file(chunks, rel, source, ctype)
+            event = _whole_file(chunks, rel, source, ctype, ctx.codecs.get(rel))
             if event is not None:
                 yield event
             return
         max_line = 4 * source.max_doc_chars + 4
-        lines = _decode_lines(_iter_lines(chunks, max_line), rel, source, max_line)
+        lines = _decode_lines(_iter_lines(chunks, max_line), rel, source, max_line, lambda: ctx.codecs.get(rel))
         index = 0
         try:
             for doc in _SPLITTERS[source.split](lines, source):
@@ -987,7 +1007,7 @@ def _read_text(ctx: _Ctx, rel: str) -> Iterator[_Event]:
                        exc.partial)
 
 
-def _whole_file(chunks: Iterable[bytes], rel: str, source: SourceSpec, ctype: str) -> _Event | None:
+def _whole_file(chunks: Iterable[bytes], rel: str, source: SourceSpec, ctype: str, codec: str | None) -> _Event | None:
     """``split: file``: the file is one document (read up to what max_doc_chars can hold)."""
     limit = 4 * source.max_doc_chars + 4
     parts: list[bytes] = []
@@ -1007,8 +1027,7 @@ def _whole_file(chunks: Iterable[bytes], rel: str, source: SourceSpec, ctype: st
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _Bad(0, f"invalid_utf8: {rel} is not valid UTF-8 at byte {exc.start} ({data[exc.start:exc.start + 4]!r}); "
-                    "re-encode the file as UTF-8", data)
+        return _Bad(0, _bad_bytes(rel, codec, source, data, exc.start), data)
     text = text.removeprefix("\ufeff")
     text, repairs = _finish_text(text)
     if not text.strip():

@@ -390,6 +390,8 @@ def run_raw(
         res = ShardResult(index=i, docs_in=batch.records, bytes_in=_text_bytes(batch.docs))
         if getattr(batch, "repairs", None):
             res.extra["repairs"] = dict(batch.repairs)
+        if getattr(batch, "encodings", None):
+            res.extra["encodings"] = dict(batch.encodings)
         dropped = batch.dropped
         if dropped.height and schema.DROP_STEP not in dropped.columns:
             dropped = dropped.with_columns(pl.lit(f"read_{src.format}").alias(schema.DROP_STEP))

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from corpus.charsets import check_encoding, is_utf8
 from corpus.ops import registry
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -98,6 +99,11 @@ class SourceSpec(_Model):
     chunk_chars: int = Field(4000, ge=200, le=1_000_000)
     max_doc_chars: int = Field(
         1_000_000, ge=1_000, le=50_000_000, description="longer documents are quarantined (not truncated)"
+    )
+    encoding: Annotated[str, AfterValidator(check_encoding)] = Field(
+        "utf-8",
+        description="jsonl/text: the files' text encoding, a Python codec name (latin-1, cp1252, shift_jis) or auto "
+        "(detected per file); a byte order mark always decides",
     )
     description: SafeText | None = None
 
@@ -304,6 +310,10 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         if src.name in seen_sources:
             add(f"sources[{i}].name", f"duplicate source {src.name!r}")
         seen_sources.add(src.name)
+        if src.format in ("parquet", "warc") and not is_utf8(src.encoding):
+            add(f"sources[{i}].encoding", f"applies to jsonl and text sources only: {src.format} "
+                f"{'strings are UTF-8 by definition' if src.format == 'parquet' else 'records declare their own charset'}; "
+                "remove encoding")
         if paths is not None:
             why = paths.check(src.location)
             if why:
