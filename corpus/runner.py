@@ -282,6 +282,9 @@ def apply_steps(
         out = op.fn(df, cfg)
         if not isinstance(out, pl.DataFrame) or out.height != df.height:
             raise RuntimeError(f"operator {op.key} broke the contract: it must return the same rows in the same order")
+        if op.stats is not None:
+            for k, v in op.stats(out, cfg).items():
+                extra[k] = _add_stat(extra.get(k), v)
         if schema.ERROR in out.columns:
             bad = out[schema.ERROR].is_not_null()
             if bad.any():
@@ -303,6 +306,20 @@ def apply_steps(
     d = pl.concat(dropped, how="diagonal_relaxed") if dropped else pl.DataFrame()
     q = pl.concat(quarantined, how="vertical") if quarantined else schema.empty_quarantine()
     return df, d, q, extra
+
+
+def _add_stat(old: Any, new: Any) -> Any:
+    if old is None:
+        return new
+    if isinstance(new, dict):
+        return {**old, **{k: old.get(k, 0) + v for k, v in new.items()}}
+    return old + new
+
+
+def _summarize(stage: StageSpec, report: StageReport) -> None:
+    for op, cfg in _resolve_steps(stage):
+        if op.summarize is not None:
+            report.extra.update(op.summarize(report.extra, cfg))
 
 
 def _finish_shard(
@@ -503,6 +520,8 @@ def run_stage(
         )
     say.flush()
     results.sort(key=lambda r: r.index)
+    if not report.passthrough and drop_rel is None:
+        _summarize(stage, report)
     report.seconds = time.perf_counter() - t0
     _commit(store, spec.pipeline, stage_name, source, results, report)
     return report

@@ -334,8 +334,12 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
             except registry.UnknownOperatorError as exc:
                 add(f"{where}.op", str(exc))
                 continue
-            for loc, msg in registry.config_errors(op, step.config):
+            config_problems = registry.config_errors(op, step.config)
+            for loc, msg in config_problems:
                 add(f"{where}.config.{_index_style(loc)}", msg)
+            if not config_problems:
+                for loc, msg in _config_path_issues(op.parse_config(step.config), paths):
+                    add(f"{where}.config.{loc}", msg)
             for key, value in _walk_strings(step.config):
                 try:
                     check_text(value)
@@ -407,6 +411,18 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
             add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
     return issues
+
+
+def _config_path_issues(cfg: Any, paths: PathPolicy | None) -> list[tuple[str, str]]:
+    """Files an operator config reads (its ``paths()``): inside the allowed roots and present."""
+    out = []
+    for loc, location in getattr(cfg, "paths", lambda: [])():
+        why = paths.check(location) if paths is not None else None
+        if why:
+            out.append((loc, why))
+        elif paths is not None and not location.startswith("s3://") and not Path(paths.resolve(location)).is_file():
+            out.append((loc, f"file {location!r} not found (looked at {paths.resolve(location)}); fix the path"))
+    return out
 
 
 def _index_style(loc: str) -> str:

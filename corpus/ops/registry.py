@@ -66,6 +66,10 @@ class Operator:
     adds_columns: tuple[str, ...] = ()
     requires_packages: tuple[str, ...] = ()  # import names; checked before running
     tags: tuple[str, ...] = field(default=())  # e.g. ("quality",), used by planners
+    # optional figures of one output batch (before drops are applied) -> StageReport.extra, summed over shards
+    stats: Callable[[Any, Any], dict[str, Any]] | None = None
+    # optional figures derived from a source's summed extra (e.g. shares of an evaluation set)
+    summarize: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -114,6 +118,7 @@ _OPERATOR_MODULES = (
     "corpus.ops.quality",
     "corpus.ops.dedup",
     "corpus.ops.pii",
+    "corpus.ops.decontam",
 )
 _loaded = False
 
@@ -128,6 +133,8 @@ def register(
     adds_columns: tuple[str, ...] = (),
     requires_packages: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
+    stats: Callable[[Any, Any], dict[str, Any]] | None = None,
+    summarize: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``fn`` as ``name@version``. The docstring's first paragraph is its description."""
 
@@ -144,6 +151,8 @@ def register(
             adds_columns=adds_columns,
             requires_packages=requires_packages,
             tags=tags,
+            stats=stats,
+            summarize=summarize,
         )
         if op.key in _REGISTRY and _REGISTRY[op.key].fn is not fn:
             raise ValueError(f"operator {op.key} registered twice")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -81,13 +81,14 @@ class TrainResult:
     seconds: float
     passes: dict[str, float]  # how many times each domain's windows were used (on average)
     notes: list[str]
+    model: Any = field(default=None, repr=False, compare=False)  # the trained GPT, with keep_model=True
 
     @property
     def average_loss(self) -> float:
         return sum(self.val_loss.values()) / len(self.val_loss) if self.val_loss else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(replace(self, model=None)).items() if k != "model"}
 
 
 def _proxy_value(proxy: Any, name: str) -> Any:
@@ -166,6 +167,7 @@ def train(
     weights: Mapping[str, float] | None = None,
     options: TrainOptions | None = None,
     on_eval: Callable[[EvalPoint], None] | None = None,
+    keep_model: bool = False,
 ) -> TrainResult:
     """Train the proxy GPT and evaluate it per domain.
 
@@ -174,7 +176,8 @@ def train(
     fields). ``budget_tokens``: training tokens (inputs) to see; default: one pass over
     the streams. ``weights``: the online sampler's starting weights (default: the
     streams' token shares). ``on_eval`` is called after every evaluation, the last one
-    with ``finished=True``; write metrics records from it.
+    with ``finished=True``; write metrics records from it. ``keep_model``: return the
+    trained model in ``TrainResult.model`` (for scoring documents with it).
     """
     opts = options or TrainOptions()
     seq_len = int(_proxy_value(proxy, "seq_len"))
@@ -325,4 +328,5 @@ def train(
         seconds=time.perf_counter() - started,
         passes=passes,
         notes=notes,
+        model=model if keep_model else None,
     )
