@@ -63,6 +63,21 @@ def run_agent_demo(spec: Any = None, console: Any = None, *, project_root: Path 
         table.add_row(escape(r.stage), escape(r.source), str(r.docs_in), str(r.kept), escape(reasons))
     if console is not None:
         console.print(table)
+    ev = proposal.dry_run.evidence
+    if ev is not None and ev.available:
+        etable = Table(title=f"evidence: proxy loss, pipeline output vs raw sample ({ev.budget_tokens:,} tokens, "
+                             f"seeds {', '.join(map(str, ev.seeds))})")
+        for col in ("target", "raw", "pipeline", "pipeline - raw [95% interval]", "verdict"):
+            etable.add_column(col)
+        for target, d in ev.delta.items():
+            etable.add_row(target, f"{ev.arms['raw']['loss'][target]:.3f}", f"{ev.arms['pipeline']['loss'][target]:.3f}",
+                           f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", d["verdict"])
+        if console is not None:
+            console.print(etable)
+        else:
+            print_(f"  evidence: {ev.delta}")
+    elif ev is not None:
+        print_(f"  evidence: no comparison ({ev.error})")
     diff = published.graph_diff
     print_(f"  asset graph: {len(diff.get('added', []))} assets added, {len(diff.get('changed', {}))} changed")
     if published.where == "branch":

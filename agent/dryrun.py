@@ -23,13 +23,14 @@ from typing import Any
 
 from agent.sources import read_sample
 from corpus import runner, schema
-from corpus.io import CorpusStore
+from corpus.io import MANIFEST, CorpusStore
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec
 
 MAX_DRY_RUN_DOCS = 500
 EXAMPLE_CHARS = 200
-EXAMPLES_PER_STAGE = 3
+MAX_EXAMPLES_PER_STAGE = 12  # one per (source, drop reason)
+MAX_EVIDENCE_CHARS = 4 << 20  # text per source and arm kept for the proxy evidence
 
 
 @dataclass
@@ -87,6 +88,8 @@ class DryRunResult:
     duplicates: dict[str, Any] = field(default_factory=dict)  # global stage -> summary
     not_run: list[str] = field(default_factory=list)
     coverage: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> what the sample saw
+    texts: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)  # source -> raw / kept (id, text)
+    evidence: Any = None  # agent.evidence.Evidence, added when the proposal is submitted
     timed_out: bool = False
     seconds: float = 0.0
 
@@ -110,6 +113,7 @@ class DryRunResult:
             "example_drops": self.examples,
             "not_run": self.not_run,
             "sample_coverage": self.coverage,
+            "evidence": self.evidence.to_json() if self.evidence is not None else None,
             "timed_out": self.timed_out,
             "seconds": round(self.seconds, 2),
             "note": "run on records drawn at random over each source's files; the tokenizer is not trained in a dry run",
@@ -133,7 +137,7 @@ def _row(report: runner.StageReport) -> StageRow:
 
 def _examples(report: runner.StageReport) -> list[dict[str, Any]]:
     out = []
-    for r in report.sample_dropped[:EXAMPLES_PER_STAGE]:
+    for r in report.sample_dropped:
         text = r.get(schema.TEXT) or ""
         out.append({
             "source": r.get(schema.SOURCE),
@@ -141,6 +145,28 @@ def _examples(report: runner.StageReport) -> list[dict[str, Any]]:
             "text": text[:EXAMPLE_CHARS] + ("…" if len(text) > EXAMPLE_CHARS else ""),
         })
     return out
+
+
+def _pairs(store: CorpusStore, rel: str) -> list[tuple[str, str]]:
+    if not store.exists(rel, MANIFEST):
+        return []
+    frame = store.read_partition(rel, columns=[schema.ID, schema.TEXT])
+    if not frame.height:
+        return []
+    out, total = [], 0
+    for doc_id, text in zip(frame[schema.ID].to_list(), frame[schema.TEXT].to_list(), strict=True):
+        total += len(text or "")
+        if total > MAX_EVIDENCE_CHARS:
+            break
+        out.append((doc_id, text or ""))
+    return out
+
+
+def _texts(spec: PipelineSpec, store: CorpusStore) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Per source, (id, text) of the raw sample and of what the last stage kept: the proxy evidence's input."""
+    last = spec.stages[-1].name if spec.stages else "raw"
+    return {src: {"raw": _pairs(store, runner.stage_dir(spec.pipeline, "raw", src)),
+                  "kept": _pairs(store, runner.stage_dir(spec.pipeline, last, src))} for src in spec.source_names}
 
 
 def write_raw_sample(spec: PipelineSpec, source: str, store: CorpusStore, policy: PathPolicy, n: int, max_bytes: int,
@@ -193,10 +219,14 @@ def dry_run(
                 report = runner.run_stage(spec, stage.name, source, store)
                 result.rows.append(_row(report))
                 examples = result.examples.setdefault(stage.name, [])
-                if len(examples) < EXAMPLES_PER_STAGE:
-                    examples.extend(_examples(report)[: EXAMPLES_PER_STAGE - len(examples)])
+                for ex in _examples(report):  # one example of each drop reason (each filter's drops), then a few more
+                    seen = {(e["source"], e["reason"]) for e in examples}
+                    if (ex["source"], ex["reason"]) not in seen and len(examples) < MAX_EXAMPLES_PER_STAGE:
+                        examples.append(ex)
             if not result.examples.get(stage.name):
                 result.examples.pop(stage.name, None)
+        if not result.timed_out:
+            result.texts = _texts(spec, store)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result.seconds = time.perf_counter() - t0

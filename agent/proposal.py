@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from agent.dryrun import DryRunResult
+from agent.report import reviewer_sections
 from agent.secrets import scrub
 from agent.tools import COMPONENT_TYPE, ToolCall
 from corpus.spec import PathPolicy, PipelineSpec, load_spec, spec_to_yaml
@@ -199,8 +200,9 @@ and only merged definitions are loaded by Dagster.
 
 ## Data profile
 
-Measured on a sample of each source (the first records) with the platform's own operators;
-"drop" columns are the share of the sample each quality filter would drop with its default config.
+Measured on a sample of each source (records drawn at random over its files, seeded) with the platform's own
+operators, on the text the filters see (extracted, normalized); "drop" columns are the share of the sample each
+quality filter would drop with its default config.
 
 {profile_table(proposal.profiles)}
 
@@ -210,11 +212,13 @@ Measured on a sample of each source (the first records) with the platform's own 
 
 ## Dry run
 
-The spec run on the first {proposal.dry_run.n} records of each source ({summary}; no tokenizer trained).
+The spec run on {proposal.dry_run.n} records drawn over each source ({summary}; no tokenizer trained).
 
 {dry_run_table(proposal.dry_run)}
 
 {_examples_block(proposal.dry_run)}
+
+{reviewer_sections(proposal)}
 
 ## Asset graph changes against `{base}`
 

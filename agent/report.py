@@ -97,13 +97,13 @@ def trace_section(calls: list[Any]) -> str:
         return ""
     errors = sum(1 for c in calls if c.is_error)
     lines = ["## Tool calls", "", f"<details><summary>{len(calls)} tool calls, {errors} answered with an error "
-             "(click to expand)</summary>", "", "| # | tool | arguments | result | summary | seconds |",
-             "|---|---|---|---|---|---|"]
+             "(click to expand)</summary>", "", "| # | tool | arguments | result | summary |",
+             "|---|---|---|---|---|"]
     for i, c in enumerate(calls[:MAX_TRACE_CALLS], 1):
         lines.append(f"| {i} | {cell(c.name, 60)} | {cell(_args(c.arguments), 200)} | {'**error**' if c.is_error else 'ok'} | "
-                     f"{cell(c.summary, 200)} | {c.seconds:.1f} |")
+                     f"{cell(c.summary, 200)} |")
     if len(calls) > MAX_TRACE_CALLS:
-        lines.append(f"| … | {len(calls) - MAX_TRACE_CALLS} more calls not shown | | | | |")
+        lines.append(f"| … | {len(calls) - MAX_TRACE_CALLS} more calls not shown | | | |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
 

@@ -455,13 +455,25 @@ class Toolbox:
             raise ToolError("the dry run keeps no document of " + "; ".join(details)
                             + ". Loosen the filter's config (describe_operator shows it), limit the stage to other "
                             "sources with `sources:`, or remove it")
+        if result.evidence is None:
+            result.evidence = evidence_of(result)
         self.submitted = SubmittedProposal(spec, scrub(args.rationale), result)
         return {
             "accepted": True,
             "pipeline": spec.pipeline,
             "kept_at_end": result.final_kept(),
+            "evidence": result.evidence.to_json(),
             "next": "a person reviews the proposal as a pull request; nothing more to do",
         }
+
+
+def evidence_of(result: DryRunResult) -> Any:
+    """The proxy comparison (pipeline output vs raw sample) of a dry run, all sources pooled."""
+    from agent.evidence import proxy_evidence
+
+    raw = [p for src in result.texts.values() for p in src.get("raw", [])]
+    kept = [p for src in result.texts.values() for p in src.get("kept", [])]
+    return proxy_evidence(raw, kept)
 
 
 def _relpath(p: Path, base: Path) -> str:
@@ -471,7 +483,7 @@ def _relpath(p: Path, base: Path) -> str:
 def _summary(result: ToolResult) -> str:
     if result.is_error:
         text = result.content if isinstance(result.content, str) else json.dumps(result.content)
-        return text.splitlines()[0][:160]
+        return " ".join(text.split())[:240]
     c = result.content
     if isinstance(c, dict):
         if "valid" in c:
