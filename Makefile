@@ -1,4 +1,4 @@
-# make setup | demo | test | ui | bench | bench-mixing   (each creates .venv if missing)
+# make setup | demo | test | ui | bench | bench-mixing | bench-agent   (each creates .venv if missing)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 ARGS ?=
 
-.PHONY: setup demo demo-shared test ui bench bench-mixing validate clean
+.PHONY: setup demo demo-shared test ui bench bench-mixing bench-agent validate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: setup
 
 bench-mixing: setup
 	$(PY) -m benchmarks.bench_mixing $(ARGS)
+
+bench-agent: setup
+	$(PY) benchmarks/bench_agent.py $(ARGS)
 
 clean:
 	rm -rf data/demo data/demo_sources $(DAGSTER_HOME)
