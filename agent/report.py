@@ -49,14 +49,17 @@ def coverage_section(profiles: dict[str, dict[str, Any]], dry_run: Any) -> str:
     lines = ["## Sample coverage", "", "Records are drawn at random (seeded) over each source's files; this is how much "
              "of each source the profile and the dry run saw.", "",
              "| source | files in source | files read (profile) | share of bytes seen (profile) | records profiled "
-             "| files read (dry run) | records dry-run |", "|---|---|---|---|---|---|---|"]
+             "| files read (dry run) | records dry-run | records read by encoding |", "|---|---|---|---|---|---|---|---|"]
     dry_cov = getattr(dry_run, "coverage", {}) or {}
     for name in sorted(set(profiles) | set(dry_cov)):
         pc = (profiles.get(name) or {}).get("coverage") or {}
         dc = dry_cov.get(name) or {}
         total = pc.get("files_total", dc.get("files_total", "?"))
+        enc = (profiles.get(name) or {}).get("sample", {}).get("records_read_by_encoding") or {}
+        enc_text = ", ".join(f"{k} {v}" for k, v in enc.items()) or "-"
         lines.append(f"| {cell(name)} | {total} | {pc.get('files_read', '-')} | {_pct(pc.get('byte_share'))} | "
-                     f"{pc.get('records_sampled', '-')} | {dc.get('files_read', '-')} | {dc.get('records_sampled', '-')} |")
+                     f"{pc.get('records_sampled', '-')} | {dc.get('files_read', '-')} | {dc.get('records_sampled', '-')} | "
+                     f"{cell(enc_text)} |")
     return "\n".join(lines) + "\n"
 
 

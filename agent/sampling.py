@@ -26,6 +26,7 @@ from corpus.readers import ReadBatch, link_escape_test, list_source_files, read_
 from corpus.spec import SourceSpec
 
 MIN_FILE_BYTES = 1 << 20  # each drawn file may be read at least this far, whatever the budget
+MAX_RECORDS_PER_FILE = 200_000  # records drawn from at most this many of a file's first records
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _read_file(source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byt
     docs, dropped, bad, records, seen = [], [], [], 0, 0
     encodings: dict[str, int] = {}
     complete = True
-    for batch in read_source(source, fs, path, batch_docs=2000):
+    for batch in read_source(source, fs, path, batch_docs=64):
         for codec, k in getattr(batch, "encodings", {}).items():
             encodings[codec] = encodings.get(codec, 0) + k
         docs.append(batch.docs)
@@ -79,7 +80,8 @@ def _read_file(source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byt
         records += batch.records
         seen += int(batch.docs[schema.TEXT].str.len_bytes().sum() or 0) if batch.docs.height else 0
         seen += int(batch.dropped[schema.TEXT].str.len_bytes().sum() or 0) if batch.dropped.height else 0
-        if seen >= byte_cap:
+        seen += int(batch.quarantine["raw"].str.len_bytes().sum() or 0) if batch.quarantine.height else 0
+        if seen >= byte_cap or records >= MAX_RECORDS_PER_FILE:
             complete = False
             break
     out = ReadBatch(_concat(docs), _concat(dropped), _concat(bad), records, encodings=encodings)
@@ -126,7 +128,7 @@ def spread_read(
     sizes = _file_sizes(fs, root, files, single)
     rng = random.Random(f"{seed}:{source.name}")
     chosen = sorted(rng.sample(files, n)) if len(files) > n else list(files)
-    cap = max(MIN_FILE_BYTES, max_bytes // max(1, len(chosen)))
+    cap = min(max_bytes, max(MIN_FILE_BYTES, max_bytes // max(1, len(chosen))))
     pools: list[tuple[ReadBatch, list[tuple[str, int]]]] = []
     bytes_seen = records_seen = to_end = 0
     outside = None if single else link_escape_test(fs, root)
@@ -143,15 +145,22 @@ def spread_read(
                  + [("q", i) for i in range(batch.quarantine.height)])
         rng.shuffle(items)
         pools.append((batch, items))
-    # round robin over the files: each gives one record in turn until n are drawn
+    # round robin over the files: each gives one record in turn until n are drawn or the byte budget is spent
     picked: list[dict[str, list[int]]] = [{"d": [], "x": [], "q": []} for _ in pools]
-    total, depth = 0, 0
-    while total < n and any(depth < len(items) for _, items in pools):
+    sizes_of = [(b.docs[schema.TEXT].str.len_bytes().to_list() if b.docs.height else []) for b, _ in pools]
+    total, depth, held, over = 0, 0, 0, False
+    while total < n and not over and any(depth < len(items) for _, items in pools):
         for i, (_, items) in enumerate(pools):
-            if depth < len(items) and total < n:
-                kind, row = items[depth]
-                picked[i][kind].append(row)
-                total += 1
+            if depth >= len(items) or total >= n:
+                continue
+            kind, row = items[depth]
+            size = sizes_of[i][row] if kind == "d" else 0
+            if kind == "d" and total and held + size > max_bytes:
+                over = True
+                break
+            picked[i][kind].append(row)
+            held += size
+            total += 1
         depth += 1
     docs = _concat([_take(b.docs, p["d"]) for (b, _), p in zip(pools, picked, strict=True)])
     dropped = _concat([_take(b.dropped, p["x"]) for (b, _), p in zip(pools, picked, strict=True)])
@@ -168,4 +177,4 @@ def spread_read(
     for b, _ in pools:
         for codec, k in b.encodings.items():
             encodings[codec] = encodings.get(codec, 0) + k
-    return ReadBatch(docs, dropped, bad, total, encodings=encodings), coverage, to_end < len(chosen)
+    return ReadBatch(docs, dropped, bad, total, encodings=encodings), coverage, over or to_end < len(chosen)

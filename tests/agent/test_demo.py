@@ -20,6 +20,10 @@ def test_demo_proposes_a_branch_and_is_idempotent(temp_repo: Path) -> None:
     assert published.branch == f"proposal/{DEMO_PIPELINE}" and published.status == "created"
     assert proposal.spec.stage("extracted").steps[0].op == "extract_html@1"
     assert f"git merge --no-ff proposal/{DEMO_PIPELINE}" in buf.getvalue()
+    # the evidence: the proxy comparison, printed and in PROPOSAL.md
+    assert "evidence: proxy loss, pipeline output vs raw sample" in buf.getvalue()
+    md = git(temp_repo, "show", f"{published.branch}:platform_assets/defs/{DEMO_PIPELINE}/PROPOSAL.md")
+    assert "## Evidence: proxy loss, pipeline output vs raw sample" in md and "| held_out_raw |" in md
     again, published_again = run_agent_demo(None, Console(file=io.StringIO()), project_root=temp_repo)
     assert published_again.status == "unchanged" and published_again.commit == published.commit
     assert repo_state(temp_repo) == before

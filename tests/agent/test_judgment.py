@@ -209,3 +209,13 @@ def test_claude_trace_shows_a_rejected_submission_and_profiles_are_untrusted(tem
     assert "| 2 | submit_proposal |" in trace and "**error**" in trace and "gopher_qualty" in trace
     for section in ("## Evidence: proxy loss", "## Goal constraints", "## Sample coverage", "## Quarantined records"):
         assert section in md
+
+
+def test_goal_sentences_become_constraints() -> None:
+    kinds = [(c.kind, c.value) for c in parse_goal(
+        "Clean English and French web text, deduplicated, with PII removed. Keep at least 90% of it. "
+        "Top 5 languages. Make it about cats only.")]
+    assert kinds == [("languages", ["en", "fr"]), ("dedup", None), ("pii", None), ("min_keep", 0.9),
+                     ("top_languages", 5), ("unparsed", None)]
+    assert [c.kind for c in parse_goal("A multilingual corpus; no dedup, no redaction.")] == [
+        "any_language", "no_dedup", "no_pii"]
