@@ -52,9 +52,15 @@ class Evidence:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "arms": self.arms, "delta_pipeline_minus_raw": self.delta, "budget_tokens": self.budget_tokens,
-            "seeds": self.seeds, "held_out_docs": self.held_out_docs, "held_out_kept_docs": self.held_out_kept_docs,
-            "notes": self.notes, "seconds": round(self.seconds, 2), "error": self.error,
+            "arms": self.arms,
+            "delta_pipeline_minus_raw": self.delta,
+            "budget_tokens": self.budget_tokens,
+            "seeds": self.seeds,
+            "held_out_docs": self.held_out_docs,
+            "held_out_kept_docs": self.held_out_kept_docs,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 2),
+            "error": self.error,
         }
 
 
@@ -73,8 +79,10 @@ def _cap(texts: list[str], max_bytes: int) -> list[str]:
     return out
 
 
-def proxy_evidence(raw: list[tuple[str, str]], kept: list[tuple[str, str]], *, seeds: tuple[int, ...] = SEEDS) -> Evidence:
-    """The comparison from (id, text) pairs of the raw sample and of what the pipeline kept (see the module docstring)."""
+def proxy_evidence(
+    raw: list[tuple[str, str]], kept: list[tuple[str, str]], *, seeds: tuple[int, ...] = SEEDS
+) -> Evidence:
+    """The comparison from (id, text) pairs of the raw sample and of what the pipeline kept (module docstring)."""
     from corpus.proxy.ablation import AVERAGE, AblationError, run_ablation
     from corpus.tokenize import tokenize_batch, train_bpe
 
@@ -86,8 +94,10 @@ def proxy_evidence(raw: list[tuple[str, str]], kept: list[tuple[str, str]], *, s
     kept_test = [t for i, t in kept if held_out(i) and t.strip()]
     ev.held_out_docs, ev.held_out_kept_docs = len(raw_test), len(kept_test)
     if not raw_train or not kept_train or not raw_test:
-        ev.error = (f"too few documents for a comparison ({len(raw_train)} raw and {len(kept_train)} kept training "
-                    f"documents, {len(raw_test)} held out); dry-run more documents")
+        ev.error = (
+            f"too few documents for a comparison ({len(raw_train)} raw and {len(kept_train)} kept training "
+            f"documents, {len(raw_test)} held out); dry-run more documents"
+        )
         ev.seconds = time.perf_counter() - t0
         return ev
     raw_train, kept_train = _cap(raw_train, MAX_ARM_BYTES), _cap(kept_train, MAX_ARM_BYTES)
@@ -108,8 +118,15 @@ def proxy_evidence(raw: list[tuple[str, str]], kept: list[tuple[str, str]], *, s
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a model this small runs fastest on one thread, and reproducibly
     try:
-        res = run_ablation({"raw": raw_train, "pipeline": kept_train}, targets, tokenizer=tok, seeds=seeds,
-                           baseline="raw", size="seconds", proxy={"device": "cpu"})
+        res = run_ablation(
+            {"raw": raw_train, "pipeline": kept_train},
+            targets,
+            tokenizer=tok,
+            seeds=seeds,
+            baseline="raw",
+            size="seconds",
+            proxy={"device": "cpu"},
+        )
     except AblationError as exc:
         ev.error = f"the proxy comparison failed: {exc}"
         ev.seconds = time.perf_counter() - t0
@@ -117,14 +134,22 @@ def proxy_evidence(raw: list[tuple[str, str]], kept: list[tuple[str, str]], *, s
     finally:
         torch.set_num_threads(threads)
     for name, arm in res.arms.items():
-        ev.arms[name] = {"docs": arm.docs, "tokens": arm.tokens,
-                         "loss": {t: round(arm.mean(t).mean, 4) for t in arm.losses if t != AVERAGE}}
+        ev.arms[name] = {
+            "docs": arm.docs,
+            "tokens": arm.tokens,
+            "loss": {t: round(arm.mean(t).mean, 4) for t in arm.losses if t != AVERAGE},
+        }
     comp = res.comparisons["pipeline"]
     for target, iv in comp.delta.items():
         if target == AVERAGE:
             continue
-        ev.delta[target] = {"mean": round(iv.mean, 4), "low": round(iv.low, 4), "high": round(iv.high, 4), "n": iv.n,
-                            "verdict": iv.verdict(lower_is_better=True)}
+        ev.delta[target] = {
+            "mean": round(iv.mean, 4),
+            "low": round(iv.low, 4),
+            "high": round(iv.high, 4),
+            "n": iv.n,
+            "verdict": iv.verdict(lower_is_better=True),
+        }
     ev.budget_tokens = res.budget_tokens
     ev.notes.extend(res.notes)
     ev.seconds = time.perf_counter() - t0
@@ -140,16 +165,24 @@ def render_evidence(ev: Evidence) -> str:
         f"A tiny proxy model (one layer, seconds) trained for {ev.budget_tokens:,} tokens on each arm, seeds "
         f"{', '.join(map(str, ev.seeds))}; scored on the {ev.held_out_docs} held-out sample documents "
         f"({ev.held_out_kept_docs} of them kept by the pipeline). Lower loss is better; the difference is "
-        "pipeline minus raw, paired by seed, with its 95% interval.", "",
-        "| target | raw: loss | pipeline: loss | pipeline - raw (95% interval) | verdict |", "|---|---|---|---|---|",
+        "pipeline minus raw, paired by seed, with its 95% interval.",
+        "",
+        "| target | raw: loss | pipeline: loss | pipeline - raw (95% interval) | verdict |",
+        "|---|---|---|---|---|",
     ]
     for target, d in ev.delta.items():
         raw_loss = ev.arms.get("raw", {}).get("loss", {}).get(target)
         pipe_loss = ev.arms.get("pipeline", {}).get("loss", {}).get(target)
         verdict = {"better": "pipeline better", "worse": "pipeline worse"}.get(d["verdict"], "no difference shown")
-        lines.append(f"| {target} | {raw_loss:.3f} | {pipe_loss:.3f} | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | "
-                     f"{verdict} |")
+        lines.append(
+            f"| {target} | {raw_loss:.3f} | {pipe_loss:.3f} | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] | "
+            f"{verdict} |"
+        )
     arms = ", ".join(f"{k}: {v['docs']} documents, {v['tokens']:,} tokens" for k, v in ev.arms.items())
-    lines += ["", f"Arms: {arms}. A proxy this small shows a direction on this sample, not the effect on a full "
-              "training run." + (" " + " ".join(ev.notes) if ev.notes else ""), ""]
+    lines += [
+        "",
+        f"Arms: {arms}. A proxy this small shows a direction on this sample, not the effect on a full "
+        "training run." + (" " + " ".join(ev.notes) if ev.notes else ""),
+        "",
+    ]
     return "\n".join(lines)

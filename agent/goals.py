@@ -19,15 +19,53 @@ from dataclasses import dataclass
 from typing import Any
 
 LANGUAGE_NAMES = {
-    "english": "en", "german": "de", "deutsch": "de", "french": "fr", "spanish": "es", "italian": "it",
-    "portuguese": "pt", "dutch": "nl", "polish": "pl", "russian": "ru", "chinese": "zh", "japanese": "ja",
-    "korean": "ko", "arabic": "ar", "hindi": "hi", "turkish": "tr", "swedish": "sv", "danish": "da",
-    "norwegian": "no", "finnish": "fi", "czech": "cs", "greek": "el", "hebrew": "he", "ukrainian": "uk",
-    "vietnamese": "vi", "indonesian": "id", "swahili": "sw", "catalan": "ca", "romanian": "ro", "hungarian": "hu",
+    "english": "en",
+    "german": "de",
+    "deutsch": "de",
+    "french": "fr",
+    "spanish": "es",
+    "italian": "it",
+    "portuguese": "pt",
+    "dutch": "nl",
+    "polish": "pl",
+    "russian": "ru",
+    "chinese": "zh",
+    "japanese": "ja",
+    "korean": "ko",
+    "arabic": "ar",
+    "hindi": "hi",
+    "turkish": "tr",
+    "swedish": "sv",
+    "danish": "da",
+    "norwegian": "no",
+    "finnish": "fi",
+    "czech": "cs",
+    "greek": "el",
+    "hebrew": "he",
+    "ukrainian": "uk",
+    "vietnamese": "vi",
+    "indonesian": "id",
+    "swahili": "sw",
+    "catalan": "ca",
+    "romanian": "ro",
+    "hungarian": "hu",
 }
 ANY_LANGUAGE_WORDS = ("multilingual", "any language", "all languages", "every language", "many languages")
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20}
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+}
 _NUM = r"(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")"
 TOP_LANGUAGES = (
     re.compile(rf"\btop\s+{_NUM}\s+languages?\b"),
@@ -35,10 +73,17 @@ TOP_LANGUAGES = (
     re.compile(rf"\bkeep\s+(?:only\s+)?(?:the\s+)?{_NUM}\s+(?:largest\s+|biggest\s+)?languages?\b"),
 )
 MIN_KEEP = re.compile(r"\bkeep\s+at\s+least\s+(\d{1,3}(?:\.\d+)?)\s*%")
-NO_DEDUP = re.compile(r"\b(?:no|without|skip|don'?t|do not)\s+(?:any\s+)?(?:dedup\w*|de-dup\w*|duplicate removal)|\bkeep\s+(?:the\s+)?duplicates\b")
+NO_DEDUP = re.compile(
+    r"\b(?:no|without|skip|don'?t|do not)\s+(?:any\s+)?(?:dedup\w*|de-dup\w*|duplicate removal)"
+    r"|\bkeep\s+(?:the\s+)?duplicates\b"
+)
 DEDUP = re.compile(r"\b(?:dedup\w*|de-dup\w*|remove\s+(?:the\s+)?duplicates|drop\s+(?:the\s+)?duplicates)\b")
-NO_PII = re.compile(r"\b(?:no|without|skip|don'?t|do not)\s+(?:pii\s+)?redact\w*|\bkeep\s+(?:the\s+)?(?:pii|e-?mail|personal)")
-PII = re.compile(r"\b(?:redact\w*|remove\s+(?:the\s+)?(?:pii|personal|e-?mail)|scrub\s+(?:the\s+)?(?:pii|personal)|pii)\b")
+NO_PII = re.compile(
+    r"\b(?:no|without|skip|don'?t|do not)\s+(?:pii\s+)?redact\w*|\bkeep\s+(?:the\s+)?(?:pii|e-?mail|personal)"
+)
+PII = re.compile(
+    r"\b(?:redact\w*|remove\s+(?:the\s+)?(?:pii|personal|e-?mail)|scrub\s+(?:the\s+)?(?:pii|personal)|pii)\b"
+)
 NO_QUALITY = re.compile(r"\b(?:no|without|skip)\s+quality\s+filter\w*")
 REQUIREMENT_WORDS = re.compile(r"\b(?:keep|only|must|exclude|without|at least|at most|never|drop|remove|no)\b")
 MAX_QUOTE = 120
@@ -48,7 +93,7 @@ MAX_QUOTE = 120
 class Constraint:
     """One thing the goal asks for: a kind, its value and the words it came from."""
 
-    kind: str  # languages | top_languages | any_language | dedup | no_dedup | pii | no_pii | no_quality | min_keep | unparsed
+    kind: str  # languages, top_languages, any_language, dedup, no_dedup, pii, no_pii, no_quality, min_keep, unparsed
     value: Any
     asked: str
 
@@ -159,12 +204,15 @@ def _language_sets(spec: Any) -> dict[str, list[str] | None | str]:
 
 def _top_codes(profile: dict[str, Any], n: int) -> list[str]:
     shares = profile.get("language_shares") or {x["language"]: x["share"] for x in profile.get("languages", [])}
-    ranked = sorted(((v, k) for k, v in shares.items() if k not in ("low_confidence", "unknown")), key=lambda x: (-x[0], x[1]))
+    ranked = sorted(
+        ((v, k) for k, v in shares.items() if k not in ("low_confidence", "unknown")), key=lambda x: (-x[0], x[1])
+    )
     return sorted(k for _, k in ranked[:n])
 
 
-def check_constraints(constraints: list[Constraint], spec: Any, dry_run: Any,
-                      profiles: dict[str, dict[str, Any]]) -> list[Verdict]:
+def check_constraints(
+    constraints: list[Constraint], spec: Any, dry_run: Any, profiles: dict[str, dict[str, Any]]
+) -> list[Verdict]:
     """Whether ``spec`` (and its dry run) honours each constraint, with the evidence."""
     ops = _ops(spec)
     langs = _language_sets(spec)
@@ -181,8 +229,14 @@ def check_constraints(constraints: list[Constraint], spec: Any, dry_run: Any,
                     continue
                 if kept_langs == "none" and outside is not None and outside < 0.02:
                     continue
-                bad.append(f"`{src}` keeps {', '.join(kept_langs) if isinstance(kept_langs, list) else 'every language'}")
-            out.append(Verdict(c, not bad, "; ".join(bad) or f"every source is filtered to {', '.join(c.value)} or already in them"))
+                bad.append(
+                    f"`{src}` keeps {', '.join(kept_langs) if isinstance(kept_langs, list) else 'every language'}"
+                )
+            out.append(
+                Verdict(
+                    c, not bad, "; ".join(bad) or f"every source is filtered to {', '.join(c.value)} or already in them"
+                )
+            )
         elif c.kind == "top_languages":
             bad, notes = [], []
             for src, kept_langs in langs.items():
@@ -196,7 +250,13 @@ def check_constraints(constraints: list[Constraint], spec: Any, dry_run: Any,
             out.append(Verdict(c, not bad, "; ".join(bad or notes)))
         elif c.kind == "any_language":
             bad = [s for s, v in langs.items() if isinstance(v, list)]
-            out.append(Verdict(c, not bad, f"restricted on {', '.join(bad)}" if bad else "no source is restricted to some languages"))
+            out.append(
+                Verdict(
+                    c,
+                    not bad,
+                    f"restricted on {', '.join(bad)}" if bad else "no source is restricted to some languages",
+                )
+            )
         elif c.kind in ("dedup", "no_dedup"):
             present = [k for k in ops if k.startswith("dedup_")]
             ok = bool(present) == (c.kind == "dedup")
@@ -206,9 +266,19 @@ def check_constraints(constraints: list[Constraint], spec: Any, dry_run: Any,
             covered = [s for s in spec.source_names if any(_applies(st, s) for st, _ in stages)]
             if c.kind == "pii":
                 missing = [s for s in spec.source_names if s not in covered]
-                out.append(Verdict(c, not missing, f"not redacted: {', '.join(missing)}" if missing else "redact_pii@1 on every source"))
+                out.append(
+                    Verdict(
+                        c,
+                        not missing,
+                        f"not redacted: {', '.join(missing)}" if missing else "redact_pii@1 on every source",
+                    )
+                )
             else:
-                out.append(Verdict(c, not covered, f"redact_pii@1 on {', '.join(covered)}" if covered else "no redaction stage"))
+                out.append(
+                    Verdict(
+                        c, not covered, f"redact_pii@1 on {', '.join(covered)}" if covered else "no redaction stage"
+                    )
+                )
         elif c.kind == "no_quality":
             from corpus.ops import registry
 
@@ -225,5 +295,13 @@ def check_constraints(constraints: list[Constraint], spec: Any, dry_run: Any,
 
 
 def verdicts_json(verdicts: list[Verdict]) -> list[dict[str, Any]]:
-    return [{"kind": v.constraint.kind, "asked": v.constraint.asked, "meaning": v.constraint.describe(),
-             "honoured": v.honoured, "how": v.how} for v in verdicts]
+    return [
+        {
+            "kind": v.constraint.kind,
+            "asked": v.constraint.asked,
+            "meaning": v.constraint.describe(),
+            "honoured": v.honoured,
+            "how": v.how,
+        }
+        for v in verdicts
+    ]

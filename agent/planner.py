@@ -15,15 +15,21 @@ Rules (each decision is written into the rationale with the figure it rests on):
   language is not identified, with ``min_score`` lowered when CLD2 is unsure of many;
 * **quality** filters for prose, not for code: each filter is kept for a source when the share
   of documents it would drop (in the languages kept) is at most 25% (50% for crawled HTML,
-  where boilerplate and junk are expected); this is what keeps math word problems, tables and
-  verse from being thrown away by rules written for web prose;
+  where boilerplate and junk are expected), and only while all the filters kept together stay
+  within the source's drop budget: 5% for curated data (no HTML, no URLs: problem sets, books,
+  articles), 30% for web text, 60% for crawled HTML, less when the goal asks to keep more;
+  this is what keeps math word problems, tables and verse from being thrown away by rules
+  written for web prose;
+* **the goal's constraints** (:mod:`agent.goals`): named languages, the N most common
+  languages, dedup or not, PII redaction or not, no quality filtering, a share to keep; each is
+  listed in the rationale as honoured or not, and what is not understood is listed too;
 * **dedup** when the samples show duplicates: ``dedup_minhash@1`` when near duplicates are
   seen, ``dedup_exact@1`` when only exact copies are;
 * **PII redaction** (``redact_pii@1``) for sources where the sample has hits.
 
-Revision after the dry run: a stage that keeps under 10% of a source's documents is loosened
-(the config of the filter behind the main drop reason) or no longer applied to that source,
-and a stage that changed nothing anywhere is removed.
+Revision after the dry run (:mod:`agent.revise`): a stage that keeps under 10% of a source's
+documents is loosened (the config of the filter behind the main drop reason) or no longer
+applied to that source, and a stage that changed nothing anywhere is removed.
 """
 
 from __future__ import annotations
@@ -34,10 +40,10 @@ from typing import Any
 
 from agent.dryrun import DryRunResult
 from agent.goals import Constraint, check_constraints, find, parse_goal
+from agent.profile import LANGUAGE_MIN_SCORE, LOW_CONFIDENCE
+from agent.revise import revise
 from agent.sources import slug
 from agent.tools import SubmittedProposal, Toolbox
-from agent.profile import LANGUAGE_MIN_SCORE, LOW_CONFIDENCE
-from corpus.ops import registry
 
 QUALITY_ORDER = ("gopher_repetition@1", "gopher_quality@1", "c4_quality@1", "fineweb_quality@1")
 QUALITY_DROP_LIMIT = 0.25
@@ -49,32 +55,11 @@ MAX_LISTED_LANGUAGES = 8
 LOW_CONFIDENCE_LIMIT = 0.25
 NEAR_DUPLICATE_MIN = 0.005
 CODE_SHARE = 0.5
-COLLAPSE_KEEP = 0.1
 # the share of a source all quality filters together may drop: curated data (no HTML, no URLs:
 # problem sets, books, articles) is not web text, and rules written for web prose cost it real documents
 CURATED_DROP_BUDGET = 0.05
 WEB_DROP_BUDGET = 0.3
 HTML_DROP_BUDGET = 0.6
-
-# reason -> (operator, config field, looser value): the knob behind each drop reason
-LOOSER: dict[str, tuple[str, str, Any]] = {
-    "gopher_short_doc": ("gopher_quality@1", "min_doc_words", 10),
-    "gopher_enough_stop_words": ("gopher_quality@1", "min_stop_words", None),
-    "gopher_below_alpha_threshold": ("gopher_quality@1", "max_non_alpha_words_ratio", 0.5),
-    "gopher_below_avg_threshold": ("gopher_quality@1", "min_avg_word_length", 2.0),
-    "gopher_above_avg_threshold": ("gopher_quality@1", "max_avg_word_length", 15.0),
-    "too_few_sentences": ("c4_quality@1", "min_num_sentences", 1),
-    "curly_bracket": ("c4_quality@1", "filter_curly_bracket", False),
-    "line_punct_ratio": ("fineweb_quality@1", "line_punct_thr", 0.03),
-    "short_line_ratio": ("fineweb_quality@1", "short_line_thr", 0.9),
-    "char_dup_ratio": ("fineweb_quality@1", "char_duplicates_ratio", 0.1),
-    "list_ratio": ("fineweb_quality@1", "new_line_ratio", 0.6),
-    "dup_line_frac": ("gopher_repetition@1", "dup_line_frac", 0.5),
-    "dup_para_frac": ("gopher_repetition@1", "dup_para_frac", 0.5),
-    "dup_line_char_frac": ("gopher_repetition@1", "dup_line_char_frac", 0.4),
-    "dup_para_char_frac": ("gopher_repetition@1", "dup_para_char_frac", 0.4),
-}
-
 
 class PlannerError(RuntimeError):
     """The planner could not produce a valid proposal; the message says which step failed and why."""
@@ -363,67 +348,6 @@ def _description(goal: str) -> str:
         return check_text(f"Proposed for: {text}")
     except ValueError:
         return "Proposed pipeline (the goal text is in PROPOSAL.md)"
-
-
-# --- revising ------------------------------------------------------------------------------------
-
-
-def _reason_ops(stage: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for step in stage["steps"]:
-        for reason in registry.get_operator(step["op"]).reasons:
-            out.setdefault(reason, step["op"])
-    return out
-
-
-def revise(plan: Plan, result: DryRunResult) -> bool:
-    """Loosen collapsing stages and remove idle ones, from one dry run. True when the spec changed."""
-    spec = plan.spec
-    all_sources = [s["name"] for s in spec["sources"]]
-    changed = False
-    loosened: set[tuple[str, str, str]] = set()  # (stage, operator, field) loosened in this revision
-    for stage in list(spec["stages"]):
-        rows = [r for r in result.rows_of(stage["name"]) if not r.passthrough and r.docs_in > 0]
-        if not rows:
-            continue
-        for row in rows:
-            if row.kept >= COLLAPSE_KEEP * row.docs_in or not row.dropped:
-                continue
-            reason = max(row.dropped, key=lambda r: row.dropped[r])
-            op = _reason_ops(stage).get(reason)
-            knob = LOOSER.get(reason)
-            step = next((s for s in stage["steps"] if knob and s["op"] == knob[0]), None)
-            lost = f"kept {row.kept} of {row.docs_in} documents of `{row.source}` (mostly {reason})"
-            if knob and step is not None and (stage["name"], knob[0], knob[1]) in loosened:
-                plan.revisions.append(f"Stage `{stage['name']}` {lost}: covered by the loosened {knob[0]} `{knob[1]}`.")
-                continue
-            if knob and step is not None and step.get("config", {}).get(knob[1], "unset") != knob[2]:
-                step.setdefault("config", {})[knob[1]] = knob[2]
-                loosened.add((stage["name"], knob[0], knob[1]))
-                plan.revisions.append(f"Stage `{stage['name']}` {lost}: loosened {knob[0]} `{knob[1]}: {knob[2]}`.")
-            elif op == "language_filter@1" and reason == "language_low_confidence":
-                if (stage["name"], op, "min_score") in loosened:
-                    continue
-                cfg = stage["steps"][0].setdefault("config", {})
-                cfg["min_score"] = round(cfg.get("min_score", 0.5) / 2, 3)
-                loosened.add((stage["name"], op, "min_score"))
-                plan.revisions.append(f"Stage `{stage['name']}` {lost}: halved min_score to {cfg['min_score']}.")
-            else:
-                members = stage.get("sources") or list(all_sources)
-                stage["sources"] = [s for s in members if s != row.source]
-                plan.revisions.append(f"Stage `{stage['name']}` {lost} and has no looser setting for that: no longer "
-                                      f"applied to `{row.source}`.")
-            changed = True
-        if stage.get("sources") == []:
-            spec["stages"].remove(stage)
-            plan.revisions.append(f"Stage `{stage['name']}` no longer applies to any source: removed.")
-            continue
-        if all(r.changed_nothing for r in rows) and not any(k[0] == stage["name"] for k in loosened):
-            spec["stages"].remove(stage)
-            plan.revisions.append(f"Stage `{stage['name']}` changed nothing in the dry run ({sum(r.docs_in for r in rows)} "
-                                  "documents in, all kept unchanged): removed.")
-            changed = True
-    return changed
 
 
 # --- the whole planner ---------------------------------------------------------------------------

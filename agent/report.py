@@ -34,11 +34,19 @@ def _pct(x: float | None) -> str:
 def constraints_section(goal: str, spec: Any, dry_run: Any, profiles: dict[str, dict[str, Any]]) -> str:
     verdicts = verdicts_json(check_constraints(parse_goal(goal), spec, dry_run, profiles))
     if not verdicts:
-        return ("## Goal constraints\n\nThe goal states no constraint the planner recognizes (languages, the N most common "
-                "languages, dedup, PII redaction, quality filtering, a share of documents to keep).\n")
-    lines = ["## Goal constraints", "", "Each requirement read from the goal, and whether the proposed spec and its dry run "
-             "honour it (checked on the spec itself, whoever planned it).", "",
-             "| asked | read as | honoured | how |", "|---|---|---|---|"]
+        return (
+            "## Goal constraints\n\nThe goal states no constraint the planner recognizes (languages, the N most common "
+            "languages, dedup, PII redaction, quality filtering, a share of documents to keep).\n"
+        )
+    lines = [
+        "## Goal constraints",
+        "",
+        "Each requirement read from the goal, and whether the proposed spec and its dry run "
+        "honour it (checked on the spec itself, whoever planned it).",
+        "",
+        "| asked | read as | honoured | how |",
+        "|---|---|---|---|",
+    ]
     for v in verdicts:
         mark = {True: "yes", False: "**no**", None: "not handled"}[v["honoured"]]
         lines.append(f"| {cell(v['asked'])} | {cell(v['meaning'])} | {mark} | {cell(v['how'])} |")
@@ -46,10 +54,16 @@ def constraints_section(goal: str, spec: Any, dry_run: Any, profiles: dict[str, 
 
 
 def coverage_section(profiles: dict[str, dict[str, Any]], dry_run: Any) -> str:
-    lines = ["## Sample coverage", "", "Records are drawn at random (seeded) over each source's files; this is how much "
-             "of each source the profile and the dry run saw.", "",
-             "| source | files in source | files read (profile) | share of bytes seen (profile) | records profiled "
-             "| files read (dry run) | records dry-run | records read by encoding |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Sample coverage",
+        "",
+        "Records are drawn at random (seeded) over each source's files; this is how much "
+        "of each source the profile and the dry run saw.",
+        "",
+        "| source | files in source | files read (profile) | share of bytes seen (profile) | records profiled "
+        "| files read (dry run) | records dry-run | records read by encoding |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     dry_cov = getattr(dry_run, "coverage", {}) or {}
     for name in sorted(set(profiles) | set(dry_cov)):
         pc = (profiles.get(name) or {}).get("coverage") or {}
@@ -57,9 +71,11 @@ def coverage_section(profiles: dict[str, dict[str, Any]], dry_run: Any) -> str:
         total = pc.get("files_total", dc.get("files_total", "?"))
         enc = (profiles.get(name) or {}).get("sample", {}).get("records_read_by_encoding") or {}
         enc_text = ", ".join(f"{k} {v}" for k, v in enc.items()) or "-"
-        lines.append(f"| {cell(name)} | {total} | {pc.get('files_read', '-')} | {_pct(pc.get('byte_share'))} | "
-                     f"{pc.get('records_sampled', '-')} | {dc.get('files_read', '-')} | {dc.get('records_sampled', '-')} | "
-                     f"{cell(enc_text)} |")
+        lines.append(
+            f"| {cell(name)} | {total} | {pc.get('files_read', '-')} | {_pct(pc.get('byte_share'))} | "
+            f"{pc.get('records_sampled', '-')} | {dc.get('files_read', '-')} | {dc.get('records_sampled', '-')} | "
+            f"{cell(enc_text)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -74,8 +90,12 @@ def quarantine_section(profiles: dict[str, dict[str, Any]], dry_run: Any) -> str
     lines = ["## Quarantined records", ""]
     if not rows:
         return "\n".join(lines + ["No record was quarantined in the samples or the dry run.", ""])
-    lines += ["Quarantined records are kept with their file, offset and error (never lost); by reason:", "",
-              "| where | source | stage | reason | records |", "|---|---|---|---|---|"]
+    lines += [
+        "Quarantined records are kept with their file, offset and error (never lost); by reason:",
+        "",
+        "| where | source | stage | reason | records |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {w} | {cell(s)} | {cell(st)} | {cell(reason)} | {n} |" for w, s, st, reason, n in rows]
     return "\n".join(lines) + "\n"
 
@@ -99,12 +119,19 @@ def trace_section(calls: list[Any]) -> str:
     if not calls:
         return ""
     errors = sum(1 for c in calls if c.is_error)
-    lines = ["## Tool calls", "", f"<details><summary>{len(calls)} tool calls, {errors} answered with an error "
-             "(click to expand)</summary>", "", "| # | tool | arguments | result | summary |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "## Tool calls",
+        "",
+        f"<details><summary>{len(calls)} tool calls, {errors} answered with an error " "(click to expand)</summary>",
+        "",
+        "| # | tool | arguments | result | summary |",
+        "|---|---|---|---|---|",
+    ]
     for i, c in enumerate(calls[:MAX_TRACE_CALLS], 1):
-        lines.append(f"| {i} | {cell(c.name, 60)} | {cell(_args(c.arguments), 200)} | {'**error**' if c.is_error else 'ok'} | "
-                     f"{cell(c.summary, 200)} |")
+        lines.append(
+            f"| {i} | {cell(c.name, 60)} | {cell(_args(c.arguments), 200)} | {'**error**' if c.is_error else 'ok'} | "
+            f"{cell(c.summary, 200)} |"
+        )
     if len(calls) > MAX_TRACE_CALLS:
         lines.append(f"| … | {len(calls) - MAX_TRACE_CALLS} more calls not shown | | | |")
     lines += ["", "</details>", ""]

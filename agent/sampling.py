@@ -51,8 +51,12 @@ class Coverage:
         return round(min(1.0, self.bytes_seen / self.bytes_total), 4) if self.bytes_total else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "file_share": self.file_share, "byte_share": self.byte_share,
-                "how": "files and records drawn at random (seeded) over the whole source"}
+        return {
+            **asdict(self),
+            "file_share": self.file_share,
+            "byte_share": self.byte_share,
+            "how": "files and records drawn at random (seeded) over the whole source",
+        }
 
 
 def _file_sizes(fs: pafs.FileSystem, root: str, files: list[str], single: bool) -> dict[str, int]:
@@ -66,7 +70,9 @@ def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
-def _read_file(source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byte_cap: int) -> tuple[ReadBatch, bool, int]:
+def _read_file(
+    source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byte_cap: int
+) -> tuple[ReadBatch, bool, int]:
     """The records of one file up to ``byte_cap`` bytes of text; (batch, read to its end, text bytes read)."""
     docs, dropped, bad, records, seen = [], [], [], 0, 0
     encodings: dict[str, int] = {}
@@ -90,11 +96,14 @@ def _read_file(source: SourceSpec, fs: pafs.FileSystem, path: str, rel: str, byt
 
 def _with_file(batch: ReadBatch, source: SourceSpec, rel: str) -> ReadBatch:
     """Rows read from one file opened on its own carry the file's name relative to the source (and its ids)."""
+
     def fix(frame: pl.DataFrame) -> pl.DataFrame:
         if not frame.height or schema.FILE not in frame.columns:
             return frame
-        ids = [schema.document_id(source.name, rel, off, text)
-               for off, text in zip(frame[schema.OFFSET].to_list(), frame[schema.TEXT].to_list(), strict=True)]
+        ids = [
+            schema.document_id(source.name, rel, off, text)
+            for off, text in zip(frame[schema.OFFSET].to_list(), frame[schema.TEXT].to_list(), strict=True)
+        ]
         return frame.with_columns(pl.lit(rel).alias(schema.FILE), pl.Series(schema.ID, ids, dtype=pl.String()))
 
     quarantine = batch.quarantine
@@ -105,10 +114,21 @@ def _with_file(batch: ReadBatch, source: SourceSpec, rel: str) -> ReadBatch:
 
 def _outside(source: SourceSpec, rel: str) -> ReadBatch:
     """A file reached through a link that leads outside the location: not read, one quarantined record (as the reader does)."""
-    error = (f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
-             "so it was not read; copy the file into the location, or make the folder that holds it a source of its own")
-    bad = pl.DataFrame({"source": [source.name], "file": [rel], "offset": [-1], "stage": ["raw"],
-                        "step": [f"read_{source.format}"], "error": [error], "raw": [""]})
+    error = (
+        f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
+        "so it was not read; copy the file into the location, or make the folder that holds it a source of its own"
+    )
+    bad = pl.DataFrame(
+        {
+            "source": [source.name],
+            "file": [rel],
+            "offset": [-1],
+            "stage": ["raw"],
+            "step": [f"read_{source.format}"],
+            "error": [error],
+            "raw": [""],
+        }
+    )
     bad = bad.select([pl.col(c).cast(t) for c, t in schema.QUARANTINE_COLUMNS.items()])
     return ReadBatch(pl.DataFrame(), pl.DataFrame(), bad, 1)
 
@@ -141,8 +161,11 @@ def spread_read(
         to_end += complete
         bytes_seen += sizes.get(rel, 0) if complete else min(seen, sizes.get(rel, seen))
         records_seen += batch.records
-        items = ([("d", i) for i in range(batch.docs.height)] + [("x", i) for i in range(batch.dropped.height)]
-                 + [("q", i) for i in range(batch.quarantine.height)])
+        items = (
+            [("d", i) for i in range(batch.docs.height)]
+            + [("x", i) for i in range(batch.dropped.height)]
+            + [("q", i) for i in range(batch.quarantine.height)]
+        )
         rng.shuffle(items)
         pools.append((batch, items))
     # round robin over the files: each gives one record in turn until n are drawn or the byte budget is spent
@@ -169,7 +192,8 @@ def spread_read(
         docs = schema.conform(pl.DataFrame(schema=schema.CORE))
     if not dropped.height:
         dropped = schema.conform(pl.DataFrame(schema={**schema.CORE, schema.DROP_REASON: pl.String()})).with_columns(
-            pl.lit(None, dtype=pl.String()).alias(schema.DROP_STEP))
+            pl.lit(None, dtype=pl.String()).alias(schema.DROP_STEP)
+        )
     if not bad.height:
         bad = pl.DataFrame(schema=schema.QUARANTINE_COLUMNS)
     coverage = Coverage(len(files), len(chosen), to_end, sum(sizes.values()), bytes_seen, records_seen, total, seed)

@@ -92,7 +92,7 @@ def build_many_files(data: Path, shared: Path) -> list[str]:
     folder.mkdir(parents=True)
     english, german = wiki_paragraphs(shared, 200), udhr_paragraphs(shared, "deu")
     for i in range(234):
-        text = english[i] if i < 200 else " ".join(german[(i - 200) * 2: (i - 200) * 2 + 2])
+        text = english[i] if i < 200 else " ".join(german[(i - 200) * 2 : (i - 200) * 2 + 2])
         (folder / f"page_{i:03d}.txt").write_text(text + "\n", encoding="utf-8")
     return [str(folder)]
 
@@ -102,7 +102,7 @@ def build_latin1(data: Path, shared: Path) -> list[str]:
     folder.mkdir(parents=True)
     german = udhr_paragraphs(shared, "deu")
     for i in range(12):
-        text = "\n\n".join(german[i * 3: i * 3 + 3])
+        text = "\n\n".join(german[i * 3 : i * 3 + 3])
         (folder / f"brief_{i:02d}.txt").write_bytes(text.encode("latin-1", errors="replace"))
     return [str(folder)]
 
@@ -113,7 +113,10 @@ def build_mixed_language(data: Path, shared: Path) -> list[str]:
     docs += [(t, "de") for t in udhr_paragraphs(shared, "deu")[:40]]
     docs += [(t, "es") for t in udhr_paragraphs(shared, "spa")[:40]]
     rng.shuffle(docs)
-    _jsonl(data / "mixed" / "mixed.jsonl", [{"text": t, "url": f"https://example.org/{lang}/{i}"} for i, (t, lang) in enumerate(docs)])
+    _jsonl(
+        data / "mixed" / "mixed.jsonl",
+        [{"text": t, "url": f"https://example.org/{lang}/{i}"} for i, (t, lang) in enumerate(docs)],
+    )
     return [str(data / "mixed")]
 
 
@@ -168,8 +171,10 @@ def build_code(data: Path, shared: Path) -> list[str]:
 
 def build_mojibake(data: Path, shared: Path) -> list[str]:
     """UTF-8 text read back once as Latin-1 ("Ã©" for "é"): normalize_text@1 repairs it before the filters run."""
-    records = [{"text": t.replace("e", "é").encode("utf-8").decode("latin-1"), "url": f"https://example.org/m/{i}"}
-               for i, t in enumerate(wiki_paragraphs(shared, 80))]
+    records = [
+        {"text": t.replace("e", "é").encode("utf-8").decode("latin-1"), "url": f"https://example.org/m/{i}"}
+        for i, t in enumerate(wiki_paragraphs(shared, 80))
+    ]
     _jsonl(data / "mojibake" / "m.jsonl", records)
     return [str(data / "mojibake")]
 
@@ -189,7 +194,7 @@ def build_novel(data: Path, shared: Path, fixture: Fixture) -> list[str]:
     """One book-sized file of hard-wrapped paragraphs, many longer than the chunk size."""
     source = list(dict.fromkeys(wiki_paragraphs(shared, 2000, min_chars=400)))  # each once: a book does not repeat
     # paragraphs of three articles' paragraphs each: 1,500 to 7,000 characters, many past the 4,000-character chunk
-    paras = [_wrap(" ".join(source[i:i + 3])) for i in range(0, len(source) - 2, 3)]
+    paras = [_wrap(" ".join(source[i : i + 3])) for i in range(0, len(source) - 2, 3)]
     text = "\n\n".join(paras)
     (data / "novel").mkdir(parents=True)
     (data / "novel" / "book.txt").write_text(text + "\n", encoding="utf-8")
@@ -201,61 +206,157 @@ def fixtures() -> list[Fixture]:
     """The benchmark's fixtures, expectations chosen before any proposal was scored."""
     quality = ["gopher_quality@1", "gopher_repetition@1", "c4_quality@1", "fineweb_quality@1"]
     out = [
-        Fixture("web_crawl", "Clean English and German web text for pretraining.", "296 real web pages (WARC), de/en/fr",
-                {"ops_present": ["extract_html@1", "language_filter@1"], "language_filter_within": ["de", "en"],
-                 "constraints": {"languages": True}, "keep_share": [0.05, 0.9]},
-                shared=["web/crawl-sample.warc.gz"]),
-        Fixture("math", "Math word problems for training.", "GSM8K train, question + answer",
-                {"ops_absent": ["gopher_quality@1", "c4_quality@1", "extract_html@1"], "keep_share": [0.9, 1.0],
-                 "source_option": {"text_field": ["question", "answer"]}},
-                shared=["math/gsm8k-train.jsonl"]),
-        Fixture("encyclopedia", "Encyclopedia articles for training.", "WikiText-2 validation",
-                {"source_option": {"split": "wikitext"}, "ops_absent": ["extract_html@1"], "keep_share": [0.7, 1.0]},
-                shared=["encyclopedia/wikitext2-valid.txt"]),
-        Fixture("plays", "Plays and novels for a literature domain.", "tiny Shakespeare, one 1.1 MB file",
-                {"source_option": {"split": "chunk"}, "ops_absent": ["gopher_quality@1", "extract_html@1"],
-                 "keep_share": [0.9, 1.0]},
-                shared=["literature/tinyshakespeare.txt"]),
-        Fixture("speeches", "Presidential speeches for training.", "59 inaugural addresses, one per file",
-                {"keep_share": [0.9, 1.0], "dry_run_files_min": 59, "ops_absent": ["extract_html@1"]},
-                shared=["speeches/inaugural"]),
-        Fixture("udhr_top10", "Declarations: keep the 10 most common languages.", "UDHR in 154 languages",
-                {"ops_present": ["language_filter@1"], "language_filter_max": 10, "constraints": {"top_languages": True}},
-                shared=["multilingual/udhr"]),
-        Fixture("udhr_two", "Declarations in German and Spanish only.", "UDHR in 154 languages; 3 files are de/es",
-                {"constraints": {"languages": False}, "keep_share": [0.0, 1.0]},
-                shared=["multilingual/udhr"]),
-        Fixture("many_files", "English text only.", "234 files; the last 34 alphabetically are German",
-                {"ops_present": ["language_filter@1"], "language_filter_within": ["en"], "dry_run_files_min": 100,
-                 "constraints": {"languages": True}, "keep_share": [0.7, 0.95]},
-                build=build_many_files),
-        Fixture("latin1", "German letters for training.", "12 German text files in Latin-1",
-                {"source_option": {"encoding": "!utf-8"}, "quarantined_max": 0, "keep_share": [0.8, 1.0]},
-                build=build_latin1),
-        Fixture("mixed_language", "German and English web text.", "English, German and Spanish paragraphs in one JSONL",
-                {"ops_present": ["language_filter@1"], "language_filter_within": ["de", "en"],
-                 "constraints": {"languages": True}, "keep_share": [0.5, 0.85]},
-                build=build_mixed_language),
-        Fixture("duplicates", "Web text for pretraining.", "80 articles, 40 exact and 30 near copies",
-                {"ops_present": ["dedup_minhash@1"], "keep_share": [0.45, 0.8]}, build=build_duplicates),
-        Fixture("pii", "Web text for pretraining.", "articles with e-mail addresses, phone numbers, IPs",
-                {"ops_present": ["redact_pii@1"], "keep_share": [0.7, 1.0]}, build=build_pii),
-        Fixture("code", "Python source code for a code domain.", "stdlib json, email, http, urllib packages",
-                {"ops_absent": [*quality, "normalize_text@1", "language_filter@1"], "keep_share": [0.95, 1.0]},
-                build=build_code),
-        Fixture("mojibake", "Clean web text.", "articles with mojibake (UTF-8 read as Latin-1)",
-                {"ops_present": ["normalize_text@1", "gopher_quality@1"], "keep_share": [0.7, 1.0]},
-                build=build_mojibake),
-        Fixture("noise", "English text.", "English paragraphs and 40% unidentifiable noise",
-                {"ops_present": ["language_filter@1"], "language_filter_within": ["en"], "keep_share": [0.45, 0.7],
-                 "profile_languages_within": ["en"]},
-                build=build_noise),
-        Fixture("novel", "A long novel for a literature domain.", "one book-sized file of long hard-wrapped paragraphs",
-                {"source_option": {"split": "chunk"}, "whole_paragraphs": True, "keep_share": [0.9, 1.0]}),
-        Fixture("keep_duplicates", "Web text. Keep duplicates; keep at least 95% of the documents.",
-                "the duplicate-heavy articles, with constraints against dedup",
-                {"ops_absent": ["dedup_minhash@1", "dedup_exact@1"], "constraints": {"no_dedup": True, "min_keep": True},
-                 "keep_share": [0.95, 1.0]}, build=build_keep_duplicates),
+        Fixture(
+            "web_crawl",
+            "Clean English and German web text for pretraining.",
+            "296 real web pages (WARC), de/en/fr",
+            {
+                "ops_present": ["extract_html@1", "language_filter@1"],
+                "language_filter_within": ["de", "en"],
+                "constraints": {"languages": True},
+                "keep_share": [0.05, 0.9],
+            },
+            shared=["web/crawl-sample.warc.gz"],
+        ),
+        Fixture(
+            "math",
+            "Math word problems for training.",
+            "GSM8K train, question + answer",
+            {
+                "ops_absent": ["gopher_quality@1", "c4_quality@1", "extract_html@1"],
+                "keep_share": [0.9, 1.0],
+                "source_option": {"text_field": ["question", "answer"]},
+            },
+            shared=["math/gsm8k-train.jsonl"],
+        ),
+        Fixture(
+            "encyclopedia",
+            "Encyclopedia articles for training.",
+            "WikiText-2 validation",
+            {"source_option": {"split": "wikitext"}, "ops_absent": ["extract_html@1"], "keep_share": [0.7, 1.0]},
+            shared=["encyclopedia/wikitext2-valid.txt"],
+        ),
+        Fixture(
+            "plays",
+            "Plays and novels for a literature domain.",
+            "tiny Shakespeare, one 1.1 MB file",
+            {
+                "source_option": {"split": "chunk"},
+                "ops_absent": ["gopher_quality@1", "extract_html@1"],
+                "keep_share": [0.9, 1.0],
+            },
+            shared=["literature/tinyshakespeare.txt"],
+        ),
+        Fixture(
+            "speeches",
+            "Presidential speeches for training.",
+            "59 inaugural addresses, one per file",
+            {"keep_share": [0.9, 1.0], "dry_run_files_min": 59, "ops_absent": ["extract_html@1"]},
+            shared=["speeches/inaugural"],
+        ),
+        Fixture(
+            "udhr_top10",
+            "Declarations: keep the 10 most common languages.",
+            "UDHR in 154 languages",
+            {"ops_present": ["language_filter@1"], "language_filter_max": 10, "constraints": {"top_languages": True}},
+            shared=["multilingual/udhr"],
+        ),
+        Fixture(
+            "udhr_two",
+            "Declarations in German and Spanish only.",
+            "UDHR in 154 languages; 3 files are de/es",
+            {"constraints": {"languages": False}, "keep_share": [0.0, 1.0]},
+            shared=["multilingual/udhr"],
+        ),
+        Fixture(
+            "many_files",
+            "English text only.",
+            "234 files; the last 34 alphabetically are German",
+            {
+                "ops_present": ["language_filter@1"],
+                "language_filter_within": ["en"],
+                "dry_run_files_min": 100,
+                "constraints": {"languages": True},
+                "keep_share": [0.7, 0.95],
+            },
+            build=build_many_files,
+        ),
+        Fixture(
+            "latin1",
+            "German letters for training.",
+            "12 German text files in Latin-1",
+            {"source_option": {"encoding": "!utf-8"}, "quarantined_max": 0, "keep_share": [0.8, 1.0]},
+            build=build_latin1,
+        ),
+        Fixture(
+            "mixed_language",
+            "German and English web text.",
+            "English, German and Spanish paragraphs in one JSONL",
+            {
+                "ops_present": ["language_filter@1"],
+                "language_filter_within": ["de", "en"],
+                "constraints": {"languages": True},
+                "keep_share": [0.5, 0.85],
+            },
+            build=build_mixed_language,
+        ),
+        Fixture(
+            "duplicates",
+            "Web text for pretraining.",
+            "80 articles, 40 exact and 30 near copies",
+            {"ops_present": ["dedup_minhash@1"], "keep_share": [0.45, 0.8]},
+            build=build_duplicates,
+        ),
+        Fixture(
+            "pii",
+            "Web text for pretraining.",
+            "articles with e-mail addresses, phone numbers, IPs",
+            {"ops_present": ["redact_pii@1"], "keep_share": [0.7, 1.0]},
+            build=build_pii,
+        ),
+        Fixture(
+            "code",
+            "Python source code for a code domain.",
+            "stdlib json, email, http, urllib packages",
+            {"ops_absent": [*quality, "normalize_text@1", "language_filter@1"], "keep_share": [0.95, 1.0]},
+            build=build_code,
+        ),
+        Fixture(
+            "mojibake",
+            "Clean web text.",
+            "articles with mojibake (UTF-8 read as Latin-1)",
+            {"ops_present": ["normalize_text@1", "gopher_quality@1"], "keep_share": [0.7, 1.0]},
+            build=build_mojibake,
+        ),
+        Fixture(
+            "noise",
+            "English text.",
+            "English paragraphs and 40% unidentifiable noise",
+            {
+                "ops_present": ["language_filter@1"],
+                "language_filter_within": ["en"],
+                "keep_share": [0.45, 0.7],
+                "profile_languages_within": ["en"],
+            },
+            build=build_noise,
+        ),
+        Fixture(
+            "novel",
+            "A long novel for a literature domain.",
+            "one book-sized file of long hard-wrapped paragraphs",
+            {"source_option": {"split": "chunk"}, "whole_paragraphs": True, "keep_share": [0.9, 1.0]},
+        ),
+        Fixture(
+            "keep_duplicates",
+            "Web text. Keep duplicates; keep at least 95% of the documents.",
+            "the duplicate-heavy articles, with constraints against dedup",
+            {
+                "ops_absent": ["dedup_minhash@1", "dedup_exact@1"],
+                "constraints": {"no_dedup": True, "min_keep": True},
+                "keep_share": [0.95, 1.0],
+            },
+            build=build_keep_duplicates,
+        ),
     ]
     novel = next(f for f in out if f.name == "novel")
     novel.build = lambda data, shared, f=novel: build_novel(data, shared, f)

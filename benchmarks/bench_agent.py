@@ -76,20 +76,30 @@ def score(fixture: Fixture, proposal: Any, md: str, policy: Any) -> dict[str, An
         lo, hi = exp["keep_share"]
         check(f"keep share in [{lo}, {hi}]", lo <= share <= hi, round(share, 4))
     if "constraints" in exp:
-        verdicts = {v.constraint.kind: v for v in check_constraints(parse_goal(proposal.goal), spec, dry, proposal.profiles)}
+        verdicts = {
+            v.constraint.kind: v for v in check_constraints(parse_goal(proposal.goal), spec, dry, proposal.profiles)
+        }
         for kind, want in exp["constraints"].items():
             v = verdicts.get(kind)
-            check(f"constraint {kind} {'honoured' if want else 'reported as not honoured'}",
-                  v is not None and v.honoured is want and cell(v.constraint.describe()) in md,
-                  None if v is None else [v.honoured, v.how])
+            check(
+                f"constraint {kind} {'honoured' if want else 'reported as not honoured'}",
+                v is not None and v.honoured is want and cell(v.constraint.describe()) in md,
+                None if v is None else [v.honoured, v.how],
+            )
     langs = _language_sets(spec)
     if "language_filter_within" in exp:
         allowed = set(exp["language_filter_within"])
-        check("language filter within " + ",".join(sorted(allowed)),
-              bool(langs) and all(ls is not None and set(ls) <= allowed for ls in langs), langs)
+        check(
+            "language filter within " + ",".join(sorted(allowed)),
+            bool(langs) and all(ls is not None and set(ls) <= allowed for ls in langs),
+            langs,
+        )
     if "language_filter_max" in exp:
-        check(f"language filter keeps at most {exp['language_filter_max']}",
-              bool(langs) and all(ls is not None and len(ls) <= exp["language_filter_max"] for ls in langs), langs)
+        check(
+            f"language filter keeps at most {exp['language_filter_max']}",
+            bool(langs) and all(ls is not None and len(ls) <= exp["language_filter_max"] for ls in langs),
+            langs,
+        )
     if "profile_languages_within" in exp:
         allowed = set(exp["profile_languages_within"]) | {"low_confidence", "unknown"}
         seen = {k for p in proposal.profiles.values() for k, v in p.get("language_shares", {}).items() if v >= 0.02}
@@ -110,7 +120,12 @@ def score(fixture: Fixture, proposal: Any, md: str, policy: Any) -> dict[str, An
         cut = sum(1 for c in chunks for p in c.split("\n\n") if p not in paras)
         check("chunks hold whole paragraphs", bool(chunks) and cut == 0, {"chunks": len(chunks), "cut_paragraphs": cut})
     _, issues = check_spec(spec.model_dump(mode="json", exclude_defaults=True), policy)
-    evidence = dry.evidence is not None and dry.evidence.available and "## Evidence: proxy loss" in md and "pipeline - raw" in md
+    evidence = (
+        dry.evidence is not None
+        and dry.evidence.available
+        and "## Evidence: proxy loss" in md
+        and "pipeline - raw" in md
+    )
     return {
         "spec_valid": not issues,
         "spec_issues": [str(i) for i in issues],
@@ -150,9 +165,16 @@ def run_offline(fixture: Fixture, locations: list[str]) -> tuple[Any, str, Any]:
 
 
 def _response(blocks: list[dict[str, Any]], i: int) -> dict[str, Any]:
-    return {"id": f"msg_replay_{i:04d}", "type": "message", "role": "assistant", "model": "replay",
-            "content": blocks, "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn",
-            "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
+    return {
+        "id": f"msg_replay_{i:04d}",
+        "type": "message",
+        "role": "assistant",
+        "model": "replay",
+        "content": blocks,
+        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+    }
 
 
 def transcript_from_calls(calls: list[Any]) -> list[dict[str, Any]]:
@@ -166,10 +188,13 @@ def transcript_from_calls(calls: list[Any]) -> list[dict[str, Any]]:
             stages = bad["spec"].get("stages") or [{"name": "normalized", "steps": [{"op": "normalize_text@1"}]}]
             bad["spec"]["stages"] = [*stages, {"name": "typo", "op": "gopher_qualty@1"}]
             n += 1
-            responses.append(_response([{"type": "tool_use", "id": f"toolu_r{n:04d}", "name": call.name, "input": bad}], n))
+            responses.append(
+                _response([{"type": "tool_use", "id": f"toolu_r{n:04d}", "name": call.name, "input": bad}], n)
+            )
         n += 1
-        responses.append(_response([{"type": "tool_use", "id": f"toolu_r{n:04d}", "name": call.name,
-                                     "input": call.arguments}], n))
+        responses.append(
+            _response([{"type": "tool_use", "id": f"toolu_r{n:04d}", "name": call.name, "input": call.arguments}], n)
+        )
     return responses
 
 
@@ -186,13 +211,19 @@ class Replay:
 
         def handler(request: Any) -> Any:
             if self.served >= len(self.responses):
-                return httpx2.Response(500, json={"type": "error", "error": {"type": "api_error", "message": "recording ended"}})
+                return httpx2.Response(
+                    500, json={"type": "error", "error": {"type": "api_error", "message": "recording ended"}}
+                )
             body = self.responses[self.served]
             self.served += 1
             return httpx2.Response(200, json=body)
 
-        return anthropic.Anthropic(api_key="replay", base_url="http://replay.invalid", max_retries=0,
-                                   http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+        return anthropic.Anthropic(
+            api_key="replay",
+            base_url="http://replay.invalid",
+            max_retries=0,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        )
 
 
 class Recorder:
@@ -212,7 +243,9 @@ class Recorder:
         self.messages = _Messages()
 
 
-def run_claude(fixture: Fixture, locations: list[str], offline_calls: list[Any], live: bool) -> tuple[Any, str, Any, str]:
+def run_claude(
+    fixture: Fixture, locations: list[str], offline_calls: list[Any], live: bool
+) -> tuple[Any, str, Any, str]:
     from agent.loop import AgentConfig, run_agent
 
     toolbox = _toolbox(locations)
@@ -233,13 +266,15 @@ def run_claude(fixture: Fixture, locations: list[str], offline_calls: list[Any],
     run_agent(fixture.goal, toolbox, client, config)
     if live:
         RECORDINGS.mkdir(exist_ok=True)
-        recording.write_text(json.dumps({"fixture": fixture.name, "model": config.model, "responses": client.responses}))
+        recording.write_text(
+            json.dumps({"fixture": fixture.name, "model": config.model, "responses": client.responses})
+        )
     proposal, md = _proposal_md(fixture.goal, toolbox, f"Claude planner ({config.model})")
     return proposal, md, toolbox, kind
 
 
 def loop_checks(md: str, model_kind: str) -> dict[str, Any]:
-    trace = md[md.index("## Tool calls"):] if "## Tool calls" in md else ""
+    trace = md[md.index("## Tool calls") :] if "## Tool calls" in md else ""
     out = {"trace_in_proposal": bool(trace)}
     if model_kind.startswith("scripted"):
         out["rejected_submission_in_trace"] = "| submit_proposal |" in trace and "**error**" in trace
@@ -253,7 +288,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="fixture names (default: all)")
     parser.add_argument("--planner", choices=("offline", "claude", "both"), default="both")
-    parser.add_argument("--live", action="store_true", help="run the live model (needs ANTHROPIC_API_KEY) and record it")
+    parser.add_argument(
+        "--live", action="store_true", help="run the live model (needs ANTHROPIC_API_KEY) and record it"
+    )
     args = parser.parse_args()
     if args.live and not os.environ.get("ANTHROPIC_API_KEY"):
         parser.error("--live needs ANTHROPIC_API_KEY in the environment")
@@ -281,28 +318,57 @@ def main() -> None:
                 entry["offline"] = score(fx, proposal, md, policy) | {"seconds": round(time.perf_counter() - t0, 1)}
                 offline_calls = box.calls
             except Exception as exc:  # noqa: BLE001 - a failed proposal is a result of the benchmark
-                entry["offline"] = {"error": f"{type(exc).__name__}: {exc}", "spec_valid": False, "evidence": False,
-                                    "checks": {}, "met": 0, "expectations": len(fx.expect)}
+                entry["offline"] = {
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "spec_valid": False,
+                    "evidence": False,
+                    "checks": {},
+                    "met": 0,
+                    "expectations": len(fx.expect),
+                }
             o = entry["offline"]
-            print(f"[offline] {fx.name}: {o['met']}/{o['expectations']} expectations, spec valid {o['spec_valid']}, "
-                  f"evidence {o['evidence']} ({o.get('seconds', '-')}s)", flush=True)
-        if args.planner in ("claude", "both") and (offline_calls or args.live or (RECORDINGS / f"{fx.name}.json").is_file()):
+            print(
+                f"[offline] {fx.name}: {o['met']}/{o['expectations']} expectations, spec valid {o['spec_valid']}, "
+                f"evidence {o['evidence']} ({o.get('seconds', '-')}s)",
+                flush=True,
+            )
+        if args.planner in ("claude", "both") and (
+            offline_calls or args.live or (RECORDINGS / f"{fx.name}.json").is_file()
+        ):
             t0 = time.perf_counter()
             try:
                 proposal, md, box, kind = run_claude(fx, locations, offline_calls, args.live)
-                entry["claude"] = score(fx, proposal, md, policy) | loop_checks(md, kind) | {
-                    "model": kind, "seconds": round(time.perf_counter() - t0, 1)}
+                entry["claude"] = (
+                    score(fx, proposal, md, policy)
+                    | loop_checks(md, kind)
+                    | {"model": kind, "seconds": round(time.perf_counter() - t0, 1)}
+                )
             except Exception as exc:  # noqa: BLE001
-                entry["claude"] = {"error": f"{type(exc).__name__}: {exc}", "spec_valid": False, "evidence": False,
-                                   "checks": {}, "met": 0, "expectations": len(fx.expect)}
+                entry["claude"] = {
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "spec_valid": False,
+                    "evidence": False,
+                    "checks": {},
+                    "met": 0,
+                    "expectations": len(fx.expect),
+                }
             c = entry["claude"]
-            print(f"[claude]  {fx.name}: {c['met']}/{c['expectations']} expectations, spec valid {c['spec_valid']}, "
-                  f"evidence {c['evidence']}, {c.get('model', '')}", flush=True)
+            print(
+                f"[claude]  {fx.name}: {c['met']}/{c['expectations']} expectations, spec valid {c['spec_valid']}, "
+                f"evidence {c['evidence']}, {c.get('model', '')}",
+                flush=True,
+            )
         results[fx.name] = entry
         off = entry.get("offline", {})
-        rows.append({"fixture": fx.name, "offline met": f"{off.get('met', 0)}/{off.get('expectations', 0)}",
-                     "valid": off.get("spec_valid"), "evidence": off.get("evidence"),
-                     "claude met": f"{entry.get('claude', {}).get('met', '-')}/{entry.get('claude', {}).get('expectations', '-')}"})
+        rows.append(
+            {
+                "fixture": fx.name,
+                "offline met": f"{off.get('met', 0)}/{off.get('expectations', 0)}",
+                "valid": off.get("spec_valid"),
+                "evidence": off.get("evidence"),
+                "claude met": f"{entry.get('claude', {}).get('met', '-')}/{entry.get('claude', {}).get('expectations', '-')}",
+            }
+        )
 
     def share(kind: str, key: str) -> float | None:
         got = [r[kind] for r in results.values() if kind in r]
@@ -318,8 +384,11 @@ def main() -> None:
         "fixtures": len(results),
         "expectations_met_share": share(main_kind, "met"),
         "specs_valid_share": share(main_kind, "spec_valid"),
-        "evidence_in_every_proposal": all(r[k]["evidence"] for r in results.values() for k in ("offline", "claude") if k in r)
-        if results else None,
+        "evidence_in_every_proposal": all(
+            r[k]["evidence"] for r in results.values() for k in ("offline", "claude") if k in r
+        )
+        if results
+        else None,
     }
     payload = {
         "acceptance": acceptance,
@@ -328,7 +397,7 @@ def main() -> None:
             "specs_valid_share": share("claude", "spec_valid"),
             "models": sorted({r["claude"].get("model", "error") for r in results.values() if "claude" in r}),
             "note": "fixtures without a recording of a model are replayed from the offline planner's calls: that scores "
-                    "the loop's machinery, not a model's judgment",
+            "the loop's machinery, not a model's judgment",
         },
         "seconds": round(time.perf_counter() - t_all, 1),
         "fixtures": results,

@@ -13,7 +13,7 @@ from agent.planner import Plan, choose_languages, choose_spec, plan_offline
 from agent.profile import _run_filter, profile_sample
 from agent.propose import propose
 from agent.sources import guess_source, read_sample
-from agent.tools import ToolLimits, Toolbox
+from agent.tools import Toolbox, ToolLimits
 from corpus.spec import PathPolicy, parse_spec
 from tests.agent.helpers import SENTENCES, ScriptedModel, git, message, notes_spec, prose, tool_use, write_jsonl
 
@@ -21,11 +21,22 @@ SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def _profile(shares: dict[str, float], **extra) -> dict:
-    langs = sorted(({"language": k, "share": v, "docs": max(1, round(v * 200)), "mean_score": 0.9} for k, v in shares.items()),
-                   key=lambda x: -x["share"])
-    return {"languages": langs[:12], "language_shares": shares, "languages_seen": len(shares), "html_share": 0.0,
-            "code_share": 0.0, "language_low_confidence_share": shares.get("low_confidence", 0.0), "quality": {},
-            "duplicates": {"exact_share": 0.0, "near_share": 0.0}, "pii": {"total_hits": 0}, **extra}
+    langs = sorted(
+        ({"language": k, "share": v, "docs": max(1, round(v * 200)), "mean_score": 0.9} for k, v in shares.items()),
+        key=lambda x: -x["share"],
+    )
+    return {
+        "languages": langs[:12],
+        "language_shares": shares,
+        "languages_seen": len(shares),
+        "html_share": 0.0,
+        "code_share": 0.0,
+        "language_low_confidence_share": shares.get("low_confidence", 0.0),
+        "quality": {},
+        "duplicates": {"exact_share": 0.0, "near_share": 0.0},
+        "pii": {"total_hits": 0},
+        **extra,
+    }
 
 
 # --- 1. the profile measures the text the filters see ------------------------------------------------
@@ -34,8 +45,10 @@ def _profile(shares: dict[str, float], **extra) -> dict:
 def test_profile_quality_figures_are_taken_on_normalized_text(temp_repo: Path) -> None:
     rng = random.Random(3)
     # UTF-8 text that was read back as Latin-1 once (mojibake); normalize_text@1 repairs it before the filters run
-    docs = [{"text": prose(rng).replace("e", "é").encode("utf-8").decode("latin-1"), "url": f"https://x.org/{i}"}
-            for i in range(40)]
+    docs = [
+        {"text": prose(rng).replace("e", "é").encode("utf-8").decode("latin-1"), "url": f"https://x.org/{i}"}
+        for i in range(40)
+    ]
     write_jsonl(temp_repo / "data" / "sources" / "moji" / "moji.jsonl", docs)
     policy = PathPolicy.default(temp_repo)
     src = guess_source("data/sources/moji", policy)
@@ -93,9 +106,16 @@ def test_top_n_languages_constraint_is_honoured_and_reported(temp_repo: Path) ->
 
 
 def test_constraints_not_met_are_said_so() -> None:
-    spec = parse_spec({"pipeline": "p", "sources": [{"name": "a", "location": "data/a", "format": "jsonl"}],
-                       "stages": [{"name": "deduped", "op": "dedup_exact@1"},
-                                  {"name": "language", "op": "language_filter@1", "config": {"languages": None}}]})
+    spec = parse_spec(
+        {
+            "pipeline": "p",
+            "sources": [{"name": "a", "location": "data/a", "format": "jsonl"}],
+            "stages": [
+                {"name": "deduped", "op": "dedup_exact@1"},
+                {"name": "language", "op": "language_filter@1", "config": {"languages": None}},
+            ],
+        }
+    )
     verdicts = check_constraints(parse_goal("Keep duplicates. Keep the 5 most common languages."), spec, None, {})
     assert [(v.constraint.kind, v.honoured) for v in verdicts] == [("no_dedup", False), ("top_languages", False)]
 
@@ -107,7 +127,9 @@ def test_curated_math_keeps_nearly_every_problem(tmp_path: Path) -> None:
     gsm = SHARED / "math" / "gsm8k-train.jsonl"
     if not gsm.is_file():
         pytest.skip("../shared/data is absent")
-    box = Toolbox(tmp_path, [str(gsm.resolve())], policy=PathPolicy(project_root=tmp_path, allowed_roots=(gsm.parent.resolve(),)))
+    box = Toolbox(
+        tmp_path, [str(gsm.resolve())], policy=PathPolicy(project_root=tmp_path, allowed_roots=(gsm.parent.resolve(),))
+    )
     sub = plan_offline("Math word problems for training.", box)
     raw = next(r for r in sub.dry_run.rows if r.stage == "raw")
     kept = sub.dry_run.final_kept()[raw.source]
@@ -117,10 +139,15 @@ def test_curated_math_keeps_nearly_every_problem(tmp_path: Path) -> None:
 
 
 def test_curated_budget_caps_filters_that_pass_alone() -> None:
-    profile = _profile({"en": 1.0}, quality={
-        "gopher_repetition@1": {"drop_share": 0.04, "reasons": {}},
-        "fineweb_quality@1": {"drop_share": 0.04, "reasons": {}},
-    }, quality_combined={"fineweb_quality@1+gopher_repetition@1": 0.08}, source={"format": "text"})
+    profile = _profile(
+        {"en": 1.0},
+        quality={
+            "gopher_repetition@1": {"drop_share": 0.04, "reasons": {}},
+            "fineweb_quality@1": {"drop_share": 0.04, "reasons": {}},
+        },
+        quality_combined={"fineweb_quality@1+gopher_repetition@1": 0.08},
+        source={"format": "text"},
+    )
     from agent.planner import choose_quality
 
     plan = Plan(spec={})
@@ -136,7 +163,7 @@ def test_sample_spreads_over_files_and_records(temp_repo: Path) -> None:
     folder = temp_repo / "data" / "sources" / "shelf"
     folder.mkdir(parents=True)
     for i in range(30):
-        (folder / f"book{i:02d}.txt").write_text(f"Book {i}. " + " ".join(SENTENCES[i % 20: i % 20 + 4]) + "\n")
+        (folder / f"book{i:02d}.txt").write_text(f"Book {i}. " + " ".join(SENTENCES[i % 20 : i % 20 + 4]) + "\n")
     policy = PathPolicy.default(temp_repo)
     src = guess_source("data/sources/shelf", policy)
     sample = read_sample(src, policy, 10)
@@ -146,7 +173,9 @@ def test_sample_spreads_over_files_and_records(temp_repo: Path) -> None:
     assert sorted(read_sample(src, policy, 10).docs["file"].to_list()) == files  # seeded: the same again
     # one long file: records drawn from all of it, not its beginning
     (temp_repo / "data" / "sources" / "long").mkdir(parents=True)
-    (temp_repo / "data" / "sources" / "long" / "lines.txt").write_text("".join(f"line {i} of the file\n" for i in range(1000)))
+    (temp_repo / "data" / "sources" / "long" / "lines.txt").write_text(
+        "".join(f"line {i} of the file\n" for i in range(1000))
+    )
     one = guess_source("data/sources/long", policy).model_copy(update={"split": "line"})
     offsets = read_sample(one, policy, 50).docs["offset"].to_list()
     assert len(offsets) == 50 and max(offsets) > 800 and min(offsets) < 200
@@ -193,18 +222,30 @@ def test_low_confidence_guesses_are_kept_apart(temp_repo: Path) -> None:
 def test_claude_trace_shows_a_rejected_submission_and_profiles_are_untrusted(temp_repo: Path) -> None:
     bad = notes_spec()
     bad["stages"][1] = {"name": "quality", "op": "gopher_qualty@1"}
-    model = ScriptedModel([
-        message(tool_use("profile_source", {"source": "notes"})),
-        message(tool_use("submit_proposal", {"spec": bad, "rationale": "First try, with a misspelled operator."})),
-        message(tool_use("submit_proposal", {"spec": notes_spec(), "rationale": "Second try, every operator checked."})),
-    ])
-    proposal, published = propose("clean English notes", ["data/sources/notes"], temp_repo, planner="claude",
-                                  client=model.client(), agent_config=AgentConfig(model="m", max_turns=5),
-                                  limits=ToolLimits(dry_run_docs=40))
-    profile_result, = model.tool_results(1)
-    assert "\n<untrusted_data>\n" in profile_result["content"] and profile_result["content"].endswith("</untrusted_data>")
+    model = ScriptedModel(
+        [
+            message(tool_use("profile_source", {"source": "notes"})),
+            message(tool_use("submit_proposal", {"spec": bad, "rationale": "First try, with a misspelled operator."})),
+            message(
+                tool_use("submit_proposal", {"spec": notes_spec(), "rationale": "Second try, every operator checked."})
+            ),
+        ]
+    )
+    proposal, published = propose(
+        "clean English notes",
+        ["data/sources/notes"],
+        temp_repo,
+        planner="claude",
+        client=model.client(),
+        agent_config=AgentConfig(model="m", max_turns=5),
+        limits=ToolLimits(dry_run_docs=40),
+    )
+    (profile_result,) = model.tool_results(1)
+    assert "\n<untrusted_data>\n" in profile_result["content"] and profile_result["content"].endswith(
+        "</untrusted_data>"
+    )
     md = git(temp_repo, "show", f"{published.branch}:platform_assets/defs/notes_clean/PROPOSAL.md")
-    trace = md[md.index("## Tool calls"):]
+    trace = md[md.index("## Tool calls") :]
     assert "3 tool calls, 1 answered with an error" in trace
     assert "| 2 | submit_proposal |" in trace and "**error**" in trace and "gopher_qualty" in trace
     for section in ("## Evidence: proxy loss", "## Goal constraints", "## Sample coverage", "## Quarantined records"):
@@ -212,10 +253,23 @@ def test_claude_trace_shows_a_rejected_submission_and_profiles_are_untrusted(tem
 
 
 def test_goal_sentences_become_constraints() -> None:
-    kinds = [(c.kind, c.value) for c in parse_goal(
-        "Clean English and French web text, deduplicated, with PII removed. Keep at least 90% of it. "
-        "Top 5 languages. Make it about cats only.")]
-    assert kinds == [("languages", ["en", "fr"]), ("dedup", None), ("pii", None), ("min_keep", 0.9),
-                     ("top_languages", 5), ("unparsed", None)]
+    kinds = [
+        (c.kind, c.value)
+        for c in parse_goal(
+            "Clean English and French web text, deduplicated, with PII removed. Keep at least 90% of it. "
+            "Top 5 languages. Make it about cats only."
+        )
+    ]
+    assert kinds == [
+        ("languages", ["en", "fr"]),
+        ("dedup", None),
+        ("pii", None),
+        ("min_keep", 0.9),
+        ("top_languages", 5),
+        ("unparsed", None),
+    ]
     assert [c.kind for c in parse_goal("A multilingual corpus; no dedup, no redaction.")] == [
-        "any_language", "no_dedup", "no_pii"]
+        "any_language",
+        "no_dedup",
+        "no_pii",
+    ]

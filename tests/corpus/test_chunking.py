@@ -10,8 +10,31 @@ import pyarrow.fs as pafs
 from corpus.readers import read_source
 from corpus.spec import SourceSpec
 
-WORDS = ("the", "house", "stood", "on", "a", "hill", "above", "river", "and", "she", "walked", "slowly", "towards",
-         "old", "gate", "where", "her", "father", "had", "waited", "many", "years", "before")
+WORDS = (
+    "the",
+    "house",
+    "stood",
+    "on",
+    "a",
+    "hill",
+    "above",
+    "river",
+    "and",
+    "she",
+    "walked",
+    "slowly",
+    "towards",
+    "old",
+    "gate",
+    "where",
+    "her",
+    "father",
+    "had",
+    "waited",
+    "many",
+    "years",
+    "before",
+)
 
 
 def _paragraph(rng: random.Random, chars: int) -> str:
