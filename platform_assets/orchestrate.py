@@ -25,7 +25,8 @@ import dagster as dg
 from corpus import runner
 from corpus.io import CorpusStore
 from corpus.ops import registry
-from corpus.spec import PathPolicy, PipelineSpec, load_spec_file
+from corpus.spec import PathPolicy, PipelineSpec
+from corpus.specfile import load_defs_folder
 from resources.storage import PROJECT_ROOT
 
 DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
@@ -34,11 +35,8 @@ CLI_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level"
 
 
 def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
-    specs = {}
-    for path in sorted(defs_dir.glob("*/defs.yaml")):
-        spec = load_spec_file(path, PathPolicy.default(PROJECT_ROOT))
-        specs[spec.pipeline] = spec
-    return specs
+    """The approved pipelines by name; SpecError (naming file and field) when any defs.yaml is refused."""
+    return {name: spec for name, (_, spec) in load_defs_folder(defs_dir, PathPolicy.default(PROJECT_ROOT)).items()}
 
 
 @dataclass(frozen=True)

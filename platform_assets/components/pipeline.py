@@ -20,6 +20,7 @@ import dagster as dg
 from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
+from corpus.specfile import defs_attributes_from_text, read_text
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
 from resources.compute import ComputeEngine
@@ -55,6 +56,9 @@ class PipelineComponent(dg.Component):
                 where=f"{context.path}/defs.yaml",
             )
         project_root = Path(context.project_root)
+        defs_file = Path(context.path) / "defs.yaml"
+        if defs_file.exists():  # the envelope too: Dagster's own keys (post_processing) would render templates
+            defs_attributes_from_text(read_text(defs_file), str(defs_file))
         issues = validate_spec(attributes, PathPolicy.default(project_root))
         if issues:
             raise SpecError(issues, where=f"{context.path}/defs.yaml")
