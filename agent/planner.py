@@ -36,6 +36,7 @@ from typing import Any
 from agent.dryrun import DryRunResult
 from agent.sources import slug
 from agent.tools import SubmittedProposal, Toolbox
+from agent.untrusted_text import plain_line
 from corpus.ops import registry
 
 QUALITY_ORDER = ("gopher_repetition@1", "gopher_quality@1", "c4_quality@1", "fineweb_quality@1")
@@ -284,7 +285,7 @@ def choose_dedup(names: list[str], profiles: dict[str, dict[str, Any]], plan: Pl
 def _description(goal: str) -> str:
     from corpus.spec import check_text
 
-    text = " ".join(goal.split())[:300] or "proposed pipeline"
+    text = plain_line(goal, 300) or "proposed pipeline"
     try:
         return check_text(f"Proposed for: {text}")
     except ValueError:

@@ -31,6 +31,7 @@ from typing import Any
 from agent.dryrun import DryRunResult
 from agent.secrets import scrub
 from agent.tools import COMPONENT_TYPE, ToolCall
+from agent.untrusted_text import escape_markup, plain_line, verbatim_block
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, load_spec, spec_to_yaml
 from corpus.specfile import defs_attributes_from_text
 
@@ -187,7 +188,7 @@ and only merged definitions are loaded by Dagster.
 
 ## Goal
 
-{proposal.goal.strip()}
+{verbatim_block(proposal.goal)}
 
 ## Sources
 
@@ -202,7 +203,7 @@ Measured on a sample of each source (the first records) with the platform's own 
 
 ## Rationale
 
-{proposal.rationale.strip()}
+{escape_markup(proposal.rationale.strip())}
 
 ## Dry run
 
@@ -479,7 +480,7 @@ def commit_message(proposal: Proposal) -> str:
     kept = proposal.dry_run.final_kept()
     return scrub(
         f"Propose pipeline {proposal.pipeline}\n\n"
-        f"Goal: {' '.join(proposal.goal.split())[:500]}\n"
+        f"Goal: {plain_line(proposal.goal, 500)}\n"
         f"Planner: {proposal.planner}\n"
         f"Stages: {', '.join(s.name for s in proposal.spec.stages) or '(none)'}\n"
         f"Dry run kept: {', '.join(f'{k} {v}' for k, v in kept.items())}\n\n"

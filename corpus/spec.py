@@ -69,7 +69,19 @@ def check_owner(value: str) -> str:
     return value
 
 
+_MARKUP = re.compile(r"</?[A-Za-z][\w\-]*(?:\s[^<>]*)?/?>|<!--|<!\[CDATA\[|\]\(javascript:", re.I)
+
+
+def check_prose(value: str) -> str:
+    """A description: safe text without HTML markup (the Dagster UI and pull requests render it)."""
+    m = _MARKUP.search(check_text(value))
+    if m:
+        raise ValueError(f"looks like HTML markup ({m.group(0)[:40]!r}); a description is plain prose")
+    return value
+
+
 SafeText = Annotated[str, AfterValidator(check_text)]
+Prose = Annotated[str, AfterValidator(check_prose)]
 Name = Annotated[str, AfterValidator(check_name)]
 
 
@@ -106,7 +118,7 @@ class SourceSpec(_Model):
         description="jsonl/text: the files' text encoding, a Python codec name (latin-1, cp1252, shift_jis) or auto "
         "(detected per file); a byte order mark always decides",
     )
-    description: SafeText | None = None
+    description: Prose | None = None
 
 
 class StepSpec(_Model):
@@ -121,7 +133,7 @@ class StageSpec(_Model):
     input: Name | None = Field(None, description="the stage this one reads (default: the previous stage, or raw)")
     steps: list[StepSpec] = Field(min_length=1, max_length=16)
     sources: list[Name] | None = Field(None, description="apply to these sources only; others pass through unchanged")
-    description: SafeText | None = None
+    description: Prose | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -186,7 +198,7 @@ class PipelineSpec(_Model):
     """A pipeline: sources, ordered stages, tokenizer, mixture."""
 
     pipeline: Name
-    description: SafeText | None = None
+    description: Prose | None = None
     owners: list[Annotated[str, AfterValidator(lambda v: check_owner(check_text(v)))]] = Field(
         default_factory=list, max_length=20, description="e-mail addresses or team:<name>"
     )
