@@ -86,7 +86,7 @@ Name = Annotated[str, AfterValidator(check_name)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceSpec(_Model):
@@ -405,6 +405,8 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
     known = {"raw", *names}
     graph: dict[str, str] = {}
     for i, stage in enumerate(spec.stages):
+        if names[stage.name] != i:
+            continue  # a duplicate name is reported above; as a dependency it would only fake a cycle
         inp = spec.stage_input(i)
         if inp not in known:
             add(f"stages[{i}].input", f"unknown dependency {inp!r}; stages: {', '.join(['raw', *names])}")
@@ -413,6 +415,8 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         else:
             graph[stage.name] = inp
     for i, stage in enumerate(spec.stages):
+        if names[stage.name] != i:
+            continue
         cycle = _find_cycle(stage.name, graph)
         if cycle and cycle[0] == stage.name and len(cycle) > 2:
             add(f"stages[{i}].input", "cycle: " + " -> ".join(cycle))
