@@ -44,6 +44,7 @@ from agent.profile import LANGUAGE_MIN_SCORE, LOW_CONFIDENCE
 from agent.revise import revise
 from agent.sources import slug
 from agent.tools import SubmittedProposal, Toolbox
+from agent.untrusted_text import plain_line
 
 QUALITY_ORDER = ("gopher_repetition@1", "gopher_quality@1", "c4_quality@1", "fineweb_quality@1")
 QUALITY_DROP_LIMIT = 0.25
@@ -343,7 +344,7 @@ def choose_dedup(names: list[str], profiles: dict[str, dict[str, Any]], plan: Pl
 def _description(goal: str) -> str:
     from corpus.spec import check_text
 
-    text = " ".join(goal.split())[:300] or "proposed pipeline"
+    text = plain_line(goal, 300) or "proposed pipeline"
     try:
         return check_text(f"Proposed for: {text}")
     except ValueError:

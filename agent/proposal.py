@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent.dryrun import DryRunResult
 from agent.report import reviewer_sections
 from agent.secrets import scrub
 from agent.tools import COMPONENT_TYPE, ToolCall
-from corpus.spec import PathPolicy, PipelineSpec, load_spec, spec_to_yaml
+from agent.untrusted_text import escape_markup, plain_line, verbatim_block
+from corpus.spec import PathPolicy, PipelineSpec, SpecError, load_spec, spec_to_yaml
+from corpus.specfile import defs_attributes_from_text
 
 DEFS_DIR = "platform_assets/defs"
 BRANCH_PREFIX = "proposal/"
@@ -112,10 +112,7 @@ def render_defs_yaml(proposal: Proposal) -> str:
 
 def check_defs_yaml(text: str, policy: PathPolicy) -> PipelineSpec:
     """Load rendered defs.yaml text exactly as the component will (raises SpecError)."""
-    doc = yaml.safe_load(text)
-    if not isinstance(doc, dict) or doc.get("type") != COMPONENT_TYPE:
-        raise ProposalError(f"defs.yaml must declare type: {COMPONENT_TYPE}")
-    return load_spec(doc.get("attributes"), policy, where="defs.yaml")
+    return load_spec(defs_attributes_from_text(text, "defs.yaml"), policy, where="defs.yaml")
 
 
 def _cell(value: Any) -> str:
@@ -192,7 +189,7 @@ and only merged definitions are loaded by Dagster.
 
 ## Goal
 
-{proposal.goal.strip()}
+{verbatim_block(proposal.goal)}
 
 ## Sources
 
@@ -208,7 +205,7 @@ quality filter would drop with its default config.
 
 ## Rationale
 
-{proposal.rationale.strip()}
+{escape_markup(proposal.rationale.strip())}
 
 ## Dry run
 
@@ -321,7 +318,7 @@ def read_at(repo: Path, commit: str, path: str) -> str | None:
 
 def specs_at(repo: Path, commit: str, policy: PathPolicy | None = None) -> tuple[dict[str, PipelineSpec], dict[str, str]]:
     """The valid pipeline specs under platform_assets/defs at ``commit`` (and the problems of the others)."""
-    from agent.tools import check_spec, spec_attributes
+    from agent.tools import check_spec
 
     names = git(repo, "ls-tree", "-r", "--name-only", commit, "--", DEFS_DIR).splitlines()
     specs: dict[str, PipelineSpec] = {}
@@ -331,13 +328,11 @@ def specs_at(repo: Path, commit: str, policy: PathPolicy | None = None) -> tuple
             continue
         text = read_at(repo, commit, path) or ""
         try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            problems[path] = f"not YAML: {exc}"
+            attributes = defs_attributes_from_text(text, path)
+        except SpecError as exc:
+            problems[path] = "; ".join(str(i) for i in exc.issues)
             continue
-        if not isinstance(doc, dict) or doc.get("type") != COMPONENT_TYPE:
-            continue
-        spec, issues = check_spec(spec_attributes(doc), policy or PathPolicy.default(repo), build=False)
+        spec, issues = check_spec(attributes, policy or PathPolicy.default(repo), build=False)
         if issues or spec is None:
             problems[path] = "; ".join(str(i) for i in issues)
         else:
@@ -489,7 +484,7 @@ def commit_message(proposal: Proposal) -> str:
     kept = proposal.dry_run.final_kept()
     return scrub(
         f"Propose pipeline {proposal.pipeline}\n\n"
-        f"Goal: {' '.join(proposal.goal.split())[:500]}\n"
+        f"Goal: {plain_line(proposal.goal, 500)}\n"
         f"Planner: {proposal.planner}\n"
         f"Stages: {', '.join(s.name for s in proposal.spec.stages) or '(none)'}\n"
         f"Dry run kept: {', '.join(f'{k} {v}' for k, v in kept.items())}\n\n"

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent.proposal import BRANCH_PREFIX, DEFS_DIR, ProposalError, git, git_toplevel, read_at, rev, specs_at
 from agent.secrets import scrub
-from agent.tools import COMPONENT_TYPE, check_spec, spec_attributes
-from corpus.spec import PathPolicy
+from agent.tools import check_spec
+from corpus.spec import PathPolicy, SpecError
+from corpus.specfile import defs_attributes_from_text
 
 PROPOSAL_FILE = re.compile(rf"^{re.escape(DEFS_DIR)}/[a-z][a-z0-9_]{{0,47}}/(defs\.yaml|PROPOSAL\.md)$")
 
@@ -119,12 +118,10 @@ def _prefix(project_root: Path, repo: Path) -> str:
 
 def _check_defs(text: str, policy: PathPolicy, rel: str) -> list[str]:
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return [f"(yaml): {exc}"]
-    if not isinstance(doc, dict) or doc.get("type") != COMPONENT_TYPE:
-        return [f"type: expected {COMPONENT_TYPE}"]
-    spec, issues = check_spec(spec_attributes(doc), policy)
+        attributes = defs_attributes_from_text(text, rel)  # the envelope: type, Dagster's own keys, templates, size
+    except SpecError as exc:
+        return [str(i) for i in exc.issues]
+    spec, issues = check_spec(attributes, policy)
     problems = [str(i) for i in issues]
     folder = rel.split("/")[-2]
     if spec is not None and not issues and spec.pipeline != folder:

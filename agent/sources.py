@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow.fs as pafs
 
 from agent.sampling import Coverage, spread_read
+from corpus.local_listing import walk_local
 from corpus.readers import ReadBatch, link_escape_test, list_source_files
 from corpus.spec import NAME_RE, PathPolicy, SourceSpec
 
@@ -158,7 +159,15 @@ def list_files(loc: Location) -> Listing:
         raise SourceError(f"location {loc.display!r} does not exist")
     out: list[tuple[str, int]] = []
     truncated = False
-    outside = link_escape_test(loc.fs, loc.path)  # the readers' rule: links out of the folder are not read
+    if isinstance(loc.fs, pafs.LocalFileSystem):  # the readers' rule: links out of the folder are neither read nor entered
+        for rel, leads_out in walk_local(loc.path):
+            if leads_out:
+                continue
+            out.append((rel, os.path.getsize(posixpath.join(loc.path, rel))))
+            if len(out) >= MAX_LISTED_FILES:
+                return Listing(sorted(out), True, False)
+        return Listing(sorted(out), False, False)
+    outside = link_escape_test(loc.fs, loc.path)
     for fi in loc.fs.get_file_info(pafs.FileSelector(loc.path, recursive=True, allow_not_found=True)):
         if fi.type != pafs.FileType.File:
             continue

@@ -29,6 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from corpus.mixing.weights import WeightsError, validate_weights
 
 VERSION_PREFIX = "m"
+PIPELINE_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"  # a spec's pipeline name (corpus.spec.NAME_RE)
+# bounds of a plausible record: a mean NLL over 100 nats is worse than uniform over any vocabulary
+# (ln 65,536 = 11.1); 10^15 tokens is beyond any training run
+MAX_LOSS = 100.0
+MAX_TOKENS_SEEN = 10**15
+MAX_STEP = 10**12
 
 
 def version_name(n: int) -> str:
@@ -48,10 +54,10 @@ class MetricsRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
     run_id: str = Field(min_length=1, max_length=200, description="the training run; unique per run")
-    pipeline: str = Field(min_length=1, max_length=100)
+    pipeline: str = Field(pattern=PIPELINE_PATTERN, description="the spec's pipeline name")
     mixture_version: str = Field(min_length=1, max_length=40, description="m0001, m0002, ...")
-    step: int = Field(ge=0)
-    tokens_seen: int = Field(ge=0, description="training tokens seen so far")
+    step: int = Field(ge=0, le=MAX_STEP)
+    tokens_seen: int = Field(ge=0, le=MAX_TOKENS_SEEN, description="training tokens seen so far")
     val_loss: dict[str, float] = Field(description="domain -> mean validation NLL in nats")
     finished: bool = False
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -112,9 +118,7 @@ def record_problems(
     bad = [f"{d}={v}" for d, v in record.val_loss.items() if not math.isfinite(v)]
     if bad:
         problems.append(f"non-finite validation loss: {', '.join(bad)}")
-    negative = [f"{d}={v}" for d, v in record.val_loss.items() if math.isfinite(v) and v < 0]
-    if negative:
-        problems.append(f"negative validation loss: {', '.join(negative)}")
+    problems += implausible_values(record)
     if domains is not None:
         missing = [d for d in domains if d not in record.val_loss]
         unknown = [d for d in record.val_loss if d not in domains]
@@ -127,6 +131,21 @@ def record_problems(
             validate_weights(record.weights, list(domains) if domains is not None else list(record.weights))
         except WeightsError as exc:
             problems.append(str(exc))
+    return problems
+
+
+def implausible_values(record: MetricsRecord) -> list[str]:
+    """Finite values no evaluation produces: a negative loss or one above MAX_LOSS nats.
+
+    Non-finite losses are not here: a run that diverged reports NaN, which is worth keeping."""
+    problems = []
+    negative = [f"{d}={v}" for d, v in record.val_loss.items() if math.isfinite(v) and v < 0]
+    if negative:
+        problems.append(f"negative validation loss: {', '.join(negative)}")
+    huge = [f"{d}={v:.6g}" for d, v in record.val_loss.items() if math.isfinite(v) and v > MAX_LOSS]
+    if huge:
+        problems.append(f"implausible validation loss: {', '.join(huge)} (more than {MAX_LOSS:g} nats, worse than a "
+                        "uniform guess over any vocabulary; report the mean next-token NLL in nats)")
     return problems
 
 

@@ -79,6 +79,7 @@ import pyarrow.parquet as pq
 
 from corpus import schema
 from corpus.charsets import Utf8Stream
+from corpus.local_listing import walk_local
 from corpus.spec import SourceSpec
 
 RAW_CAP = 64 * 1024  # bytes of a bad record kept in the quarantine ``raw`` column
@@ -278,11 +279,15 @@ def list_source_files(source: SourceSpec, fs: pafs.FileSystem, base_path: str) -
     Searched recursively; hidden files and folders (a name starting with '.') are skipped,
     which also skips the temporary files of writers still at work. The default glob depends
     on the format (see ``DEFAULT_GLOBS``); a location naming one file is read whatever its name.
+    In a local folder, a symbolic link to a folder outside it is listed as itself, whatever the glob,
+    and never entered (see :mod:`corpus.local_listing`); the reader quarantines it.
     """
     root, single = _split_location(fs, base_path, source)
     if single is not None:
         return single
     matches = _matcher(source)
+    if isinstance(fs, pafs.LocalFileSystem):  # links out of the folder: listed as themselves, never entered
+        return sorted(rel for rel, outside in walk_local(root) if outside or matches(rel))
     selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
     out = []
     for info in fs.get_file_info(selector):
@@ -366,7 +371,7 @@ def link_escape_test(fs: pafs.FileSystem, root: str) -> Callable[[str], bool] | 
     return outside
 
 
-def _outside_event(rel: str) -> _Bad:
+def _outside_event(rel: str) -> _Bad:  # a file, or a folder (whatever it holds is not listed)
     return _Bad(-1, f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
                 "so it was not read; copy the file into the location, or make the folder that holds it a source of its own", b"")
 
@@ -1139,6 +1144,22 @@ def _unbrotli(body: bytes) -> bytes:
         raise ValueError(f"brotli: {exc}") from None
 
 
+_TAG_START = re.compile(r"<[A-Za-z!/?]")
+_BINARY_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+
+
+def _not_markup(html: str) -> str | None:
+    """Why a payload declared HTML is not a web page (binary, or text with no tag at all), else None."""
+    head = html[:65536]
+    if not head.strip():
+        return None
+    if len(_BINARY_CHARS.findall(head)) > 0.05 * len(head):
+        return "binary"
+    if not _TAG_START.search(head):
+        return "no markup"
+    return None
+
+
 def _looks_like_html(payload: bytes) -> bool:
     head = payload[:1024].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
@@ -1168,6 +1189,8 @@ def _warc_event(record: Any, index: int, rel: str) -> _Event:
         return _Drop(index, body[:RAW_CAP].decode("utf-8", "replace"), url, None, ctype or "application/octet-stream",
                      "warc_not_html")
     html, note = decode_html(body, record.http_charset)
+    if _not_markup(html):  # declared HTML, but binary or without a single tag: not a page
+        return _Drop(index, html[:RAW_CAP], url, None, ctype or "text/html", "warc_not_html")
     html, repairs = _finish_text(html)
     if note:
         repairs = (*repairs, note)

@@ -527,8 +527,14 @@ def run_stage(
     return report
 
 
-def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop) -> dict[str, Any]:
-    """Build the drop table of a global stage (dedup) across all sources; one file per source."""
+def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop,
+                     sources: list[str] | None = None) -> dict[str, Any]:
+    """Build the drop table of a global stage (dedup) across all sources; one file per source.
+
+    ``sources`` (default: all) leaves the others out, e.g. sources that failed an earlier stage;
+    their drop tables are removed, so a stale one is never applied.
+    """
+    names = _included(spec, sources)
     stage = spec.stage(stage_name)
     op, cfg = _resolve_steps(stage)[0]
     idx = [s.name for s in spec.stages].index(stage_name)
@@ -538,8 +544,11 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
     t0 = time.perf_counter()
     store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY))  # the index is incomplete until it is rewritten
 
+    for source in set(spec.source_names) - set(names):
+        store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"))
+
     def batches() -> Iterator[pl.DataFrame]:
-        for source in spec.source_names:
+        for source in names:
             rel = stage_dir(spec.pipeline, input_stage, source)
             for b in store.iter_partition(rel, columns=[schema.ID, schema.TEXT, schema.SOURCE]):
                 counts["docs_in"] += b.height
@@ -553,12 +562,12 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
     id_source = pl.concat(
         [
             store.read_partition(stage_dir(spec.pipeline, input_stage, s), columns=[schema.ID]).with_columns(pl.lit(s).alias("_src"))
-            for s in spec.source_names
+            for s in names
         ]
     )
     table = table.join(id_source, on=schema.ID, how="left")
     per_source: dict[str, dict[str, int]] = {}
-    for source in spec.source_names:
+    for source in names:
         part = table.filter(pl.col("_src") == source).drop("_src").sort(schema.ID)
         store.write_table(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"), part)
         per_source[source] = dict(Counter(part[schema.DROP].to_list())) if part.height else {}
@@ -573,6 +582,7 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
             .height
         ),
         "seconds": time.perf_counter() - t0,
+        "excluded_sources": [s for s in spec.source_names if s not in names],
     }
     store.write_json(posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY), summary)
     return summary
@@ -581,12 +591,26 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
 # --- tokenizer and token shards ----------------------------------------------
 
 
+def _included(spec: PipelineSpec, sources: list[str] | None) -> list[str]:
+    """``sources`` in the spec's order (all when None); an unknown name is an error."""
+    if sources is None:
+        return spec.source_names
+    unknown = sorted(set(sources) - set(spec.source_names))
+    if unknown:
+        raise ValueError(f"unknown sources {unknown}; the pipeline's sources: {', '.join(spec.source_names)}")
+    return [s for s in spec.source_names if s in sources]
+
+
 def tokenizer_rel(pipeline: str) -> str:
     return posixpath.join(pipeline, "tokenizer", "tokenizer.json")
 
 
-def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: bytes | None = None, progress: Progress = _noop) -> dict[str, Any]:
-    """Train a byte-level BPE on a per-source sample of the clean corpus (or install a given file)."""
+def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: bytes | None = None, progress: Progress = _noop,
+                  sources: list[str] | None = None) -> dict[str, Any]:
+    """Train a byte-level BPE on a per-source sample of the clean corpus (or install a given file).
+
+    ``sources`` (default: all) are the sources sampled."""
+    names = _included(spec, sources)
     from corpus import tokenize
 
     t0 = time.perf_counter()
@@ -598,7 +622,7 @@ def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: byt
         sample_docs = 0
     else:
         def sample() -> Iterator[str]:
-            for source in spec.source_names:
+            for source in names:
                 n = 0
                 for b in store.iter_partition(stage_dir(spec.pipeline, spec.tokenizer_input, source), columns=[schema.TEXT]):
                     for text in b[schema.TEXT].to_list():

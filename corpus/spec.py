@@ -29,6 +29,8 @@ from corpus.charsets import check_encoding, is_utf8
 from corpus.ops import registry
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+MAX_VALUES = 100_000  # values in a spec, YAML aliases expanded: far above any real spec, far below a bomb
+MAX_DEPTH = 32  # nesting of a spec's mappings and lists
 # assets the pipeline builds itself; a stage may not take these names
 RESERVED_NAMES = frozenset({"raw", "tokenizer", "tokenized", "mixture", "proxy_eval"})
 MAX_TOKENS = 10**11  # 100B tokens per mixture version: beyond that, a typo
@@ -67,12 +69,24 @@ def check_owner(value: str) -> str:
     return value
 
 
+_MARKUP = re.compile(r"</?[A-Za-z][\w\-]*(?:\s[^<>]*)?/?>|<!--|<!\[CDATA\[|\]\(javascript:", re.I)
+
+
+def check_prose(value: str) -> str:
+    """A description: safe text without HTML markup (the Dagster UI and pull requests render it)."""
+    m = _MARKUP.search(check_text(value))
+    if m:
+        raise ValueError(f"looks like HTML markup ({m.group(0)[:40]!r}); a description is plain prose")
+    return value
+
+
 SafeText = Annotated[str, AfterValidator(check_text)]
+Prose = Annotated[str, AfterValidator(check_prose)]
 Name = Annotated[str, AfterValidator(check_name)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceSpec(_Model):
@@ -105,7 +119,7 @@ class SourceSpec(_Model):
         description="jsonl/text: the files' text encoding, a Python codec name (latin-1, cp1252, shift_jis) or auto "
         "(detected per file); a byte order mark always decides",
     )
-    description: SafeText | None = None
+    description: Prose | None = None
 
 
 class StepSpec(_Model):
@@ -120,7 +134,7 @@ class StageSpec(_Model):
     input: Name | None = Field(None, description="the stage this one reads (default: the previous stage, or raw)")
     steps: list[StepSpec] = Field(min_length=1, max_length=16)
     sources: list[Name] | None = Field(None, description="apply to these sources only; others pass through unchanged")
-    description: SafeText | None = None
+    description: Prose | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -185,7 +199,7 @@ class PipelineSpec(_Model):
     """A pipeline: sources, ordered stages, tokenizer, mixture."""
 
     pipeline: Name
-    description: SafeText | None = None
+    description: Prose | None = None
     owners: list[Annotated[str, AfterValidator(lambda v: check_owner(check_text(v)))]] = Field(
         default_factory=list, max_length=20, description="e-mail addresses or team:<name>"
     )
@@ -245,30 +259,42 @@ class SpecError(ValueError):
         super().__init__(f"{where} is invalid ({len(issues)} problem{'s' if len(issues) != 1 else ''}):\n{lines}")
 
 
+_S3_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[\w.\-/=]*)?$")
+
+
 @dataclass(frozen=True)
 class PathPolicy:
-    """Where sources may live. Relative paths are relative to ``project_root``."""
+    """Where sources may live. Relative paths are relative to ``project_root``.
+
+    ``allowed_s3`` holds the S3 prefixes sources may be read from (``s3://bucket`` for a whole
+    bucket); none by default. Both come from one allow-list, ``CORPUS_ALLOWED_ROOTS``.
+    """
 
     project_root: Path
     allowed_roots: tuple[Path, ...]
     allow_s3: bool = True
+    allowed_s3: tuple[str, ...] = ()
 
     @classmethod
     def default(cls, project_root: Path | str) -> PathPolicy:
         project_root = Path(project_root).resolve()
         roots = [project_root / "data", project_root.parent / "shared" / "data"]
-        extra = os.environ.get("CORPUS_ALLOWED_ROOTS", "")
-        roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
-        return cls(project_root=project_root, allowed_roots=tuple(r.resolve() for r in roots))
+        local, s3 = allowed_roots_from_env()
+        return cls(project_root=project_root, allowed_roots=tuple(r.resolve() for r in [*roots, *local]), allowed_s3=s3)
 
     def check(self, location: str) -> str | None:
         """None when ``location`` is allowed, else why not."""
         if location.startswith("s3://"):
             if not self.allow_s3:
                 return "s3:// locations are not allowed here"
-            if not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[\w.\-/=]*)?$", location) or ".." in location:
+            if not _S3_RE.match(location) or ".." in location:
                 return f"{location!r} is not a valid s3://bucket/prefix"
-            return None
+            target = location.rstrip("/")
+            if any(target == p or target.startswith(p + "/") for p in self.allowed_s3):
+                return None
+            allowed = ", ".join(self.allowed_s3) or "none"
+            return (f"{location!r} is outside the allowed S3 prefixes ({allowed}); add s3://bucket/prefix to "
+                    "CORPUS_ALLOWED_ROOTS to allow one")
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", location):
             scheme = location.split("://")[0]
             return (
@@ -291,6 +317,25 @@ class PathPolicy:
         if location.startswith("s3://"):
             return location
         return str((self.project_root / location).resolve())
+
+
+def allowed_roots_from_env() -> tuple[list[Path], tuple[str, ...]]:
+    """(local folders, S3 prefixes) listed in ``CORPUS_ALLOWED_ROOTS`` (``os.pathsep``-separated; the ':'
+    of ``s3://`` does not separate). Raises ValueError for an S3 entry that is not s3://bucket[/prefix]."""
+    extra = os.environ.get("CORPUS_ALLOWED_ROOTS", "")
+    sep = re.escape(os.pathsep) + ("(?!//)" if os.pathsep == ":" else "")
+    local: list[Path] = []
+    s3: list[str] = []
+    for entry in (e.strip() for e in re.split(sep, extra)):
+        if not entry:
+            continue
+        if entry.startswith("s3://"):
+            if not _S3_RE.match(entry) or ".." in entry:
+                raise ValueError(f"CORPUS_ALLOWED_ROOTS: {entry!r} is not an s3://bucket/prefix")
+            s3.append(entry.rstrip("/"))
+        else:
+            local.append(Path(entry).expanduser())
+    return local, tuple(s3)
 
 
 def _rel(p: Path, base: Path) -> str:
@@ -365,6 +410,8 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
     known = {"raw", *names}
     graph: dict[str, str] = {}
     for i, stage in enumerate(spec.stages):
+        if names[stage.name] != i:
+            continue  # a duplicate name is reported above; as a dependency it would only fake a cycle
         inp = spec.stage_input(i)
         if inp not in known:
             add(f"stages[{i}].input", f"unknown dependency {inp!r}; stages: {', '.join(['raw', *names])}")
@@ -373,6 +420,8 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         else:
             graph[stage.name] = inp
     for i, stage in enumerate(spec.stages):
+        if names[stage.name] != i:
+            continue
         cycle = _find_cycle(stage.name, graph)
         if cycle and cycle[0] == stage.name and len(cycle) > 2:
             add(f"stages[{i}].input", "cycle: " + " -> ".join(cycle))
@@ -462,10 +511,53 @@ def _walk_strings(obj: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
 # --- loading -----------------------------------------------------------------
 
 
+def check_bounds(data: Any, where: str = "pipeline spec") -> None:
+    """Raise SpecError when ``data`` holds more than MAX_VALUES values (shared parts counted each time they
+    are reached, as YAML aliases expand), nests deeper than MAX_DEPTH or contains itself.
+
+    Linear in the distinct objects, so a YAML alias bomb is refused before anything walks it.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any, depth: int, at: str) -> int:
+        if isinstance(node, dict):
+            children: Iterable[tuple[str, Any]] = (
+                (f"{at}.{k}" if at else str(k), v) for k, v in node.items()
+            )
+            extra = len(node)  # the keys
+        elif isinstance(node, list | tuple):
+            children = ((f"{at}[{i}]", v) for i, v in enumerate(node))
+            extra = 0
+        else:
+            return 1 + (len(node) // 1000 if isinstance(node, str) else 0)
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        field = at or "(root)"
+        if key in active:
+            raise SpecError([SpecIssue(field, "contains itself (a recursive YAML alias); write the values out")], where)
+        if depth > MAX_DEPTH:
+            raise SpecError([SpecIssue(field, f"nested more than {MAX_DEPTH} levels deep")], where)
+        active.add(key)
+        total = 1 + extra
+        for child_at, child in children:
+            total += size(child, depth + 1, child_at)
+            if total > MAX_VALUES:
+                raise SpecError([SpecIssue(field, f"holds more than {MAX_VALUES:,} values once YAML aliases are expanded; "
+                                           "a pipeline spec is far smaller (write it out without aliases)")], where)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(data, 0, "")
+
+
 def parse_spec(data: Any, where: str = "pipeline spec") -> PipelineSpec:
     """Structure-validate ``data``; raises SpecError naming each bad field."""
     if not isinstance(data, dict):
         raise SpecError([SpecIssue("(root)", f"expected a mapping, got {type(data).__name__}")], where)
+    check_bounds(data, where)
     try:
         return PipelineSpec.model_validate(data)
     except ValidationError as exc:
@@ -517,15 +609,10 @@ def load_spec(data: Any, paths: PathPolicy | None = None, where: str = "pipeline
 
 
 def load_spec_file(path: Path | str, paths: PathPolicy | None = None) -> PipelineSpec:
-    """Load a ``defs.yaml`` (its ``attributes``) or a bare spec YAML file."""
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError([SpecIssue("(yaml)", str(exc))], str(path)) from None
-    if isinstance(doc, dict) and "attributes" in doc and "type" in doc:
-        doc = doc["attributes"]
-    return load_spec(doc, paths, where=str(path))
+    """Load a ``defs.yaml`` (its ``attributes``) or a bare spec YAML file (see :mod:`corpus.specfile`)."""
+    from corpus import specfile  # the file format: size, aliases, the defs.yaml envelope
+
+    return specfile.load_spec_file(path, paths)
 
 
 def spec_to_yaml(spec: PipelineSpec) -> str:

@@ -80,9 +80,14 @@ def print_summary(spec: Any, store: Any) -> None:
 def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from platform_assets.orchestrate import count_runs, load_pipeline_specs, materialize_pipeline
+    from corpus.spec import SpecError
+    from platform_assets.orchestrate import BuildLoopError, count_runs, load_pipeline_specs, materialize_pipeline
 
-    specs = load_pipeline_specs()
+    try:
+        specs = load_pipeline_specs()
+    except SpecError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        sys.exit(2)
     name = pipeline or args.pipeline
     if name not in specs:
         console.print(f"[red]unknown pipeline {name!r}; pipelines: {', '.join(specs)}[/red]")
@@ -94,14 +99,26 @@ def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> An
         TimeElapsedColumn(), TextColumn("{task.fields[last]}", markup=False), console=console, transient=False,
     ) as bar:
         task = bar.add_task(f"build loop of {spec.pipeline!r}", total=count_runs(spec), last="")
-        timings = materialize_pipeline(
-            spec, resources=resources, instance=_instance(), parallel=args.parallel,
-            progress=lambda m: bar.console.print(m, markup=False, highlight=False),
-            on_run_done=lambda label: bar.update(task, advance=1, last=label),
-        )
+        try:
+            timings = materialize_pipeline(
+                spec, resources=resources, instance=_instance(), parallel=args.parallel,
+                progress=lambda m: bar.console.print(m, markup=False, highlight=False),
+                on_run_done=lambda label: bar.update(task, advance=1, last=label),
+            )
+        except BuildLoopError as exc:
+            timings = {"failed": exc.failed, "error": str(exc)}
     store = resources["storage"].store()
     print_summary(spec, store)
-    console.print(f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; shards under {store.display(spec.pipeline)}")
+    failed = timings.get("failed") or {}
+    for source, why in failed.items():
+        console.print(f"source {source!r} stopped: {why}", style="yellow", markup=False, highlight=False)
+    if "error" in timings:
+        console.print(f"build loop of {spec.pipeline!r} stopped: {timings['error']}", style="red", markup=False)
+        sys.exit(1)
+    console.print(f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; shards under {store.display(spec.pipeline)}"
+                  + (f"; {len(failed)} of {len(spec.sources)} sources stopped (above)" if failed else ""))
+    if failed:
+        sys.exit(1)
     return spec, resources, timings
 
 

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import dagster as dg
 
+from corpus.spec import PathPolicy
+from corpus.specfile import load_defs_folder
 from platform_assets.resources import default_resources
+from resources.storage import PROJECT_ROOT
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    # every defs.yaml is checked before Dagster's loader reads it: `type:` would import any module,
+    # and Dagster's own keys (post_processing, ...) render templates
+    load_defs_folder(Path(__file__).parent / "defs", PathPolicy.default(PROJECT_ROOT))
     pipelines = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     return dg.Definitions.merge(pipelines, dg.Definitions(resources=default_resources()))

@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from corpus.runner import StageReport
+from platform_assets.run_outcome import empty_description
 
 CHECK_CONSERVATION = "conservation"
 CHECK_NON_EMPTY = "non_empty"
@@ -124,7 +125,7 @@ def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckRe
             metadata={"kept": report.kept, "docs_in": report.docs_in},
             description=f"{report.kept:,} of {report.docs_in:,} documents kept"
             if report.kept > 0
-            else f"no document survived ({report.docs_in} in; see dropped_by_reason / quarantined in the materialization metadata)",
+            else empty_description(report),
         ),
         dg.AssetCheckResult(
             check_name=CHECK_SCHEMA,

@@ -25,20 +25,20 @@ import dagster as dg
 from corpus import runner
 from corpus.io import CorpusStore
 from corpus.ops import registry
-from corpus.spec import PathPolicy, PipelineSpec, load_spec_file
+from corpus.spec import PathPolicy, PipelineSpec
+from corpus.specfile import load_defs_folder
+from platform_assets.run_outcome import cli_console_logger, failure_reason
 from resources.storage import PROJECT_ROOT
 
 DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
 # runs launched from the command line log stage progress (INFO), not Dagster's step bookkeeping (DEBUG)
+CLI_JOB_NAME = "__ephemeral_asset_job__"  # the name dg.materialize gives its runs
 CLI_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": os.environ.get("CORPUS_LOG_LEVEL", "INFO")}}}}
 
 
 def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
-    specs = {}
-    for path in sorted(defs_dir.glob("*/defs.yaml")):
-        spec = load_spec_file(path, PathPolicy.default(PROJECT_ROOT))
-        specs[spec.pipeline] = spec
-    return specs
+    """The approved pipelines by name; SpecError (naming file and field) when any defs.yaml is refused."""
+    return {name: spec for name, (_, spec) in load_defs_folder(defs_dir, PathPolicy.default(PROJECT_ROOT)).items()}
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,17 @@ def run_segment(
     partition: str | None,
     resource_config: dict[str, Any],
     instance_ref: Any | None = None,
-) -> float:
-    """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns seconds.
+) -> tuple[float, str | None]:
+    """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns (seconds, why it
+    failed or None).
 
     Runs in a worker process: resources are rebuilt from plain values."""
     warnings.filterwarnings("ignore", message=r".*is currently in (preview|beta)")  # as the CLI does
     spec, resources, defs = _worker_defs(spec_json, json.dumps(resource_config, sort_keys=True, default=str))
     instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
     t0 = time.perf_counter()
-    _run_inline(spec, keys, partition, resources, instance, defs)
-    return time.perf_counter() - t0
+    failed = failure_reason(_run_inline(spec, keys, partition, resources, instance, defs, raise_on_error=False), spec.pipeline)
+    return time.perf_counter() - t0, failed
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,7 +116,13 @@ def materialize_pipeline(
     progress: Callable[[str], None] = print,
     on_run_done: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Materialize every build-loop asset of ``spec``; returns timing figures.
+    """Materialize every build-loop asset of ``spec``; returns timing figures, and under ``failed`` the
+    sources that stopped, each with why (``{source: reason}``).
+
+    A source whose run fails (a blocking check, e.g. every document filtered out, or an error) is a
+    result for that source: its later stages are not run, the other sources go on, and the global
+    assets (dedup index, tokenizer) run over the sources still going. Raises :class:`BuildLoopError`
+    when a global asset fails or no source is left.
 
     ``on_run_done`` is called with a label after each of the :func:`count_runs` runs (a
     progress bar advances on it)."""
@@ -129,7 +136,8 @@ def materialize_pipeline(
     from platform_assets.resources import resources_to_config
 
     resource_config = resources_to_config(resources)
-    timings: dict[str, float] = {}
+    timings: dict[str, Any] = {}
+    failed: dict[str, str] = {}
     t_all = time.perf_counter()
     segments = build_segments(spec)
     # one pool for the whole pipeline: its workers pay the imports and definitions once
@@ -139,29 +147,68 @@ def materialize_pipeline(
         for n, seg in enumerate(segments, 1):
             label = " -> ".join(seg.keys)
             t0 = time.perf_counter()
+            going = [s for s in spec.source_names if s not in failed]
+            if not going:
+                raise BuildLoopError(f"every source of {spec.pipeline!r} stopped before {label}", failed)
+            for src in failed:  # the runs a stopped source does not need
+                done(f"{label} [{src}] skipped")
             if not seg.partitioned:
-                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)")
-                _run_inline(spec, seg.keys, None, resources, instance, defs)
+                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)" if not failed else
+                         f"[{n}/{len(segments)}] {spec.pipeline}: {label} ({', '.join(going)}; without {', '.join(failed)})")
+                result = _run_inline(spec, seg.keys, None, resources, instance, defs, raise_on_error=False,
+                                     run_config=_exclude_config(spec, seg.keys, defs, list(failed)))
+                why = failure_reason(result, spec.pipeline)
+                if why is not None:
+                    raise BuildLoopError(f"{label} (all sources) failed: {why}", failed)
                 done(label)
             elif parallel <= 1:
-                for src in spec.source_names:
+                for src in going:
                     progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
-                    _run_inline(spec, seg.keys, src, resources, instance, defs)
+                    why = failure_reason(_run_inline(spec, seg.keys, src, resources, instance, defs, raise_on_error=False),
+                                         spec.pipeline)
+                    _note(failed, src, why, progress)
                     done(f"{label} [{src}]")
             else:
-                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(spec.source_names)}] on {parallel} processes")
+                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(going)}] on {parallel} processes")
                 pool = pool or ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn"))
-                futs = {pool.submit(run_segment, spec_json, seg.keys, src, resource_config, ref): src for src in spec.source_names}
+                futs = {pool.submit(run_segment, spec_json, seg.keys, src, resource_config, ref): src for src in going}
                 for fut in as_completed(futs):
-                    secs = fut.result()
-                    progress(f"      {label} [{futs[fut]}] done in {secs:.1f}s")
+                    secs, why = fut.result()
+                    progress(f"      {label} [{futs[fut]}] {'done' if why is None else 'stopped'} in {secs:.1f}s")
+                    _note(failed, futs[fut], why, progress)
                     done(f"{label} [{futs[fut]}]")
             timings[label] = time.perf_counter() - t0
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     timings["total"] = time.perf_counter() - t_all
+    timings["failed"] = {s: failed[s] for s in spec.source_names if s in failed}
     return timings
+
+
+class BuildLoopError(RuntimeError):
+    """The build loop cannot go on: a global asset failed, or every source stopped (``failed`` says why each did)."""
+
+    def __init__(self, message: str, failed: dict[str, str]):
+        super().__init__(message)
+        self.failed = dict(failed)
+
+
+def _note(failed: dict[str, str], source: str, why: str | None, progress: Callable[[str], None]) -> None:
+    if why is not None:
+        failed[source] = why
+        progress(f"      source {source!r} stopped: {why}; the other sources go on")
+
+
+def _exclude_config(spec: PipelineSpec, keys: tuple[str, ...], defs: dg.Definitions, exclude: list[str]) -> dict[str, Any]:
+    """Run config telling the global assets ``keys`` to leave ``exclude`` out (see SourcesConfig)."""
+    if not exclude:
+        return CLI_RUN_CONFIG
+    ops = {}
+    for k in keys:
+        node = defs.resolve_assets_def(dg.AssetKey([spec.pipeline, k])).node_def.name
+        ops[node] = {"config": {"exclude_sources": exclude}}
+    return {**CLI_RUN_CONFIG, "ops": ops}
 
 
 def count_runs(spec: PipelineSpec) -> int:
@@ -176,18 +223,25 @@ def _run_inline(
     resources: dict[str, Any],
     instance: dg.DagsterInstance,
     defs: dg.Definitions | None = None,
-) -> None:
-    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails."""
+    *,
+    raise_on_error: bool = True,
+    run_config: dict[str, Any] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails, unless told not to."""
     defs = defs or _defs_for(spec, resources)
-    dg.materialize(
-        _assets(defs),
-        selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
-        partition_key=partition,
-        instance=instance,
+    # dg.materialize's own job, with the console logger that leaves stack traces to the event log
+    job = dg.Definitions(
+        jobs=[dg.define_asset_job(CLI_JOB_NAME, selection=[dg.AssetKey([spec.pipeline, k]) for k in keys])],
+        assets=_assets(defs),
         resources=resources,
+        loggers={"console": cli_console_logger},
+    ).resolve_job_def(CLI_JOB_NAME)
+    return job.execute_in_process(
+        run_config=run_config or CLI_RUN_CONFIG,
+        instance=instance,
+        partition_key=partition,
+        raise_on_error=raise_on_error,
         tags={"corpus/launched_by": "cli"},
-        run_config=CLI_RUN_CONFIG,
-        raise_on_error=True,
     )
 
 

@@ -21,7 +21,7 @@ import dagster as dg
 from pydantic import Field
 
 from corpus.io import CorpusStore
-from corpus.metrics import MetricsRecord, RecordProblem, parse_record
+from corpus.metrics import PIPELINE_PATTERN, MetricsRecord, RecordProblem, implausible_values, parse_record
 from resources.storage import CorpusStorage
 
 METRICS_DIR = "_metrics"
@@ -42,10 +42,17 @@ class MetricsClient:
         self.store = store
 
     def _dir(self, pipeline: str) -> str:
-        return posixpath.join(METRICS_DIR, _SAFE.sub("_", pipeline))
+        if not isinstance(pipeline, str) or not re.match(PIPELINE_PATTERN, pipeline):
+            raise ValueError(f"{pipeline!r} is not a pipeline name (lowercase letters, digits and '_', starting with a "
+                             "letter, as in the spec's pipeline:)")
+        return posixpath.join(METRICS_DIR, pipeline)
 
     def append(self, record: MetricsRecord) -> str:
-        """Write one record; returns where (a display URI)."""
+        """Write one record; returns where (a display URI). Raises ValueError for implausible values
+        (negative or absurd losses), writing nothing."""
+        problems = implausible_values(record)
+        if problems:
+            raise ValueError(f"record {record.key} not written: {'; '.join(problems)}")
         name = f"{time.time_ns():020d}-{_SAFE.sub('_', record.run_id)[:80]}-{record.step:08d}.json"
         rel = posixpath.join(self._dir(record.pipeline), name)
         self.store.write_bytes(rel, record.model_dump_json().encode())

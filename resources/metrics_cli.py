@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from corpus.metrics import MetricsRecord, parse_jsonl
+from corpus.metrics import parse_jsonl, parse_record, record_problems
 from resources.metrics import MetricsClient
 from resources.storage import CorpusStorage
 
@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     client = _client(args.root)
     if args.cmd == "list":
-        stored = client.read(args.pipeline)
+        try:
+            stored = client.read(args.pipeline)
+        except ValueError as exc:
+            print(f"--pipeline: {exc}", file=sys.stderr)
+            return 2
         for rec in stored.records:
             losses = ", ".join(f"{d}={v:.4f}" for d, v in rec.val_loss.items())
             print(f"{rec.created_at:%Y-%m-%d %H:%M:%S} {rec.mixture_version} {rec.run_id} step={rec.step} tokens={rec.tokens_seen} finished={rec.finished} {losses}")
@@ -72,15 +76,25 @@ def main(argv: list[str] | None = None) -> int:
         missing = [f"--{n}" for n, v in (("pipeline", args.pipeline), ("version", args.mixture_version), ("run-id", args.run_id)) if not v]
         if missing or not args.val_loss:
             p.error(f"report needs --file, or {', '.join(missing + ([] if args.val_loss else ['--val-loss']))}")
-        records = [
-            MetricsRecord(
-                run_id=args.run_id, pipeline=args.pipeline, mixture_version=args.mixture_version, step=args.step,
-                tokens_seen=args.tokens, val_loss=_parse_losses(args.val_loss), finished=args.finished, trainer=args.trainer,
-            )
-        ]
+        record, problems = parse_record(
+            {"run_id": args.run_id, "pipeline": args.pipeline, "mixture_version": args.mixture_version, "step": args.step,
+             "tokens_seen": args.tokens, "val_loss": _parse_losses(args.val_loss), "finished": args.finished,
+             "trainer": args.trainer}, where="report")
+        for prob in problems:
+            print(f"refused: {prob}", file=sys.stderr)
+        records = [record] if record is not None else []
+    refused = 0
     for rec in records:
-        print(f"wrote {client.append(rec)}")
-    return 0 if records else 1
+        try:
+            where = client.append(rec)
+        except ValueError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            refused += 1
+            continue
+        print(f"wrote {where}")
+        for prob in record_problems(rec):  # written (a diverged run reports NaN), but the feedback loop will skip it
+            print(f"warning: {rec.key}: {prob}; the feedback sensor will skip this record", file=sys.stderr)
+    return 0 if records and not refused else 1
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ class PolicyError(ValueError):
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     floor: float = Field(0.0, ge=0.0, lt=1.0, description="minimum share of every domain")
 

@@ -133,7 +133,7 @@ class MixtureRegressor:
 class RegressionConfig(BaseModel):
     """Config of the ``regression`` (RegMix) policy."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     target: Literal["average", "worst"] | str = Field("average", description="minimize the average or worst-domain validation loss, or one domain's")
     min_history: int = Field(4, ge=2, le=10_000, description="evaluated mixtures needed before fitting; shorter histories explore")

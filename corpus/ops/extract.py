@@ -110,6 +110,15 @@ def make_extractor(config: ExtractHtmlConfig) -> Callable[[str], str]:
     return _trafilatura_extractor(config)
 
 
+MIN_LETTER_SHARE = 0.25  # prose is ~80% letters, code ~60%; markup debris ("<<>>&#x;") almost none
+
+
+def _letter_share(text: str) -> float:
+    """Letters among the non-space characters of (the first 20,000 characters of) ``text``."""
+    sample = "".join(text[:20_000].split())
+    return sum(c.isalpha() for c in sample) / len(sample) if sample else 0.0
+
+
 def _html_rows(batch: pl.DataFrame) -> list[int]:
     if schema.CONTENT_TYPE not in batch.columns:
         return []
@@ -122,7 +131,7 @@ def _html_rows(batch: pl.DataFrame) -> list[int]:
     1,
     "map",
     ExtractHtmlConfig,
-    reasons=("empty_extraction",),
+    reasons=("empty_extraction", "extraction_not_text"),
     requires_packages=("resiliparse", "trafilatura"),
     tags=("extract",),
 )
@@ -157,6 +166,8 @@ def extract_html(batch: pl.DataFrame, config: ExtractHtmlConfig) -> pl.DataFrame
         ctypes[i] = "text/plain"
         if not text:
             drop[i] = "empty_extraction"
+        elif _letter_share(text) < MIN_LETTER_SHARE:
+            drop[i] = "extraction_not_text"
     return batch.with_columns(
         pl.Series(schema.TEXT, texts, dtype=pl.String()),
         pl.Series(schema.TITLE, titles, dtype=pl.String()),

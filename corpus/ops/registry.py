@@ -32,7 +32,7 @@ OpKind = Literal["map", "filter", "global"]
 class OpConfig(BaseModel):
     """Base for operator configs: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN would pass no bound honestly
 
 
 class UnknownOperatorError(KeyError):

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
+from corpus.specfile import defs_attributes_from_text, read_text
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
 from resources.compute import ComputeEngine
@@ -29,6 +31,18 @@ from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
 READER_VERSION = "read@1"
 TOKENIZE_VERSION = "tokenize@1"
 KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy"}
+
+
+class SourcesConfig(dg.Config):
+    """Run config of the global assets (dedup index, tokenizer)."""
+
+    exclude_sources: list[str] = Field(
+        default_factory=list,
+        description="sources left out of this run; the command line leaves out sources that failed an earlier stage",
+    )
+
+    def included(self, spec: PipelineSpec) -> list[str]:
+        return [s for s in spec.source_names if s not in self.exclude_sources]
 
 
 class PipelineComponent(dg.Component):
@@ -55,6 +69,9 @@ class PipelineComponent(dg.Component):
                 where=f"{context.path}/defs.yaml",
             )
         project_root = Path(context.project_root)
+        defs_file = Path(context.path) / "defs.yaml"
+        if defs_file.exists():  # the envelope too: Dagster's own keys (post_processing) would render templates
+            defs_attributes_from_text(read_text(defs_file), str(defs_file))
         issues = validate_spec(attributes, PathPolicy.default(project_root))
         if issues:
             raise SpecError(issues, where=f"{context.path}/defs.yaml")
@@ -149,9 +166,9 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             automation_condition=stage_condition(),
             **_common(spec),
         )
-        def stage_index(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+        def stage_index(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage) -> dg.MaterializeResult:
             store = storage.store()
-            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info)
+            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info, sources=config.included(spec))
             md: dict[str, Any] = {
                 "docs_in": summary["docs_in"],
                 "duplicates": summary["duplicates"],
@@ -160,6 +177,8 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
                 "seconds": round(summary["seconds"], 3),
                 "location": dg.MetadataValue.path(store.display(runner.index_dir(spec.pipeline, stage.name))),
             }
+            if summary["excluded_sources"]:
+                md["excluded_sources"] = dg.MetadataValue.json(summary["excluded_sources"])
             for src, reasons in summary["per_source"].items():
                 md[f"duplicates/{src}"] = sum(reasons.values())
             return dg.MaterializeResult(metadata=md)
@@ -208,16 +227,18 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         automation_condition=stage_condition(),
         **_common(spec),
     )
-    def tokenizer(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+    def tokenizer(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage) -> dg.MaterializeResult:
         store = storage.store()
         file_bytes = None
         if tk.kind == "file" and tk.path:
             fs, path = storage.source_location(tk.path)
             with fs.open_input_stream(path) as f:
                 file_bytes = f.read()
-        info = runner.run_tokenizer(spec, store, tokenizer_file=file_bytes, progress=context.log.info)
+        info = runner.run_tokenizer(spec, store, tokenizer_file=file_bytes, progress=context.log.info,
+                                    sources=config.included(spec))
         return dg.MaterializeResult(
             metadata={
+                **({"excluded_sources": dg.MetadataValue.json(config.exclude_sources)} if config.exclude_sources else {}),
                 "vocab_size": info["vocab_size"],
                 "sample_docs": info["sample_docs"],
                 "sha256": info["sha256"],

@@ -227,6 +227,7 @@ def test_s3_source_through_the_same_tools(temp_repo: Path, monkeypatch: pytest.M
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         s3.create_bucket(Bucket="corpus-agent")
         s3.upload_file(str(temp_repo / "data" / "sources" / "notes" / "notes.jsonl"), "corpus-agent", "notes/part-0.jsonl")
+        monkeypatch.setenv("CORPUS_ALLOWED_ROOTS", "s3://corpus-agent")
         toolbox = Toolbox(temp_repo, ["s3://corpus-agent/notes"])
         assert toolbox.sources["notes"].location == "s3://corpus-agent/notes" and toolbox.sources["notes"].format == "jsonl"
         profile = toolbox.call("profile_source", {"source": "notes"})

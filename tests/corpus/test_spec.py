@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 
@@ -117,6 +118,7 @@ def test_symlink_escape_is_caught(policy, tmp_path):
 
 
 def test_s3_location_allowed(policy):
+    policy = dataclasses.replace(policy, allowed_s3=("s3://my-bucket/corpora",))
     spec = load_spec(spec_with(sources__0__location="s3://my-bucket/corpora/a"), policy)
     assert spec.sources[0].location.startswith("s3://")
 

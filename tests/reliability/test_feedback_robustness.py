@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from corpus.feedback import FeedbackState, NewVersion, decide
 from corpus.io import CorpusStore
-from corpus.metrics import MetricsRecord
+from corpus.metrics import MetricsRecord, implausible_values
 from corpus.mixing.policies import POLICIES, RoundResult, propose_weights
 from corpus.runner import stage_dir
 from corpus.spec import MixtureSpec, PathPolicy, SpecError, load_spec, parse_spec
@@ -78,9 +78,9 @@ class Loop:
                minutes: int = 0, pipeline: str = "fb", step: int = 100) -> str:
         rec = MetricsRecord(run_id=f"{run}-{version}", pipeline=pipeline, mixture_version=version, step=step, tokens_seen=10_000,
                             val_loss=losses, finished=finished, created_at=T0 + timedelta(minutes=minutes))
-        if pipeline == "fb":
+        if pipeline == "fb" and not implausible_values(rec):
             self.client.append(rec)
-        else:  # a record of another pipeline dropped into this pipeline's folder
+        else:  # a record of another pipeline, or one the client refuses (a negative loss), written by another writer
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / f"{run}-other.json").write_bytes(rec.model_dump_json().encode())
         return rec.model_dump_json()
