@@ -113,7 +113,7 @@ def _with_file(batch: ReadBatch, source: SourceSpec, rel: str) -> ReadBatch:
 
 
 def _outside(source: SourceSpec, rel: str) -> ReadBatch:
-    """A file reached through a link that leads outside the location: not read, one quarantined record (as the reader does)."""
+    """A file reached through a link leading outside the location: not read, one quarantined record (as the reader)."""
     error = (
         f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
         "so it was not read; copy the file into the location, or make the folder that holds it a source of its own"
@@ -140,7 +140,7 @@ def _take(frame: pl.DataFrame, rows: list[int]) -> pl.DataFrame:
 def spread_read(
     source: SourceSpec, fs: pafs.FileSystem, base_path: str, n: int, *, max_bytes: int, seed: int = 0
 ) -> tuple[ReadBatch, Coverage, bool]:
-    """``n`` records drawn over the whole source (see the module docstring); (batch, coverage, cut by the byte budget)."""
+    """``n`` records drawn over the whole source (module docstring); (batch, coverage, cut by the byte budget)."""
     files = list_source_files(source, fs, base_path)
     info = fs.get_file_info(base_path.rstrip("/") or base_path)
     single = info.type == pafs.FileType.File

@@ -178,7 +178,7 @@ def _response(blocks: list[dict[str, Any]], i: int) -> dict[str, Any]:
 
 
 def transcript_from_calls(calls: list[Any]) -> list[dict[str, Any]]:
-    """Responses replaying ``calls`` one per turn, with a rejected submission (a misspelled operator) before the last."""
+    """Responses replaying ``calls`` one per turn, with a rejected submission (misspelled operator) before the last."""
     responses, n = [], 0
     for call in calls:
         if call.is_error:
@@ -359,14 +359,14 @@ def main() -> None:
                 flush=True,
             )
         results[fx.name] = entry
-        off = entry.get("offline", {})
+        off, claude = entry.get("offline", {}), entry.get("claude", {})
         rows.append(
             {
                 "fixture": fx.name,
                 "offline met": f"{off.get('met', 0)}/{off.get('expectations', 0)}",
                 "valid": off.get("spec_valid"),
                 "evidence": off.get("evidence"),
-                "claude met": f"{entry.get('claude', {}).get('met', '-')}/{entry.get('claude', {}).get('expectations', '-')}",
+                "claude met": f"{claude.get('met', '-')}/{claude.get('expectations', '-')}",
             }
         )
 
@@ -396,8 +396,8 @@ def main() -> None:
             "expectations_met_share": share("claude", "met"),
             "specs_valid_share": share("claude", "spec_valid"),
             "models": sorted({r["claude"].get("model", "error") for r in results.values() if "claude" in r}),
-            "note": "fixtures without a recording of a model are replayed from the offline planner's calls: that scores "
-            "the loop's machinery, not a model's judgment",
+            "note": "fixtures without a recording of a model are replayed from the offline planner's calls: "
+            "that scores the loop's machinery, not a model's judgment",
         },
         "seconds": round(time.perf_counter() - t_all, 1),
         "fixtures": results,
