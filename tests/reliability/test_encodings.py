@@ -111,3 +111,18 @@ def test_encoding_on_parquet_or_warc_is_refused(fmt: str) -> None:
     with pytest.raises(SpecError) as exc:
         load_spec(data)
     assert [i.field for i in exc.value.issues] == ["sources[0].encoding"]
+
+
+def test_the_raw_stage_reports_records_by_encoding(tmp_path: Path) -> None:
+    from corpus import runner
+    from corpus.io import CorpusStore
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "old.txt").write_bytes(LATIN.encode("latin-1"))
+    (tmp_path / "src" / "new.txt").write_text("Plain UTF-8 text, déjà vu.\nA second line.\n", encoding="utf-8")
+    spec = parse_spec({"pipeline": "enc", "sources": [{"name": "src", "location": str(tmp_path / "src"), "format": "text",
+                                                       "split": "line", "encoding": "auto"}]})
+    store = CorpusStore(root=str(tmp_path / "store"))
+    report = runner.run_raw(spec, "src", store, source_location=(FS, str(tmp_path / "src")))
+    assert report.kept == 4 and report.quarantined_total == 0
+    assert runner.read_report(store, "enc", "raw", "src").extra["encodings"] == {"cp1252": 2, "utf-8": 2}
