@@ -114,6 +114,7 @@ _OPERATOR_MODULES = (
     "corpus.ops.quality",
     "corpus.ops.dedup",
     "corpus.ops.pii",
+    "corpus.ops.datatrove_step",
 )
 _loaded = False
 
