@@ -25,11 +25,12 @@ goes on. Documents an earlier step already dropped are not evaluated again.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 import polars as pl
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from corpus import schema
 from corpus.ops import datatrove_steps
@@ -40,7 +41,14 @@ from corpus.ops.registry import OpConfig, register
 PREFIX = "datatrove"
 
 
+def _steps_schema() -> dict[str, Any]:
+    return {"datatrove_steps": {s.name: {"kind": s.kind, "args": s.args.model_json_schema()["properties"]}
+                                for s in ALLOWED.values()}}
+
+
 class DatatroveStepConfig(OpConfig):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_steps_schema())
+
     step: str = Field(max_length=100, description=f"datatrove class name, one of: {', '.join(ALLOWED)}")
     args: dict[str, Any] = Field(default_factory=dict, description="the step's keyword arguments (plain values)")
 
@@ -74,7 +82,7 @@ def _arg_problem(step: AllowedStep, error: Any) -> str:
 
 
 def drop_reason(step: str, reason: str | None) -> str:
-    """``datatrove:<Step>:<reason>``, datatrove's reason made an identifier (``< 3 paragraphs`` -> ``lt_3_paragraphs``)."""
+    """``datatrove:<Step>:<reason>``, the reason as an identifier (``< 3 paragraphs``: ``lt_3_paragraphs``)."""
     text = (reason or "").replace("<", " lt ").replace(">", " gt ").lower()
     slug = re.sub(r"[^a-z0-9]+", "_", text).strip("_")[:80] or "dropped"
     return f"{PREFIX}:{step}:{slug}"
@@ -133,10 +141,8 @@ def _extract(step: Any, name: str, rows: list[int], batch: pl.DataFrame, texts: 
     html_rows = [i for i in rows if _html(ctypes[i])]
     if html_rows:
         # import the engine here first, so the forked sandbox process starts within the timeout
-        try:
+        with contextlib.suppress(Exception):  # a failure shows on the documents themselves below
             step.extract("<html><body><p>warm up</p></body></html>")
-        except Exception:  # noqa: BLE001 - a failure shows on the documents themselves below
-            pass
         with ExtractorSandbox(timeout=step.timeout, warmup_text="") as sandbox:
             for i in html_rows:
                 html = texts[i] or ""
@@ -170,7 +176,9 @@ def _format(step: Any, name: str, rows: list[int], texts: list[Any], drop: list,
 @register("datatrove_step", 1, "map", DatatroveStepConfig, reasons=_all_reasons(),
           requires_packages=("datatrove",), tags=("datatrove",))
 def datatrove_step(batch: pl.DataFrame, config: DatatroveStepConfig) -> pl.DataFrame:
-    """Run one of datatrove's pipeline steps on the batch: a filter (GopherQualityFilter, C4QualityFilter, FineWebQualityFilter, ...), an extractor (Trafilatura) or a formatter (PIIFormatter, FTFYFormatter, ...), named by class with validated plain-value arguments; drops carry datatrove's own reason as datatrove:<Step>:<reason>.
+    """Run one of datatrove's pipeline steps on the batch: a filter (GopherQualityFilter, C4QualityFilter,
+    FineWebQualityFilter, ...), an extractor (Trafilatura) or a formatter (PIIFormatter, FTFYFormatter, ...), named
+    by class with validated plain-value arguments; drops carry datatrove's own reason as datatrove:<Step>:<reason>.
 
     Only allowlisted steps (corpus.ops.datatrove_steps) can be named; steps that download
     models or word lists, or take code, are refused with what to use instead.

@@ -81,7 +81,8 @@ class NoArgs(StepArgs):
 class FineWebQualityArgs(StepArgs):
     line_punct_thr: Ratio = 0.12
     line_punct_exclude_zero: bool = False
-    stop_chars: tuple[Annotated[str, StringConstraints(min_length=1, max_length=8)], ...] | None = Field(None, max_length=200)
+    stop_chars: tuple[Annotated[str, StringConstraints(min_length=1, max_length=8)], ...] | None = Field(
+        None, max_length=200)
     short_line_thr: Ratio = 0.67
     short_line_length: Count = 30
     char_duplicates_ratio: Ratio = 0.01
@@ -125,7 +126,8 @@ class PIIArgs(StepArgs):
 
 
 class SymbolLinesArgs(StepArgs):
-    symbols_to_remove: list[Annotated[str, StringConstraints(min_length=1, max_length=4)]] | None = Field(None, max_length=500)
+    symbols_to_remove: list[Annotated[str, StringConstraints(min_length=1, max_length=4)]] | None = Field(
+        None, max_length=500)
     replace_char: Annotated[str, StringConstraints(max_length=4)] = ""
 
 
@@ -159,7 +161,8 @@ ALLOWED: dict[str, AllowedStep] = {
 }
 
 REFUSED: dict[str, str] = {
-    "LanguageFilter": "it downloads a fastText language-id model when it starts; use language_filter@1 (pycld2, offline)",
+    "LanguageFilter": "it downloads a fastText language-id model when it starts; "
+                      "use language_filter@1 (pycld2, offline)",
     "FastTextClassifierFilter": "it downloads a fastText model from a URL or the hub when it starts",
     "C4BadWordsFilter": "it downloads its word lists when it starts",
     "UnigramLogProbFilter": "it downloads a unigram frequency list when it starts",

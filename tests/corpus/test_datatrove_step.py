@@ -60,7 +60,8 @@ def test_formatters_rewrite_text() -> None:
 
 
 def test_extractor_turns_html_rows_into_text() -> None:
-    page = f"<html><head><title>Budget</title></head><body><nav>Home</nav><article><p>{PROSE}</p></article></body></html>"
+    page = (f"<html><head><title>Budget</title></head><body><nav>Home</nav><article><p>{PROSE}</p></article>"
+            "</body></html>")
     out = run({"step": "Trafilatura"}, [page, PROSE, "<html><body></body></html>"],
               content_type=["text/html; charset=utf-8", "text/plain", "text/html"], title=[None, None, None])
     assert out["text"][0].startswith("The committee met") and "<" not in out["text"][0]
@@ -71,12 +72,12 @@ def test_extractor_turns_html_rows_into_text() -> None:
 
 
 def test_extractor_timeout_quarantines_the_page() -> None:
-    out = run({"step": "Trafilatura", "args": {"timeout": 0.000001}}, [f"<html><body><p>{PROSE}</p></body></html>"],
-              content_type=["text/html"])
-    assert out["_error"][0].startswith("datatrove_step_failed: Trafilatura took longer than its timeout")
+    """A page over the step's per-document timeout is quarantined with the reason, not lost (the page takes seconds)."""
+    big = "<html><body>" + "".join(f"<div><p>{PROSE} {i}</p></div>" for i in range(5000)) + "</body></html>"
     kept, dropped, quarantined, _ = runner.apply_steps(
-        pl.DataFrame({"id": ["d0"], "text": ["<p>x</p>"], "source": "s", "content_type": ["text/html"]}),
-        [(OP, OP.parse_config({"step": "Trafilatura", "args": {"timeout": 0.000001}}))], "extracted")
+        pl.DataFrame({"id": ["d0"], "text": [big], "source": "s", "content_type": ["text/html"]}),
+        [(OP, OP.parse_config({"step": "Trafilatura", "args": {"timeout": 0.05}}))], "extracted")
+    assert quarantined["error"][0].startswith("datatrove_step_failed: Trafilatura took longer than its timeout")
     assert kept.height == 0 and dropped.height == 0 and quarantined.height == 1
     assert quarantined["step"][0] == "datatrove_step@1"
 
@@ -117,3 +118,6 @@ def test_described_with_datatroves_reasons() -> None:
     assert "datatrove:GopherQualityFilter:gopher_short_doc" in info["drop_reasons"]
     assert "datatrove:Trafilatura:empty_extraction" in info["drop_reasons"]
     assert info["kind"] == "map" and "GopherQualityFilter" in info["config_schema"]["properties"]["step"]["description"]
+    steps = info["config_schema"]["datatrove_steps"]
+    assert steps["C4QualityFilter"]["kind"] == "filter" and "min_num_sentences" in steps["C4QualityFilter"]["args"]
+    assert "LanguageFilter" not in steps

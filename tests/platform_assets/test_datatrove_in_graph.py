@@ -28,7 +28,8 @@ def test_datatrove_steps_materialize_as_assets(small_corpus: Path, tmp_path: Pat
          "sources": ["pages"]},
         {"name": "quality", "steps": [
             {"op": "datatrove_step@1", "config": {"step": "FTFYFormatter"}},
-            {"op": "datatrove_step@1", "config": {"step": "GopherQualityFilter", "args": {"min_doc_words": 120, "max_non_alpha_words_ratio": 0.5}}}]},
+            {"op": "datatrove_step@1", "config": {"step": "GopherQualityFilter",
+                                                  "args": {"min_doc_words": 120, "max_non_alpha_words_ratio": 0.5}}}]},
         {"name": "redacted", "op": "datatrove_step@1", "config": {"step": "PIIFormatter"}, "sources": ["docs"]},
     ]
     spec = parse_spec(d)
