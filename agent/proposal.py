@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.dryrun import DryRunResult
 from agent.report import reviewer_sections
@@ -391,12 +392,24 @@ def github_target(repo: Path, remote: str = "origin", env: dict[str, str] | None
     return GitHubTarget(slug, remote, token, env.get("GITHUB_API_URL", GITHUB_API).rstrip("/"))
 
 
+def credential_scope(remote_url: str, api_url: str) -> str:
+    """The URL prefix git sends the token to: the remote's host for an HTTP(S) remote, else the API's web host."""
+    parts = urlsplit(remote_url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/"
+    api = urlsplit(api_url)
+    host = api.hostname or "github.com"
+    host = "github.com" if host == "api.github.com" else host  # GitHub Enterprise serves git and the API on one host
+    return f"{api.scheme or 'https'}://{host}{f':{api.port}' if api.port else ''}/"
+
+
 def push_branch(repo: Path, target: GitHubTarget, branch: str) -> None:
     """Force-push ``branch`` to the remote; the token goes in an HTTP header set through the environment."""
     basic = base64.b64encode(f"x-access-token:{target.token}".encode()).decode()
+    scope = credential_scope(git(repo, "remote", "get-url", target.remote), target.api_url)
     env = {
         "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.https://github.com/.extraheader",
+        "GIT_CONFIG_KEY_0": f"http.{scope}.extraheader",
         "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
     }
     git(repo, "push", "--force", target.remote, f"refs/heads/{branch}:refs/heads/{branch}", env=env)

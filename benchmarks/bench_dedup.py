@@ -39,6 +39,7 @@ import contextlib
 import importlib.metadata
 import io
 import os
+import math
 import random
 import statistics
 import sys
@@ -62,6 +63,7 @@ from corpus.ops.dedup import MinhashDedupConfig, dedup_minhash  # noqa: E402
 # per-word edit rates of planted copies; 0.0 = exact copy (case / whitespace changed)
 RATES = (0.0, 0.0, 0.004, 0.01, 0.015, 0.02, 0.03, 0.045, 0.06, 0.09, 0.13, 0.2, 0.35)
 BATCH_ROWS = 10_000
+ORIGINALS_MAX_SHARE = 0.5  # of the corpus; the rest is planted copies
 
 
 # --------------------------------------------------------------------------- corpus
@@ -86,8 +88,14 @@ def perturb_words(text: str, rate: float, rng: random.Random, vocab: list[str]) 
 
 
 def build_corpus(target_mb: float, seed: int = 0) -> tuple[list[str], list[tuple[int, int, float]]]:
-    """Originals and planted copies up to ``target_mb``, shuffled; texts and (original row, copy row, rate)."""
+    """Originals and planted copies up to ``target_mb``, shuffled; texts and (original row, copy row, rate).
+
+    Originals fill at most half of the target: below twice their size (``--quick``) an evenly
+    strided subset of them is kept, so that copies are still planted and recall is measured.
+    """
     originals = [d.text for d in load_real_documents()]
+    stride = math.ceil(utf8_bytes(originals) / (ORIGINALS_MAX_SHARE * target_mb * 1e6))
+    originals = originals[::max(1, stride)]
     rng = random.Random(seed)
     vocab = sorted({w for t in originals[:: max(1, len(originals) // 2000)] for w in t.split()})
     texts = list(originals)
@@ -100,6 +108,8 @@ def build_corpus(target_mb: float, seed: int = 0) -> tuple[list[str], list[tuple
         plants.append((i, len(texts), rate))
         texts.append(copy)
         size += len(copy.encode("utf-8"))
+    if not plants:
+        raise ValueError(f"--mb {target_mb}: no near-duplicates planted; give a larger size")
     # shuffle, so that any prefix (the datatrove subset) holds originals and copies alike
     order = list(range(len(texts)))
     rng.shuffle(order)

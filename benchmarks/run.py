@@ -57,6 +57,8 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "MinHash dedup vs datatrove: speed, recall and precision on planted near-duplicates"),
         Benchmark("extract", "bench_extract.py", (), ("--repeats", "1"), True,
                   "HTML extraction engines: F1 against gold snippets, pages/s"),
+        Benchmark("load", "bench_load.py", (), ("--repeats", "1"), False,
+                  "code-location load time: dagster definitions validate, import, building the Definitions"),
         Benchmark("scaling", "bench_scaling.py", (), ("--quick",), False,
                   "whole build loop through Dagster at 1x..8x: time per MB, peak memory, cores, Dagster overhead"),
         # the quick mixing run writes its own file, so a full-size result (about 15 min) is kept
@@ -137,6 +139,13 @@ def extract_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def load_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [(f"{r.get('what')}: median (min-max)", f"{_fmt(r.get('median_s'), ' s', 2)} ({_fmt(r.get('min_s'), '', 2)}-"
+                                                    f"{_fmt(r.get('max_s'), ' s', 2)})") for r in d.get("rows") or []]
+    rows.append(("validate within target", f"{d.get('within_target')} (target {_fmt(d.get('target_validate_s'), ' s', 0)})"))
+    return rows
+
+
 def scaling_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     h = d.get("headline") or {}
     per_mb = h.get("seconds_per_mb") or {}
@@ -179,6 +188,7 @@ HEADLINES: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {
     "quality": quality_rows,
     "dedup": dedup_rows,
     "extract": extract_rows,
+    "load": load_rows,
     "scaling": scaling_rows,
     "mixing": mixing_rows,
 }

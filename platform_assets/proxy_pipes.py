@@ -19,7 +19,7 @@ def main() -> None:
         from corpus.io import CorpusStore, S3Options
         from corpus.learning import read_plan, train_version
         from corpus.spec import PipelineSpec
-        from resources.metrics import MetricsClient
+        from resources.metrics_client import MetricsClient
 
         extras = pipes.extras
         spec = PipelineSpec.model_validate_json(extras["spec"])

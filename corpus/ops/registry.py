@@ -119,6 +119,7 @@ _OPERATOR_MODULES = (
     "corpus.ops.dedup",
     "corpus.ops.pii",
     "corpus.ops.decontam",
+    "corpus.ops.datatrove_step",
 )
 _loaded = False
 

@@ -226,3 +226,41 @@ def test_secrets_appear_nowhere(temp_repo: Path, tmp_path: Path, monkeypatch: py
         assert FAKE_ANTHROPIC_KEY not in content, f"the API key leaked into {where}"
         assert FAKE_GITHUB_TOKEN not in content, f"the GitHub token leaked into {where}"
     assert published.pr_url is not None and proposal.spec.description == "notes; key [redacted]"
+
+
+def test_push_credential_is_scoped_to_the_remote_host(temp_repo: Path) -> None:
+    """A GitHub Enterprise remote gets the token too (it was sent only to https://github.com/)."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from agent.proposal import credential_scope, push_branch
+
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # git's first smart-HTTP request: /info/refs?service=git-receive-pack
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(403)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        git(temp_repo, "remote", "add", "ghe", f"http://127.0.0.1:{port}/acme/corpus.git")
+        git(temp_repo, "branch", "-f", "proposal/x")
+        target = GitHubTarget("acme/corpus", "ghe", FAKE_GITHUB_TOKEN, f"http://127.0.0.1:{port}/api/v3")
+        with pytest.raises(ProposalError) as exc:
+            push_branch(temp_repo, target, "proposal/x")
+        assert FAKE_GITHUB_TOKEN not in str(exc.value)
+    finally:
+        server.shutdown()
+    basic = base64.b64encode(f"x-access-token:{FAKE_GITHUB_TOKEN}".encode()).decode()
+    assert seen and seen[0] is not None and seen[0].lower() == f"basic {basic}".lower()
+    assert credential_scope("git@ghe.acme.test:acme/corpus.git", "https://ghe.acme.test/api/v3") == "https://ghe.acme.test/"
+    assert credential_scope("git@github.com:acme/corpus.git", "https://api.github.com") == "https://github.com/"
+    assert credential_scope("https://x@github.com/acme/corpus", "https://api.github.com") == "https://github.com/"
