@@ -327,8 +327,12 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
             for loc, msg in config_problems:
                 add(f"{where}.config.{_index_style(loc)}", msg)
             if not config_problems:
-                for loc, msg in _config_path_issues(op.parse_config(step.config), paths):
+                parsed = op.parse_config(step.config)
+                for loc, msg in _config_path_issues(parsed, paths):
                     add(f"{where}.config.{loc}", msg)
+                for loc, name in getattr(parsed, "source_refs", lambda: [])():
+                    if name not in spec.source_names:
+                        add(f"{where}.config.{loc}", f"unknown source {name!r}; sources: {', '.join(spec.source_names)}")
             for key, value in _walk_strings(step.config):
                 try:
                     check_text(value)

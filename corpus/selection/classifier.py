@@ -44,7 +44,7 @@ class ClassifierOptions:
     heldout_fraction: float = 0.1
     seed: int = 0
     max_chars: int = 20_000  # characters of each document the classifier reads
-    epochs: int = 5
+    epochs: int = 5  # at least; small training sets get more passes (about 50k examples seen in all, at most 100)
     dim: int = 32
     buckets: int = 1 << 20
     lr: float = 0.5
@@ -70,7 +70,7 @@ class ClassifierReport:
 
 
 def _clean(text: str, max_chars: int) -> str:
-    return _SPACE.sub(" ", text[:max_chars]).strip().lower()
+    return " ".join(text[:max_chars].lower().split())
 
 
 class QualityModel:
@@ -133,6 +133,7 @@ def _vectorizer(n_features: int) -> Any:
 
 
 def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> QualityModel:
+    epochs = max(opts.epochs, min(100, -(-50_000 // max(1, len(texts)))))
     if opts.backend == "fasttext":
         import fasttext
 
@@ -142,7 +143,7 @@ def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> Quali
                 for t, y in zip(texts, labels, strict=True):
                     f.write(("__label__pos " if y else "__label__neg ") + t.replace("\n", " ") + "\n")
             model = fasttext.train_supervised(
-                str(path), epoch=opts.epochs, dim=opts.dim, wordNgrams=2, bucket=opts.buckets, lr=opts.lr,
+                str(path), epoch=epochs, dim=opts.dim, wordNgrams=2, bucket=opts.buckets, lr=opts.lr,
                 thread=1, seed=opts.seed, verbose=0, minCount=1,
             )
         return QualityModel("fasttext", model, opts.max_chars)
@@ -151,7 +152,7 @@ def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> Quali
 
         vec = _vectorizer(opts.buckets)
         x = vec.transform(texts)
-        clf = SGDClassifier(loss="log_loss", alpha=1e-6, max_iter=opts.epochs * 4, tol=None, random_state=opts.seed)
+        clf = SGDClassifier(loss="log_loss", alpha=1e-6, max_iter=epochs * 4, tol=None, random_state=opts.seed)
         clf.fit(x, labels)
         return QualityModel("linear", (vec, clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])), opts.max_chars)
     raise ClassifierError(f"unknown classifier backend {opts.backend!r}; use 'fasttext' or 'linear'")
@@ -226,3 +227,30 @@ def train_classifier(
         examples=examples, train_seconds=seconds, notes=notes,
     )
     return model, report
+
+
+def score_pool(
+    pool: Sequence[str], positives: Sequence[str], negative_idx: Sequence[int], options: ClassifierOptions | None = None,
+    *, positives_field: str = "positives", negatives_field: str = "negatives", folds: int = 2,
+) -> tuple[QualityModel, ClassifierReport, np.ndarray]:
+    """Train on positives vs ``pool[negative_idx]`` and score the whole pool, the negatives out of fold.
+
+    A classifier memorizes its training negatives, so scoring them with it would push every
+    sampled document down. Each negative is scored by a model trained without its fold
+    (cross-fitting); the other documents by the model trained on all negatives, which is
+    also the one returned (and saved) with its held-out report.
+    """
+    opts = options or ClassifierOptions()
+    negative_idx = np.asarray(list(negative_idx), dtype=np.int64)
+    negatives = [pool[i] for i in negative_idx]
+    model, report = train_classifier(positives, negatives, opts, positives_field=positives_field, negatives_field=negatives_field)
+    scores = model.score(pool)
+    if len(negative_idx) >= 2 * folds:
+        fold_of = np.random.default_rng([opts.seed, 3]).permutation(len(negative_idx)) % folds
+        for f in range(folds):
+            rest = [negatives[i] for i in np.flatnonzero(fold_of != f)]
+            fold_model, _ = train_classifier(positives, rest, opts, positives_field=positives_field, negatives_field=negatives_field)
+            mine = negative_idx[fold_of == f]
+            scores[mine] = fold_model.score([pool[i] for i in mine])
+        report.notes.append(f"sampled negatives scored out of fold ({folds} folds)")
+    return model, report, scores
