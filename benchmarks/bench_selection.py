@@ -220,6 +220,7 @@ def main() -> int:
     n_class = 10_000 if quick else 100_000
     started = time.perf_counter()
 
+    load_start = os.getloadavg()
     pin_to_one_core()
     docs = load_real_documents()
     print(f"{len(docs):,} real documents loaded", flush=True)
@@ -322,6 +323,8 @@ def main() -> int:
         "duplicate_suite": {"documents": len(ddomain), "base_docs": dup["base_docs"], "softdedup_s": round(softdedup_s, 2),
                             "weight_mean": float(weights.mean()), "ablation": dup_res.to_dict()},
         "seconds": round(time.perf_counter() - started, 1),
+        "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()],
+                         "note": "the machine's 2 cores were shared with other work; speeds are depressed accordingly"},
     }
     name = "selection"
     if args.out:

@@ -45,7 +45,7 @@ class ClassifierOptions:
     seed: int = 0
     max_chars: int = 20_000  # characters of each document the classifier reads
     epochs: int = 5  # at least; small training sets get more passes (about 50k examples seen in all, at most 100)
-    dim: int = 32
+    dim: int = 16
     buckets: int = 1 << 20
     lr: float = 0.5
 
