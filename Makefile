@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 ARGS ?=
 
-.PHONY: setup demo demo-shared test ui bench bench-mixing validate clean
+.PHONY: setup demo demo-shared test ui bench bench-mixing bench-selection validate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: setup
 
 bench-mixing: setup
 	$(PY) -m benchmarks.bench_mixing $(ARGS)
+
+## selection inside a domain (classifier, model loss, soft dedup, decontamination) -> benchmarks/results/selection.json
+bench-selection: setup
+	$(PY) benchmarks/bench_selection.py $(ARGS)
 
 clean:
 	rm -rf data/demo data/demo_sources $(DAGSTER_HOME)
