@@ -152,7 +152,7 @@ def _labelled(cfg: LabelledFile) -> tuple[list[str], list[str]]:
 
 
 @register("quality_classifier", 1, "global", QualityClassifierConfig, reasons=(REASON_CLASSIFIER,),
-          adds_columns=("score/<name>",), requires_packages=("fasttext", "sklearn"), tags=("quality", "selection", "model"))
+          adds_columns=("score/<name>",), requires_packages=("fasttext", "sklearn"), tags=("selection", "model"))
 def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Train a quality classifier locally (reference sources vs a random sample of the filtered ones) and keep the top scores.
 
@@ -217,7 +217,7 @@ class LmScoreConfig(_SourcesConfig):
 
 
 @register("lm_score", 1, "global", LmScoreConfig, reasons=(REASON_BAND, REASON_RHO), adds_columns=("score/<name>",),
-          tags=("quality", "selection", "model"))
+          tags=("selection", "model"))
 def lm_score(batches: Iterable[pl.DataFrame], cfg: LmScoreConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Score documents by their loss under a small reference LM trained on reference sources; keep perplexity bands or RHO's top.
 

@@ -28,7 +28,8 @@ from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
 
 READER_VERSION = "read@1"
 TOKENIZE_VERSION = "tokenize@1"
-KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy"}
+KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy",
+               "selection": "numpy", "decontamination": "numpy"}
 
 
 class PipelineComponent(dg.Component):
