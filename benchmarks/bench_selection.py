@@ -24,7 +24,7 @@ intervals. Also measured: classifier training on 100k documents and scoring spee
 core for both backends (the choice of the default), and decontamination recall / false
 drops on planted GSM8K items (exact and lightly edited 13-word spans) in the real documents.
 
-    python benchmarks/bench_selection.py             # full size (~30 min on 2 busy cores)
+    python benchmarks/bench_selection.py             # full size (~40 min on 2 busy cores)
     python benchmarks/bench_selection.py --quick     # smoke run (a few minutes)
 """
 
@@ -51,7 +51,7 @@ from _common import load_real_documents, perturb, pin_to_one_core, print_table, 
 SEEDS = [0, 1, 2, 3, 4]
 KEEP_FRACTION = 0.3
 PROXY = {"n_layer": 2, "n_head": 4, "n_embd": 96, "seq_len": 64, "batch_size": 16, "learning_rate": 3e-3, "device": "cpu"}
-BUDGET = 300_000
+BUDGET = 200_000
 EVAL_TOKENS = 8_192
 VOCAB = 2048
 N_EVALS = 10
@@ -159,14 +159,15 @@ def classifier_speed(docs, n_docs: int) -> dict:
     mb = sum(len(t.encode()) for t in apply_texts) / 1e6
     out = {"docs": n_docs, "apply_mb": round(mb, 2)}
     for backend in ("fasttext", "linear"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model, report = train_classifier(pos, neg, ClassifierOptions(backend=backend))
-        total = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
         model.score(apply_texts)
-        apply_s = time.perf_counter() - t0
-        out[backend] = {"train_s": round(total, 2), "fit_s": round(report.train_seconds, 2),
-                        "apply_mb_per_s": round(mb / apply_s, 2), "auc_heldout": round(report.auc, 4)}
+        apply_s, apply_cpu = time.perf_counter() - t0, time.process_time() - c0
+        out[backend] = {"train_s": round(total, 2), "train_cpu_s": round(cpu, 2), "fit_s": round(report.train_seconds, 2),
+                        "apply_mb_per_s": round(mb / apply_s, 2), "apply_mb_per_cpu_s": round(mb / apply_cpu, 2),
+                        "auc_heldout": round(report.auc, 4)}
         print(f"classifier {backend}: {n_docs:,} docs trained in {total:.1f} s, applies at {mb / apply_s:.1f} MB/s", flush=True)
     return out
 
@@ -188,8 +189,13 @@ def decontamination(docs, n_items: int, tmp: Path) -> dict:
     hosts = [p for d in docs if d.domain != "math" for p in passages(d.text, 1500)]
     hosts += [d.text for d in docs if d.domain == "math" and d.text.split("\n")[0] not in items_text]
     planted, plants = plant(hosts, [r["question"] for r in items], 13, seed=5)
-    batch = pl.DataFrame({"id": [str(i) for i in range(len(planted))], "text": planted})
     cfg = DecontaminateConfig(eval_sets=[{"name": "gsm8k", "path": str(path), "fields": ["question"]}])
+    # ground truth before planting: hosts sharing an exact 13-word span with an item are contaminated already
+    # (other GSM8K problems reuse sentences of the evaluation items); they are not counted as clean
+    exact = DecontaminateConfig(eval_sets=cfg.eval_sets, max_edits=0)
+    before = decontaminate(pl.DataFrame({"id": [str(i) for i in range(len(hosts))], "text": hosts}), exact)
+    natural = set(before.with_row_index().filter(pl.col("_drop") == "contaminated")["index"].to_list())
+    batch = pl.DataFrame({"id": [str(i) for i in range(len(planted))], "text": planted})
     t0 = time.perf_counter()
     out = decontaminate(batch, cfg)
     seconds = time.perf_counter() - t0
@@ -197,15 +203,20 @@ def decontamination(docs, n_items: int, tmp: Path) -> dict:
     host_ids = {p.doc for p in plants}
     found = {k: sum(1 for p in plants if p.kind == k and p.doc in dropped) for k in ("exact", "edited")}
     total = {k: sum(1 for p in plants if p.kind == k) for k in ("exact", "edited")}
-    false = len(dropped - host_ids)
-    clean = len(planted) - len(host_ids)
+    clean_ids = set(range(len(planted))) - host_ids - natural
+    false = len(dropped & clean_ids)
     mb = sum(len(t.encode()) for t in planted) / 1e6
     res = {
         "eval_items": n_items, "documents": len(planted), "plants": total, "found": found,
-        "recall": sum(found.values()) / sum(total.values()), "false_drops": false, "clean_documents": clean,
-        "false_drop_rate": false / clean, "mb_per_s": round(mb / seconds, 2),
+        "recall": sum(found.values()) / sum(total.values()),
+        "naturally_contaminated_hosts": len(natural - host_ids),
+        "naturally_contaminated_examples": [hosts[i][:160] for i in sorted(natural - host_ids)[:3]],
+        "false_drops": false, "clean_documents": len(clean_ids), "false_drop_rate": false / len(clean_ids),
+        "false_drop_examples": [planted[i][:160] for i in sorted(dropped & clean_ids)[:3]],
+        "mb_per_s": round(mb / seconds, 2),
     }
-    print(f"decontamination: recall {res['recall']:.4f}, false drops {false}/{clean}", flush=True)
+    print(f"decontamination: recall {res['recall']:.4f}, false drops {false}/{len(clean_ids)} "
+          f"({res['naturally_contaminated_hosts']} hosts overlapped an item before planting)", flush=True)
     return res
 
 

@@ -44,10 +44,10 @@ class ClassifierOptions:
     heldout_fraction: float = 0.1
     seed: int = 0
     max_chars: int = 20_000  # characters of each document the classifier reads
-    epochs: int = 5  # at least; small training sets get more passes (about 50k examples seen in all, at most 100)
+    epochs: int = 5  # at least; small training sets get more passes (about 50k examples seen in all, at most 50)
     dim: int = 16
     buckets: int = 1 << 20
-    lr: float = 0.5
+    lr: float = 0.2
 
 
 @dataclass
@@ -133,7 +133,7 @@ def _vectorizer(n_features: int) -> Any:
 
 
 def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> QualityModel:
-    epochs = max(opts.epochs, min(100, -(-50_000 // max(1, len(texts)))))
+    epochs = max(opts.epochs, min(50, -(-50_000 // max(1, len(texts)))))
     if opts.backend == "fasttext":
         import fasttext
 
@@ -142,10 +142,20 @@ def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> Quali
             with path.open("w", encoding="utf-8") as f:
                 for t, y in zip(texts, labels, strict=True):
                     f.write(("__label__pos " if y else "__label__neg ") + t.replace("\n", " ") + "\n")
-            model = fasttext.train_supervised(
-                str(path), epoch=epochs, dim=opts.dim, wordNgrams=2, bucket=opts.buckets, lr=opts.lr,
-                thread=1, seed=opts.seed, verbose=0, minCount=1,
-            )
+            lr = opts.lr
+            for _attempt in range(4):  # a diverging run (NaN) is retried with half the learning rate
+                try:
+                    model = fasttext.train_supervised(
+                        str(path), epoch=epochs, dim=opts.dim, wordNgrams=2, bucket=opts.buckets, lr=lr,
+                        thread=1, seed=opts.seed, verbose=0, minCount=1,
+                    )
+                    break
+                except RuntimeError as exc:
+                    if "NaN" not in str(exc):
+                        raise
+                    lr /= 2
+            else:
+                raise ClassifierError(f"fastText training diverged even at learning rate {lr * 2:g}; try backend 'linear'")
         return QualityModel("fasttext", model, opts.max_chars)
     if opts.backend == "linear":
         from sklearn.linear_model import SGDClassifier
