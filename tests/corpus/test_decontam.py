@@ -120,3 +120,26 @@ def test_edited_span_is_n_words():
     span = edited_span(ITEM, 13, random.Random(0))
     assert span is not None and len(span.split()) in (13, 14)
     assert edited_span("too short", 13, random.Random(0)) is None
+
+
+def test_stage_report_carries_contamination_share(tmp_path):
+    import pyarrow.fs as pafs
+
+    from corpus import runner
+    from corpus.io import CorpusStore
+    from corpus.spec import PipelineSpec
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.jsonl").write_text(json.dumps({"text": "intro " + ITEM}) + "\n" + json.dumps({"text": "clean"}) + "\n")
+    (tmp_path / "eval.txt").write_text(ITEM + "\nanother item that nobody copied into the corpus at all, not even once\n")
+    spec = PipelineSpec.model_validate({
+        "pipeline": "d", "sources": [{"name": "a", "location": str(tmp_path / "src"), "format": "jsonl"}],
+        "stages": [{"name": "decont", "op": "decontaminate@1",
+                    "config": {"eval_sets": [{"name": "quiz", "path": str(tmp_path / "eval.txt"), "format": "text"}]}}],
+    })
+    store = CorpusStore(root=str(tmp_path / "store"))
+    runner.run_raw(spec, "a", store, source_location=(pafs.LocalFileSystem(), str(tmp_path / "src")))
+    report = runner.run_stage(spec, "decont", "a", store)
+    assert report.conserved and report.kept == 1 and report.dropped == {"contaminated": 1}
+    assert report.extra["contamination_share/quiz"] == 0.5 and report.extra["contaminated_docs"] == {"quiz": 1}
+    assert "contaminated_items" not in report.extra
