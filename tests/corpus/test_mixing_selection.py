@@ -51,3 +51,41 @@ def test_unscored_documents_and_bad_rules():
         apply_selection({"a": dom}, {"b": SelectionRule(column="score/q", value=0.5)}, {})
     with pytest.raises(SamplerError, match="keeps no training document"):
         apply_selection({"a": dom}, {"a": SelectionRule(column="score/q", mode="threshold", value=9.0)}, {"a": {"a05": 1.0}})
+
+
+def test_mixture_selection_from_a_stage_score_column(tmp_path):
+    """plan_version samples only the documents the rule keeps, reading scores from the stage's output."""
+    import polars as pl
+
+    from corpus import learning
+    from corpus.io import CorpusStore
+    from corpus.runner import stage_dir
+    from corpus.spec import SpecError, load_spec
+    from corpus.tokenize import token_shard_table
+
+    spec_dict = {
+        "pipeline": "m",
+        "sources": [{"name": "a", "location": str(tmp_path), "format": "jsonl"}],
+        "stages": [{"name": "sel", "op": "soft_dedup@1"}],
+        "mixture": {"budget_tokens": 1000, "selection": {"a": {"stage": "sel", "column": "score/quality", "mode": "top_fraction", "value": 0.5}}},
+    }
+    spec = load_spec(spec_dict)
+    store = CorpusStore(root=str(tmp_path / "store"))
+    ids = [f"d{i:02d}" for i in range(20)]
+    w = store.partition_writer(stage_dir("m", "sel", "a"))
+    w.write_shard(0, pl.DataFrame({"id": ids, "text": ["x"] * 20, "score/quality": [float(i) for i in range(20)]}))
+    w.commit()
+    table = token_shard_table(ids, "a", ["val" if i < 2 else "train" for i in range(20)], [np.full(10, i, dtype=np.uint16) for i in range(20)])
+    tw = store.partition_writer(stage_dir("m", "tokenized", "a"))
+    tw.write_shard(0, table)
+    tw.commit()
+    plan = learning.plan_version(spec, store, "m0001", {"a": 1.0})
+    doc = store.read_json(learning.plan_rel("m", "m0001"))
+    assert doc["selection"]["a"]["kept_docs"] == 9 and doc["selection"]["a"]["stage"] == "sel"
+    assert plan.domains["a"].train_docs == 9 and plan.domains["a"].val_docs == 2
+    bad = {**spec_dict, "mixture": {"selection": {"zz": {"stage": "nope", "column": "score/q", "mode": "top_fraction"}}}}
+    with pytest.raises(SpecError) as err:
+        load_spec(bad)
+    text = str(err.value)
+    assert "mixture.selection.zz: unknown domain" in text and "mixture.selection.zz.stage: unknown stage 'nope'" in text
+    assert "mixture.selection.zz.value: top_fraction needs value" in text
