@@ -159,6 +159,13 @@ def selection_metadata(info: dict[str, Any]) -> dict[str, Any]:
             schema=dg.TableSchema(columns=[dg.TableColumn("band", "string"), dg.TableColumn("positives", "int"),
                                            dg.TableColumn("negatives", "int")]),
         )
+        top = max([1, *hist["positives"], *hist["negatives"]])
+        chart = ["Held-out scores (positives P, negatives N):", "```"]
+        for i in range(len(edges) - 1):
+            p, n = int(hist["positives"][i]), int(hist["negatives"][i])
+            chart.append(f"{edges[i]:.1f}-{edges[i + 1]:.1f} P {'#' * round(30 * p / top):<30} {p:>6}")
+            chart.append(f"{'':7} N {'=' * round(30 * n / top):<30} {n:>6}")
+        md["score_histogram_chart"] = dg.MetadataValue.md("\n".join([*chart, "```"]))
     examples = info.get("examples")
     if isinstance(examples, dict) and examples:
         lines = ["| score band | held-out example |", "|---|---|"]
