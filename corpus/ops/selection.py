@@ -107,7 +107,7 @@ class LabelledFile(OpConfig):
 class QualityClassifierConfig(_SourcesConfig):
     name: ScoreName = Field("quality", description="the score column is score/<name>")
     labelled_file: LabelledFile | None = Field(None, description="instead of reference_sources: labelled examples")
-    backend: Literal["fasttext", "linear"] = "fasttext"
+    backend: Literal["fasttext", "linear"] = Field("linear", description="linear: deterministic; fasttext: faster scoring")
     negatives_sample: int = Field(20_000, ge=2, le=5_000_000, description="random documents of the filtered sources as negatives")
     positives_max: int = Field(100_000, ge=2, le=5_000_000)
     top_fraction: float | None = Field(0.1, gt=0.0, le=1.0, description="keep this share of the filtered documents (DCLM: 10%)")
@@ -157,8 +157,8 @@ def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierCo
     """Train a quality classifier locally (reference sources vs a random sample of the filtered ones) and keep the top scores.
 
     Positives: the documents of ``reference_sources`` (or a labelled JSONL file); negatives:
-    a seeded random sample of the filtered sources (the DCLM recipe). fastText by default
-    (scikit-learn hashing + logistic regression selectable). Held-out precision, recall, AUC,
+    a seeded random sample of the filtered sources (the DCLM recipe). scikit-learn hashing +
+    logistic regression by default (fastText selectable). Held-out precision, recall, AUC,
     a score histogram and examples per band go to the index's metadata; the model file is
     kept beside it. Writes ``score/<name>``; drops below the cut with ``low_quality_score``.
     """

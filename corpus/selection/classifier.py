@@ -1,6 +1,8 @@
 """A quality classifier trained locally: reference documents against a random sample of the data (DCLM recipe).
 
-Two backends, both trained and applied on CPU, both saved as plain files (no pickle):
+Two backends, both trained and applied on CPU, both saved as plain files (no pickle).
+``linear`` is the default: it is deterministic, while fastText runs were seen to give
+different models for the same data and seed depending on what the process did before.
 
 * ``fasttext``: fastText supervised (word uni+bigrams, hashed buckets), the classifier DCLM
   uses; saved as fastText's ``.bin``.
@@ -40,7 +42,7 @@ class ClassifierError(ValueError):
 
 @dataclass(frozen=True)
 class ClassifierOptions:
-    backend: Backend = "fasttext"
+    backend: Backend = "linear"
     heldout_fraction: float = 0.1
     seed: int = 0
     max_chars: int = 20_000  # characters of each document the classifier reads

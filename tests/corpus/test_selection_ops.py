@@ -74,7 +74,7 @@ def _run(spec: PipelineSpec, root: Path) -> tuple[CorpusStore, dict]:
 
 def test_quality_classifier_keeps_prose_drops_spam_and_keeps_its_model(corpus):
     spec = _spec(corpus, {"name": "select", "op": "quality_classifier@1",
-                          "config": {"reference_sources": ["ref"], "top_fraction": 0.3}})
+                          "config": {"reference_sources": ["ref"], "top_fraction": 0.3, "backend": "fasttext"}})
     store, summary = _run(spec, corpus)
     model = summary["model"]
     # negatives are a random sample of the web source, 30% of it prose like the positives: AUC is bounded well below 1
