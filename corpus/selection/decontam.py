@@ -144,6 +144,10 @@ class EvalIndex:
             tk, ti = table
             if not len(keys) or not len(tk):
                 return
+            candidate = _prefilter(tk)[keys >> _FILTER_SHIFT]  # a table of the keys' top bits: most misses stop here
+            keys, owner = keys[candidate], owner[candidate]
+            if not len(keys):
+                return
             pos = np.searchsorted(tk, keys)
             pos_c = np.minimum(pos, len(tk) - 1)
             found = tk[pos_c] == keys
@@ -174,6 +178,24 @@ class EvalIndex:
         s = int(self.item_set[item])
         local = item - int(sum(self.items_per_set[:s]))
         return f"{self.names[s]}:{local}"
+
+
+_FILTER_BITS = 24
+_FILTER_SHIFT = np.uint64(64 - _FILTER_BITS)
+_FILTERS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _prefilter(sorted_keys: np.ndarray) -> np.ndarray:
+    """A boolean table over the top 24 bits of ``sorted_keys`` (cached per key array)."""
+    cached = _FILTERS.get(id(sorted_keys))
+    if cached is not None and cached[0] is sorted_keys:
+        return cached[1]
+    table = np.zeros(1 << _FILTER_BITS, dtype=bool)
+    table[sorted_keys >> _FILTER_SHIFT] = True
+    if len(_FILTERS) > 16:  # 16 MB each
+        _FILTERS.clear()
+    _FILTERS[id(sorted_keys)] = (sorted_keys, table)
+    return table
 
 
 def _sorted(keys: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
