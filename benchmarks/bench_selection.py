@@ -50,7 +50,15 @@ from _common import load_real_documents, perturb, pin_to_one_core, print_table, 
 
 SEEDS = [0, 1, 2, 3, 4]
 KEEP_FRACTION = 0.3
-PROXY = {"n_layer": 2, "n_head": 4, "n_embd": 96, "seq_len": 64, "batch_size": 16, "learning_rate": 3e-3, "device": "cpu"}
+PROXY = {
+    "n_layer": 2,
+    "n_head": 4,
+    "n_embd": 96,
+    "seq_len": 64,
+    "batch_size": 16,
+    "learning_rate": 3e-3,
+    "device": "cpu",
+}
 BUDGET = 200_000
 EVAL_TOKENS = 8_192
 VOCAB = 2048
@@ -111,7 +119,9 @@ def noisy_suite(docs, rng: random.Random) -> dict:
 
 def duplicate_suite(docs, rng: random.Random, n_base: int = 2000) -> dict:
     pools = {
-        "literature": [p for d in docs if d.domain == "literature" for p in passages(d.text.replace("\n", "\n\n"), 700)],
+        "literature": [
+            p for d in docs if d.domain == "literature" for p in passages(d.text.replace("\n", "\n\n"), 700)
+        ],
         "encyclopedia": [p for d in docs if d.domain == "encyclopedia" for p in passages(d.text, 700)],
         "math": [d.text for d in docs if d.domain == "math"],
     }
@@ -165,18 +175,26 @@ def classifier_speed(docs, n_docs: int) -> dict:
         t0, c0 = time.perf_counter(), time.process_time()
         model.score(apply_texts)
         apply_s, apply_cpu = time.perf_counter() - t0, time.process_time() - c0
-        out[backend] = {"train_s": round(total, 2), "train_cpu_s": round(cpu, 2), "fit_s": round(report.train_seconds, 2),
-                        "apply_mb_per_s": round(mb / apply_s, 2), "apply_mb_per_cpu_s": round(mb / apply_cpu, 2),
-                        "auc_heldout": round(report.auc, 4)}
-        print(f"classifier {backend}: {n_docs:,} docs trained in {total:.1f} s, applies at {mb / apply_s:.1f} MB/s", flush=True)
+        out[backend] = {
+            "train_s": round(total, 2),
+            "train_cpu_s": round(cpu, 2),
+            "fit_s": round(report.train_seconds, 2),
+            "apply_mb_per_s": round(mb / apply_s, 2),
+            "apply_mb_per_cpu_s": round(mb / apply_cpu, 2),
+            "auc_heldout": round(report.auc, 4),
+        }
+        print(
+            f"classifier {backend}: {n_docs:,} docs trained in {total:.1f} s, applies at {mb / apply_s:.1f} MB/s",
+            flush=True,
+        )
     return out
 
 
 def decontamination(docs, n_items: int, tmp: Path) -> dict:
+    import polars as pl
+
     from corpus.ops.decontam import DecontaminateConfig, decontaminate
     from corpus.selection.planting import plant
-
-    import polars as pl
 
     data = Path(os.environ.get("CORPUS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     recs = [json.loads(x) for x in (data / "math" / "gsm8k-train.jsonl").read_text().splitlines()]
@@ -207,16 +225,24 @@ def decontamination(docs, n_items: int, tmp: Path) -> dict:
     false = len(dropped & clean_ids)
     mb = sum(len(t.encode()) for t in planted) / 1e6
     res = {
-        "eval_items": n_items, "documents": len(planted), "plants": total, "found": found,
+        "eval_items": n_items,
+        "documents": len(planted),
+        "plants": total,
+        "found": found,
         "recall": sum(found.values()) / sum(total.values()),
         "naturally_contaminated_hosts": len(natural - host_ids),
         "naturally_contaminated_examples": [hosts[i][:160] for i in sorted(natural - host_ids)[:3]],
-        "false_drops": false, "clean_documents": len(clean_ids), "false_drop_rate": false / len(clean_ids),
+        "false_drops": false,
+        "clean_documents": len(clean_ids),
+        "false_drop_rate": false / len(clean_ids),
         "false_drop_examples": [planted[i][:160] for i in sorted(dropped & clean_ids)[:3]],
         "mb_per_s": round(mb / seconds, 2),
     }
-    print(f"decontamination: recall {res['recall']:.4f}, false drops {false}/{len(clean_ids)} "
-          f"({res['naturally_contaminated_hosts']} hosts overlapped an item before planting)", flush=True)
+    print(
+        f"decontamination: recall {res['recall']:.4f}, false drops {false}/{len(clean_ids)} "
+        f"({res['naturally_contaminated_hosts']} hosts overlapped an item before planting)",
+        flush=True,
+    )
     return res
 
 
@@ -224,14 +250,22 @@ DEFAULT_BACKEND = "linear"
 
 
 def noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s) -> dict:
-    return {"documents": len(domain), "kinds": {k: noisy["kinds"].count(k) for k in ("clean", "noisy", "web")},
-            "reference_docs": len(noisy["reference"]), "target_docs": len(noisy["targets"]),
-            "kept_composition": composition, "classifier_s": round(classifier_s, 2),
-            "model_loss_s": round(model_loss_s, 2), "ablation": noisy_res.to_dict(),
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "documents": len(domain),
+        "kinds": {k: noisy["kinds"].count(k) for k in ("clean", "noisy", "web")},
+        "reference_docs": len(noisy["reference"]),
+        "target_docs": len(noisy["targets"]),
+        "kept_composition": composition,
+        "classifier_s": round(classifier_s, 2),
+        "model_loss_s": round(model_loss_s, 2),
+        "ablation": noisy_res.to_dict(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
-def merge_noisy(args, quick, noisy, domain, composition, noisy_res, creport, classifier_s, model_loss_s, started) -> int:
+def merge_noisy(
+    args, quick, noisy, domain, composition, noisy_res, creport, classifier_s, model_loss_s, started
+) -> int:
     """--only-noisy: replace the noisy suite's section and its acceptance keys in the existing results."""
     from corpus.proxy.ablation import AVERAGE
 
@@ -243,12 +277,14 @@ def merge_noisy(args, quick, noisy, domain, composition, noisy_res, creport, cla
     c_vs = noisy_res.comparisons["classifier"].delta[AVERAGE]
     m_vs = noisy_res.comparisons["model_loss"].delta[AVERAGE]
     acc = payload["acceptance"]
-    acc.update({
-        "classifier_auc_heldout": round(creport.auc, 4),
-        "classifier_vs_random_delta": round(c_vs.mean, 4),
-        "classifier_vs_random_ci_high": round(c_vs.high, 4),
-        "model_loss_vs_random_delta": round(m_vs.mean, 4),
-    })
+    acc.update(
+        {
+            "classifier_auc_heldout": round(creport.auc, 4),
+            "classifier_vs_random_delta": round(c_vs.mean, 4),
+            "classifier_vs_random_ci_high": round(c_vs.high, 4),
+            "model_loss_vs_random_delta": round(m_vs.mean, 4),
+        }
+    )
     speed = payload.get("classifier_speed") or {}
     if DEFAULT_BACKEND in speed:
         acc["classifier_train_s_100k"] = speed[DEFAULT_BACKEND]["train_s"]
@@ -257,11 +293,15 @@ def merge_noisy(args, quick, noisy, domain, composition, noisy_res, creport, cla
     payload["noisy_suite"] = section
     payload["classifier_heldout"] = {k: v for k, v in creport.to_dict().items() if k != "examples"}
     payload["classifier_backend"] = DEFAULT_BACKEND
-    payload.setdefault("reruns", []).append({
-        "part": "noisy_suite", "seconds": round(time.perf_counter() - started, 1),
-        "why": "the first run's fastText classifier (trained after a 100k-document fastText run in the same process) "
-               "ranked the noisy domain near randomly; the default backend became the deterministic linear one",
-    })
+    payload.setdefault("reruns", []).append(
+        {
+            "part": "noisy_suite",
+            "seconds": round(time.perf_counter() - started, 1),
+            "why": "the first run's fastText classifier (trained after a 100k-document fastText run in the same "
+            "process) "
+            "ranked the noisy domain near randomly; the default backend became the deterministic linear one",
+        }
+    )
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(noisy_res.summary())
     print(json.dumps(acc, indent=2))
@@ -272,8 +312,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, 2 seeds (a smoke run, not a result)")
     ap.add_argument("--out", default=None, help="results file (default benchmarks/results/selection.json)")
-    ap.add_argument("--only-noisy", action="store_true",
-                    help="re-measure the noisy suite alone and merge it into the existing results file")
+    ap.add_argument(
+        "--only-noisy",
+        action="store_true",
+        help="re-measure the noisy suite alone and merge it into the existing results file",
+    )
     args = ap.parse_args()
     quick = args.quick
     seeds = SEEDS[:2] if quick else SEEDS
@@ -312,10 +355,16 @@ def main() -> int:
     dup = duplicate_suite(docs, rng, 600 if quick else 2000)
     tok = train_bpe(noisy["reference"] + noisy["domain"][:3000] + dup["domain"][:2000], VOCAB, seed=0)
     options = TrainOptions(n_evals=N_EVALS)
-    common = dict(tokenizer=tok, budget_tokens=budget, seeds=seeds, proxy=PROXY, eval_tokens=EVAL_TOKENS, options=options)
+    common = dict(
+        tokenizer=tok, budget_tokens=budget, seeds=seeds, proxy=PROXY, eval_tokens=EVAL_TOKENS, options=options
+    )
 
     def progress(arm, seed, res):
-        print(f"  {arm:<11} seed {seed}: average target loss {np.mean(list(res.val_loss.values())):.4f} ({res.seconds:.0f} s)", flush=True)
+        print(
+            f"  {arm:<11} seed {seed}: average target loss {np.mean(list(res.val_loss.values())):.4f} "
+            f"({res.seconds:.0f} s)",
+            flush=True,
+        )
 
     # --- noisy suite: which 30% of the domain to keep
     domain = noisy["domain"]
@@ -335,23 +384,40 @@ def main() -> int:
         "classifier": take_tokens(np.argsort(-scores, kind="stable"), lengths, keep_tokens),
         "model_loss": take_tokens(np.argsort(np.nan_to_num(losses, nan=np.inf), kind="stable"), lengths, keep_tokens),
     }
-    composition = {a: {k: sum(1 for i in idx if noisy["kinds"][i] == k) for k in ("clean", "noisy", "web")} for a, idx in selected.items()}
-    print(f"noisy suite: {len(domain):,} documents, keep {keep_tokens:,} tokens; kept per arm: {composition}", flush=True)
+    composition = {
+        a: {k: sum(1 for i in idx if noisy["kinds"][i] == k) for k in ("clean", "noisy", "web")}
+        for a, idx in selected.items()
+    }
+    print(
+        f"noisy suite: {len(domain):,} documents, keep {keep_tokens:,} tokens; kept per arm: {composition}", flush=True
+    )
     targets = {"encyclopedia_speeches": noisy["targets"]}
-    noisy_res = run_ablation({a: [domain[i] for i in idx] for a, idx in selected.items()}, targets, baseline="random",
-                             on_run=progress, **common)
+    noisy_res = run_ablation(
+        {a: [domain[i] for i in idx] for a, idx in selected.items()},
+        targets,
+        baseline="random",
+        on_run=progress,
+        **common,
+    )
     print(noisy_res.summary(), flush=True)
 
     if args.only_noisy:
-        return merge_noisy(args, quick, noisy, domain, composition, noisy_res, creport, classifier_s, model_loss_s, started)
+        return merge_noisy(
+            args, quick, noisy, domain, composition, noisy_res, creport, classifier_s, model_loss_s, started
+        )
 
     # --- duplicate-heavy suite: random vs soft-dedup weights
     ddomain = dup["domain"]
     t0 = time.perf_counter()
     weights = softdedup_weights(ddomain, n=5)
     softdedup_s = time.perf_counter() - t0
-    dup_res = run_ablation({"random": ddomain, "softdedup": Arm(ddomain, weights=weights)}, dup["targets"], baseline="random",
-                           on_run=progress, **common)
+    dup_res = run_ablation(
+        {"random": ddomain, "softdedup": Arm(ddomain, weights=weights)},
+        dup["targets"],
+        baseline="random",
+        on_run=progress,
+        **common,
+    )
     print(dup_res.summary(), flush=True)
 
     c_vs = noisy_res.comparisons["classifier"].delta[AVERAGE]
@@ -372,26 +438,49 @@ def main() -> int:
     payload = {
         "acceptance": acceptance,
         "goals": {
-            "classifier_train_s_100k": "< 60 (one core)", "classifier_apply_mb_per_s": ">= 20 (one core)",
+            "classifier_train_s_100k": "< 60 (one core)",
+            "classifier_apply_mb_per_s": ">= 20 (one core)",
             "classifier_vs_random_ci_high": "< 0 (interval excludes zero, classifier better)",
             "softdedup_tokens_fraction": "<= 0.8 (at least 20% fewer tokens to reach random's final loss)",
-            "decont_recall": "1.0", "decont_false_drop_rate": "<= 0.001",
+            "decont_recall": "1.0",
+            "decont_false_drop_rate": "<= 0.001",
         },
         "quick": quick,
-        "sizes": {"seeds": seeds, "budget_tokens": budget, "keep_fraction": KEEP_FRACTION, "proxy": PROXY,
-                  "eval_tokens_per_target": EVAL_TOKENS, "vocab_size": VOCAB, "n_evals": N_EVALS},
+        "sizes": {
+            "seeds": seeds,
+            "budget_tokens": budget,
+            "keep_fraction": KEEP_FRACTION,
+            "proxy": PROXY,
+            "eval_tokens_per_target": EVAL_TOKENS,
+            "vocab_size": VOCAB,
+            "n_evals": N_EVALS,
+        },
         "classifier_speed": speed,
         "classifier_heldout": {k: v for k, v in creport.to_dict().items() if k != "examples"},
         "decontamination": decont,
-        "noisy_suite": {"documents": len(domain), "kinds": {k: noisy["kinds"].count(k) for k in ("clean", "noisy", "web")},
-                        "reference_docs": len(noisy["reference"]), "target_docs": len(noisy["targets"]),
-                        "kept_composition": composition, "classifier_s": round(classifier_s, 2),
-                        "model_loss_s": round(model_loss_s, 2), "ablation": noisy_res.to_dict()},
-        "duplicate_suite": {"documents": len(ddomain), "base_docs": dup["base_docs"], "softdedup_s": round(softdedup_s, 2),
-                            "weight_mean": float(weights.mean()), "ablation": dup_res.to_dict()},
+        "noisy_suite": {
+            "documents": len(domain),
+            "kinds": {k: noisy["kinds"].count(k) for k in ("clean", "noisy", "web")},
+            "reference_docs": len(noisy["reference"]),
+            "target_docs": len(noisy["targets"]),
+            "kept_composition": composition,
+            "classifier_s": round(classifier_s, 2),
+            "model_loss_s": round(model_loss_s, 2),
+            "ablation": noisy_res.to_dict(),
+        },
+        "duplicate_suite": {
+            "documents": len(ddomain),
+            "base_docs": dup["base_docs"],
+            "softdedup_s": round(softdedup_s, 2),
+            "weight_mean": float(weights.mean()),
+            "ablation": dup_res.to_dict(),
+        },
         "seconds": round(time.perf_counter() - started, 1),
-        "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()],
-                         "note": "the machine's 2 cores were shared with other work; speeds are depressed accordingly"},
+        "load_average": {
+            "start": [round(x, 2) for x in load_start],
+            "end": [round(x, 2) for x in os.getloadavg()],
+            "note": "the machine's 2 cores were shared with other work; speeds are depressed accordingly",
+        },
     }
     name = "selection"
     if args.out:

@@ -73,7 +73,9 @@ class SelectedDomain(DomainTokens):
             w = np.where(missing, 0.0, np.maximum(raw, 0.0))
             top = float(w.max()) if len(w) else 0.0
             if top <= 0:
-                raise SamplerError(f"domain {self.name!r}: every {rule.column} weight is 0 or missing; nothing to sample")
+                raise SamplerError(
+                    f"domain {self.name!r}: every {rule.column} weight is 0 or missing; nothing to sample"
+                )
             u = np.array([xxhash.xxh3_64_intdigest(f"{rule.seed}:{i}".encode()) / 2**64 for i in ids])
             keep = u < w / top
         else:
@@ -88,12 +90,16 @@ class SelectedDomain(DomainTokens):
                 keep = np.zeros(len(ids), dtype=bool)
                 keep[order[: min(n, len(order))]] = True
         if not keep.any():
-            raise SamplerError(f"domain {self.name!r}: the selection on {rule.column} ({rule.mode}) keeps no training document")
+            raise SamplerError(
+                f"domain {self.name!r}: the selection on {rule.column} ({rule.mode}) keeps no training document"
+            )
         kept = np.flatnonzero(keep)
         self.summary = {
             "rule": rule.model_dump(mode="json"),
-            "train_docs": len(ids), "kept_docs": int(len(kept)),
-            "train_tokens": int(idx.train_tokens.sum()), "kept_tokens": int(idx.train_tokens[kept].sum()),
+            "train_docs": len(ids),
+            "kept_docs": int(len(kept)),
+            "train_tokens": int(idx.train_tokens.sum()),
+            "kept_tokens": int(idx.train_tokens[kept].sum()),
             "unscored_docs": int(missing.sum()),
         }
         return DomainIndex(

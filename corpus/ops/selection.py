@@ -58,7 +58,9 @@ def _sample(texts: list[str], k: int, seed: int) -> list[str]:
     return random.Random(seed).sample(texts, k)
 
 
-def _keep_mask(scores: np.ndarray, threshold: float | None, top_fraction: float | None) -> tuple[np.ndarray, float | None]:
+def _keep_mask(
+    scores: np.ndarray, threshold: float | None, top_fraction: float | None
+) -> tuple[np.ndarray, float | None]:
     if top_fraction is not None:
         if not len(scores):
             return np.ones(0, dtype=bool), None
@@ -70,17 +72,23 @@ def _keep_mask(scores: np.ndarray, threshold: float | None, top_fraction: float 
 
 
 def _result(ids: pl.Series, keep: np.ndarray, reason: str, column: str, values: np.ndarray) -> pl.DataFrame:
-    return pl.DataFrame({
-        schema.ID: ids,
-        schema.DROP: pl.Series([None if k else reason for k in keep.tolist()], dtype=pl.String),
-        schema.DUPLICATE_OF: pl.Series([None] * len(ids), dtype=pl.String),
-        column: pl.Series(values.astype(np.float64)),
-    })
+    return pl.DataFrame(
+        {
+            schema.ID: ids,
+            schema.DROP: pl.Series([None if k else reason for k in keep.tolist()], dtype=pl.String),
+            schema.DUPLICATE_OF: pl.Series([None] * len(ids), dtype=pl.String),
+            column: pl.Series(values.astype(np.float64)),
+        }
+    )
 
 
 class _SourcesConfig(OpConfig):
-    reference_sources: list[SourceName] = Field(default_factory=list, max_length=64, description="sources whose documents are the positives")
-    filter_sources: list[SourceName] | None = Field(None, max_length=256, description="sources scored and filtered (default: every other)")
+    reference_sources: list[SourceName] = Field(
+        default_factory=list, max_length=64, description="sources whose documents are the positives"
+    )
+    filter_sources: list[SourceName] | None = Field(
+        None, max_length=256, description="sources scored and filtered (default: every other)"
+    )
 
     def source_refs(self) -> list[tuple[str, str]]:
         refs = [(f"reference_sources[{i}]", s) for i, s in enumerate(self.reference_sources)]
@@ -107,11 +115,19 @@ class LabelledFile(OpConfig):
 class QualityClassifierConfig(_SourcesConfig):
     name: ScoreName = Field("quality", description="the score column is score/<name>")
     labelled_file: LabelledFile | None = Field(None, description="instead of reference_sources: labelled examples")
-    backend: Literal["fasttext", "linear"] = Field("linear", description="linear: deterministic; fasttext: faster scoring")
-    negatives_sample: int = Field(20_000, ge=2, le=5_000_000, description="random documents of the filtered sources as negatives")
+    backend: Literal["fasttext", "linear"] = Field(
+        "linear", description="linear: deterministic; fasttext: faster scoring"
+    )
+    negatives_sample: int = Field(
+        20_000, ge=2, le=5_000_000, description="random documents of the filtered sources as negatives"
+    )
     positives_max: int = Field(100_000, ge=2, le=5_000_000)
-    top_fraction: float | None = Field(0.1, gt=0.0, le=1.0, description="keep this share of the filtered documents (DCLM: 10%)")
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="instead of top_fraction: keep scores >= threshold")
+    top_fraction: float | None = Field(
+        0.1, gt=0.0, le=1.0, description="keep this share of the filtered documents (DCLM: 10%)"
+    )
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="instead of top_fraction: keep scores >= threshold"
+    )
     heldout_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
@@ -143,18 +159,33 @@ def _labelled(cfg: LabelledFile) -> tuple[list[str], list[str]]:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
-            raise SelectionError(f"config.labelled_file.path: {cfg.path!r} line {n} is not JSON; fix the file") from None
+            raise SelectionError(
+                f"config.labelled_file.path: {cfg.path!r} line {n} is not JSON; fix the file"
+            ) from None
         if not isinstance(rec, dict) or cfg.text_field not in rec or cfg.label_field not in rec:
-            raise SelectionError(f"config.labelled_file: {cfg.path!r} line {n} lacks {cfg.text_field!r} or {cfg.label_field!r}; "
-                                 "set text_field / label_field")
+            raise SelectionError(
+                f"config.labelled_file: {cfg.path!r} line {n} lacks {cfg.text_field!r} or {cfg.label_field!r}; "
+                "set text_field / label_field"
+            )
         (pos if str(rec[cfg.label_field]).lower() in wanted else neg).append(str(rec[cfg.text_field]))
     return pos, neg
 
 
-@register("quality_classifier", 1, "global", QualityClassifierConfig, reasons=(REASON_CLASSIFIER,),
-          adds_columns=("score/<name>",), requires_packages=("fasttext", "sklearn"), tags=("selection", "model"))
-def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Train a quality classifier locally (reference sources vs a random sample of the filtered ones) and keep the top scores.
+@register(
+    "quality_classifier",
+    1,
+    "global",
+    QualityClassifierConfig,
+    reasons=(REASON_CLASSIFIER,),
+    adds_columns=("score/<name>",),
+    requires_packages=("fasttext", "sklearn"),
+    tags=("selection", "model"),
+)
+def quality_classifier(
+    batches: Iterable[pl.DataFrame], cfg: QualityClassifierConfig
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Train a quality classifier locally (reference sources vs a random sample of the filtered ones)
+    and keep the top scores.
 
     Positives: the documents of ``reference_sources`` (or a labelled JSONL file); negatives:
     a seeded random sample of the filtered sources (the DCLM recipe). scikit-learn hashing +
@@ -170,8 +201,13 @@ def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierCo
         if cfg.labelled_file is not None:
             positives, negatives = _labelled(cfg.labelled_file)
             where = ("config.labelled_file (positive rows)", "config.labelled_file (negative rows)")
-            model, report = train_classifier(_sample(positives, cfg.positives_max, cfg.seed), negatives, opts,
-                                             positives_field=where[0], negatives_field=where[1])
+            model, report = train_classifier(
+                _sample(positives, cfg.positives_max, cfg.seed),
+                negatives,
+                opts,
+                positives_field=where[0],
+                negatives_field=where[1],
+            )
             if not pool:
                 raise SelectionError("config.filter_sources: no documents to score; name sources that hold documents")
             scores = model.score(pool)
@@ -181,8 +217,14 @@ def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierCo
                 raise SelectionError("config.filter_sources: no documents to score; name sources that hold documents")
             k = min(len(pool), cfg.negatives_sample)
             negative_idx = sorted(random.Random(cfg.seed).sample(range(len(pool)), k))
-            model, report, scores = score_pool(pool, positives, negative_idx, opts, positives_field="config.reference_sources",
-                                               negatives_field="config.filter_sources (the negatives)")
+            model, report, scores = score_pool(
+                pool,
+                positives,
+                negative_idx,
+                opts,
+                positives_field="config.reference_sources",
+                negatives_field="config.filter_sources (the negatives)",
+            )
     except ClassifierError as exc:
         raise SelectionError(str(exc)) from None
     threshold, top = cfg.keep_rule
@@ -191,8 +233,15 @@ def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierCo
         path = Path(tmp) / "model.bin"
         model.save(path)
         data = path.read_bytes()
-    info = {"kind": "classifier", "score_column": f"score/{cfg.name}", "cut": cut, "scored": int(rest.height),
-            "kept": int(keep.sum()), **report.to_dict(), "files": {"model.bin": data}}
+    info = {
+        "kind": "classifier",
+        "score_column": f"score/{cfg.name}",
+        "cut": cut,
+        "scored": int(rest.height),
+        "kept": int(keep.sum()),
+        **report.to_dict(),
+        "files": {"model.bin": data},
+    }
     return _result(rest[schema.ID], keep, REASON_CLASSIFIER, f"score/{cfg.name}", scores), info
 
 
@@ -202,7 +251,9 @@ def quality_classifier(batches: Iterable[pl.DataFrame], cfg: QualityClassifierCo
 class LmScoreConfig(_SourcesConfig):
     name: ScoreName = "lm"
     mode: Literal["perplexity", "rho"] = Field("perplexity", description="CCNet bands, or RHO-style excess loss")
-    keep_bands: list[Literal["head", "middle", "tail"]] = Field(default_factory=lambda: ["head", "middle"], min_length=1)
+    keep_bands: list[Literal["head", "middle", "tail"]] = Field(
+        default_factory=lambda: ["head", "middle"], min_length=1
+    )
     top_fraction: float = Field(0.5, gt=0.0, le=1.0, description="rho: keep this share (highest excess loss)")
     budget_tokens: int = Field(200_000, ge=1_000, le=100_000_000, description="training tokens of each small LM")
     vocab_size: int = Field(2048, ge=260, le=65_536)
@@ -216,10 +267,18 @@ class LmScoreConfig(_SourcesConfig):
         return self
 
 
-@register("lm_score", 1, "global", LmScoreConfig, reasons=(REASON_BAND, REASON_RHO), adds_columns=("score/<name>",),
-          tags=("selection", "model"))
+@register(
+    "lm_score",
+    1,
+    "global",
+    LmScoreConfig,
+    reasons=(REASON_BAND, REASON_RHO),
+    adds_columns=("score/<name>",),
+    tags=("selection", "model"),
+)
 def lm_score(batches: Iterable[pl.DataFrame], cfg: LmScoreConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Score documents by their loss under a small reference LM trained on reference sources; keep perplexity bands or RHO's top.
+    """Score documents by their loss under a small reference LM trained on reference sources;
+    keep perplexity bands or RHO's top.
 
     ``perplexity``: CCNet-style terciles of reference loss (head = lowest); documents outside
     ``keep_bands`` are dropped (``perplexity_band``); ``score/<name>`` is minus the loss.
@@ -233,13 +292,20 @@ def lm_score(batches: Iterable[pl.DataFrame], cfg: LmScoreConfig) -> tuple[pl.Da
     if not rest.height:
         raise SelectionError("config.filter_sources: no documents to score; name sources that hold documents")
     try:
-        lm = ReferenceLM.fit(ref[schema.TEXT].to_list(), cfg.budget_tokens, cfg.vocab_size, cfg.seed, field="config.reference_sources")
+        lm = ReferenceLM.fit(
+            ref[schema.TEXT].to_list(), cfg.budget_tokens, cfg.vocab_size, cfg.seed, field="config.reference_sources"
+        )
     except ScoreError as exc:
         raise SelectionError(str(exc)) from None
     texts = rest[schema.TEXT].to_list()
     ref_loss = lm.doc_losses(texts, cfg.max_tokens)
-    info: dict[str, Any] = {"kind": "lm_score", "mode": cfg.mode, "score_column": f"score/{cfg.name}", "scored": len(texts),
-                            "reference_train_loss": lm.train_loss}
+    info: dict[str, Any] = {
+        "kind": "lm_score",
+        "mode": cfg.mode,
+        "score_column": f"score/{cfg.name}",
+        "scored": len(texts),
+        "reference_train_loss": lm.train_loss,
+    }
     if cfg.mode == "perplexity":
         band = bands(ref_loss)
         keep = np.isin(band, cfg.keep_bands)
@@ -247,14 +313,20 @@ def lm_score(batches: Iterable[pl.DataFrame], cfg: LmScoreConfig) -> tuple[pl.Da
         info["bands"] = {b: int((band == b).sum()) for b in ("head", "middle", "tail")}
     else:
         sample = _sample(texts, 20_000, cfg.seed)
-        current = ReferenceLM.fit(sample, cfg.budget_tokens, seed=cfg.seed, tokenizer=lm.tokenizer, field="config.filter_sources")
+        current = ReferenceLM.fit(
+            sample, cfg.budget_tokens, seed=cfg.seed, tokenizer=lm.tokenizer, field="config.filter_sources"
+        )
         score = np.nan_to_num(current.doc_losses(texts, cfg.max_tokens) - ref_loss, nan=-np.inf)
         keep, _ = _keep_mask(score, None, cfg.top_fraction)
         reason = REASON_RHO
     info["kept"] = int(keep.sum())
     finite = np.isfinite(ref_loss)
-    info["reference_loss_quantiles"] = np.quantile(ref_loss[finite], [0.1, 0.5, 0.9]).round(4).tolist() if finite.any() else []
-    return _result(rest[schema.ID], keep, reason, f"score/{cfg.name}", np.nan_to_num(score, neginf=-1e9, posinf=1e9)), info
+    info["reference_loss_quantiles"] = (
+        np.quantile(ref_loss[finite], [0.1, 0.5, 0.9]).round(4).tolist() if finite.any() else []
+    )
+    return _result(
+        rest[schema.ID], keep, reason, f"score/{cfg.name}", np.nan_to_num(score, neginf=-1e9, posinf=1e9)
+    ), info
 
 
 # --- soft dedup --------------------------------------------------------------------------
@@ -277,6 +349,10 @@ def soft_dedup(batches: Iterable[pl.DataFrame], cfg: SoftDedupConfig) -> tuple[p
     docs = _collect(batches)
     weights = softdedup_weights(docs[schema.TEXT], cfg.ngram, cfg.min_weight)
     keep = np.ones(docs.height, dtype=bool)
-    info = {"kind": "soft_dedup", "weight_mean": float(weights.mean()) if len(weights) else 0.0,
-            "weight_below_half": int((weights < 0.5).sum()), "documents": int(docs.height)}
+    info = {
+        "kind": "soft_dedup",
+        "weight_mean": float(weights.mean()) if len(weights) else 0.0,
+        "weight_below_half": int((weights < 0.5).sum()),
+        "documents": int(docs.height),
+    }
     return _result(docs[schema.ID], keep, "", "weight/softdedup", weights), info

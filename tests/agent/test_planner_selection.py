@@ -12,12 +12,26 @@ def _profiles(docs: int) -> dict:
 
 def test_reference_sources_in_the_goal_add_a_classifier_stage(tmp_path):
     plan, stages = Plan(spec={}), []
-    choose_selection("clean web text; reference: wiki", ["wiki", "web", "code"], ["wiki", "web"], _profiles(200), stages, plan)
-    assert stages == [{"name": "selected", "steps": [{"op": "quality_classifier@1", "config": {
-        "reference_sources": ["wiki"], "filter_sources": ["web"], "top_fraction": 0.5}}]}]
+    choose_selection(
+        "clean web text; reference: wiki", ["wiki", "web", "code"], ["wiki", "web"], _profiles(200), stages, plan
+    )
+    assert stages == [
+        {
+            "name": "selected",
+            "steps": [
+                {
+                    "op": "quality_classifier@1",
+                    "config": {"reference_sources": ["wiki"], "filter_sources": ["web"], "top_fraction": 0.5},
+                }
+            ],
+        }
+    ]
     assert "quality_classifier@1" in plan.decisions[0]
-    spec = {"pipeline": "p", "sources": [{"name": n, "location": str(tmp_path), "format": "jsonl"} for n in ("wiki", "web", "code")],
-            "stages": stages}
+    spec = {
+        "pipeline": "p",
+        "sources": [{"name": n, "location": str(tmp_path), "format": "jsonl"} for n in ("wiki", "web", "code")],
+        "stages": stages,
+    }
     load_spec(spec)  # valid as written
 
 

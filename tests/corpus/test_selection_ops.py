@@ -27,7 +27,13 @@ SENTENCES = [
     "Her second novel was translated into several languages and widely reviewed.",
     "The cathedral was damaged by fire and rebuilt over the next forty years.",
 ]
-SPAM = ["BUY NOW cheap pills", "click here win $$$ free", "login | register | cart (0)", "cookies accept all 100% off", "best casino bonus"]
+SPAM = [
+    "BUY NOW cheap pills",
+    "click here win $$$ free",
+    "login | register | cart (0)",
+    "cookies accept all 100% off",
+    "best casino bonus",
+]
 
 
 def _prose(rng: random.Random) -> str:
@@ -53,12 +59,16 @@ def corpus(tmp_path):
 
 
 def _spec(root: Path, stage: dict) -> PipelineSpec:
-    return PipelineSpec.model_validate({
-        "pipeline": "sel",
-        "sources": [{"name": "ref", "location": str(root / "ref"), "format": "jsonl"},
-                    {"name": "web", "location": str(root / "web"), "format": "jsonl"}],
-        "stages": [stage],
-    })
+    return PipelineSpec.model_validate(
+        {
+            "pipeline": "sel",
+            "sources": [
+                {"name": "ref", "location": str(root / "ref"), "format": "jsonl"},
+                {"name": "web", "location": str(root / "web"), "format": "jsonl"},
+            ],
+            "stages": [stage],
+        }
+    )
 
 
 def _run(spec: PipelineSpec, root: Path) -> tuple[CorpusStore, dict]:
@@ -73,8 +83,14 @@ def _run(spec: PipelineSpec, root: Path) -> tuple[CorpusStore, dict]:
 
 
 def test_quality_classifier_keeps_prose_drops_spam_and_keeps_its_model(corpus):
-    spec = _spec(corpus, {"name": "select", "op": "quality_classifier@1",
-                          "config": {"reference_sources": ["ref"], "top_fraction": 0.3, "backend": "fasttext"}})
+    spec = _spec(
+        corpus,
+        {
+            "name": "select",
+            "op": "quality_classifier@1",
+            "config": {"reference_sources": ["ref"], "top_fraction": 0.3, "backend": "fasttext"},
+        },
+    )
     store, summary = _run(spec, corpus)
     model = summary["model"]
     # negatives are a random sample of the web source, 30% of it prose like the positives: AUC is bounded well below 1
@@ -102,7 +118,9 @@ def test_soft_dedup_weights_reach_the_documents(corpus):
     web = store.read_partition("sel/soft/web")
     assert web.height == 14 and "weight/softdedup" in web.columns  # nothing dropped
     w = dict(zip(web["text"].to_list(), web["weight/softdedup"].to_list(), strict=True))
-    assert w[base[1]] == 1.0 and 0.2 < w[base[0]] < 0.3 and 0.2 < w[base[0] + " Copy 1."] < 0.3  # five copies: ~1/5 each
+    assert (
+        w[base[1]] == 1.0 and 0.2 < w[base[0]] < 0.3 and 0.2 < w[base[0] + " Copy 1."] < 0.3
+    )  # five copies: ~1/5 each
     assert summary["duplicates"] == 0 and summary["model"]["kind"] == "soft_dedup"
 
 
@@ -114,8 +132,19 @@ def test_softdedup_copies_share_one_weight():
 
 @pytest.mark.slow
 def test_lm_score_bands_drop_the_spam(corpus):
-    spec = _spec(corpus, {"name": "lm", "op": "lm_score@1",
-                          "config": {"reference_sources": ["ref"], "keep_bands": ["head"], "budget_tokens": 20_000, "vocab_size": 300}})
+    spec = _spec(
+        corpus,
+        {
+            "name": "lm",
+            "op": "lm_score@1",
+            "config": {
+                "reference_sources": ["ref"],
+                "keep_bands": ["head"],
+                "budget_tokens": 20_000,
+                "vocab_size": 300,
+            },
+        },
+    )
     store, summary = _run(spec, corpus)
     assert summary["model"]["bands"]["head"] >= 60
     kept = store.read_partition("sel/lm/web")
@@ -125,7 +154,9 @@ def test_lm_score_bands_drop_the_spam(corpus):
 
 
 def _batch(texts: list[str], source: str) -> pl.DataFrame:
-    return pl.DataFrame({"id": [f"{source}{i}" for i in range(len(texts))], "text": texts, "source": [source] * len(texts)})
+    return pl.DataFrame(
+        {"id": [f"{source}{i}" for i in range(len(texts))], "text": texts, "source": [source] * len(texts)}
+    )
 
 
 def test_one_class_or_empty_reference_is_a_named_error():
@@ -159,7 +190,9 @@ def test_linear_backend_saves_and_reloads_without_pickle(tmp_path):
     from corpus.selection.classifier import ClassifierOptions, train_classifier
 
     rng = random.Random(2)
-    model, report = train_classifier([_prose(rng) for _ in range(60)], [_spam(rng) for _ in range(60)], ClassifierOptions(backend="linear"))
+    model, report = train_classifier(
+        [_prose(rng) for _ in range(60)], [_spam(rng) for _ in range(60)], ClassifierOptions(backend="linear")
+    )
     assert report.auc > 0.95 and report.backend == "linear"
     model.save(tmp_path / "m.bin")
     again = QualityModel.load(tmp_path / "m.bin")
