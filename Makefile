@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 ARGS ?=
 
-.PHONY: setup demo demo-shared test ui bench bench-mixing bench-agent validate clean
+.PHONY: setup demo demo-shared test ui bench bench-mixing bench-agent bench-selection validate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench-mixing: setup
 
 bench-agent: setup
 	$(PY) benchmarks/bench_agent.py $(ARGS)
+
+## selection inside a domain (classifier, model loss, soft dedup, decontamination) -> benchmarks/results/selection.json
+bench-selection: setup
+	$(PY) benchmarks/bench_selection.py $(ARGS)
 
 clean:
 	rm -rf data/demo data/demo_sources $(DAGSTER_HOME)

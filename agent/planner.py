@@ -25,7 +25,11 @@ Rules (each decision is written into the rationale with the figure it rests on):
   listed in the rationale as honoured or not, and what is not understood is listed too;
 * **dedup** when the samples show duplicates: ``dedup_minhash@1`` when near duplicates are
   seen, ``dedup_exact@1`` when only exact copies are;
-* **PII redaction** (``redact_pii@1``) for sources where the sample has hits.
+* **PII redaction** (``redact_pii@1``) for sources where the sample has hits;
+* **model-based selection** (``quality_classifier@1``, DCLM recipe) when the goal names some
+  sources as reference quality ("reference: a, b") and other prose sources are left to filter:
+  the classifier is trained on the reference sources against a random sample of the others
+  and keeps the top half (a conservative cut; DCLM keeps 10% of far larger pools).
 
 Revision after the dry run (:mod:`agent.revise`): a stage that keeps under 10% of a source's
 documents is loosened (the config of the filter behind the main drop reason) or no longer
@@ -313,11 +317,37 @@ def choose_spec(goal: str, pipeline: str, sources: dict[str, Any], profiles: dic
             f"`{n}` ({_hits(profiles[n])})" for n in pii) + ".")
     else:
         plan.decisions.append("No PII redaction: no e-mail address, public IP or phone number in the samples.")
+    choose_selection(goal, names, prose, profiles, stages, plan)
     if len(names) > 1:
         plan.spec["mixture"] = {"policy": "excess_loss", "initial": "natural"}
         plan.decisions.append("A mixture over the sources (excess-loss policy, starting from natural proportions), "
                               "so the learning loop can weigh them.")
     return plan
+
+
+REFERENCE_RE = re.compile(r"\breferences?(?: sources?)?\s*:\s*([a-z0-9_, ]+)", re.I)
+SELECTION_MIN_DOCS = 50
+SELECTION_KEEP = 0.5
+
+
+def choose_selection(goal: str, names: list[str], prose: list[str], profiles: dict[str, dict[str, Any]],
+                     stages: list[dict[str, Any]], plan: Plan) -> None:
+    """A quality_classifier stage when the goal names reference sources and other prose sources remain."""
+    m = REFERENCE_RE.search(goal)
+    if not m:
+        return
+    refs = [n for n in (x.strip() for x in m.group(1).split(",")) if n in names]
+    others = [n for n in prose if n not in refs]
+    docs = {n: int(profiles[n].get("sample", {}).get("documents", 0)) for n in refs + others}
+    if not refs or not others:
+        return
+    if min(docs[n] for n in refs) < SELECTION_MIN_DOCS:
+        plan.decisions.append(f"No quality classifier: reference sources {refs} have under {SELECTION_MIN_DOCS} sampled documents.")
+        return
+    stages.append({"name": "selected", "steps": [{"op": "quality_classifier@1", "config": {
+        "reference_sources": refs, "filter_sources": others, "top_fraction": SELECTION_KEEP}}]})
+    plan.decisions.append(f"Quality classifier (`quality_classifier@1`) trained on the reference sources {refs} against a random "
+                          f"sample of {others}; keeps the top {_pct(SELECTION_KEEP)} by score.")
 
 
 def _hits(profile: dict[str, Any]) -> str:

@@ -30,12 +30,26 @@ def plan_rel(pipeline: str, version: str) -> str:
 
 
 def domain_tokens(spec: PipelineSpec, store: CorpusStore) -> dict[str, sampler.DomainTokens]:
-    """Every source's token shards (committed ones only, through the manifests)."""
+    """Every source's token shards (committed ones only, through the manifests), with ``mixture.selection`` applied."""
+    return selected_domain_tokens(spec, store)[0]
+
+
+def selected_domain_tokens(spec: PipelineSpec, store: CorpusStore) -> tuple[dict[str, sampler.DomainTokens], dict[str, Any]]:
+    """The domains and, per selected domain, what its rule kept (``corpus.mixing.selection``)."""
     out = {}
     for src in spec.source_names:
         paths = [store.path(p) for p in store.shard_paths(stage_dir(spec.pipeline, "tokenized", src))]
         out[src] = sampler.DomainTokens.from_parquet(src, paths, store.filesystem)
-    return out
+    if spec.mixture is None or not spec.mixture.selection:
+        return out, {}
+    from corpus.mixing.selection import SelectionRule, apply_selection, read_scores
+
+    rules = {d: SelectionRule(column=s.column, mode=s.mode, value=s.value, seed=spec.mixture.seed) for d, s in spec.mixture.selection.items()}
+    scores = {d: read_scores(store, spec.pipeline, s.stage, d, s.column) for d, s in spec.mixture.selection.items()}
+    selected, summary = apply_selection(out, rules, scores)
+    for d, s in spec.mixture.selection.items():
+        summary[d]["stage"] = s.stage
+    return selected, summary
 
 
 def natural_weights(spec: PipelineSpec, store: CorpusStore) -> dict[str, float]:
@@ -56,8 +70,11 @@ def plan_version(
     """Plan mixture ``version`` with ``weights`` and store the plan (deterministic)."""
     assert spec.mixture is not None, "the spec has no mixture section"
     m = spec.mixture
-    plan = sampler.plan_mixture(domain_tokens(spec, store), weights, m.budget_tokens, max_epochs=m.max_epochs, seed=m.seed, version=version)
+    domains, selection = selected_domain_tokens(spec, store)
+    plan = sampler.plan_mixture(domains, weights, m.budget_tokens, max_epochs=m.max_epochs, seed=m.seed, version=version)
     doc = {"plan": plan.model_dump(mode="json"), "provenance": dict(provenance or {})}
+    if selection:
+        doc["selection"] = selection  # the rule and what it kept, per domain: part of the version
     store.write_json(plan_rel(spec.pipeline, version), doc)
     return plan
 

@@ -469,7 +469,10 @@ def process_shard(
 def _apply_drop_table(store: CorpusStore, df: pl.DataFrame, rel: str, stage: StageSpec) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     table = pl.from_arrow(store.read_table(rel))
     assert isinstance(table, pl.DataFrame)
-    joined = df.join(table.select(schema.ID, schema.DROP, schema.DUPLICATE_OF), on=schema.ID, how="left", maintain_order="left")
+    scores = [c for c in table.columns if c.startswith(("score/", "weight/"))]
+    joined = df.drop([c for c in scores if c in df.columns]).join(
+        table.select(schema.ID, schema.DROP, schema.DUPLICATE_OF, *scores), on=schema.ID, how="left", maintain_order="left"
+    )
     gone = joined[schema.DROP].is_not_null()
     kept = joined.filter(~gone).drop(schema.DROP, schema.DUPLICATE_OF)
     dropped = (
@@ -556,6 +559,11 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
             progress(f"{stage_name}_index: read {source}, {counts['docs_in']:,} docs so far")
 
     table = op.fn(batches(), cfg)
+    info: dict[str, Any] = {}
+    if isinstance(table, tuple):  # (drop table, JSON info with optional files) from model-based selection
+        table, info = table
+        for name, data in (info.pop("files", None) or {}).items():
+            store.write_bytes(posixpath.join(index_dir(spec.pipeline, stage_name), name), data)
     if not isinstance(table, pl.DataFrame) or not {schema.ID, schema.DROP, schema.DUPLICATE_OF} <= set(table.columns):
         raise RuntimeError(f"operator {op.key} broke the global contract: expected columns id, _drop, duplicate_of")
     # which source each dropped id belongs to: ids embed the source in their hash, so look them up
@@ -570,11 +578,11 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
     for source in names:
         part = table.filter(pl.col("_src") == source).drop("_src").sort(schema.ID)
         store.write_table(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"), part)
-        per_source[source] = dict(Counter(part[schema.DROP].to_list())) if part.height else {}
+        per_source[source] = dict(Counter(r for r in part[schema.DROP].to_list() if r is not None)) if part.height else {}
     summary = {
         "operator": op.key,
         "docs_in": counts["docs_in"],
-        "duplicates": int(table.height),
+        "duplicates": int(table[schema.DROP].is_not_null().sum()),
         "per_source": per_source,
         "cross_source": int(
             table.join(id_source.rename({schema.ID: schema.DUPLICATE_OF, "_src": "_dup_src"}), on=schema.DUPLICATE_OF, how="left")
@@ -584,6 +592,8 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
         "seconds": time.perf_counter() - t0,
         "excluded_sources": [s for s in spec.source_names if s not in names],
     }
+    if info:
+        summary["model"] = info
     store.write_json(posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY), summary)
     return summary
 

@@ -180,6 +180,17 @@ class ProxySpec(_Model):
     device: Literal["cpu", "cuda", "auto"] = "auto"
 
 
+class SelectionSpec(_Model):
+    """Which training documents of one domain a mixture samples, by a score a selection stage wrote."""
+
+    stage: Name = Field(description="the stage whose kept documents carry the score column")
+    column: Annotated[str, Field(pattern=r"^(score|weight)/[a-z][a-z0-9_]{0,31}$")] = Field(
+        description="score/<name> (quality_classifier, lm_score) or weight/<name> (soft_dedup)"
+    )
+    mode: Literal["top_fraction", "threshold", "weight"] = "top_fraction"
+    value: float | None = Field(None, description="top_fraction: share of the domain's training tokens; threshold: minimum score")
+
+
 class MixtureSpec(_Model):
     policy: Literal["uniform", "natural", "excess_loss", "regression"] = "excess_loss"
     policy_config: dict[str, Any] = Field(default_factory=dict)
@@ -193,6 +204,9 @@ class MixtureSpec(_Model):
     )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     proxy: ProxySpec = Field(default_factory=ProxySpec)
+    selection: dict[Name, SelectionSpec] = Field(
+        default_factory=dict, description="per domain: sample only the documents a score selects (no upstream rebuild)"
+    )
 
 
 class PipelineSpec(_Model):
@@ -383,8 +397,12 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
             for loc, msg in config_problems:
                 add(f"{where}.config.{_index_style(loc)}", msg)
             if not config_problems:
-                for loc, msg in _config_path_issues(op.parse_config(step.config), paths):
+                parsed = op.parse_config(step.config)
+                for loc, msg in _config_path_issues(parsed, paths):
                     add(f"{where}.config.{loc}", msg)
+                for loc, name in getattr(parsed, "source_refs", lambda: [])():
+                    if name not in spec.source_names:
+                        add(f"{where}.config.{loc}", f"unknown source {name!r}; sources: {', '.join(spec.source_names)}")
             for key, value in _walk_strings(step.config):
                 try:
                     check_text(value)
@@ -457,6 +475,18 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
             if floor * len(spec.sources) > 1:
                 add("mixture.policy_config.floor", f"a floor of {floor} per domain is impossible with {len(spec.sources)} sources "
                     f"(floor x sources must be at most 1); set floor to at most {1 / len(spec.sources):.4g}")
+        for domain, sel in spec.mixture.selection.items():
+            where = f"mixture.selection.{domain}"
+            if domain not in spec.source_names:
+                add(where, f"unknown domain {domain!r}; sources: {', '.join(spec.source_names)}")
+            if sel.stage not in names:
+                add(f"{where}.stage", f"unknown stage {sel.stage!r}; stages: {', '.join(names) or '(none)'}")
+            from corpus.mixing.selection import SelectionRule
+
+            try:
+                SelectionRule(column=sel.column, mode=sel.mode, value=sel.value, seed=spec.mixture.seed)
+            except ValidationError as exc:
+                add(f"{where}.value", "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
         if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
             add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
     return issues

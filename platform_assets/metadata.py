@@ -135,3 +135,46 @@ def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckRe
             description="; ".join(report.schema_problems) or "document schema, unique ids, no null text",
         ),
     ]
+
+
+def selection_metadata(info: dict[str, Any]) -> dict[str, Any]:
+    """Metadata of a model-based selection index: held-out figures, score histogram, examples per band."""
+    md: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            md[f"selection/{key}"] = float(value) if isinstance(value, float) else value
+        elif isinstance(value, str):
+            md[f"selection/{key}"] = dg.MetadataValue.text(value)
+    hist = info.get("histogram")
+    if isinstance(hist, dict) and hist.get("edges"):
+        edges = hist["edges"]
+        rows = [
+            dg.TableRecord({"band": f"{edges[i]:.1f}-{edges[i + 1]:.1f}", "positives": int(hist["positives"][i]),
+                            "negatives": int(hist["negatives"][i])})
+            for i in range(len(edges) - 1)
+        ]
+        md["score_histogram"] = dg.MetadataValue.table(
+            rows,
+            schema=dg.TableSchema(columns=[dg.TableColumn("band", "string"), dg.TableColumn("positives", "int"),
+                                           dg.TableColumn("negatives", "int")]),
+        )
+        top = max([1, *hist["positives"], *hist["negatives"]])
+        chart = ["Held-out scores (positives P, negatives N):", "```"]
+        for i in range(len(edges) - 1):
+            p, n = int(hist["positives"][i]), int(hist["negatives"][i])
+            chart.append(f"{edges[i]:.1f}-{edges[i + 1]:.1f} P {'#' * round(30 * p / top):<30} {p:>6}")
+            chart.append(f"{'':7} N {'=' * round(30 * n / top):<30} {n:>6}")
+        md["score_histogram_chart"] = dg.MetadataValue.md("\n".join([*chart, "```"]))
+    examples = info.get("examples")
+    if isinstance(examples, dict) and examples:
+        lines = ["| score band | held-out example |", "|---|---|"]
+        for band, texts in examples.items():
+            for t in texts:
+                lines.append(f"| {band} | {str(t).replace('|', '/').replace(chr(10), ' ')[:200]} |")
+        md["examples_by_band"] = dg.MetadataValue.md("\n".join(lines))
+    for key in ("bands", "reference_loss_quantiles"):
+        if key in info:
+            md[f"selection/{key}"] = dg.MetadataValue.json(info[key])
+    return md

@@ -26,19 +26,28 @@ _CACHE: dict[str, EvalIndex] = {}
 
 class EvalSetConfig(OpConfig):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$", description="the evaluation set's name in reports")]
-    path: Annotated[str, Field(min_length=1, max_length=1000, description="JSONL or text file, relative to the project")]
+    path: Annotated[
+        str, Field(min_length=1, max_length=1000, description="JSONL or text file, relative to the project")
+    ]
     format: Literal["jsonl", "text"] = "jsonl"
     fields: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=lambda: ["text"], min_length=1, max_length=16, description="jsonl: fields whose text is one item"
+        default_factory=lambda: ["text"],
+        min_length=1,
+        max_length=16,
+        description="jsonl: fields whose text is one item",
     )
-    split: Literal["line", "paragraph", "file"] = Field("line", description="text: one item per line, paragraph or file")
+    split: Literal["line", "paragraph", "file"] = Field(
+        "line", description="text: one item per line, paragraph or file"
+    )
 
 
 class DecontaminateConfig(OpConfig):
     eval_sets: list[EvalSetConfig] = Field(min_length=1, max_length=64, description="evaluation sets to protect")
     ngram: int = Field(13, ge=5, le=64, description="span length in words (after lowercasing and removing punctuation)")
     max_edits: Literal[0, 1] = Field(1, description="1: a span that differs in one word also counts (light edits)")
-    min_item_words: int = Field(8, ge=1, le=64, description="shorter items are matched whole when they have this many words")
+    min_item_words: int = Field(
+        8, ge=1, le=64, description="shorter items are matched whole when they have this many words"
+    )
 
     @field_validator("eval_sets")
     @classmethod
@@ -110,15 +119,22 @@ def _summarize(extra: dict[str, Any], cfg: DecontaminateConfig) -> dict[str, Any
     summarize=_summarize,
 )
 def decontaminate(batch: pl.DataFrame, cfg: DecontaminateConfig) -> pl.DataFrame:
-    """Drop documents sharing a 13-word span (configurable; one changed word allowed) with evaluation sets named in the spec.
+    """Drop documents sharing a 13-word span (configurable; one changed word allowed)
+    with evaluation sets named in the spec.
 
     Evaluation sets are JSONL files (named fields) or text files; case, punctuation and
     whitespace are ignored. Records which set a dropped document matched.
     """
     index = eval_index(cfg)
     if schema.TEXT not in batch.columns:
-        raise KeyError(f"decontaminate: the batch has no {schema.TEXT!r} column; run it after a stage that produces text")
-    prior = batch[schema.DROP].cast(pl.String) if schema.DROP in batch.columns else pl.Series(schema.DROP, [None] * batch.height, pl.String)
+        raise KeyError(
+            f"decontaminate: the batch has no {schema.TEXT!r} column; run it after a stage that produces text"
+        )
+    prior = (
+        batch[schema.DROP].cast(pl.String)
+        if schema.DROP in batch.columns
+        else pl.Series(schema.DROP, [None] * batch.height, pl.String)
+    )
     todo = np.flatnonzero(prior.is_null().to_numpy())
     by = [None] * batch.height
     items: list[list[str] | None] = [None] * batch.height

@@ -10,8 +10,11 @@ Contract (see DESIGN.md "Operator"):
   runner quarantines it with the message.
 * ``kind="global"``: ``fn(batches: Iterable[pl.DataFrame], config) -> pl.DataFrame``
   over every source of the pipeline at once (columns ``id``, ``text``, ``source``,
-  ``source_rank``); returns ``id``, ``_drop`` and ``duplicate_of`` for the rows to drop.
-  A stage applies the result per source. Used by dedup, which is global by design.
+  ``source_rank``); returns ``id``, ``_drop`` and ``duplicate_of`` for the rows to drop
+  (rows with a null ``_drop`` are kept; ``score/*`` and ``weight/*`` columns are joined onto
+  the kept documents), or ``(table, info)`` where ``info`` is JSON for the index summary and
+  ``info["files"]`` maps file names to bytes stored beside the index (a trained model).
+  A stage applies the result per source. Used by dedup and by model-based selection.
 
 The versioned name (``gopher_quality@1``) is what a spec names and what becomes the
 asset's code version; bump the version whenever the function's output changes.
@@ -120,6 +123,7 @@ _OPERATOR_MODULES = (
     "corpus.ops.pii",
     "corpus.ops.decontam",
     "corpus.ops.datatrove_step",
+    "corpus.ops.selection",
 )
 _loaded = False
 

@@ -297,7 +297,12 @@ def run_ablation(
             stream = _stream(arrays, weights, need, seed)
             try:
                 res = train(
-                    {"train": stream}, target_streams, {**cfg, "seed": seed}, budget, vocab_size=vocab_size, options=options
+                    {"train": stream},
+                    target_streams,
+                    {**cfg, "seed": seed},
+                    budget,
+                    vocab_size=vocab_size,
+                    options=options,
                 )
             except TrainError as exc:
                 raise AblationError(f"arm {name!r}, seed {seed}: {exc}") from exc

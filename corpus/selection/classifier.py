@@ -1,6 +1,8 @@
 """A quality classifier trained locally: reference documents against a random sample of the data (DCLM recipe).
 
-Two backends, both trained and applied on CPU, both saved as plain files (no pickle):
+Two backends, both trained and applied on CPU, both saved as plain files (no pickle).
+``linear`` is the default: it is deterministic, while fastText runs were seen to give
+different models for the same data and seed depending on what the process did before.
 
 * ``fasttext``: fastText supervised (word uni+bigrams, hashed buckets), the classifier DCLM
   uses; saved as fastText's ``.bin``.
@@ -40,14 +42,14 @@ class ClassifierError(ValueError):
 
 @dataclass(frozen=True)
 class ClassifierOptions:
-    backend: Backend = "fasttext"
+    backend: Backend = "linear"
     heldout_fraction: float = 0.1
     seed: int = 0
     max_chars: int = 20_000  # characters of each document the classifier reads
-    epochs: int = 5
-    dim: int = 32
+    epochs: int = 5  # at least; small training sets get more passes (about 50k examples seen in all, at most 50)
+    dim: int = 16
     buckets: int = 1 << 20
-    lr: float = 0.5
+    lr: float = 0.2
 
 
 @dataclass
@@ -70,7 +72,7 @@ class ClassifierReport:
 
 
 def _clean(text: str, max_chars: int) -> str:
-    return _SPACE.sub(" ", text[:max_chars]).strip().lower()
+    return " ".join(text[:max_chars].lower().split())
 
 
 class QualityModel:
@@ -113,7 +115,9 @@ class QualityModel:
     def load(cls, path: str | Path, backend: Backend | None = None, max_chars: int = 20_000) -> QualityModel:
         path = Path(path)
         if not path.is_file():
-            raise ClassifierError(f"classifier model file {path} not found; materialize the quality_classifier asset first")
+            raise ClassifierError(
+                f"classifier model file {path} not found; materialize the quality_classifier asset first"
+            )
         head = path.read_bytes()[:4]
         if head.startswith(b"PK"):  # an .npz
             with np.load(path, allow_pickle=False) as z:
@@ -129,10 +133,13 @@ class QualityModel:
 def _vectorizer(n_features: int) -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2", lowercase=False)
+    return HashingVectorizer(
+        n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2", lowercase=False
+    )
 
 
 def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> QualityModel:
+    epochs = max(opts.epochs, min(50, -(-50_000 // max(1, len(texts)))))
     if opts.backend == "fasttext":
         import fasttext
 
@@ -141,19 +148,41 @@ def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> Quali
             with path.open("w", encoding="utf-8") as f:
                 for t, y in zip(texts, labels, strict=True):
                     f.write(("__label__pos " if y else "__label__neg ") + t.replace("\n", " ") + "\n")
-            model = fasttext.train_supervised(
-                str(path), epoch=opts.epochs, dim=opts.dim, wordNgrams=2, bucket=opts.buckets, lr=opts.lr,
-                thread=1, seed=opts.seed, verbose=0, minCount=1,
-            )
+            lr = opts.lr
+            for _attempt in range(4):  # a diverging run (NaN) is retried with half the learning rate
+                try:
+                    model = fasttext.train_supervised(
+                        str(path),
+                        epoch=epochs,
+                        dim=opts.dim,
+                        wordNgrams=2,
+                        bucket=opts.buckets,
+                        lr=lr,
+                        thread=1,
+                        seed=opts.seed,
+                        verbose=0,
+                        minCount=1,
+                    )
+                    break
+                except RuntimeError as exc:
+                    if "NaN" not in str(exc):
+                        raise
+                    lr /= 2
+            else:
+                raise ClassifierError(
+                    f"fastText training diverged even at learning rate {lr * 2:g}; try backend 'linear'"
+                )
         return QualityModel("fasttext", model, opts.max_chars)
     if opts.backend == "linear":
         from sklearn.linear_model import SGDClassifier
 
         vec = _vectorizer(opts.buckets)
         x = vec.transform(texts)
-        clf = SGDClassifier(loss="log_loss", alpha=1e-6, max_iter=opts.epochs * 4, tol=None, random_state=opts.seed)
+        clf = SGDClassifier(loss="log_loss", alpha=1e-6, max_iter=epochs * 4, tol=None, random_state=opts.seed)
         clf.fit(x, labels)
-        return QualityModel("linear", (vec, clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])), opts.max_chars)
+        return QualityModel(
+            "linear", (vec, clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])), opts.max_chars
+        )
     raise ClassifierError(f"unknown classifier backend {opts.backend!r}; use 'fasttext' or 'linear'")
 
 
@@ -170,8 +199,12 @@ def auc_score(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def train_classifier(
-    positives: Sequence[str], negatives: Sequence[str], options: ClassifierOptions | None = None,
-    *, positives_field: str = "positives", negatives_field: str = "negatives",
+    positives: Sequence[str],
+    negatives: Sequence[str],
+    options: ClassifierOptions | None = None,
+    *,
+    positives_field: str = "positives",
+    negatives_field: str = "negatives",
 ) -> tuple[QualityModel, ClassifierReport]:
     """Train on positives (label 1) vs negatives (label 0); evaluate on a held-out share of each."""
     opts = options or ClassifierOptions()
@@ -220,9 +253,54 @@ def train_classifier(
     if len(pos) < 50 or len(neg) < 50:
         notes.append(f"only {len(pos)} positives / {len(neg)} negatives: held-out figures are rough")
     report = ClassifierReport(
-        backend=opts.backend, positives=len(pos), negatives=len(neg), heldout=len(ho_texts),
-        precision=float(precision), recall=float(recall), auc=auc_score(scores, ho_labels), threshold=0.5,
+        backend=opts.backend,
+        positives=len(pos),
+        negatives=len(neg),
+        heldout=len(ho_texts),
+        precision=float(precision),
+        recall=float(recall),
+        auc=auc_score(scores, ho_labels),
+        threshold=0.5,
         histogram={"edges": edges.round(2).tolist(), "positives": hist_pos.tolist(), "negatives": hist_neg.tolist()},
-        examples=examples, train_seconds=seconds, notes=notes,
+        examples=examples,
+        train_seconds=seconds,
+        notes=notes,
     )
     return model, report
+
+
+def score_pool(
+    pool: Sequence[str],
+    positives: Sequence[str],
+    negative_idx: Sequence[int],
+    options: ClassifierOptions | None = None,
+    *,
+    positives_field: str = "positives",
+    negatives_field: str = "negatives",
+    folds: int = 2,
+) -> tuple[QualityModel, ClassifierReport, np.ndarray]:
+    """Train on positives vs ``pool[negative_idx]`` and score the whole pool, the negatives out of fold.
+
+    A classifier memorizes its training negatives, so scoring them with it would push every
+    sampled document down. Each negative is scored by a model trained without its fold
+    (cross-fitting); the other documents by the model trained on all negatives, which is
+    also the one returned (and saved) with its held-out report.
+    """
+    opts = options or ClassifierOptions()
+    negative_idx = np.asarray(list(negative_idx), dtype=np.int64)
+    negatives = [pool[i] for i in negative_idx]
+    model, report = train_classifier(
+        positives, negatives, opts, positives_field=positives_field, negatives_field=negatives_field
+    )
+    scores = model.score(pool)
+    if len(negative_idx) >= 2 * folds:
+        fold_of = np.random.default_rng([opts.seed, 3]).permutation(len(negative_idx)) % folds
+        for f in range(folds):
+            rest = [negatives[i] for i in np.flatnonzero(fold_of != f)]
+            fold_model, _ = train_classifier(
+                positives, rest, opts, positives_field=positives_field, negatives_field=negatives_field
+            )
+            mine = negative_idx[fold_of == f]
+            scores[mine] = fold_model.score([pool[i] for i in mine])
+        report.notes.append(f"sampled negatives scored out of fold ({folds} folds)")
+    return model, report, scores

@@ -44,14 +44,23 @@ def resolve_path(path: str) -> Path:
 
 
 def read_items(
-    path: str, fmt: Literal["jsonl", "text"], fields: Sequence[str] = ("text",), split: str = "line", *, where: str = "eval set"
+    path: str,
+    fmt: Literal["jsonl", "text"],
+    fields: Sequence[str] = ("text",),
+    split: str = "line",
+    *,
+    where: str = "eval set",
 ) -> list[str]:
     """The items of one evaluation file; errors name ``where`` (the spec field) and the fix."""
     p = resolve_path(path)
     if not p.is_file():
-        raise EvalSetError(f"{where}.path: evaluation file {path!r} not found (looked at {p}); fix the path or remove the set")
+        raise EvalSetError(
+            f"{where}.path: evaluation file {path!r} not found (looked at {p}); fix the path or remove the set"
+        )
     if p.stat().st_size > MAX_EVAL_BYTES:
-        raise EvalSetError(f"{where}.path: {path!r} is larger than {MAX_EVAL_BYTES >> 20} MiB; split the evaluation set")
+        raise EvalSetError(
+            f"{where}.path: {path!r} is larger than {MAX_EVAL_BYTES >> 20} MiB; split the evaluation set"
+        )
     raw = p.read_text(encoding="utf-8", errors="replace")
     items: list[str] = []
     if fmt == "jsonl":
@@ -61,7 +70,9 @@ def read_items(
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise EvalSetError(f"{where}.path: {path!r} line {lineno} is not JSON ({exc.msg}); fix the file") from None
+                raise EvalSetError(
+                    f"{where}.path: {path!r} line {lineno} is not JSON ({exc.msg}); fix the file"
+                ) from None
             if not isinstance(rec, dict):
                 raise EvalSetError(f"{where}.path: {path!r} line {lineno} is not a JSON object")
             missing = [f for f in fields if f not in rec]
@@ -101,9 +112,7 @@ class EvalIndex:
     skipped_short: list[int] = field(default_factory=list)  # per set: items too short to index
 
     @classmethod
-    def build(
-        cls, sets: dict[str, list[str]], n: int = 13, max_edits: int = 0, min_item_words: int = 8
-    ) -> EvalIndex:
+    def build(cls, sets: dict[str, list[str]], n: int = 13, max_edits: int = 0, min_item_words: int = 8) -> EvalIndex:
         names = list(sets)
         texts = [t for s in names for t in sets[s]]
         item_set = np.repeat(np.arange(len(names)), [len(sets[s]) for s in names])
@@ -116,7 +125,9 @@ class EvalIndex:
             for i in range(n):
                 mk.append(ngrams.masked_keys(w, n, starts, keys, i))
                 mi.append(owner)
-        masked = _sorted(np.concatenate(mk), np.concatenate(mi)) if mk else (np.zeros(0, np.uint64), np.zeros(0, np.int64))
+        masked = (
+            _sorted(np.concatenate(mk), np.concatenate(mi)) if mk else (np.zeros(0, np.uint64), np.zeros(0, np.int64))
+        )
         lengths = w.lengths()
         short = np.flatnonzero((lengths < n) & (lengths >= min_item_words))
         short_keys: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -126,15 +137,26 @@ class EvalIndex:
             short_keys[int(length)] = _sorted(k, items)
         too_short = lengths < min(n, min_item_words)
         skipped = [int(too_short[item_set == s].sum()) for s in range(len(names))]
-        return cls(n, max_edits, names, [len(sets[s]) for s in names], exact_keys, exact_item, masked[0], masked[1],
-                   short_keys, item_set, skipped)
+        return cls(
+            n,
+            max_edits,
+            names,
+            [len(sets[s]) for s in names],
+            exact_keys,
+            exact_item,
+            masked[0],
+            masked[1],
+            short_keys,
+            item_set,
+            skipped,
+        )
 
     @property
     def n_items(self) -> int:
         return int(sum(self.items_per_set))
 
     def scan(self, texts: Sequence[str] | pl.Series) -> tuple[np.ndarray, np.ndarray, list[set[int]]]:
-        """Per text: the first matching item (global index, -1 = clean), the number of matching spans, every item found."""
+        """Per text: the first matching item (global index, -1 = clean), the matching spans, the items found."""
         w = ngrams.words(texts)
         first = np.full(w.n_texts, -1, dtype=np.int64)
         hits = np.zeros(w.n_texts, dtype=np.int64)
@@ -143,6 +165,10 @@ class EvalIndex:
         def look(keys: np.ndarray, owner: np.ndarray, table: tuple[np.ndarray, np.ndarray]) -> None:
             tk, ti = table
             if not len(keys) or not len(tk):
+                return
+            candidate = _prefilter(tk)[keys >> _FILTER_SHIFT]  # a table of the keys' top bits: most misses stop here
+            keys, owner = keys[candidate], owner[candidate]
+            if not len(keys):
                 return
             pos = np.searchsorted(tk, keys)
             pos_c = np.minimum(pos, len(tk) - 1)
@@ -174,6 +200,24 @@ class EvalIndex:
         s = int(self.item_set[item])
         local = item - int(sum(self.items_per_set[:s]))
         return f"{self.names[s]}:{local}"
+
+
+_FILTER_BITS = 24
+_FILTER_SHIFT = np.uint64(64 - _FILTER_BITS)
+_FILTERS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _prefilter(sorted_keys: np.ndarray) -> np.ndarray:
+    """A boolean table over the top 24 bits of ``sorted_keys`` (cached per key array)."""
+    cached = _FILTERS.get(id(sorted_keys))
+    if cached is not None and cached[0] is sorted_keys:
+        return cached[1]
+    table = np.zeros(1 << _FILTER_BITS, dtype=bool)
+    table[sorted_keys >> _FILTER_SHIFT] = True
+    if len(_FILTERS) > 16:  # 16 MB each
+        _FILTERS.clear()
+    _FILTERS[id(sorted_keys)] = (sorted_keys, table)
+    return table
 
 
 def _sorted(keys: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

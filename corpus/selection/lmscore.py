@@ -25,8 +25,16 @@ from corpus.proxy.train import train
 from corpus.tokenize import tokenize_batch, train_bpe
 
 REFERENCE_PROXY: dict[str, Any] = {
-    "n_layer": 2, "n_head": 4, "n_embd": 64, "seq_len": 64, "batch_size": 16, "learning_rate": 3e-3,
-    "eval_tokens": 4096, "seed": 0, "online_sampler": False, "device": "cpu",
+    "n_layer": 2,
+    "n_head": 4,
+    "n_embd": 64,
+    "seq_len": 64,
+    "batch_size": 16,
+    "learning_rate": 3e-3,
+    "eval_tokens": 4096,
+    "seed": 0,
+    "online_sampler": False,
+    "device": "cpu",
 }
 
 
@@ -42,11 +50,22 @@ class ReferenceLM:
     train_loss: float
 
     @classmethod
-    def fit(cls, texts: Sequence[str], budget_tokens: int = 200_000, vocab_size: int = 2048, seed: int = 0,
-            proxy: dict[str, Any] | None = None, *, field: str = "reference_sources", tokenizer: Any = None) -> ReferenceLM:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        budget_tokens: int = 200_000,
+        vocab_size: int = 2048,
+        seed: int = 0,
+        proxy: dict[str, Any] | None = None,
+        *,
+        field: str = "reference_sources",
+        tokenizer: Any = None,
+    ) -> ReferenceLM:
         texts = [t for t in texts if t and t.strip()]
         if not texts:
-            raise ScoreError(f"{field}: no reference documents to train the reference model on; name a non-empty source")
+            raise ScoreError(
+                f"{field}: no reference documents to train the reference model on; name a non-empty source"
+            )
         tok = tokenizer or train_bpe(texts, vocab_size, seed=seed)
         stream = np.concatenate(tokenize_batch(tok, texts))
         cfg = {**REFERENCE_PROXY, **(proxy or {}), "seed": seed}

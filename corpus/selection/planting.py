@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _WORD = re.compile(r"\S+")
+_HAS_WORD = re.compile(r"\w")
 _SUBSTITUTES = ("seven", "Maria", "blue", "twelve", "market", "quickly", "Tom", "nine")
 
 
@@ -26,20 +27,26 @@ class Plant:
 def light_edit(span: str, rng: random.Random) -> str:
     """Change case and punctuation, and replace one word (not the first or last)."""
     words = span.split()
-    if len(words) >= 3:
-        words[rng.randrange(1, len(words) - 1)] = rng.choice(_SUBSTITUTES)
+    wordy = [i for i, w in enumerate(words) if _HAS_WORD.search(w)]
+    if len(wordy) >= 3:
+        words[rng.choice(wordy[1:-1])] = rng.choice(_SUBSTITUTES)
     out = " ".join(words)
     out = out.upper() if rng.random() < 0.5 else out.lower()
     return out.replace(", ", " ").replace(". ", " . ") + rng.choice(("!", "?", ";", ""))
 
 
 def edited_span(item: str, n: int, rng: random.Random) -> str | None:
-    """A lightly edited ``n``-word window of ``item`` (None when the item is shorter)."""
-    words = _WORD.findall(item)
-    if len(words) < n:
+    """A lightly edited window of ``item`` holding ``n`` words (None when the item is shorter).
+
+    Words are the whitespace tokens with a letter or digit; a token of punctuation only
+    (``+``, ``.``) inside the window is kept but does not count.
+    """
+    tokens = _WORD.findall(item)
+    wordy = [i for i, t in enumerate(tokens) if _HAS_WORD.search(t)]
+    if len(wordy) < n:
         return None
-    start = rng.randrange(0, len(words) - n + 1)
-    return light_edit(" ".join(words[start : start + n]), rng)
+    start = rng.randrange(0, len(wordy) - n + 1)
+    return light_edit(" ".join(tokens[wordy[start] : wordy[start + n - 1] + 1]), rng)
 
 
 def plant(docs: Sequence[str], items: Sequence[str], n: int = 13, *, seed: int = 0) -> tuple[list[str], list[Plant]]:

@@ -19,6 +19,7 @@ from corpus import learning
 from corpus.metrics import version_number
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.weights import validate_weights
+from corpus.runner import spec_fingerprint
 from corpus.spec import PipelineSpec
 from resources.metrics import MetricsStore
 from resources.storage import PROJECT_ROOT, CorpusStorage
@@ -54,7 +55,8 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         key=mixture_key,
         partitions_def=versions,
         deps=[dg.AssetDep(tokenized_key, partition_mapping=dg.AllPartitionMapping())],
-        code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}",
+        code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}"
+        + (f":selection-{spec_fingerprint({d: s.model_dump(mode='json') for d, s in m.selection.items()})}" if m.selection else ""),
         description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
         "per domain, and the deterministic sample of training tokens it implies (never from the validation split).",
         kinds={"json"},
@@ -96,6 +98,8 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             md[f"epochs/{d}"] = float(dp.epochs)
         if plan.notes:
             md["notes"] = dg.MetadataValue.text("\n".join(plan.notes))
+        if m.selection:  # the selection rule per domain and what it kept
+            md["selection"] = dg.MetadataValue.json(store.read_json(learning.plan_rel(p, version)).get("selection", {}))
         md.update(_mixture_lineage(context.instance, spec, eval_key, config.source_runs))
         return dg.MaterializeResult(metadata=md)
 

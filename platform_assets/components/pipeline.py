@@ -23,14 +23,15 @@ from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from corpus.specfile import defs_attributes_from_text, read_text
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
-from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
+from platform_assets.metadata import report_checks, report_metadata, selection_metadata, stage_check_specs
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
 from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
 
 READER_VERSION = "read@1"
 TOKENIZE_VERSION = "tokenize@1"
-KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy"}
+KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy",
+               "selection": "numpy", "decontamination": "numpy"}
 
 
 class SourcesConfig(dg.Config):
@@ -161,7 +162,10 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             deps=[dg.AssetDep(_key(spec, input_stage), partition_mapping=dg.AllPartitionMapping())],
             code_version=code_version,
             description=f"Duplicates across all sources of the pipeline ({ops[0]}): which document each removed one duplicates. "
-            "Earlier sources in the spec win; within a source the smaller id wins.",
+            "Earlier sources in the spec win; within a source the smaller id wins."
+            if "model" not in registry.get_operator(ops[0]).tags and ops[0].split("@")[0] != "soft_dedup"
+            else f"{ops[0]} across the pipeline's sources: {registry.get_operator(ops[0]).description} "
+            "The trained model file (if any) and its held-out figures live here.",
             kinds={"parquet", "numpy"},
             automation_condition=stage_condition(),
             **_common(spec),
@@ -181,6 +185,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
                 md["excluded_sources"] = dg.MetadataValue.json(summary["excluded_sources"])
             for src, reasons in summary["per_source"].items():
                 md[f"duplicates/{src}"] = sum(reasons.values())
+            md.update(selection_metadata(summary.get("model") or {}))
             return dg.MaterializeResult(metadata=md)
 
         out.append(stage_index)

@@ -86,7 +86,9 @@ def test_token_arrays_need_no_tokenizer():
     rng = np.random.default_rng(0)
     arm = [rng.integers(0, 50, 200) for _ in range(10)]
     target = {"t": rng.integers(0, 50, 300)}
-    res = run_ablation({"a": arm, "b": arm}, target, vocab_size=50, size="seconds", budget_tokens=8 * 32 * 2, seeds=[0, 1])
+    res = run_ablation(
+        {"a": arm, "b": arm}, target, vocab_size=50, size="seconds", budget_tokens=8 * 32 * 2, seeds=[0, 1]
+    )
     assert res.comparisons["b"].delta[AVERAGE].mean == pytest.approx(0.0, abs=1e-9)  # same data, same seeds
     assert res.comparisons["b"].verdict() == "no difference shown"
 

@@ -56,7 +56,9 @@ def test_planted_items_found_and_clean_kept_on_real_text(tmp_path, shared_data):
     path, questions, other_math = _write_gsm8k_eval(tmp_path, shared_data, 150)
     speeches = [p.read_text(errors="replace") for p in sorted((shared_data / "speeches" / "inaugural").glob("*.txt"))]
     wiki = (shared_data / "encyclopedia" / "wikitext2-valid.txt").read_text().split("\n \n")
-    clean = [t for t in wiki if len(t.split()) > 30] + speeches + other_math[:3000]  # other GSM8K problems: hard negatives
+    clean = (
+        [t for t in wiki if len(t.split()) > 30] + speeches + other_math[:3000]
+    )  # other GSM8K problems: hard negatives
     docs, plants = plant(clean, questions, 13, seed=0)
     cfg = DecontaminateConfig(eval_sets=[{"name": "gsm8k", "path": str(path), "fields": ["question"]}])
     batch = pl.DataFrame({"id": [str(i) for i in range(len(docs))], "text": docs})
@@ -72,10 +74,14 @@ def test_planted_items_found_and_clean_kept_on_real_text(tmp_path, shared_data):
 
 def test_operator_reports_shares_and_keeps_prior_drops(tmp_path):
     path = tmp_path / "eval.txt"
-    path.write_text(ITEM + "\n" + "A second evaluation question about the number of apples in the red basket on the table\n")
+    path.write_text(
+        ITEM + "\n" + "A second evaluation question about the number of apples in the red basket on the table\n"
+    )
     op = registry.get_operator("decontaminate@1")
     cfg = op.parse_config({"eval_sets": [{"name": "quiz", "path": str(path), "format": "text"}]})
-    batch = pl.DataFrame({"id": ["a", "b", "c"], "text": ["x " + ITEM, "clean text here", ITEM], "_drop": [None, None, "too_short"]})
+    batch = pl.DataFrame(
+        {"id": ["a", "b", "c"], "text": ["x " + ITEM, "clean text here", ITEM], "_drop": [None, None, "too_short"]}
+    )
     kept, dropped, _, extra = apply_steps(batch, [(op, cfg)], "decont")
     assert kept["id"].to_list() == ["b"]
     assert dict(zip(dropped["id"], dropped["drop_reason"], strict=True)) == {"a": "contaminated", "c": "too_short"}
@@ -104,9 +110,17 @@ def test_spec_names_a_missing_or_outside_eval_file(tmp_path):
     spec = {
         "pipeline": "p",
         "sources": [{"name": "a", "location": "data/src", "format": "jsonl"}],
-        "stages": [{"name": "decont", "op": "decontaminate@1", "config": {"eval_sets": [{"name": "e", "path": "data/missing.jsonl"}]}}],
+        "stages": [
+            {
+                "name": "decont",
+                "op": "decontaminate@1",
+                "config": {"eval_sets": [{"name": "e", "path": "data/missing.jsonl"}]},
+            }
+        ],
     }
-    with pytest.raises(Exception, match=r"stages\[0\].steps\[0\].config.eval_sets\[0\].path: file 'data/missing.jsonl' not found"):
+    with pytest.raises(
+        Exception, match=r"stages\[0\].steps\[0\].config.eval_sets\[0\].path: file 'data/missing.jsonl' not found"
+    ):
         load_spec(spec, policy)
     spec["stages"][0]["config"]["eval_sets"][0]["path"] = "../outside.jsonl"
     with pytest.raises(Exception, match=r"eval_sets\[0\].path: .*outside the allowed roots"):
@@ -120,3 +134,38 @@ def test_edited_span_is_n_words():
     span = edited_span(ITEM, 13, random.Random(0))
     assert span is not None and len(span.split()) in (13, 14)
     assert edited_span("too short", 13, random.Random(0)) is None
+
+
+def test_stage_report_carries_contamination_share(tmp_path):
+    import pyarrow.fs as pafs
+
+    from corpus import runner
+    from corpus.io import CorpusStore
+    from corpus.spec import PipelineSpec
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.jsonl").write_text(
+        json.dumps({"text": "intro " + ITEM}) + "\n" + json.dumps({"text": "clean"}) + "\n"
+    )
+    (tmp_path / "eval.txt").write_text(
+        ITEM + "\nanother item that nobody copied into the corpus at all, not even once\n"
+    )
+    spec = PipelineSpec.model_validate(
+        {
+            "pipeline": "d",
+            "sources": [{"name": "a", "location": str(tmp_path / "src"), "format": "jsonl"}],
+            "stages": [
+                {
+                    "name": "decont",
+                    "op": "decontaminate@1",
+                    "config": {"eval_sets": [{"name": "quiz", "path": str(tmp_path / "eval.txt"), "format": "text"}]},
+                }
+            ],
+        }
+    )
+    store = CorpusStore(root=str(tmp_path / "store"))
+    runner.run_raw(spec, "a", store, source_location=(pafs.LocalFileSystem(), str(tmp_path / "src")))
+    report = runner.run_stage(spec, "decont", "a", store)
+    assert report.conserved and report.kept == 1 and report.dropped == {"contaminated": 1}
+    assert report.extra["contamination_share/quiz"] == 0.5 and report.extra["contaminated_docs"] == {"quiz": 1}
+    assert "contaminated_items" not in report.extra
