@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from corpus import schema
+from corpus import resume, schema
 from corpus.io import CorpusStore, PartitionNotFound
 from corpus.ops import registry
 from corpus.spec import PipelineSpec, StageSpec
@@ -491,7 +491,10 @@ def run_stage(
     _retract(store, spec.pipeline, stage_name, source)
     say = _Throttled(progress)
     results = []
-    for res in (executor or SerialExecutor()).map(process_shard, tasks):
+    receipts = _shard_receipts(store, spec, stage, source, manifest["shards"], drop_rel)
+    counts: dict[str, int] = {}
+    shard_results = resume.resumable_map(executor or SerialExecutor(), store, process_shard, tasks, receipts, asdict, _shard_from_json, counts)
+    for res in shard_results:
         results.append(res)
         report.merge(res)
         report.seconds = time.perf_counter() - t0
@@ -502,12 +505,55 @@ def run_stage(
     say.flush()
     results.sort(key=lambda r: r.index)
     report.seconds = time.perf_counter() - t0
+    if counts.get("resumed"):
+        progress(f"{stage_name}[{source}]: resumed {counts['resumed']} of {len(tasks)} shards from an interrupted run")
     _commit(store, spec.pipeline, stage_name, source, results, report)
+    resume.clear(store, resume.receipt_dir(spec.pipeline, stage_name, source))
     return report
 
 
-def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop) -> dict[str, Any]:
-    """Build the drop table of a global stage (dedup) across all sources; one file per source."""
+def _shard_receipts(store: CorpusStore, spec: PipelineSpec, stage: StageSpec, source: str,
+                    shards: list[dict[str, Any]], drop_rel: str | None) -> list[tuple[str, str]]:
+    """(receipt path, fingerprint) per shard task: its input shard, the stage's steps and the index it applies."""
+    index_fp = None
+    if drop_rel is not None:  # the index summary changes with every rebuild (it holds timings): conservative
+        index_fp = hashlib.sha256(store.read_bytes(posixpath.join(posixpath.dirname(drop_rel), INDEX_SUMMARY))).hexdigest()
+    stage_fp = resume.fingerprint(stage.model_dump(mode="json"), index_fp, source)
+    rdir = resume.receipt_dir(spec.pipeline, stage.name, source)
+    return [(posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(stage_fp, s["name"], s["rows"], s["bytes"]))
+            for i, s in enumerate(shards)]
+
+
+def _shard_from_json(data: dict[str, Any]) -> ShardResult:
+    return ShardResult(**data)
+
+
+def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop,
+                     executor: Any = None, partitions: int | None = None) -> dict[str, Any]:
+    """Build the drop table of a global stage (dedup) across all sources; one file per source.
+
+    MinHash and exact dedup run as tasks on ``executor`` (signatures per shard, buckets per
+    partition, one merge; see corpus.dedup_index) and grow the stored index incrementally;
+    the summary's ``index`` entry describes that build. Other global operators run in this process.
+    """
+    from corpus import dedup_build, dedup_index
+
+    stage = spec.stage(stage_name)
+    op, cfg = _resolve_steps(stage)[0]
+    if op.key not in dedup_index.DISTRIBUTED_OPS:
+        return run_global_index_in_process(spec, stage_name, store, progress=progress)
+    input_stage = spec.stage_input([s.name for s in spec.stages].index(stage_name))
+    summary_rel = posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY)
+    store.delete(summary_rel)  # the index is incomplete until it is rewritten
+    inputs = {s: stage_dir(spec.pipeline, input_stage, s) for s in spec.source_names}
+    summary, info = dedup_build.build_index(store, op.key, cfg, inputs, index_dir(spec.pipeline, stage_name),
+                                            executor=executor, progress=_Throttled(progress), partitions=partitions)
+    store.write_json(summary_rel, summary)
+    return {**summary, "index": info}
+
+
+def run_global_index_in_process(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop) -> dict[str, Any]:
+    """The single-process form: the operator sees every document's batch in this process."""
     stage = spec.stage(stage_name)
     op, cfg = _resolve_steps(stage)[0]
     idx = [s.name for s in spec.stages].index(stage_name)

@@ -149,9 +149,9 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             automation_condition=stage_condition(),
             **_common(spec),
         )
-        def stage_index(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+        def stage_index(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
             store = storage.store()
-            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info)
+            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info, executor=compute.executor())
             md: dict[str, Any] = {
                 "docs_in": summary["docs_in"],
                 "duplicates": summary["duplicates"],
@@ -162,6 +162,8 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             }
             for src, reasons in summary["per_source"].items():
                 md[f"duplicates/{src}"] = sum(reasons.values())
+            for name, value in (summary.get("index") or {}).items():  # version, full | incremental, tasks, bytes
+                md[f"index/{name}"] = round(value, 3) if isinstance(value, float) else value
             return dg.MaterializeResult(metadata=md)
 
         out.append(stage_index)
