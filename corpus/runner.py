@@ -649,43 +649,56 @@ def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: byt
     }
 
 
-def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, progress: Progress = _noop) -> StageReport:
-    """Tokenize one source's documents into token shards with a fixed validation split."""
-    from corpus import tokenize
+def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, executor: Any = None, progress: Progress = _noop) -> StageReport:
+    """Tokenize one source's documents into token shards with a fixed validation split.
 
-    tok = tokenize.load_tokenizer(store.read_bytes(tokenizer_rel(spec.pipeline)).decode())
+    One task per shard on ``executor`` (see corpus.tokenize_shards): a pass over the ids
+    fixes the split, then every shard is encoded on its own; a killed run resumes from the
+    shards it finished.
+    """
+    from corpus import tokenize, tokenize_shards
+
+    executor = executor or SerialExecutor()
+    tok_rel = tokenizer_rel(spec.pipeline)
+    data = store.read_bytes(tok_rel)
+    vocab = tokenize.load_tokenizer(data.decode()).get_vocab_size()
+    digest = hashlib.sha256(data).hexdigest()
     in_rel = stage_dir(spec.pipeline, spec.tokenizer_input, source)
-    ids = store.read_partition(in_rel, columns=[schema.ID])
-    all_ids = ids[schema.ID].to_list() if ids.height else []
-    splits = dict(zip(all_ids, tokenize.assign_split(all_ids, spec.tokenizer.val_fraction, spec.tokenizer.val_min_docs, spec.tokenizer.val_max_docs)))
+    shards = store.read_manifest(in_rel)["shards"]
+    tk = spec.tokenizer
+    keyed = list(executor.map(tokenize_shards.split_keys_task,
+                              [(store, posixpath.join(in_rel, s["name"]), tk.val_max_docs) for s in shards]))
+    _, threshold = tokenize_shards.split_threshold(keyed, tk.val_fraction, tk.val_min_docs, tk.val_max_docs)
     report = StageReport(spec.pipeline, "tokenized", source)
     t0 = time.perf_counter()
-    writer = store.partition_writer(stage_dir(spec.pipeline, "tokenized", source))
+    out_rel = stage_dir(spec.pipeline, "tokenized", source)
+    writer = store.partition_writer(out_rel)
     store.retract(writer.rel_dir)
+    rdir = resume.receipt_dir(spec.pipeline, "tokenized", source)
+    tasks = [(store, tok_rel, digest, posixpath.join(in_rel, s["name"]), out_rel, i, threshold) for i, s in enumerate(shards)]
+    receipts = [(posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(digest, threshold, s["name"], s["rows"], s["bytes"]))
+                for i, s in enumerate(shards)]
     tokens = {"train": 0, "val": 0}
     docs = {"train": 0, "val": 0}
     say = _Throttled(progress)
-    for i, shard in enumerate(store.shard_paths(in_rel)):
-        df = pl.from_arrow(store.read_table(shard, columns=[schema.ID, schema.SOURCE, schema.TEXT]))
-        assert isinstance(df, pl.DataFrame)
-        arrays = tokenize.tokenize_batch(tok, df[schema.TEXT].to_list())
-        doc_ids = df[schema.ID].to_list()
-        split = [splits[d] for d in doc_ids]
-        table = tokenize.token_shard_table(doc_ids, df[schema.SOURCE].to_list(), split, arrays)
-        writer.write_shard(i, table)
-        for s, a in zip(split, arrays):
-            tokens[s] += len(a)
-            docs[s] += 1
-        report.docs_in += df.height
-        report.kept += df.height
-        report.bytes_in += _text_bytes(df)
+    results = []
+    for r in resume.resumable_map(executor, store, tokenize_shards.encode_task, tasks, receipts, dict, dict):
+        results.append(r)
+        for split in tokens:
+            tokens[split] += r["tokens"][split]
+            docs[split] += r["docs_by_split"][split]
+        report.docs_in += r["docs"]
+        report.kept += r["docs"]
+        report.bytes_in += r["bytes_in"]
         report.shards += 1
         report.seconds = time.perf_counter() - t0
-        say(f"tokenized[{source}]: shard {i}, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
+        say(f"tokenized[{source}]: {report.shards}/{len(tasks)} shards, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
     say.flush()
-    report.extra = {"tokens_train": tokens["train"], "tokens_val": tokens["val"], "docs_train": docs["train"], "docs_val": docs["val"], "vocab_size": tok.get_vocab_size()}
+    writer.shards = [r["entry"] for r in sorted(results, key=lambda r: r["index"])]
+    report.extra = {"tokens_train": tokens["train"], "tokens_val": tokens["val"], "docs_train": docs["train"], "docs_val": docs["val"], "vocab_size": vocab}
     report.seconds = time.perf_counter() - t0
     writer.commit(summary=report.to_json())
+    resume.clear(store, rdir)
     return report
 
 

@@ -240,10 +240,10 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         automation_condition=stage_condition([tok_key]),
         **_common(spec),
     )
-    def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+    def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
         source = context.partition_key
         store = storage.store()
-        report = runner.run_tokenized(spec, source, store, progress=context.log.info)
+        report = runner.run_tokenized(spec, source, store, executor=compute.executor(), progress=context.log.info)
         return dg.MaterializeResult(
             metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
             check_results=report_checks(report, toks_key),
