@@ -77,7 +77,7 @@ def dedup_spec(sources: tuple[str, ...], shard_docs: int, stages: list[dict[str,
     return parse_spec({
         "pipeline": "so", "shard_docs": shard_docs,
         "sources": [{"name": s, "location": f"/nonexistent/{s}", "format": "jsonl"} for s in sources],
-        "stages": stages or [{"name": "deduped", "op": "dedup_minhash@1"}],
+        "stages": stages if stages is not None else [{"name": "deduped", "op": "dedup_minhash@1"}],
         "tokenizer": {"vocab_size": 1024, "sample_docs": 500},
     })
 
@@ -239,11 +239,11 @@ def resume(texts: list[str], work: Path) -> dict[str, Any]:
     from corpus import runner
     from corpus.io import CorpusStore
 
-    shard_docs = 100
+    part = texts[: len(texts) * 2 // SCALES[-1]]
+    shard_docs = max(10, len(part) // 60)  # about 60 shards, whatever the size
     stages = [{"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1"}, {"op": "c4_quality@1"},
                                             {"op": "fineweb_quality@1"}]}]
     spec = dedup_spec(("a",), shard_docs, stages)
-    part = texts[: len(texts) * 2 // SCALES[-1]]
     raw = work / "resume_raw"
     write_raw(CorpusStore(root=str(raw)), "so", part, shard_docs, sources=("a",))
     shutil.copytree(raw, work / "resume_ref")

@@ -91,6 +91,15 @@ def _json(text: str) -> Any:
 
 
 def _peak_rss_bytes() -> int:
+    """This process' peak resident memory: VmHWM (reset by exec, unlike ru_maxrss, which a spawned
+    child inherits from its parent), else ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
