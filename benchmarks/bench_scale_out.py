@@ -410,12 +410,36 @@ def capacity(rows: list[dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- main
 
 
+def rerun_ray(texts: list[str]) -> None:
+    """The Ray part again, merged into the existing results (the other parts' equality flags are kept)."""
+    from _common import RESULTS_DIR, write_results
+
+    data = json.loads((RESULTS_DIR / "scale_out.json").read_text())
+    work = Path(tempfile.mkdtemp(prefix="bench_scale_out_"))
+    try:
+        ray = ray_cluster(texts, work, 500)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    others = (all(r["equal_to_single_process"] for r in data["scaling"]) and data["tokenization_processes_equal_serial"]
+              and data["incremental"]["same_survivors_as_full"] and all(p["byte_identical"] for p in data["resume"]["points"]))
+    data["ray_cluster"] = ray
+    data["acceptance"]["ray_nodes"] = ray["nodes"]
+    data["acceptance"]["distributed_equals_serial"] = others and ray["identical"]
+    data["ray_rerun_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for key in ("benchmark", "measured_at", "machine"):
+        data.pop(key, None)
+    body = write_results("scale_out", data)
+    print(f"updated {body}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unit-mb", type=float, default=3.0, help="MB of text at 1x (default 3; 16x = 48 MB)")
     parser.add_argument("--shard-docs", type=int, default=1000, help="documents per raw shard (default 1000)")
     parser.add_argument("--repeats", type=int, default=3, help="incremental / full pairs (default 3)")
     parser.add_argument("--skip-ray", action="store_true", help="leave out the three-node Ray cluster")
+    parser.add_argument("--only-ray", action="store_true",
+                        help="re-run only the three-node Ray part and update it (and the acceptance) in the existing results")
     parser.add_argument("--victim", nargs=2, metavar=("SPEC", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.victim:
@@ -432,6 +456,9 @@ def main() -> None:
     from bench_dedup import build_corpus
 
     texts, _ = build_corpus(args.unit_mb * SCALES[-1], seed=0)
+    if args.only_ray:
+        rerun_ray(texts)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench_scale_out_"))
     t_all = time.perf_counter()
     try:

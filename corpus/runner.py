@@ -504,6 +504,10 @@ def run_stage(
         )
     say.flush()
     results.sort(key=lambda r: r.index)
+    # merged again in shard order: the samples kept in the summary must not depend on which task finished first
+    report = StageReport(spec.pipeline, stage_name, source, passthrough=report.passthrough)
+    for res in results:
+        report.merge(res)
     report.seconds = time.perf_counter() - t0
     if counts.get("resumed"):
         progress(f"{stage_name}[{source}]: resumed {counts['resumed']} of {len(tasks)} shards from an interrupted run")
