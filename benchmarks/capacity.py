@@ -45,8 +45,9 @@ def render(data: dict[str, Any]) -> str:
         "",
         (f"A process that only imports a task's modules peaks at {_mib(base)}; the largest index task at 8x over the "
         f"largest at 1x: {acc['index_peak_rss_ratio_8x_vs_1x']:.2f} (partitions scaled with the corpus, about "
-        f"{m['docs_per_partition']:,.0f} documents each). The single-process index grows by "
-        f"{s['single_process_rss_per_doc']:,.0f} B per document."),
+        f"{m['docs_per_partition']:,.0f} documents each). The single-process operator's peak grows by "
+        f"{s['single_process_rss_per_doc']:,.0f} B per document over these sizes (its index plus the working "
+        "buffers of its larger batches: a rough slope from small corpora, used below as such)."),
         "",
         "Slopes (least squares over the five scales):",
         "",
