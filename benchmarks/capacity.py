@@ -49,10 +49,10 @@ def render(data: dict[str, Any]) -> str:
         f"{s['single_process_rss_per_doc']:,.0f} B per document over these sizes (its index plus the working "
         "buffers of its larger batches: a rough slope from small corpora, used below as such)."),
         "",
-        "Slopes (least squares over the five scales):",
+        "Slopes (least squares over the five scales; phase times are wall seconds of the serial build on the shared machine, so they carry its load):",
         "",
-        f"* signatures: {s['signature_s_per_mb']:.3f} CPU s per MB of text;",
-        f"* buckets: {s['bucket_s_per_doc'] * 1e6:.1f} CPU s per million documents;",
+        f"* signatures: {s['signature_s_per_mb']:.3f} s per MB of text;",
+        f"* buckets: {s['bucket_s_per_doc'] * 1e6:.1f} s per million documents;",
         (f"* merge (one task): {s['merge_s_per_cluster_member'] * 1e6:.1f} s per million documents that have a duplicate "
         f"({s['cluster_members_per_doc']:.2f} per document in this corpus);"),
         (f"* shuffled (signature files written and read once): {s['bytes_shuffled_per_doc']:,.0f} B per document; the stored "
