@@ -61,6 +61,10 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "code-location load time: dagster definitions validate, import, building the Definitions"),
         Benchmark("scaling", "bench_scaling.py", (), ("--quick",), False,
                   "whole build loop through Dagster at 1x..8x: time per MB, peak memory, cores, Dagster overhead"),
+        Benchmark("end_to_end", "bench_end_to_end.py", (), ("--mb", "12"), True,
+                  "read, 4 filters, MinHash, tokenize: ours through Dagster vs datatrove, MB/s per core"),
+        Benchmark("scale_out", "bench_scale_out.py", (), ("--unit-mb", "0.7", "--repeats", "1", "--skip-ray"), True,
+                  "dedup as tasks 1x..16x, incremental dedup, resume after SIGKILL, three-node Ray; acceptance"),
         # the quick mixing run writes its own file, so a full-size result (about 15 min) is kept
         Benchmark("mixing", "bench_mixing.py", QUICK_MIXING, QUICK_MIXING, True,
                   "mixture policies vs uniform with the proxy trainer"),
@@ -184,7 +188,21 @@ def mixing_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def end_to_end_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
+    ours, theirs = d.get("ours") or {}, d.get("datatrove") or {}
+    return [
+        ("MB/s per core: ours (Dagster) | datatrove", f"{_fmt(ours.get('mb_per_s_per_core'), '', 3)} | {_fmt(theirs.get('mb_per_s_per_core'), '', 3)}"),
+        ("speedup per core: wall | CPU", f"{_fmt(d.get('speedup_mb_per_s_per_core'), 'x', 1)} | {_fmt(d.get('speedup_mb_per_cpu_s'), 'x', 1)}"),
+    ]
+
+
+def scale_out_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f"acceptance: {k}", _fmt(v, "", 3) if isinstance(v, float) else str(v)) for k, v in (d.get("acceptance") or {}).items()]
+
+
 HEADLINES: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {
+    "end_to_end": end_to_end_rows,
+    "scale_out": scale_out_rows,
     "quality": quality_rows,
     "dedup": dedup_rows,
     "extract": extract_rows,

@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from corpus import schema
+from corpus import resume, schema
 from corpus.io import CorpusStore, PartitionNotFound
 from corpus.ops import registry
 from corpus.spec import PipelineSpec, StageSpec
@@ -513,7 +513,10 @@ def run_stage(
     _retract(store, spec.pipeline, stage_name, source)
     say = _Throttled(progress)
     results = []
-    for res in (executor or SerialExecutor()).map(process_shard, tasks):
+    receipts = _shard_receipts(store, spec, stage, source, manifest["shards"], drop_rel)
+    counts: dict[str, int] = {}
+    shard_results = resume.resumable_map(executor or SerialExecutor(), store, process_shard, tasks, receipts, asdict, _shard_from_json, counts)
+    for res in shard_results:
         results.append(res)
         report.merge(res)
         report.seconds = time.perf_counter() - t0
@@ -523,20 +526,70 @@ def run_stage(
         )
     say.flush()
     results.sort(key=lambda r: r.index)
+    # merged again in shard order: the samples kept in the summary must not depend on which task finished first
+    report = StageReport(spec.pipeline, stage_name, source, passthrough=report.passthrough)
+    for res in results:
+        report.merge(res)
     if not report.passthrough and drop_rel is None:
         _summarize(stage, report)
     report.seconds = time.perf_counter() - t0
+    if counts.get("resumed"):
+        progress(f"{stage_name}[{source}]: resumed {counts['resumed']} of {len(tasks)} shards from an interrupted run")
     _commit(store, spec.pipeline, stage_name, source, results, report)
+    resume.clear(store, resume.receipt_dir(spec.pipeline, stage_name, source))
     return report
 
 
+def _shard_receipts(store: CorpusStore, spec: PipelineSpec, stage: StageSpec, source: str,
+                    shards: list[dict[str, Any]], drop_rel: str | None) -> list[tuple[str, str]]:
+    """(receipt path, fingerprint) per shard task: its input shard, the stage's steps and the index it applies."""
+    index_fp = None
+    if drop_rel is not None:  # the index summary changes with every rebuild (it holds timings): conservative
+        index_fp = hashlib.sha256(store.read_bytes(posixpath.join(posixpath.dirname(drop_rel), INDEX_SUMMARY))).hexdigest()
+    stage_fp = resume.fingerprint(stage.model_dump(mode="json"), index_fp, source)
+    rdir = resume.receipt_dir(spec.pipeline, stage.name, source)
+    return [(posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(stage_fp, s["name"], s["rows"], s["bytes"]))
+            for i, s in enumerate(shards)]
+
+
+def _shard_from_json(data: dict[str, Any]) -> ShardResult:
+    return ShardResult(**data)
+
+
 def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop,
-                     sources: list[str] | None = None) -> dict[str, Any]:
+                     sources: list[str] | None = None, executor: Any = None, partitions: int | None = None) -> dict[str, Any]:
     """Build the drop table of a global stage (dedup) across all sources; one file per source.
 
     ``sources`` (default: all) leaves the others out, e.g. sources that failed an earlier stage;
     their drop tables are removed, so a stale one is never applied.
+
+    MinHash and exact dedup run as tasks on ``executor`` (signatures per shard, buckets per
+    partition, one merge; see corpus.dedup_index) and grow the stored index incrementally;
+    the summary's ``index`` entry describes that build. Other global operators run in this process.
     """
+    from corpus import dedup_build, dedup_index
+
+    stage = spec.stage(stage_name)
+    op, cfg = _resolve_steps(stage)[0]
+    if op.key not in dedup_index.DISTRIBUTED_OPS:
+        return run_global_index_in_process(spec, stage_name, store, progress=progress, sources=sources)
+    names = _included(spec, sources)
+    input_stage = spec.stage_input([s.name for s in spec.stages].index(stage_name))
+    summary_rel = posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY)
+    store.delete(summary_rel)  # the index is incomplete until it is rewritten
+    for source in set(spec.source_names) - set(names):
+        store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"))
+    inputs = {s: stage_dir(spec.pipeline, input_stage, s) for s in names}
+    summary, info = dedup_build.build_index(store, op.key, cfg, inputs, index_dir(spec.pipeline, stage_name),
+                                            executor=executor, progress=_Throttled(progress), partitions=partitions)
+    summary["excluded_sources"] = [s for s in spec.source_names if s not in names]
+    store.write_json(summary_rel, summary)
+    return {**summary, "index": info}
+
+
+def run_global_index_in_process(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop,
+                                sources: list[str] | None = None) -> dict[str, Any]:
+    """The single-process form: the operator sees every document's batch in this process."""
     names = _included(spec, sources)
     stage = spec.stage(stage_name)
     op, cfg = _resolve_steps(stage)[0]
@@ -658,43 +711,56 @@ def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: byt
     }
 
 
-def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, progress: Progress = _noop) -> StageReport:
-    """Tokenize one source's documents into token shards with a fixed validation split."""
-    from corpus import tokenize
+def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, executor: Any = None, progress: Progress = _noop) -> StageReport:
+    """Tokenize one source's documents into token shards with a fixed validation split.
 
-    tok = tokenize.load_tokenizer(store.read_bytes(tokenizer_rel(spec.pipeline)).decode())
+    One task per shard on ``executor`` (see corpus.tokenize_shards): a pass over the ids
+    fixes the split, then every shard is encoded on its own; a killed run resumes from the
+    shards it finished.
+    """
+    from corpus import tokenize, tokenize_shards
+
+    executor = executor or SerialExecutor()
+    tok_rel = tokenizer_rel(spec.pipeline)
+    data = store.read_bytes(tok_rel)
+    vocab = tokenize.load_tokenizer(data.decode()).get_vocab_size()
+    digest = hashlib.sha256(data).hexdigest()
     in_rel = stage_dir(spec.pipeline, spec.tokenizer_input, source)
-    ids = store.read_partition(in_rel, columns=[schema.ID])
-    all_ids = ids[schema.ID].to_list() if ids.height else []
-    splits = dict(zip(all_ids, tokenize.assign_split(all_ids, spec.tokenizer.val_fraction, spec.tokenizer.val_min_docs, spec.tokenizer.val_max_docs)))
+    shards = store.read_manifest(in_rel)["shards"]
+    tk = spec.tokenizer
+    keyed = list(executor.map(tokenize_shards.split_keys_task,
+                              [(store, posixpath.join(in_rel, s["name"]), tk.val_max_docs) for s in shards]))
+    _, threshold = tokenize_shards.split_threshold(keyed, tk.val_fraction, tk.val_min_docs, tk.val_max_docs)
     report = StageReport(spec.pipeline, "tokenized", source)
     t0 = time.perf_counter()
-    writer = store.partition_writer(stage_dir(spec.pipeline, "tokenized", source))
+    out_rel = stage_dir(spec.pipeline, "tokenized", source)
+    writer = store.partition_writer(out_rel)
     store.retract(writer.rel_dir)
+    rdir = resume.receipt_dir(spec.pipeline, "tokenized", source)
+    tasks = [(store, tok_rel, digest, posixpath.join(in_rel, s["name"]), out_rel, i, threshold) for i, s in enumerate(shards)]
+    receipts = [(posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(digest, threshold, s["name"], s["rows"], s["bytes"]))
+                for i, s in enumerate(shards)]
     tokens = {"train": 0, "val": 0}
     docs = {"train": 0, "val": 0}
     say = _Throttled(progress)
-    for i, shard in enumerate(store.shard_paths(in_rel)):
-        df = pl.from_arrow(store.read_table(shard, columns=[schema.ID, schema.SOURCE, schema.TEXT]))
-        assert isinstance(df, pl.DataFrame)
-        arrays = tokenize.tokenize_batch(tok, df[schema.TEXT].to_list())
-        doc_ids = df[schema.ID].to_list()
-        split = [splits[d] for d in doc_ids]
-        table = tokenize.token_shard_table(doc_ids, df[schema.SOURCE].to_list(), split, arrays)
-        writer.write_shard(i, table)
-        for s, a in zip(split, arrays):
-            tokens[s] += len(a)
-            docs[s] += 1
-        report.docs_in += df.height
-        report.kept += df.height
-        report.bytes_in += _text_bytes(df)
+    results = []
+    for r in resume.resumable_map(executor, store, tokenize_shards.encode_task, tasks, receipts, dict, dict):
+        results.append(r)
+        for split in tokens:
+            tokens[split] += r["tokens"][split]
+            docs[split] += r["docs_by_split"][split]
+        report.docs_in += r["docs"]
+        report.kept += r["docs"]
+        report.bytes_in += r["bytes_in"]
         report.shards += 1
         report.seconds = time.perf_counter() - t0
-        say(f"tokenized[{source}]: shard {i}, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
+        say(f"tokenized[{source}]: {report.shards}/{len(tasks)} shards, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
     say.flush()
-    report.extra = {"tokens_train": tokens["train"], "tokens_val": tokens["val"], "docs_train": docs["train"], "docs_val": docs["val"], "vocab_size": tok.get_vocab_size()}
+    writer.shards = [r["entry"] for r in sorted(results, key=lambda r: r["index"])]
+    report.extra = {"tokens_train": tokens["train"], "tokens_val": tokens["val"], "docs_train": docs["train"], "docs_val": docs["val"], "vocab_size": vocab}
     report.seconds = time.perf_counter() - t0
     writer.commit(summary=report.to_json())
+    resume.clear(store, rdir)
     return report
 
 

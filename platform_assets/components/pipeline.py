@@ -170,9 +170,11 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             automation_condition=stage_condition(),
             **_common(spec),
         )
-        def stage_index(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage) -> dg.MaterializeResult:
+        def stage_index(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage,
+                        compute: ComputeEngine) -> dg.MaterializeResult:
             store = storage.store()
-            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info, sources=config.included(spec))
+            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info, sources=config.included(spec),
+                                              executor=compute.executor())
             md: dict[str, Any] = {
                 "docs_in": summary["docs_in"],
                 "duplicates": summary["duplicates"],
@@ -186,6 +188,8 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             for src, reasons in summary["per_source"].items():
                 md[f"duplicates/{src}"] = sum(reasons.values())
             md.update(selection_metadata(summary.get("model") or {}))
+            for name, value in (summary.get("index") or {}).items():  # version, full | incremental, tasks, bytes
+                md[f"index/{name}"] = round(value, 3) if isinstance(value, float) else value
             return dg.MaterializeResult(metadata=md)
 
         out.append(stage_index)
@@ -264,10 +268,10 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         automation_condition=stage_condition([tok_key]),
         **_common(spec),
     )
-    def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
+    def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
         source = context.partition_key
         store = storage.store()
-        report = runner.run_tokenized(spec, source, store, progress=context.log.info)
+        report = runner.run_tokenized(spec, source, store, executor=compute.executor(), progress=context.log.info)
         return dg.MaterializeResult(
             metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
             check_results=report_checks(report, toks_key),

@@ -8,8 +8,10 @@ list are invisible to readers, so a snapshot leaves them out on purpose.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -92,8 +94,15 @@ def committed_outputs(root: Path) -> dict[str, str]:
 
 
 def visible_shards(root: Path) -> list[Path]:
-    """Every shard file a directory listing shows (hidden temporary files excluded)."""
-    return sorted(p for p in root.rglob("part-*.parquet") if not p.name.startswith("."))
+    """Every shard file a directory listing shows (hidden temporary files excluded).
+
+    Walks with os.walk, which skips folders that vanish while it looks (a finished build
+    removes its working folders); Path.rglob would raise.
+    """
+    found = []
+    for folder, _, files in os.walk(root):
+        found += [Path(folder) / f for f in files if fnmatch.fnmatch(f, "part-*.parquet") and not f.startswith(".")]
+    return sorted(found)
 
 
 def unreadable_shards(root: Path) -> list[str]:

@@ -54,7 +54,7 @@ def run_backend(small_corpus: Path, raw_root: Path, dest: Path, engine: ComputeE
 
 
 def stage_files(root: Path) -> dict[str, bytes]:
-    """Every Parquet file the stage wrote, and each manifest's shard list (its summary holds timings)."""
+    """Every Parquet file the stage wrote, and each manifest without its timing."""
     import json
 
     out: dict[str, bytes] = {}
@@ -64,8 +64,10 @@ def stage_files(root: Path) -> dict[str, bytes]:
             continue
         if p.suffix == ".parquet":
             out[rel] = p.read_bytes()
-        elif p.name == "_manifest.json":
-            out[rel] = json.dumps(json.loads(p.read_text())["shards"], sort_keys=True).encode()
+        elif p.name == "_manifest.json":  # the shard list and the summary (samples included), timings left out
+            doc = json.loads(p.read_text())
+            doc["summary"].pop("seconds", None)
+            out[rel] = json.dumps(doc, sort_keys=True).encode()
     return out
 
 

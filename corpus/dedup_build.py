@@ -1,0 +1,225 @@
+"""Build (or grow) a global dedup index with the tasks of :mod:`corpus.dedup_index` on any executor.
+
+``build_index`` decides between a full build and an incremental one (only new shards),
+maps the signature tasks and then the bucket tasks over the executor (serial, a process
+pool or Ray: every task reads and writes the store, results are small dicts), merges the
+clusters, writes one drop table per source and commits the new index version.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from corpus import resume
+from corpus.dedup_index import (
+    CURRENT,
+    DOCS_PER_PARTITION,
+    EDGE_SCHEMA,
+    IndexJob,
+    IndexState,
+    bucket_task,
+    clusters_as_edges,
+    drop_table,
+    incremental_base,
+    load_state,
+    merge_clusters,
+    new_shards,
+    plan_partitions,
+    reason_counts,
+    signature_rel,
+    signature_task,
+    state_root,
+)
+from corpus.io import CorpusStore
+from corpus.ops.registry import OpConfig
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def _identity(result: dict[str, Any]) -> dict[str, Any]:
+    return result
+
+
+class _Serial:
+    name = "serial"
+
+    def map(self, fn: Callable[..., Any], tasks: list[tuple[Any, ...]]) -> Any:
+        for t in tasks:
+            yield fn(*t)
+
+
+def build_index(
+    store: CorpusStore,
+    op: str,
+    config: OpConfig,
+    input_dirs: dict[str, str],
+    index_dir: str,
+    *,
+    executor: Any = None,
+    progress: Progress = _noop,
+    partitions: int | None = None,
+    docs_per_partition: int = DOCS_PER_PARTITION,
+    incremental: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(summary as the single-process index writes it, figures about this build).
+
+    ``input_dirs``: source -> committed partition of the stage's input, in spec order
+    (the order is the survivor priority). ``partitions``: bucket partitions (default: one
+    per ``docs_per_partition`` documents; an incremental build keeps the stored count).
+    """
+    t0 = time.perf_counter()
+    executor = executor or _Serial()
+    config_json = config.model_dump_json()
+    ranks = {source: i for i, source in enumerate(input_dirs)}
+    shards = {s: [[e["name"], e["rows"], e["bytes"]] for e in store.read_manifest(rel)["shards"]] for s, rel in input_dirs.items()}
+    total_docs = sum(e[1] for entries in shards.values() for e in entries)
+
+    state = load_state(store, index_dir)
+    base = incremental_base(state, op, config_json, ranks, shards) if incremental else None
+    if base is not None and partitions is not None and partitions != base.partitions:
+        base = None  # a new partition count needs every key re-partitioned
+    n_parts = base.partitions if base is not None else plan_partitions(total_docs, partitions, docs_per_partition)
+    todo = new_shards(base, shards)
+    n_todo = sum(len(v) for v in todo.values())
+    if base is not None and n_todo == 0:
+        return _unchanged(store, base, ranks, index_dir, t0)
+    version = (state.version + 1) if state is not None else 1
+    root = state_root(index_dir)
+    work_fp = resume.fingerprint(op, config_json, n_parts, base.version if base else 0, ranks, todo)
+    job = IndexJob(op, config_json, n_parts, posixpath.join(root, f"work-{work_fp}"), posixpath.join(root, f"v{version:05d}"))
+    mode = "incremental" if base is not None else "full"
+    progress(f"index: {mode} build v{version}, {n_todo} shard(s) to sign, {n_parts} partition(s), {total_docs:,} docs in all")
+
+    # 1. signatures of the shards the index does not cover yet
+    t1 = time.perf_counter()
+    tasks, receipts = [], []
+    for source, entries in todo.items():
+        positions = {tuple(e): i for i, e in enumerate(shards[source])}
+        for entry in entries:
+            no = positions[tuple(entry)]
+            tasks.append((store, job, source, ranks[source], posixpath.join(input_dirs[source], entry[0]), no))
+            receipts.append((posixpath.join(job.work, "receipts", "sig", f"{source}-{no:05d}.json"), resume.fingerprint(entry)))
+    counts: dict[str, int] = {}
+    sigs = []
+    for r in resume.resumable_map(executor, store, signature_task, tasks, receipts, _identity, _identity, counts):
+        sigs.append(r)
+        progress(f"index: signatures {len(sigs)}/{len(tasks)} shards")
+    sigs.sort(key=lambda r: (ranks[r["source"]], r["shard"]))
+    resumed = counts.get("resumed", 0)
+
+    # 2. buckets: every partition that received new entries
+    t2 = time.perf_counter()
+    files: dict[int, list[str]] = {}
+    for r in sigs:
+        for p in r["parts"]:
+            files.setdefault(p, []).append(signature_rel(job, r["source"], r["shard"], p))
+    keys = dict(base.keys) if base is not None else {}
+    btasks, breceipts = [], []
+    for p in sorted(files):
+        old = keys.get(str(p))
+        btasks.append((store, job, p, files[p], old))
+        breceipts.append((posixpath.join(job.work, "receipts", "bucket", f"p-{p:05d}.json"), resume.fingerprint(files[p], old)))
+    counts = {}
+    buckets = []
+    for r in resume.resumable_map(executor, store, bucket_task, btasks, breceipts, _identity, _identity, counts):
+        buckets.append(r)
+        progress(f"index: buckets {len(buckets)}/{len(btasks)} partitions")
+    buckets.sort(key=lambda r: r["p"])
+    resumed += counts.get("resumed", 0)
+    for r in buckets:
+        keys[str(r["p"])] = r["keys_rel"]
+
+    # 3. merge: new links plus the stored clusters
+    t3 = time.perf_counter()
+    edge_frames = [pl.from_arrow(store.read_table(r["edges_rel"])) for r in buckets]
+    if base is not None and base.clusters:
+        edge_frames.append(clusters_as_edges(pl.from_arrow(store.read_table(base.clusters))))  # type: ignore[arg-type]
+    edges = pl.concat([f.cast(EDGE_SCHEMA) for f in edge_frames if isinstance(f, pl.DataFrame)]) if edge_frames else pl.DataFrame(schema=EDGE_SCHEMA)
+    use_bands = job.use_bands
+    clusters = merge_clusters(edges, use_bands=use_bands)
+    clusters_rel = posixpath.join(job.version_dir, "clusters.parquet")
+    store.write_table(clusters_rel, clusters)
+
+    per_source = _write_drop_tables(store, clusters, ranks, index_dir)
+    new_state = IndexState(version, op, config_json, n_parts, ranks, shards, keys, clusters_rel, total_docs)
+    state_rel = posixpath.join(job.version_dir, "state.json")
+    store.write_json(state_rel, new_state.to_json())
+    store.write_json(posixpath.join(root, CURRENT), {"state": state_rel, "version": version})
+    _collect_garbage(store, root, {*keys.values(), clusters_rel, state_rel, posixpath.join(root, CURRENT)})
+    t4 = time.perf_counter()
+
+    summary = _summary(op, total_docs, clusters, per_source, t4 - t0)
+    info = {
+        "index_version": version,
+        "mode": mode,
+        "partitions": n_parts,
+        "shards_signed": len(tasks),
+        "partitions_bucketed": len(btasks),
+        "tasks_resumed": resumed,
+        "cluster_members": int(clusters.height),
+        "bytes_shuffled": int(sum(r["bytes_written"] for r in sigs)),
+        "index_bytes_read": int(sum(r["bytes_read"] for r in buckets)),
+        "max_signature_task_rss": max((r["peak_rss"] for r in sigs), default=0),
+        "max_bucket_task_rss": max((r["peak_rss"] for r in buckets), default=0),
+        "seconds_signatures": t2 - t1,
+        "seconds_buckets": t3 - t2,
+        "seconds_merge": t4 - t3,
+    }
+    return summary, info
+
+
+def _write_drop_tables(store: CorpusStore, clusters: pl.DataFrame, ranks: dict[str, int], index_dir: str) -> dict[str, dict[str, int]]:
+    per_source = {}
+    for source, rank in ranks.items():
+        table = drop_table(clusters, rank)
+        store.write_table(posixpath.join(index_dir, f"{source}.parquet"), table)
+        per_source[source] = reason_counts(table)
+    return per_source
+
+
+def _summary(op: str, docs: int, clusters: pl.DataFrame, per_source: dict[str, dict[str, int]], seconds: float) -> dict[str, Any]:
+    dropped = clusters.filter(pl.col("drop").is_not_null())
+    return {
+        "operator": op,
+        "docs_in": docs,
+        "duplicates": int(dropped.height),
+        "per_source": per_source,
+        "cross_source": int(dropped.filter(pl.col("rank") != pl.col("root_rank")).height),
+        "seconds": seconds,
+    }
+
+
+def _unchanged(store: CorpusStore, base: IndexState, ranks: dict[str, int], index_dir: str, t0: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored index already covers every input shard: rewrite the drop tables from its clusters, keep its version."""
+    clusters = pl.from_arrow(store.read_table(base.clusters))
+    assert isinstance(clusters, pl.DataFrame)
+    per_source = _write_drop_tables(store, clusters, ranks, index_dir)
+    seconds = time.perf_counter() - t0
+    info = {"index_version": base.version, "mode": "unchanged", "partitions": base.partitions, "shards_signed": 0,
+            "partitions_bucketed": 0, "tasks_resumed": 0, "cluster_members": int(clusters.height), "bytes_shuffled": 0,
+            "index_bytes_read": 0, "seconds_signatures": 0.0, "seconds_buckets": 0.0, "seconds_merge": seconds}
+    return _summary(base.op, base.docs, clusters, per_source, seconds), info
+
+
+def _collect_garbage(store: CorpusStore, root: str, keep: set[str]) -> None:
+    """Delete every file of earlier versions and builds that the new state does not reference."""
+    for name in store.list_files(root, recursive=True):
+        rel = posixpath.join(root, name)
+        if rel not in keep:
+            store.delete(rel)
+    if store.is_local:  # object stores have no folders; local ones would pile up empty
+        import pyarrow.fs as pafs
+
+        infos = store.filesystem.get_file_info(pafs.FileSelector(store.path(root), allow_not_found=True, recursive=True))
+        for info in sorted((i for i in infos if i.type == pafs.FileType.Directory), key=lambda i: -len(i.path)):
+            if not store.filesystem.get_file_info(pafs.FileSelector(info.path, allow_not_found=True)):
+                store.filesystem.delete_dir(info.path)
