@@ -69,7 +69,7 @@ def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
     definitions import torch (about 180 MB and seconds of start-up in every worker)."""
     from platform_assets.components.pipeline import build_pipeline_defs
 
-    build_loop = spec.model_copy(update={"mixture": None})
+    build_loop = spec.model_copy(update={"mixture": None, "schedules": []})
     return dg.Definitions.merge(build_pipeline_defs(build_loop), dg.Definitions(resources=resources))
 
 

@@ -22,6 +22,7 @@ from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
+from platform_assets.schedules import build_run_defs
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
 from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
@@ -256,8 +257,11 @@ def build_pipeline_defs(spec: PipelineSpec) -> dg.Definitions:
         assets += build_stage_asset(spec, i)
     assets += build_token_assets(spec)
     extra: list[dg.Definitions] = [build_automation_defs(spec, assets, _key(spec, "raw"))]
+    every_asset = list(assets)
     if spec.mixture is not None:
         from platform_assets.components.learning import build_learning_defs
 
         extra.append(build_learning_defs(spec))
+        every_asset += list(extra[-1].assets or [])
+    extra.append(build_run_defs(spec, every_asset))
     return dg.Definitions.merge(dg.Definitions(assets=assets), *extra)
