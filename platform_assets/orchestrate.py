@@ -73,10 +73,6 @@ def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
     return dg.Definitions.merge(build_pipeline_defs(build_loop), dg.Definitions(resources=resources))
 
 
-def _assets(defs: dg.Definitions) -> list[Any]:
-    return list(defs.assets or [])
-
-
 def run_segment(
     spec_json: str,
     keys: tuple[str, ...],
@@ -177,16 +173,24 @@ def _run_inline(
     instance: dg.DagsterInstance,
     defs: dg.Definitions | None = None,
 ) -> None:
-    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails."""
+    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails.
+
+    A stretch of per-source stages runs through ``<pipeline>_per_source`` with an asset
+    selection, a global asset through its own job; both are tagged with the pipeline,
+    stages, source and ``corpus/launched_by=cli``."""
+    from platform_assets.jobs import job_name, per_source_job_name, run_tags
+
     defs = defs or _defs_for(spec, resources)
-    dg.materialize(
-        _assets(defs),
-        selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
-        partition_key=partition,
-        instance=instance,
-        resources=resources,
-        tags={"corpus/launched_by": "cli"},
+    if partition is None:
+        job, selection = defs.resolve_job_def(job_name(spec, keys[0])), None
+    else:
+        job, selection = defs.resolve_job_def(per_source_job_name(spec)), [dg.AssetKey([spec.pipeline, k]) for k in keys]
+    job.execute_in_process(
         run_config=CLI_RUN_CONFIG,
+        instance=instance,
+        partition_key=partition,
+        asset_selection=selection,
+        tags=run_tags(spec, keys, source=partition, launched_by="cli"),
         raise_on_error=True,
     )
 

@@ -103,6 +103,20 @@ def test_pipeline_materializes_with_checks_passing(built):
     assert runner.read_report(store, "small", "quality", "pages").passthrough
 
 
+def test_cli_runs_are_named_jobs_with_tags(built):
+    spec, _, instance, _ = built
+    runs = instance.get_runs()
+    assert {r.job_name for r in runs} == {"small_per_source", "small_deduped_index", "small_tokenizer"}
+    for run in runs:
+        assert run.tags["corpus/pipeline"] == "small" and run.tags["corpus/launched_by"] == "cli"
+        assert "dagster/sensor_name" not in run.tags
+        if run.job_name == "small_per_source":
+            assert run.tags["corpus/source"] == run.tags["dagster/partition"]
+            assert {k.path[-1] for k in run.asset_selection} == set(run.tags["corpus/stage"].split(","))
+    first = [r for r in runs if r.tags.get("corpus/source") == "docs" and r.tags["corpus/stage"].startswith("raw,")]
+    assert len(first) == 1 and first[0].tags["corpus/stage"] == "raw,extracted,normalized,language,quality"
+
+
 def test_dedup_is_global_and_records_survivor(built):
     spec, root, _, _ = built
     store = CorpusStorage(root=str(root)).store()
