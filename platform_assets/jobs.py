@@ -17,6 +17,8 @@ import dagster as dg
 
 from corpus.spec import PipelineSpec
 
+LEARNING_ASSETS = ("mixture", "proxy_eval")  # partitioned by mixture version, not by source
+
 TAG_PIPELINE = "corpus/pipeline"
 TAG_STAGE = "corpus/stage"
 TAG_SOURCE = "corpus/source"
@@ -60,7 +62,7 @@ def build_jobs(spec: PipelineSpec, assets: Sequence[dg.AssetsDefinition]) -> lis
                     description=f"Materializes {spec.pipeline}/{name}" + (" for one partition." if a.partitions_def else "."),
                 )
             )
-            if a.partitions_def is not None and not isinstance(a.partitions_def, dg.DynamicPartitionsDefinition):
+            if a.partitions_def is not None and name not in LEARNING_ASSETS:
                 per_source.append(key)
     if per_source:
         jobs.append(

@@ -1,6 +1,6 @@
 """The learning loop, driven from the command line as the daemon would drive it: evaluate
-the eval_feedback sensor's decision, apply it (add the version partition, run mixture +
-proxy_eval with its run config through the Dagster instance), repeat until the decision
+the eval_feedback sensor's decision, apply it (run mixture + proxy_eval for the version's
+partition with its run config through the Dagster instance), repeat until the decision
 says why it stops; then print one row per version."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: d
 
     The runs go through the pipeline's ``<pipeline>_mixture_round`` job and are tagged
     ``corpus/launched_by=cli`` (the sensor did not launch them); what they leave in the
-    instance (version partitions, materializations) is what the sensor reads, so the
+    instance (materializations of the version partitions) is what the sensor reads, so the
     sensor switched on afterwards finds nothing left to do."""
     from sensors.eval_feedback import feedback_tick
 
@@ -45,7 +45,6 @@ def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: d
         version = req.partition_key
         assert version is not None
         log(f"eval_feedback decision: {version} (run_key {req.run_key}): {req.tags.get('corpus/reason', '')}")
-        instance.add_dynamic_partitions(partitions.name, [version])
         tags = {**req.tags, TAG_LAUNCHED_BY: "cli", "corpus/run_key": req.run_key or "", "corpus/decided_by": "eval_feedback decision"}
         job.execute_in_process(run_config={**req.run_config, **CLI_RUN_CONFIG}, instance=instance, partition_key=version, tags=tags)
     return state

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
+import re
 from typing import Any
 
 import dagster as dg
 
+from corpus.io import CorpusStore
 from corpus.runner import StageReport
 
 CHECK_CONSERVATION = "conservation"
@@ -26,25 +30,49 @@ def stage_check_specs(key: dg.AssetKey, *, stage_label: str) -> list[dg.AssetChe
     ]
 
 
-def _md_escape(s: Any) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as literal Markdown text on one line: every Markdown character backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def md_verbatim(text: Any) -> str:
+    """``text`` as a fenced code block: shown verbatim, newlines and indentation kept, nothing interpreted.
+
+    The fence is longer than any run of backticks inside the text, so no content can close it."""
+    body = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def _doc_block(title: str, fields: list[tuple[str, Any]], text: Any) -> str:
+    shown = [f"{name} {md_escape(value)}" for name, value in fields if value not in (None, "")]
+    return f"**{title}**: " + " · ".join(shown) + "\n\n" + md_verbatim(text if text is not None else "")
 
 
 def sample_markdown(report: StageReport) -> str:
+    """Kept, dropped and quarantined examples; each document's text verbatim in its own code block."""
     parts = []
     if report.sample_kept:
-        parts.append("**Kept**\n\n| id | text |\n|---|---|")
-        parts += [f"| `{r.get('id', '')[:12]}` | {_md_escape(r.get('text', ''))} |" for r in report.sample_kept]
+        parts.append("### Kept")
+        parts += [_doc_block("kept", [("id", (r.get("id") or "")[:12])], r.get("text", "")) for r in report.sample_kept]
     if report.sample_dropped:
-        parts.append("\n**Dropped**\n\n| reason | id | duplicate of | text |\n|---|---|---|---|")
+        parts.append("### Dropped")
         parts += [
-            f"| `{r.get('drop_reason')}` | `{(r.get('id') or '')[:12]}` | `{(r.get('duplicate_of') or '')[:12]}` | {_md_escape(r.get('text', ''))} |"
+            _doc_block("dropped", [("reason", r.get("drop_reason")), ("id", (r.get("id") or "")[:12]),
+                                   ("duplicate of", (r.get("duplicate_of") or "")[:12])], r.get("text", ""))
             for r in report.sample_dropped
         ]
     if report.sample_quarantined:
-        parts.append("\n**Quarantined**\n\n| file | offset | error |\n|---|---|---|")
-        parts += [f"| {_md_escape(r.get('file'))} | {r.get('offset')} | {_md_escape(r.get('error'))} |" for r in report.sample_quarantined]
-    return "\n".join(parts) or "_no documents_"
+        parts.append("### Quarantined")
+        parts += [
+            _doc_block("quarantined", [("file", r.get("file")), ("offset", r.get("offset")), ("error", r.get("error"))], r.get("raw", ""))
+            for r in report.sample_quarantined
+        ]
+    return "\n\n".join(parts) or "_no documents_"
 
 
 def drop_table(report: StageReport) -> dg.TableMetadataValue:
@@ -95,6 +123,20 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
     if location:
         md["location"] = dg.MetadataValue.path(location)
     return md
+
+
+def content_version(store: CorpusStore, rel_dir: str) -> dg.DataVersion:
+    """The data version of a partition: a digest of its committed shards' contents, so an
+    unchanged re-run keeps the version and automation does not rebuild what depends on it."""
+    return dg.DataVersion(store.content_digest(rel_dir))
+
+
+def index_version(store: CorpusStore, rel_dir: str, sources: list[str]) -> dg.DataVersion:
+    """The data version of a global index: a digest of its per-source files."""
+    digest = hashlib.sha256()
+    for src in sources:
+        digest.update(src.encode() + b"\0" + store.read_bytes(posixpath.join(rel_dir, f"{src}.parquet")))
+    return dg.DataVersion(digest.hexdigest()[:24])
 
 
 def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckResult]:

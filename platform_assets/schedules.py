@@ -16,7 +16,7 @@ import dagster as dg
 from corpus.metrics import version_number
 from corpus.schedules import expand_cron
 from corpus.spec import PipelineSpec, ScheduleSpec
-from platform_assets.jobs import job_name, run_tags
+from platform_assets.jobs import LEARNING_ASSETS, job_name, run_tags
 
 
 def schedule_name(spec: PipelineSpec, sched: ScheduleSpec) -> str:
@@ -73,7 +73,7 @@ def build_schedule_defs(spec: PipelineSpec, assets: list[dg.AssetsDefinition], j
     schedules = []
     for sched in spec.schedules:
         pdef = partitioned.get(sched.target)
-        per_source = pdef is not None and not isinstance(pdef, dg.DynamicPartitionsDefinition)
+        per_source = pdef is not None and sched.target not in LEARNING_ASSETS
         schedules.append(build_schedule(spec, sched, jobs[job_name(spec, sched.target)], per_source))
     return dg.Definitions(schedules=schedules)
 

@@ -9,8 +9,8 @@ the sensor finds the versions the demo made and their results, and skips (round 
 The cursor only remembers which problem records were already reported (so a skip reason
 lists new problems once) and a short summary for the sensor's page.
 
-A decision to make a version adds its dynamic partition and requests one run of
-``mixture`` + ``proxy_eval`` (weights as run config; ``run_key`` from the decision's inputs,
+A decision to make a version requests one run of ``mixture`` + ``proxy_eval`` for its
+partition (versions m0001 ... m<rounds> are static partitions) (weights as run config; ``run_key`` from the decision's inputs,
 so a re-evaluated tick never launches twice).
 """
 
@@ -58,9 +58,9 @@ def _run_weights(run: dg.DagsterRun, spec: PipelineSpec, natural: dict[str, floa
     return initial_weights(spec.mixture.initial, spec.source_names, natural)
 
 
-def durable_versions(instance: dg.DagsterInstance, spec: PipelineSpec, partitions_name: str, natural: dict[str, float]) -> list[VersionState]:
+def durable_versions(instance: dg.DagsterInstance, spec: PipelineSpec, partitions_def: dg.PartitionsDefinition, natural: dict[str, float]) -> list[VersionState]:
     """The mixture versions that exist: planned (a ``mixture`` materialization) or with a run in flight."""
-    names = sorted((v for v in instance.get_dynamic_partitions(partitions_name) if version_number(v) is not None), key=version_number)
+    names = sorted((v for v in partitions_def.get_partition_keys() if version_number(v) is not None), key=version_number)
     out: list[VersionState] = []
     for version in names:
         recs = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=_mixture_key(spec), asset_partitions=[version]), limit=1).records
@@ -106,7 +106,7 @@ def _cursor(state: FeedbackState, reported: list[str], records: int) -> str:
 
 
 def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str | None, metrics: MetricsStore, storage: CorpusStorage,
-                  partitions_def: dg.DynamicPartitionsDefinition) -> Tick:
+                  partitions_def: dg.PartitionsDefinition) -> Tick:
     """One evaluation of the sensor from durable state; ``cursor`` only dedups problem reports."""
     assert spec.mixture is not None
     store = storage.store()
@@ -114,7 +114,7 @@ def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str 
         natural = natural_weights(spec, store)
     except (PartitionNotFound, SamplerError) as exc:
         return Tick(dg.SkipReason(f"waiting for the build loop: {str(exc).splitlines()[0]}"), cursor or "", FeedbackState())
-    versions = durable_versions(instance, spec, partitions_def.name or "", natural)
+    versions = durable_versions(instance, spec, partitions_def, natural)
     stored = metrics.client(storage).read(spec.pipeline)
     decision = decide(stored.records, FeedbackState(versions=versions), spec.mixture, spec.source_names, natural, pipeline=spec.pipeline)
     reported = _reported(cursor)
@@ -151,11 +151,13 @@ def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str 
         tags={**run_tags(spec, ["mixture", "proxy_eval"], version=decision.version, launched_by=f"sensor:{sensor_name(spec)}"),
               "corpus/reason": decision.reason[:200]},
     )
-    result = dg.SensorResult(run_requests=[request], dynamic_partitions_requests=[partitions_def.build_add_request([decision.version])])
+    if not partitions_def.has_partition_key(decision.version):  # rounds bound the versions; decide stops before this
+        return Tick(dg.SkipReason(f"{decision.version} is beyond the spec's rounds ({spec.mixture.rounds})"), new_cursor, decision.state)
+    result = dg.SensorResult(run_requests=[request])
     return Tick(result, new_cursor, decision.state)
 
 
-def build_eval_feedback_sensor(spec: PipelineSpec, job: Any, partitions_def: dg.DynamicPartitionsDefinition) -> dg.SensorDefinition:
+def build_eval_feedback_sensor(spec: PipelineSpec, job: Any, partitions_def: dg.PartitionsDefinition) -> dg.SensorDefinition:
     assert spec.mixture is not None
 
     @dg.sensor(

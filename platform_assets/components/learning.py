@@ -13,28 +13,37 @@ import sys
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
 from corpus import learning
-from corpus.metrics import version_number
+from corpus.metrics import version_name, version_number
 from corpus.mixing.policies import initial_weights
-from corpus.mixing.weights import validate_weights
+from corpus.mixing.weights import WeightsError, validate_weights
 from corpus.spec import PipelineSpec
 from resources.metrics import MetricsStore
 from resources.storage import PROJECT_ROOT, CorpusStorage
 
 
-class MixtureConfig(dg.Config):
-    """Run config of a mixture version (set by the eval_feedback sensor; empty for m0001)."""
+def mixture_config_schema(spec: PipelineSpec) -> dict[str, dg.Field]:
+    """Run config of a mixture version, typed by the pipeline's domains.
 
-    weights: dict[str, float] | None = Field(default=None, description="weight per domain; default: the spec's initial mixture")
-    reason: str = Field(default="", description="why these weights (the policy's explanation)")
-    source_records: list[str] = Field(default_factory=list, description="metrics records that produced these weights")
-    source_runs: list[str] = Field(default_factory=list, description="training runs whose records produced these weights")
+    ``weights`` names every domain and nothing else, so the launchpad refuses an unknown or
+    missing domain before any run exists; non-negativity and the sum of 1 are checked when
+    the run starts, before anything is written."""
+    weights = dg.Shape({d: dg.Field(float, description=f"weight of {d} (>= 0; all weights sum to 1)") for d in spec.source_names})
+    return {
+        "weights": dg.Field(weights, is_required=False, description="weight per domain; default: the spec's initial mixture"),
+        "reason": dg.Field(str, default_value="", description="why these weights (the policy's explanation)"),
+        "source_records": dg.Field([str], default_value=[], description="metrics records that produced these weights"),
+        "source_runs": dg.Field([str], default_value=[], description="training runs whose records produced these weights"),
+    }
 
 
-def versions_partitions(spec: PipelineSpec) -> dg.DynamicPartitionsDefinition:
-    return dg.DynamicPartitionsDefinition(name=f"{spec.pipeline}_mixture_versions")
+def versions_partitions(spec: PipelineSpec) -> dg.StaticPartitionsDefinition:
+    """Mixture versions m0001 ... m<rounds>: the versions the feedback sensor may create.
+
+    Static, so no other key can be added or launched from the UI; versions not made yet show as missing."""
+    assert spec.mixture is not None
+    return dg.StaticPartitionsDefinition([version_name(i) for i in range(1, spec.mixture.rounds + 1)])
 
 
 def mixture_job_name(spec: PipelineSpec) -> str:
@@ -55,27 +64,33 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         partitions_def=versions,
         deps=[dg.AssetDep(tokenized_key, partition_mapping=dg.AllPartitionMapping())],
         code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}",
+        config_schema=mixture_config_schema(spec),
         description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
         "per domain, and the deterministic sample of training tokens it implies (never from the validation split).",
         kinds={"json"},
         group_name=p,
         owners=list(spec.owners) or None,
     )
-    def mixture(context: dg.AssetExecutionContext, config: MixtureConfig, storage: CorpusStorage) -> dg.MaterializeResult:
+    def mixture(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
         version = context.partition_key
         if version_number(version) is None:
             raise dg.Failure(f"partition {version!r} is not a mixture version name (m0001, m0002, ...)")
+        config = context.op_execution_context.op_config or {}
         store = storage.store()
         natural = learning.natural_weights(spec, store)
-        if config.weights is None:
+        source_records, source_runs = list(config.get("source_records", [])), list(config.get("source_runs", []))
+        if config.get("weights") is None:
             weights = initial_weights(m.initial, spec.source_names, natural)
-            reason = config.reason or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
+            reason = config.get("reason") or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
         else:
-            weights = validate_weights(config.weights, spec.source_names)
-            reason = config.reason
+            try:
+                weights = validate_weights(config["weights"], spec.source_names)
+            except WeightsError as exc:
+                raise dg.Failure(f"run config ops.{spec.pipeline}__mixture.config.weights: {exc}") from None
+            reason = config.get("reason", "")
         plan = learning.plan_version(
             spec, store, version, weights,
-            provenance={"reason": reason, "source_records": config.source_records, "source_runs": config.source_runs, "run_id": context.run_id},
+            provenance={"reason": reason, "source_records": source_records, "source_runs": source_runs, "run_id": context.run_id},
         )
         context.log.info(f"{version}: {reason}")
         md: dict[str, Any] = {
@@ -87,8 +102,8 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             "reason": dg.MetadataValue.text(reason or "-"),
             "domains": dg.MetadataValue.md(_plan_markdown(plan)),
             "plan": dg.MetadataValue.path(store.display(learning.plan_rel(p, version))),
-            "produced_from_records": dg.MetadataValue.json(config.source_records),
-            "produced_from_runs": dg.MetadataValue.json(config.source_runs),
+            "produced_from_records": dg.MetadataValue.json(source_records),
+            "produced_from_runs": dg.MetadataValue.json(source_runs),
         }
         for d, dp in plan.domains.items():
             md[f"weight/{d}"] = float(dp.requested_weight)
@@ -96,7 +111,7 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             md[f"epochs/{d}"] = float(dp.epochs)
         if plan.notes:
             md["notes"] = dg.MetadataValue.text("\n".join(plan.notes))
-        md.update(_mixture_lineage(context.instance, spec, eval_key, config.source_runs))
+        md.update(_mixture_lineage(context.instance, spec, eval_key, source_runs))
         return dg.MaterializeResult(metadata=md)
 
     @dg.asset(

@@ -21,7 +21,7 @@ from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
-from platform_assets.metadata import report_checks, report_metadata, stage_check_specs
+from platform_assets.metadata import content_version, index_version, report_checks, report_metadata, stage_check_specs
 from platform_assets.schedules import build_run_defs
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
@@ -118,6 +118,7 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
                 FINGERPRINT_METADATA_KEY: fingerprint.digest,
             },
             check_results=report_checks(report, key),
+            data_version=content_version(store, runner.stage_dir(spec.pipeline, "raw", source)),
         )
 
     return raw
@@ -163,7 +164,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             }
             for src, reasons in summary["per_source"].items():
                 md[f"duplicates/{src}"] = sum(reasons.values())
-            return dg.MaterializeResult(metadata=md)
+            return dg.MaterializeResult(metadata=md, data_version=index_version(store, runner.index_dir(spec.pipeline, stage.name), spec.source_names))
 
         out.append(stage_index)
 
@@ -186,6 +187,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
         return dg.MaterializeResult(
             metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, stage.name, source))),
             check_results=report_checks(report, key),
+            data_version=content_version(store, runner.stage_dir(spec.pipeline, stage.name, source)),
         )
 
     out.append(stage_asset)
@@ -224,7 +226,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "sha256": info["sha256"],
                 "seconds": round(info["seconds"], 3),
                 "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
-            }
+            },
+            data_version=dg.DataVersion(info["sha256"]),
         )
 
     @dg.asset(
@@ -246,6 +249,7 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(
             metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
             check_results=report_checks(report, toks_key),
+            data_version=content_version(store, runner.stage_dir(spec.pipeline, "tokenized", source)),
         )
 
     return [tokenizer, tokenized]

@@ -66,7 +66,7 @@ def test_asset_graph_metadata_and_checks_through_graphql(dagster_server: Dagster
     assert by_stage["normalized"]["partitionKeys"] == ["docs", "code"]
     assert not by_stage["tokenizer"]["isPartitioned"] and not by_stage["deduped_index"]["isPartitioned"]
     assert by_stage["raw"]["automationCondition"] is None  # started by the new-data sensor
-    assert by_stage["tokenized"]["automationCondition"]["label"] == "eager, stopped by failed blocking checks"
+    assert by_stage["tokenized"]["automationCondition"]["label"] == "eager on data changes, stopped by failed blocking checks"
 
     checks = {c["name"]: c for c in by_stage["normalized"]["assetChecksOrError"]["checks"]}
     assert set(checks) == {"conservation", "non_empty", "schema"}
@@ -85,7 +85,7 @@ def test_asset_graph_metadata_and_checks_through_graphql(dagster_server: Dagster
     assert [c["name"] for c in outcomes["schema"]["columns"]] == ["outcome", "reason", "documents"]
     assert any('"kept"' in r for r in outcomes["records"])
     assert deduped["dropped/exact_duplicate"]["intValue"] >= 1  # the planted copy inside docs
-    assert "**Kept**" in deduped["sample"]["mdStr"]
+    assert "### Kept" in deduped["sample"]["mdStr"] and "```text" in deduped["sample"]["mdStr"]
     assert metadata(dagster_server, "tokenizer", None)["vocab_size"]["intValue"] == 300
     index = metadata(dagster_server, "deduped_index", None)
     assert index["docs_in"]["intValue"] > 0 and "duplicates" in index

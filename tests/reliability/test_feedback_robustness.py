@@ -80,7 +80,6 @@ class Loop:
 
     def apply(self, result: dg.SensorResult) -> None:
         for req in result.run_requests or []:
-            self.instance.add_dynamic_partitions("fb_mixture_versions", [req.partition_key])
             self.instance.report_runless_asset_event(dg.AssetMaterialization(
                 dg.AssetKey(["fb", "mixture"]), partition=req.partition_key, metadata={"weights": dg.MetadataValue.json(self.weights(req))}))
 

@@ -76,9 +76,8 @@ def tick(sensor, storage, metrics, cursor=None, instance=None):
 
 
 def apply(instance: dg.DagsterInstance, result) -> str:
-    """What the daemon and the mixture run leave behind: the version partition and its planned weights."""
+    """What the mixture run leaves behind: the version's planned weights."""
     (req,) = result.run_requests
-    instance.add_dynamic_partitions("small_mixture_versions", [req.partition_key])
     weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
     instance.report_runless_asset_event(dg.AssetMaterialization(
         dg.AssetKey(["small", "mixture"]), partition=req.partition_key, metadata={"weights": dg.MetadataValue.json(weights)}))
@@ -95,7 +94,7 @@ def test_bootstrap_then_new_record_requests_one_run(setup):
     assert isinstance(result, dg.SensorResult)
     (req,) = result.run_requests
     assert req.partition_key == "m0001"
-    assert result.dynamic_partitions_requests[0].partition_keys == ["m0001"]
+    assert not result.dynamic_partitions_requests  # versions are static partitions: nothing is added
     weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
     assert weights == pytest.approx({"docs": 1 / 6, "pages": 2 / 6, "code": 3 / 6})  # natural: token-proportional
     assert req.tags["corpus/launched_by"] == "sensor:small_eval_feedback" and req.tags["corpus/pipeline"] == "small"
@@ -174,8 +173,9 @@ def test_waits_for_build_loop(tmp_path, small_corpus):
     assert isinstance(result, dg.SkipReason) and "waiting for the build loop" in result.skip_message
 
 
-def test_partitions_def_name(small_corpus):
-    assert versions_partitions(small_spec(small_corpus)).name == "small_mixture_versions"
+def test_version_partitions_are_the_rounds(small_corpus):
+    # static: one key per version the spec allows (rounds), so the UI cannot add or launch another
+    assert versions_partitions(small_spec(small_corpus)).get_partition_keys() == ["m0001", "m0002", "m0003"]
 
 
 def test_a_result_of_other_weights_is_not_taken_for_the_version(setup):
@@ -200,7 +200,6 @@ def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
     instance = dg.DagsterInstance.ephemeral()
     first, _ = tick(sensor, storage, FakeMetricsStore(), instance=instance)
     (req,) = first.run_requests
-    instance.add_dynamic_partitions("small_mixture_versions", ["m0001"])
     instance.add_run(dg.DagsterRun(job_name="small_mixture_round", run_config=req.run_config, status=dg.DagsterRunStatus.STARTED,
                                    tags={**req.tags, "dagster/partition": "m0001", "dagster/run_key": req.run_key}))
     result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=[record("m0001", LOSSES, finished=False)]), None, instance=instance)
@@ -210,3 +209,15 @@ def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
     weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
     result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[record("m0001", LOSSES, weights=weights)]), cursor, instance=instance)
     assert result.run_requests[0].partition_key == "m0002"
+
+
+def test_mixture_run_config_is_typed_by_domain(setup):
+    """An unknown or missing domain in the weights is refused by config validation, before a run exists."""
+    spec, _, _ = setup
+    defs = dg.Definitions.merge(build_learning_defs(spec), dg.Definitions(resources=default_resources()))
+    job = defs.resolve_job_def("small_mixture_round")
+    good = {"ops": {"small__mixture": {"config": {"weights": {"docs": 0.2, "pages": 0.3, "code": 0.5}}}}}
+    assert dg.validate_run_config(job, good)
+    for weights, words in (({"docs": 0.5, "pages": 0.3, "code": 0.1, "music": 0.1}, "music"), ({"docs": 0.5, "pages": 0.5}, "code")):
+        with pytest.raises(dg.DagsterInvalidConfigError, match=words):
+            dg.validate_run_config(job, {"ops": {"small__mixture": {"config": {"weights": weights}}}})
