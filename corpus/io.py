@@ -203,6 +203,10 @@ class CorpusStore:
         except FileNotFoundError as exc:
             raise StorageError(f"not found: {self.display(rel)}") from exc
 
+    def read_schema(self, rel: str) -> pa.Schema:
+        """The Arrow schema of one Parquet file (its footer only)."""
+        return pq.read_schema(self.path(rel), filesystem=self._fs)
+
     def iter_table_batches(self, rel: str, columns: list[str] | None = None, batch_rows: int = 4096) -> Iterator[pl.DataFrame]:
         with self._fs.open_input_file(self.path(rel)) as f:
             pf = pq.ParquetFile(f)

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from corpus import schema as doc_schema
 from corpus.io import CorpusStore
 from corpus.runner import StageReport
 
@@ -122,6 +123,70 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
             md[key] = dg.MetadataValue.json(value)
     if location:
         md["location"] = dg.MetadataValue.path(location)
+    return md
+
+
+COLUMN_DESCRIPTIONS = {
+    "id": "stable content hash of provenance and text (hex)",
+    "text": "the document text",
+    "source": "the source (= domain) name; the partition key",
+    "url": "where the document came from, when known",
+    "title": "document title, when known",
+    "file": "provenance: the file the record came from, relative to the source location",
+    "offset": "provenance: record index inside that file (line, row or WARC record)",
+    "content_type": "text/plain, text/html, text/x-python, ...",
+    "language": "language code from the language filter",
+    "language_score": "confidence of the language code",
+    "tokens": "token ids of the document (BPE)",
+    "n_tokens": "number of tokens",
+    "split": "train or val (the fixed validation split)",
+}
+# columns of the token shards and the document columns they come from
+TOKEN_LINEAGE = {"id": ["id"], "source": ["source"], "tokens": ["text"], "n_tokens": ["text"], "split": ["id"]}
+
+
+def stage_description(spec: Any, index: int) -> str:
+    """What a stage does, for a reader: its input, the sources it applies to, one line per operator."""
+    from corpus.ops import registry
+
+    stage = spec.stages[index]
+    lines = [md_escape(stage.description) if stage.description else f"Stage {stage.name!r} of {spec.pipeline!r}: reads {spec.stage_input(index)!r} and runs "
+             + ("one operator" if len(stage.steps) == 1 else f"{len(stage.steps)} operators in order") + " on each source's documents."]
+    if stage.sources:
+        others = [s for s in spec.source_names if s not in stage.sources]
+        verb = "passes" if len(others) == 1 else "pass"
+        lines.append(f"Applies to {', '.join(stage.sources)}" + (f"; {', '.join(others)} {verb} through unchanged." if others else "."))
+    lines.append("")
+    for n, step in enumerate(stage.steps, 1):
+        op = registry.get_operator(step.op)
+        config = md_escape(", ".join(f"{k}={v}" for k, v in step.config.items()))
+        lines.append(f"{n}. `{op.key}`" + (f" ({config})" if config else "") + f": {op.description}")
+    lines.append("")
+    lines.append("Dropped documents are kept aside with their reason; the checks account for every input document.")
+    return "\n".join(lines)
+
+
+def column_schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, type_, description=COLUMN_DESCRIPTIONS.get(name)) for name, type_ in columns])
+
+
+def document_column_schema() -> dg.TableSchema:
+    """The columns every stage's kept documents have (the document schema)."""
+    return column_schema([(name, str(dtype).lower()) for name, dtype in doc_schema.CORE.items()])
+
+
+def columns_metadata(store: CorpusStore, rel_dir: str, upstream: dg.AssetKey | None, lineage: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """``dagster/column_schema`` of the partition's shards as written, and ``dagster/column_lineage``
+    to ``upstream`` (same-named columns, or ``lineage``: column -> upstream columns)."""
+    shards = store.shard_paths(rel_dir)
+    if not shards:
+        return {}
+    arrow = store.read_schema(shards[0])
+    columns = [(f.name, str(f.type)) for f in arrow if not f.name.startswith("_")]
+    md: dict[str, Any] = {"dagster/column_schema": column_schema(columns)}
+    if upstream is not None:
+        deps = {name: [dg.TableColumnDep(asset_key=upstream, column_name=c) for c in (lineage or {}).get(name, [name])] for name, _ in columns}
+        md["dagster/column_lineage"] = dg.TableColumnLineage(deps_by_column=deps)
     return md
 
 

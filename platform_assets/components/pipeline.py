@@ -21,7 +21,18 @@ from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
-from platform_assets.metadata import content_version, index_version, report_checks, report_metadata, stage_check_specs
+from platform_assets.metadata import (
+    TOKEN_LINEAGE,
+    column_schema,
+    columns_metadata,
+    content_version,
+    document_column_schema,
+    index_version,
+    report_checks,
+    report_metadata,
+    stage_check_specs,
+    stage_description,
+)
 from platform_assets.schedules import build_run_defs
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
@@ -101,7 +112,8 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         "Malformed records are quarantined with file, offset and error.",
         kinds={"parquet"},
         check_specs=partitioned_check_specs(stage_check_specs(key, stage_label="raw"), _partitions(spec)),
-        metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()})},
+        metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()}),
+                  "dagster/column_schema": document_column_schema()},
         **_common(spec),
     )
     def raw(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -115,6 +127,7 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 **report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "raw", source))),
+                **columns_metadata(store, runner.stage_dir(spec.pipeline, "raw", source), None),
                 FINGERPRINT_METADATA_KEY: fingerprint.digest,
             },
             check_results=report_checks(report, key),
@@ -130,9 +143,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
     key = _key(spec, stage.name)
     ops = [s.op for s in stage.steps]
     is_global = registry.get_operator(ops[0]).kind == "global"
-    description = stage.description or "; ".join(f"{o}: {registry.get_operator(o).description}" for o in ops)
-    if stage.sources:
-        description += f" (applies to: {', '.join(stage.sources)}; other sources pass through)"
+    description = stage_description(spec, index)
     out: list[dg.AssetsDefinition] = []
     deps: list[Any] = [dg.AssetDep(_key(spec, input_stage))]
     code_version = runner.stage_code_version(stage)
@@ -177,15 +188,18 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
         kinds=_stage_kinds(ops),
         check_specs=partitioned_check_specs(stage_check_specs(key, stage_label=stage.name), _partitions(spec)),
         automation_condition=stage_condition([index_key] if is_global else []),
-        metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps])},
+        metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps]),
+                  "dagster/column_schema": document_column_schema()},
         **_common(spec),
     )
     def stage_asset(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
         source = context.partition_key
         store = storage.store()
         report = runner.run_stage(spec, stage.name, source, store, executor=compute.executor(), progress=context.log.info)
+        out_rel = runner.stage_dir(spec.pipeline, stage.name, source)
         return dg.MaterializeResult(
-            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, stage.name, source))),
+            metadata={**report_metadata(report, location=store.display(out_rel)),
+                      **columns_metadata(store, out_rel, _key(spec, input_stage))},
             check_results=report_checks(report, key),
             data_version=content_version(store, runner.stage_dir(spec.pipeline, stage.name, source)),
         )
@@ -240,6 +254,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         kinds={"parquet", "tokenizers"},
         check_specs=partitioned_check_specs(stage_check_specs(toks_key, stage_label="tokenized"), _partitions(spec)),
         automation_condition=stage_condition([tok_key]),
+        metadata={"dagster/column_schema": column_schema([("id", "string"), ("source", "string"), ("tokens", "list<uint16|uint32>"),
+                                                          ("n_tokens", "int"), ("split", "string")])},
         **_common(spec),
     )
     def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -247,7 +263,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         store = storage.store()
         report = runner.run_tokenized(spec, source, store, progress=context.log.info)
         return dg.MaterializeResult(
-            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
+            metadata={**report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
+                      **columns_metadata(store, runner.stage_dir(spec.pipeline, "tokenized", source), _key(spec, spec.tokenizer_input), TOKEN_LINEAGE)},
             check_results=report_checks(report, toks_key),
             data_version=content_version(store, runner.stage_dir(spec.pipeline, "tokenized", source)),
         )

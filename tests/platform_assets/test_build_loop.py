@@ -117,6 +117,24 @@ def test_cli_runs_are_named_jobs_with_tags(built):
     assert len(first) == 1 and first[0].tags["corpus/stage"] == "raw,extracted,normalized,language,quality"
 
 
+def test_stage_metadata_has_columns_lineage_and_content_version(built):
+    spec, root, instance, _ = built
+    key = dg.AssetKey(["small", "quality"])
+    rec = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=["docs"]), limit=1).records[0]
+    mat = rec.asset_materialization
+    columns = {c.name: c for c in mat.metadata["dagster/column_schema"].schema.columns}
+    assert {"id", "text", "source", "url", "language"} <= set(columns) and columns["text"].description == "the document text"
+    lineage = mat.metadata["dagster/column_lineage"].column_lineage.deps_by_column
+    assert lineage["text"] == [dg.TableColumnDep(asset_key=dg.AssetKey(["small", "language"]), column_name="text")]
+    digest = CorpusStorage(root=str(root)).store().content_digest(runner.stage_dir("small", "quality", "docs"))
+    assert mat.tags["dagster/data_version"] == digest
+    graph = graph_of(spec)
+    assert [c.name for c in graph.get(key).metadata["dagster/column_schema"].columns][:3] == ["id", "text", "source"]
+    toks = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(["small", "tokenized"]), asset_partitions=["docs"]), limit=1)
+    tok_lineage = toks.records[0].asset_materialization.metadata["dagster/column_lineage"].column_lineage.deps_by_column
+    assert tok_lineage["tokens"][0].column_name == "text"
+
+
 def test_dedup_is_global_and_records_survivor(built):
     spec, root, _, _ = built
     store = CorpusStorage(root=str(root)).store()
