@@ -196,11 +196,20 @@ def content_version(store: CorpusStore, rel_dir: str) -> dg.DataVersion:
     return dg.DataVersion(store.content_digest(rel_dir))
 
 
-def index_version(store: CorpusStore, rel_dir: str, sources: list[str]) -> dg.DataVersion:
-    """The data version of a global index: a digest of its per-source files."""
+def global_version(store: CorpusStore, own: list[str], input_dirs: list[str]) -> dg.DataVersion:
+    """The data version of a global asset (dedup index, tokenizer): a digest of its own content
+    (``own``: file paths or digests) and of every input partition it was built from.
+
+    The per-source assets that read it (``deduped``, ``tokenized``) follow only its updates, so
+    its version must change whenever one of their per-source inputs changed, even where its
+    own content did not (a new document that duplicates nothing)."""
     digest = hashlib.sha256()
-    for src in sources:
-        digest.update(src.encode() + b"\0" + store.read_bytes(posixpath.join(rel_dir, f"{src}.parquet")))
+    for part in own:
+        digest.update(part.encode() + b"\0")
+        if "/" in part:
+            digest.update(hashlib.sha256(store.read_bytes(part)).digest())
+    for rel in input_dirs:
+        digest.update(rel.encode() + b"\0" + store.content_digest(rel).encode())
     return dg.DataVersion(digest.hexdigest()[:24])
 
 

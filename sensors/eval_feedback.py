@@ -157,13 +157,13 @@ def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str 
     return Tick(result, new_cursor, decision.state)
 
 
-def build_eval_feedback_sensor(spec: PipelineSpec, job: Any, partitions_def: dg.PartitionsDefinition) -> dg.SensorDefinition:
+def build_eval_feedback_sensor(spec: PipelineSpec, job: Any, partitions_def: dg.PartitionsDefinition, interval: int = 30) -> dg.SensorDefinition:
     assert spec.mixture is not None
 
     @dg.sensor(
         name=sensor_name(spec),
         job=job,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=interval,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Reads finished evaluation records of {spec.pipeline!r}, computes new weights with the "
         f"{spec.mixture.policy!r} policy and requests the next mixture version, for at most {spec.mixture.rounds} versions. "

@@ -163,7 +163,9 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
     )
     from sensors.eval_feedback import build_eval_feedback_sensor
 
-    sensor = build_eval_feedback_sensor(spec, job, versions)
+    from platform_assets.automation import sensor_interval_seconds
+
+    sensor = build_eval_feedback_sensor(spec, job, versions, sensor_interval_seconds())
     return dg.Definitions(
         assets=[mixture, proxy_eval],
         jobs=[job],

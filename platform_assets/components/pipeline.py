@@ -12,6 +12,7 @@ and blocking check results.
 """
 
 
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from platform_assets.metadata import (
     columns_metadata,
     content_version,
     document_column_schema,
-    index_version,
+    global_version,
     report_checks,
     report_metadata,
     stage_check_specs,
@@ -175,7 +176,9 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             }
             for src, reasons in summary["per_source"].items():
                 md[f"duplicates/{src}"] = sum(reasons.values())
-            return dg.MaterializeResult(metadata=md, data_version=index_version(store, runner.index_dir(spec.pipeline, stage.name), spec.source_names))
+            own = [posixpath.join(runner.index_dir(spec.pipeline, stage.name), f"{src}.parquet") for src in spec.source_names]
+            inputs = [runner.stage_dir(spec.pipeline, input_stage, src) for src in spec.source_names]
+            return dg.MaterializeResult(metadata=md, data_version=global_version(store, own, inputs))
 
         out.append(stage_index)
 
@@ -241,7 +244,7 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "seconds": round(info["seconds"], 3),
                 "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
             },
-            data_version=dg.DataVersion(info["sha256"]),
+            data_version=global_version(store, [info["sha256"]], [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in spec.source_names]),
         )
 
     @dg.asset(
