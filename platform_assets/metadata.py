@@ -99,7 +99,7 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
         "docs_kept": report.kept,
         "docs_dropped": report.dropped_total,
         "docs_quarantined": report.quarantined_total,
-        "kept_fraction": float(report.kept / report.docs_in) if report.docs_in else 0.0,
+        "kept_fraction": round(report.kept / report.docs_in, 4) if report.docs_in else 0.0,
         "bytes_in": report.bytes_in,
         "bytes_out": report.bytes_out,
         "shards": report.shards,
@@ -115,7 +115,9 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
     for key, value in report.extra.items():
         if isinstance(value, bool):
             continue
-        if isinstance(value, int | float):
+        if isinstance(value, float):
+            md[key] = round(value, 4)
+        elif isinstance(value, int):
             md[key] = value
         elif isinstance(value, dict):
             md[key] = dg.MetadataValue.json(value)

@@ -19,6 +19,7 @@ from corpus.metrics import version_name, version_number
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.weights import WeightsError, validate_weights
 from corpus.spec import PipelineSpec
+from platform_assets.checks import LOSSES_FINITE, WEIGHTS_VALID, check_spec, losses_check, mixture_check
 from resources.metrics import MetricsStore
 from resources.storage import PROJECT_ROOT, CorpusStorage
 
@@ -65,6 +66,7 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         deps=[dg.AssetDep(tokenized_key, partition_mapping=dg.AllPartitionMapping())],
         code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}",
         config_schema=mixture_config_schema(spec),
+        check_specs=check_spec(mixture_key, WEIGHTS_VALID, versions),
         description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
         "per domain, and the deterministic sample of training tokens it implies (never from the validation split).",
         kinds={"json"},
@@ -106,19 +108,20 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             "produced_from_runs": dg.MetadataValue.json(source_runs),
         }
         for d, dp in plan.domains.items():
-            md[f"weight/{d}"] = float(dp.requested_weight)
+            md[f"weight/{d}"] = round(float(dp.requested_weight), 4)
             md[f"tokens/{d}"] = int(dp.tokens)
-            md[f"epochs/{d}"] = float(dp.epochs)
+            md[f"epochs/{d}"] = round(float(dp.epochs), 3)
         if plan.notes:
             md["notes"] = dg.MetadataValue.text("\n".join(plan.notes))
         md.update(_mixture_lineage(context.instance, spec, eval_key, source_runs))
-        return dg.MaterializeResult(metadata=md)
+        return dg.MaterializeResult(metadata=md, check_results=[mixture_check(mixture_key, plan, spec.source_names)])
 
     @dg.asset(
         key=eval_key,
         partitions_def=versions,
         deps=[dg.AssetDep(mixture_key)],
         code_version="proxy_eval@1",
+        check_specs=check_spec(eval_key, LOSSES_FINITE, versions),
         description="Trains the proxy GPT on a mixture version (a subprocess through Dagster Pipes, the protocol external "
         "trainers use too) and evaluates per-domain validation loss on the fixed split; records go to the metrics store.",
         kinds={"torch"},
@@ -153,7 +156,10 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         # link the evaluation to the run that planned the mixture version it trained on
         mixture_run = _latest_run_id(context.instance, mixture_key, version)
         lineage = {"mixture_run": dg.MetadataValue.dagster_run(mixture_run)} if mixture_run else {}
-        return result._replace(metadata={**(result.metadata or {}), **lineage})
+        md = {**(result.metadata or {}), **lineage}
+        losses = {d: _value(md.get(f"val_loss/{d}")) for d in spec.source_names if f"val_loss/{d}" in md}
+        md.update(eval_curve_metadata(_value(md.get("eval_curve")) or []))
+        return result._replace(metadata=md, check_results=[losses_check(eval_key, losses, spec.source_names)])
 
     job = dg.define_asset_job(
         mixture_job_name(spec),
@@ -171,6 +177,20 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         jobs=[job],
         sensors=[sensor],
     )
+
+
+def _value(entry: Any) -> Any:
+    return entry.value if isinstance(entry, dg.MetadataValue) else entry
+
+
+def eval_curve_metadata(curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """The evaluations during training as a table (step, tokens, average validation loss), and
+    the final point as numbers, which the *Plots* tab draws across mixture versions."""
+    if not curve:
+        return {}
+    schema = dg.TableSchema(columns=[dg.TableColumn("step", "int"), dg.TableColumn("tokens", "int"), dg.TableColumn("average_val_loss", "float")])
+    rows = [dg.TableRecord({"step": int(p["step"]), "tokens": int(p["tokens"]), "average_val_loss": round(float(p["average"]), 4)}) for p in curve]
+    return {"eval_curve": dg.MetadataValue.table(records=rows, schema=schema), "eval_points": len(curve)}
 
 
 def _latest_run_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:

@@ -22,6 +22,7 @@ from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
+from platform_assets.checks import INDEX_ACCOUNTED, ROUND_TRIP, check_spec, index_check, tokenizer_check
 from platform_assets.metadata import (
     TOKEN_LINEAGE,
     column_schema,
@@ -161,6 +162,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             "Earlier sources in the spec win; within a source the smaller id wins.",
             kinds={"parquet", "numpy"},
             automation_condition=stage_condition(),
+            check_specs=check_spec(index_key, INDEX_ACCOUNTED),
             **_common(spec),
         )
         def stage_index(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -178,7 +180,9 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
                 md[f"duplicates/{src}"] = sum(reasons.values())
             own = [posixpath.join(runner.index_dir(spec.pipeline, stage.name), f"{src}.parquet") for src in spec.source_names]
             inputs = [runner.stage_dir(spec.pipeline, input_stage, src) for src in spec.source_names]
-            return dg.MaterializeResult(metadata=md, data_version=global_version(store, own, inputs))
+            present = [src for src, rel in zip(spec.source_names, own, strict=True) if store.exists(rel)]
+            return dg.MaterializeResult(metadata=md, data_version=global_version(store, own, inputs),
+                                        check_results=[index_check(index_key, summary, spec.source_names, present)])
 
         out.append(stage_index)
 
@@ -226,6 +230,7 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         else "Tokenizer installed from a tokenizer.json file.",
         kinds={"tokenizers"},
         automation_condition=stage_condition(),
+        check_specs=check_spec(tok_key, ROUND_TRIP),
         **_common(spec),
     )
     def tokenizer(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -245,6 +250,7 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
             },
             data_version=global_version(store, [info["sha256"]], [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in spec.source_names]),
+            check_results=[tokenizer_check(tok_key, store.read_bytes(runner.tokenizer_rel(spec.pipeline)), tk.vocab_size if tk.kind == "bpe" else None)],
         )
 
     @dg.asset(

@@ -136,7 +136,9 @@ def test_sample_renders_verbatim_and_stages_show_their_columns(dagster_server: D
         block = page.locator("code", has_text="__name__").first
         block.wait_for()
         assert block.inner_text().rstrip("\n") == TRICKY_TEXT  # underscores, stars, newlines and pipes as written
-        page.screenshot(path=str(shots / "stage_partition_metadata.png"), full_page=True)
+        page.screenshot(path=str(shots / "stage_partition_metadata.png"))
+        block.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "stage_partition_sample.png"))
 
         open_page(page, server, "/assets/timed/normalized")
         page.get_by_text("the document text").first.wait_for()
@@ -192,8 +194,8 @@ def test_feedback_sensor_switched_on_after_the_demo_launches_nothing(dagster_ser
     shots = screenshots_dir()
     with browser_page(server) as page:
         open_page(page, server, "/locations/e2e/sensors/tiny_eval_feedback")
-        page.get_by_text("round limit reached").first.wait_for()
-        page.screenshot(path=str(shots / "sensor_eval_feedback.png"), full_page=True)
+        page.get_by_text("Skipped").first.wait_for()
+        page.screenshot(path=str(shots / "sensor_eval_feedback.png"))
         open_page(page, server, "/assets/tiny/mixture?view=plots")
         page.get_by_text("weight/docs").first.wait_for()
         page.screenshot(path=str(shots / "mixture_plots.png"), full_page=True)

@@ -96,7 +96,7 @@ def test_pipeline_materializes_with_checks_passing(built):
     planned = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000)
     results = [r.event_log_entry.dagster_event.event_specific_data for r in planned]
     assert results and all(r.passed for r in results)
-    assert {r.check_name for r in results} == {"conservation", "non_empty", "schema"}
+    assert {r.check_name for r in results} == {"conservation", "non_empty", "schema", "index_accounted", "round_trip"}
     # extraction produced text with titles; quality applied only to docs; pages passed through it
     pages = store.read_partition(runner.stage_dir("small", "extracted", "pages"))
     assert pages["content_type"].unique().to_list() == ["text/plain"] and pages["title"].null_count() == 0
