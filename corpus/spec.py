@@ -202,6 +202,9 @@ class ScheduleSpec(_Model):
     cron: Annotated[str, AfterValidator(_check_cron)] = Field(description="five-field cron expression, e.g. '0 2 * * *', or @daily")
     timezone: Annotated[str, AfterValidator(_check_timezone)] = Field("UTC", description="IANA time zone the cron is read in")
     target: Name = Field(description="the asset to materialize: raw, a stage, tokenizer, tokenized or proxy_eval")
+    freshness_hours: int | None = Field(
+        None, ge=1, le=8760, description="the target counts as stale this many hours after its last materialization (unset: no freshness policy)"
+    )
     description: SafeText | None = None
 
 

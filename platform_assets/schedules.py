@@ -10,6 +10,7 @@ follows through declarative automation, as after any other run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import dagster as dg
 
@@ -76,6 +77,24 @@ def build_schedule_defs(spec: PipelineSpec, assets: list[dg.AssetsDefinition], j
         per_source = pdef is not None and sched.target not in LEARNING_ASSETS
         schedules.append(build_schedule(spec, sched, jobs[job_name(spec, sched.target)], per_source))
     return dg.Definitions(schedules=schedules)
+
+
+def with_freshness(spec: PipelineSpec, assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """``assets`` with a freshness policy on each target of a schedule that sets ``freshness_hours``:
+    fail after that many hours without a materialization, warn after half of it."""
+    hours = {s.target: s.freshness_hours for s in spec.schedules if s.freshness_hours}
+    if not hours:
+        return assets
+
+    def policy(asset_spec: dg.AssetSpec) -> dg.AssetSpec:
+        h = hours.get(asset_spec.key.path[-1])
+        if h is None:
+            return asset_spec
+        return asset_spec.replace_attributes(
+            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=h), warn_window=timedelta(hours=h / 2))
+        )
+
+    return [a.map_asset_specs(policy) if any(k.path[-1] in hours for k in a.keys) else a for a in assets]
 
 
 def build_run_defs(spec: PipelineSpec, assets: list[dg.AssetsDefinition]) -> dg.Definitions:

@@ -1,6 +1,6 @@
 """Learning-loop assets of a pipeline: ``mixture[version]`` and ``proxy_eval[version]``.
 
-Both are partitioned by mixture version (a dynamic partition per version: m0001, ...).
+Both are partitioned by mixture version (m0001 ... m<rounds>, static: the versions the spec allows).
 ``mixture`` plans which training tokens a version uses (weights from run config, else the
 spec's initial weights); ``proxy_eval`` trains the proxy GPT on it in a subprocess through
 Dagster Pipes and writes per-domain validation losses to the metrics store. The

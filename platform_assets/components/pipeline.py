@@ -35,7 +35,7 @@ from platform_assets.metadata import (
     stage_check_specs,
     stage_description,
 )
-from platform_assets.schedules import build_run_defs
+from platform_assets.schedules import build_run_defs, with_freshness
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
 from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
@@ -291,7 +291,8 @@ def build_pipeline_defs(spec: PipelineSpec) -> dg.Definitions:
     if spec.mixture is not None:
         from platform_assets.components.learning import build_learning_defs
 
-        extra.append(build_learning_defs(spec))
-        every_asset += list(extra[-1].assets or [])
+        learning = build_learning_defs(spec)
+        every_asset += list(learning.assets or [])
+        extra.append(dg.Definitions(assets=with_freshness(spec, list(learning.assets or [])), jobs=learning.jobs, sensors=learning.sensors))
     extra.append(build_run_defs(spec, every_asset))
-    return dg.Definitions.merge(dg.Definitions(assets=assets), *extra)
+    return dg.Definitions.merge(dg.Definitions(assets=with_freshness(spec, assets)), *extra)

@@ -71,6 +71,7 @@ def browser_page(server: DagsterServer) -> Iterator[Any]:
 
 def open_page(page: Any, server: DagsterServer, path: str) -> None:
     page.goto(f"{server.url}{path}", wait_until="networkidle")
+    page.wait_for_timeout(1000)
     skip = page.get_by_role("button", name="Skip")  # a fresh instance greets the first visit with a dialog
     if skip.count():
         skip.first.click()
@@ -194,10 +195,15 @@ def test_feedback_sensor_switched_on_after_the_demo_launches_nothing(dagster_ser
     shots = screenshots_dir()
     with browser_page(server) as page:
         open_page(page, server, "/locations/e2e/sensors/tiny_eval_feedback")
-        page.get_by_text("Skipped").first.wait_for()
+        page.get_by_text("Latest tick").first.wait_for()
+        page.get_by_text('"evaluated":["m0001","m0002"]').first.wait_for()  # the compact cursor, on the sensor's page
         page.screenshot(path=str(shots / "sensor_eval_feedback.png"))
-        open_page(page, server, "/assets/tiny/mixture?view=plots")
+        open_page(page, server, "/assets/tiny/mixture")
+        plots = page.get_by_role("button", name="Plots")
+        plots.first.scroll_into_view_if_needed()
+        plots.first.click()
         page.get_by_text("weight/docs").first.wait_for()
+        page.wait_for_timeout(1500)
         page.screenshot(path=str(shots / "mixture_plots.png"), full_page=True)
 
 

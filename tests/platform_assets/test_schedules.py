@@ -15,8 +15,8 @@ from platform_assets.resources import default_resources
 from tests.platform_assets.smallcorpus import small_spec_dict
 
 SCHEDULES = [
-    {"name": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Berlin", "target": "raw"},
-    {"name": "weekly_eval", "cron": "@weekly", "target": "proxy_eval"},
+    {"name": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Berlin", "target": "raw", "freshness_hours": 26},
+    {"name": "weekly_eval", "cron": "@weekly", "target": "proxy_eval", "freshness_hours": 192},
     {"name": "tokenizer_monthly", "cron": "0 3 1 * *", "target": "tokenizer"},
 ]
 
@@ -105,3 +105,11 @@ def test_weekly_eval_re_evaluates_the_latest_planned_version(repo: dg.Repository
 def test_global_target_runs_once(repo: dg.RepositoryDefinition, instance: dg.DagsterInstance):
     (req,) = evaluate(repo, "small_tokenizer_monthly", instance)
     assert req.partition_key is None and req.tags["corpus/stage"] == "tokenizer"
+
+
+def test_freshness_policy_on_scheduled_targets(repo: dg.RepositoryDefinition):
+    graph = repo.asset_graph
+    raw = graph.get(dg.AssetKey(["small", "raw"])).freshness_policy
+    assert raw is not None and raw.fail_window.to_timedelta() == datetime.timedelta(hours=26)
+    assert graph.get(dg.AssetKey(["small", "proxy_eval"])).freshness_policy.fail_window.to_timedelta() == datetime.timedelta(hours=192)
+    assert graph.get(dg.AssetKey(["small", "tokenizer"])).freshness_policy is None  # its schedule sets none
