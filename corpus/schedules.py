@@ -22,7 +22,9 @@ ALIASES = {
     "@annually": "0 0 1 1 *",
 }
 FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
-MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+MONTHS = {
+    m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
+}
 WEEKDAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 _ITEM = re.compile(r"^(?P<range>\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(?P<step>\d+))?$")
 EXAMPLES = "e.g. '0 2 * * *' (02:00 every day) or '0 6 * * mon' (06:00 on Mondays)"
@@ -45,7 +47,9 @@ def _item_problem(item: str, index: int) -> str | None:
     name, lo, hi = FIELDS[index]
     m = _ITEM.match(item)
     if not m:
-        return f"{item!r} is not a cron item of the {name} field (a number, a range a-b, '*', or one of those with /step)"
+        return (
+            f"{item!r} is not a cron item of the {name} field (a number, a range a-b, '*', or one of those with /step)"
+        )
     step = m.group("step")
     if step is not None and int(step) == 0:
         return f"a step of 0 in {item!r} ({name})"
@@ -91,6 +95,10 @@ def timezone_problem(name: str) -> str | None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         close = sorted(z for z in available_timezones() if z.lower().endswith(name.lower().split("/")[-1]))[:3]
-        hint = f"; did you mean {', '.join(close)}?" if close else "; use an IANA name such as UTC, Europe/Berlin or America/New_York"
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else "; use an IANA name such as UTC, Europe/Berlin or America/New_York"
+        )
         return f"unknown time zone {name!r}{hint}"
     return None

@@ -38,10 +38,14 @@ DESCRIPTIONS = {
 }
 
 
-def check_spec(key: dg.AssetKey, name: str, partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetCheckSpec]:
+def check_spec(
+    key: dg.AssetKey, name: str, partitions_def: dg.PartitionsDefinition | None = None
+) -> list[dg.AssetCheckSpec]:
     from platform_assets.automation import partitioned_check_specs
 
-    return partitioned_check_specs([dg.AssetCheckSpec(name=name, asset=key, description=DESCRIPTIONS[name])], partitions_def)
+    return partitioned_check_specs(
+        [dg.AssetCheckSpec(name=name, asset=key, description=DESCRIPTIONS[name])], partitions_def
+    )
 
 
 def _weights_problems(label: str, weights: Mapping[str, float], domains: Sequence[str]) -> list[str]:
@@ -61,28 +65,47 @@ def _weights_problems(label: str, weights: Mapping[str, float], domains: Sequenc
 
 
 def mixture_check(key: dg.AssetKey, plan: Any, domains: Sequence[str]) -> dg.AssetCheckResult:
-    problems = _weights_problems("requested", plan.requested_weights, domains) + _weights_problems("effective", plan.effective_weights, domains)
+    problems = _weights_problems("requested", plan.requested_weights, domains) + _weights_problems(
+        "effective", plan.effective_weights, domains
+    )
     if plan.total_tokens > plan.budget_tokens:
         problems.append(f"{plan.total_tokens:,} planned tokens exceed the budget of {plan.budget_tokens:,}")
     return dg.AssetCheckResult(
-        check_name=WEIGHTS_VALID, asset_key=key, passed=not problems,
-        metadata={"sum_requested": round(math.fsum(plan.requested_weights.values()), 6),
-                  "sum_effective": round(math.fsum(plan.effective_weights.values()), 6), "total_tokens": plan.total_tokens},
-        description="; ".join(problems) or f"{len(domains)} domains, weights sum to 1, {plan.total_tokens:,} of {plan.budget_tokens:,} tokens",
+        check_name=WEIGHTS_VALID,
+        asset_key=key,
+        passed=not problems,
+        metadata={
+            "sum_requested": round(math.fsum(plan.requested_weights.values()), 6),
+            "sum_effective": round(math.fsum(plan.effective_weights.values()), 6),
+            "total_tokens": plan.total_tokens,
+        },
+        description="; ".join(problems)
+        or f"{len(domains)} domains, weights sum to 1, {plan.total_tokens:,} of {plan.budget_tokens:,} tokens",
     )
 
 
 def losses_check(key: dg.AssetKey, losses: Mapping[str, Any], domains: Sequence[str]) -> dg.AssetCheckResult:
     missing = [d for d in domains if d not in losses]
-    bad = [f"{d}={losses[d]}" for d in domains if d in losses and not (isinstance(losses[d], int | float) and math.isfinite(losses[d]) and losses[d] > 0)]
-    problems = ([f"no loss for {', '.join(missing)}"] if missing else []) + ([f"not finite and positive: {', '.join(bad)}"] if bad else [])
+    bad = [
+        f"{d}={losses[d]}"
+        for d in domains
+        if d in losses and not (isinstance(losses[d], int | float) and math.isfinite(losses[d]) and losses[d] > 0)
+    ]
+    problems = ([f"no loss for {', '.join(missing)}"] if missing else []) + (
+        [f"not finite and positive: {', '.join(bad)}"] if bad else []
+    )
     return dg.AssetCheckResult(
-        check_name=LOSSES_FINITE, asset_key=key, passed=not problems, metadata={"domains": len(domains)},
+        check_name=LOSSES_FINITE,
+        asset_key=key,
+        passed=not problems,
+        metadata={"domains": len(domains)},
         description="; ".join(problems) or f"a finite validation loss for each of {len(domains)} domains",
     )
 
 
-def index_check(key: dg.AssetKey, summary: Mapping[str, Any], sources: Sequence[str], files_present: Sequence[str]) -> dg.AssetCheckResult:
+def index_check(
+    key: dg.AssetKey, summary: Mapping[str, Any], sources: Sequence[str], files_present: Sequence[str]
+) -> dg.AssetCheckResult:
     per_source = {s: sum(r.values()) for s, r in summary["per_source"].items()}
     problems = []
     missing = [s for s in sources if s not in files_present]
@@ -93,9 +116,12 @@ def index_check(key: dg.AssetKey, summary: Mapping[str, Any], sources: Sequence[
     if summary["duplicates"] > summary["docs_in"]:
         problems.append(f"{summary['duplicates']} duplicates among {summary['docs_in']} documents")
     return dg.AssetCheckResult(
-        check_name=INDEX_ACCOUNTED, asset_key=key, passed=not problems,
+        check_name=INDEX_ACCOUNTED,
+        asset_key=key,
+        passed=not problems,
         metadata={"duplicates": summary["duplicates"], "docs_in": summary["docs_in"]},
-        description="; ".join(problems) or f"{summary['duplicates']:,} duplicates of {summary['docs_in']:,} documents, every source indexed",
+        description="; ".join(problems)
+        or f"{summary['duplicates']:,} duplicates of {summary['docs_in']:,} documents, every source indexed",
     )
 
 
@@ -114,6 +140,9 @@ def tokenizer_check(key: dg.AssetKey, tokenizer_json: bytes, max_vocab: int | No
     if max_vocab is not None and vocab > max_vocab:
         problems.append(f"vocabulary of {vocab} exceeds the spec's {max_vocab}")
     return dg.AssetCheckResult(
-        check_name=ROUND_TRIP, asset_key=key, passed=not problems, metadata={"vocab_size": vocab},
+        check_name=ROUND_TRIP,
+        asset_key=key,
+        passed=not problems,
+        metadata={"vocab_size": vocab},
         description="; ".join(problems) or f"{vocab} tokens, separator present, sample text round-trips",
     )

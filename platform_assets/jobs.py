@@ -34,8 +34,14 @@ def per_source_job_name(spec: PipelineSpec) -> str:
     return f"{spec.pipeline}_per_source"
 
 
-def run_tags(spec: PipelineSpec, stages: Sequence[str], *, source: str | None = None, version: str | None = None,
-             launched_by: str | None = None) -> dict[str, str]:
+def run_tags(
+    spec: PipelineSpec,
+    stages: Sequence[str],
+    *,
+    source: str | None = None,
+    version: str | None = None,
+    launched_by: str | None = None,
+) -> dict[str, str]:
     """The tags of one run of ``stages`` (asset names) of ``spec``."""
     tags = {TAG_PIPELINE: spec.pipeline, TAG_STAGE: ",".join(stages)[:200]}
     if source is not None:
@@ -59,7 +65,8 @@ def build_jobs(spec: PipelineSpec, assets: Sequence[dg.AssetsDefinition]) -> lis
                     job_name(spec, name),
                     selection=dg.AssetSelection.assets(key),
                     tags={TAG_PIPELINE: spec.pipeline, TAG_STAGE: name},
-                    description=f"Materializes {spec.pipeline}/{name}" + (" for one partition." if a.partitions_def else "."),
+                    description=f"Materializes {spec.pipeline}/{name}"
+                    + (" for one partition." if a.partitions_def else "."),
                 )
             )
             if a.partitions_def is not None and name not in LEARNING_ASSETS:

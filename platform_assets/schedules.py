@@ -31,13 +31,17 @@ def latest_planned_version(instance: dg.DagsterInstance, spec: PipelineSpec) -> 
     return max(named)[1] if named else None
 
 
-def build_schedule(spec: PipelineSpec, sched: ScheduleSpec, job: dg.UnresolvedAssetJobDefinition, per_source: bool) -> dg.ScheduleDefinition:
+def build_schedule(
+    spec: PipelineSpec, sched: ScheduleSpec, job: dg.UnresolvedAssetJobDefinition, per_source: bool
+) -> dg.ScheduleDefinition:
     name = schedule_name(spec, sched)
     target = sched.target
     launched_by = f"schedule:{name}"
     what = (
-        f"every source's {target} partition" if per_source
-        else "the latest mixture version (re-evaluation)" if target == "proxy_eval"
+        f"every source's {target} partition"
+        if per_source
+        else "the latest mixture version (re-evaluation)"
+        if target == "proxy_eval"
         else target
     )
 
@@ -47,28 +51,40 @@ def build_schedule(spec: PipelineSpec, sched: ScheduleSpec, job: dg.UnresolvedAs
         execution_timezone=sched.timezone,
         job=job,
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description=sched.description or f"Materializes {what} of {spec.pipeline!r} on '{sched.cron}' ({sched.timezone}); "
+        description=sched.description
+        or f"Materializes {what} of {spec.pipeline!r} on '{sched.cron}' ({sched.timezone}); "
         "later stages follow through automation.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
         when = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
         if per_source:
             return [
-                dg.RunRequest(run_key=f"{when}:{src}", partition_key=src, tags=run_tags(spec, [target], source=src, launched_by=launched_by))
+                dg.RunRequest(
+                    run_key=f"{when}:{src}",
+                    partition_key=src,
+                    tags=run_tags(spec, [target], source=src, launched_by=launched_by),
+                )
                 for src in spec.source_names
             ]
         if target == "proxy_eval":
             version = latest_planned_version(context.instance, spec)
             if version is None:
                 return dg.SkipReason("no mixture version has a plan yet; the eval_feedback sensor creates m0001")
-            return [dg.RunRequest(run_key=f"{when}:{version}", partition_key=version,
-                                  tags=run_tags(spec, [target], version=version, launched_by=launched_by))]
+            return [
+                dg.RunRequest(
+                    run_key=f"{when}:{version}",
+                    partition_key=version,
+                    tags=run_tags(spec, [target], version=version, launched_by=launched_by),
+                )
+            ]
         return [dg.RunRequest(run_key=when, tags=run_tags(spec, [target], launched_by=launched_by))]
 
     return _schedule
 
 
-def build_schedule_defs(spec: PipelineSpec, assets: list[dg.AssetsDefinition], jobs: Mapping[str, dg.UnresolvedAssetJobDefinition]) -> dg.Definitions:
+def build_schedule_defs(
+    spec: PipelineSpec, assets: list[dg.AssetsDefinition], jobs: Mapping[str, dg.UnresolvedAssetJobDefinition]
+) -> dg.Definitions:
     """The spec's schedules over ``jobs`` (by job name); the assets tell which targets are per source."""
     partitioned = {k.path[-1]: a.partitions_def for a in assets for k in a.keys}
     schedules = []
@@ -91,7 +107,9 @@ def with_freshness(spec: PipelineSpec, assets: list[dg.AssetsDefinition]) -> lis
         if h is None:
             return asset_spec
         return asset_spec.replace_attributes(
-            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=h), warn_window=timedelta(hours=h / 2))
+            freshness_policy=dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=h), warn_window=timedelta(hours=h / 2)
+            )
         )
 
     return [a.map_asset_specs(policy) if any(k.path[-1] in hours for k in a.keys) else a for a in assets]

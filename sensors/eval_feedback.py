@@ -34,7 +34,12 @@ from resources.metrics import MetricsStore
 from resources.storage import CorpusStorage
 
 MAX_REPORTED = 500  # problem records remembered in the cursor (older ones may be listed again)
-IN_FLIGHT = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
+IN_FLIGHT = (
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+)
 
 
 def mixture_op_name(spec: PipelineSpec) -> str:
@@ -58,12 +63,18 @@ def _run_weights(run: dg.DagsterRun, spec: PipelineSpec, natural: dict[str, floa
     return initial_weights(spec.mixture.initial, spec.source_names, natural)
 
 
-def durable_versions(instance: dg.DagsterInstance, spec: PipelineSpec, partitions_def: dg.PartitionsDefinition, natural: dict[str, float]) -> list[VersionState]:
+def durable_versions(
+    instance: dg.DagsterInstance, spec: PipelineSpec, partitions_def: dg.PartitionsDefinition, natural: dict[str, float]
+) -> list[VersionState]:
     """The mixture versions that exist: planned (a ``mixture`` materialization) or with a run in flight."""
-    names = sorted((v for v in partitions_def.get_partition_keys() if version_number(v) is not None), key=version_number)
+    names = sorted(
+        (v for v in partitions_def.get_partition_keys() if version_number(v) is not None), key=version_number
+    )
     out: list[VersionState] = []
     for version in names:
-        recs = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=_mixture_key(spec), asset_partitions=[version]), limit=1).records
+        recs = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=_mixture_key(spec), asset_partitions=[version]), limit=1
+        ).records
         weights: dict[str, float] | None = None
         run_key = ""
         if recs and recs[0].asset_materialization is not None:
@@ -73,7 +84,9 @@ def durable_versions(instance: dg.DagsterInstance, spec: PipelineSpec, partition
             run = instance.get_run_by_id(recs[0].run_id) if recs[0].run_id else None
             run_key = (run.tags.get("dagster/run_key") or run.tags.get("corpus/run_key") or "") if run else ""
         else:
-            runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": version}, statuses=list(IN_FLIGHT)), limit=20)
+            runs = instance.get_runs(
+                filters=dg.RunsFilter(tags={"dagster/partition": version}, statuses=list(IN_FLIGHT)), limit=20
+            )
             planning = [r for r in runs if r.asset_selection is None or _mixture_key(spec) in r.asset_selection]
             if planning:
                 weights = _run_weights(planning[0], spec, natural)
@@ -101,22 +114,44 @@ def _reported(cursor: str | None) -> list[str]:
 
 def _cursor(state: FeedbackState, reported: list[str], records: int) -> str:
     done = [v.version for v in state.versions if v.val_loss is not None]
-    return json.dumps({"versions": [v.version for v in state.versions], "evaluated": done, "records": records,
-                       "reported": reported[-MAX_REPORTED:]}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "versions": [v.version for v in state.versions],
+            "evaluated": done,
+            "records": records,
+            "reported": reported[-MAX_REPORTED:],
+        },
+        separators=(",", ":"),
+    )
 
 
-def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str | None, metrics: MetricsStore, storage: CorpusStorage,
-                  partitions_def: dg.PartitionsDefinition) -> Tick:
+def feedback_tick(
+    spec: PipelineSpec,
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    metrics: MetricsStore,
+    storage: CorpusStorage,
+    partitions_def: dg.PartitionsDefinition,
+) -> Tick:
     """One evaluation of the sensor from durable state; ``cursor`` only dedups problem reports."""
     assert spec.mixture is not None
     store = storage.store()
     try:
         natural = natural_weights(spec, store)
     except (PartitionNotFound, SamplerError) as exc:
-        return Tick(dg.SkipReason(f"waiting for the build loop: {str(exc).splitlines()[0]}"), cursor or "", FeedbackState())
+        return Tick(
+            dg.SkipReason(f"waiting for the build loop: {str(exc).splitlines()[0]}"), cursor or "", FeedbackState()
+        )
     versions = durable_versions(instance, spec, partitions_def, natural)
     stored = metrics.client(storage).read(spec.pipeline)
-    decision = decide(stored.records, FeedbackState(versions=versions), spec.mixture, spec.source_names, natural, pipeline=spec.pipeline)
+    decision = decide(
+        stored.records,
+        FeedbackState(versions=versions),
+        spec.mixture,
+        spec.source_names,
+        natural,
+        pipeline=spec.pipeline,
+    )
     reported = _reported(cursor)
     known = set(reported)
     fresh = [s for s in decision.skipped_records if s.split(" ", 2)[1] not in known]
@@ -131,7 +166,11 @@ def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str 
             reason += f"; unreadable metrics files skipped: {unreadable}"
         return Tick(dg.SkipReason(reason), new_cursor, decision.state)
     source = [v for v in decision.state.versions if v.val_loss is not None]
-    records = [r.key for r in stored.records if any(r.mixture_version == v.version and r.run_id == v.run_id and r.finished for v in source)]
+    records = [
+        r.key
+        for r in stored.records
+        if any(r.mixture_version == v.version and r.run_id == v.run_id and r.finished for v in source)
+    ]
     run_config: dict[str, Any] = {
         "ops": {
             mixture_op_name(spec): {
@@ -148,16 +187,26 @@ def feedback_tick(spec: PipelineSpec, instance: dg.DagsterInstance, cursor: str 
         run_key=decision.run_key,
         partition_key=decision.version,
         run_config=run_config,
-        tags={**run_tags(spec, ["mixture", "proxy_eval"], version=decision.version, launched_by=f"sensor:{sensor_name(spec)}"),
-              "corpus/reason": decision.reason[:200]},
+        tags={
+            **run_tags(
+                spec, ["mixture", "proxy_eval"], version=decision.version, launched_by=f"sensor:{sensor_name(spec)}"
+            ),
+            "corpus/reason": decision.reason[:200],
+        },
     )
     if not partitions_def.has_partition_key(decision.version):  # rounds bound the versions; decide stops before this
-        return Tick(dg.SkipReason(f"{decision.version} is beyond the spec's rounds ({spec.mixture.rounds})"), new_cursor, decision.state)
+        return Tick(
+            dg.SkipReason(f"{decision.version} is beyond the spec's rounds ({spec.mixture.rounds})"),
+            new_cursor,
+            decision.state,
+        )
     result = dg.SensorResult(run_requests=[request])
     return Tick(result, new_cursor, decision.state)
 
 
-def build_eval_feedback_sensor(spec: PipelineSpec, job: Any, partitions_def: dg.PartitionsDefinition, interval: int = 30) -> dg.SensorDefinition:
+def build_eval_feedback_sensor(
+    spec: PipelineSpec, job: Any, partitions_def: dg.PartitionsDefinition, interval: int = 30
+) -> dg.SensorDefinition:
     assert spec.mixture is not None
 
     @dg.sensor(

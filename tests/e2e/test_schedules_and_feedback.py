@@ -60,7 +60,9 @@ def browser_page(server: DagsterServer) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(30_000)
@@ -85,32 +87,61 @@ def timed_flow(dagster_server: DagsterServer) -> dict[str, Any]:
     server.start_sensor("timed_automation")
     server.start_schedule("timed_every_minute")
     try:
-        first = wait_for("raw[docs] and raw[code] materialized by the schedule",
-                         lambda: {m["partition"] for m in mats(server, "timed", "raw")} >= {"docs", "code"} or None, 150, server)
+        first = wait_for(
+            "raw[docs] and raw[code] materialized by the schedule",
+            lambda: {m["partition"] for m in mats(server, "timed", "raw")} >= {"docs", "code"} or None,
+            150,
+            server,
+        )
         assert first
-        wait_for("the automated flow after raw", lambda: len(mats(server, "timed", "tokenized")) >= 2 or None, 240, server)
+        wait_for(
+            "the automated flow after raw", lambda: len(mats(server, "timed", "tokenized")) >= 2 or None, 240, server
+        )
         flow_counts = {s: len(mats(server, "timed", s)) for s in TIMED_FLOW}
         raw_before = len(mats(server, "timed", "raw"))
-        wait_for("the schedule's second tick re-materializing raw", lambda: len(mats(server, "timed", "raw")) >= raw_before + 2 or None,
-                 150, server)
+        wait_for(
+            "the schedule's second tick re-materializing raw",
+            lambda: len(mats(server, "timed", "raw")) >= raw_before + 2 or None,
+            150,
+            server,
+        )
         settled = time.time()
-        wait_for("three automation ticks after the re-run",
-                 lambda: len([t for t in finished_ticks(server.sensor_ticks("timed_automation", 50)) if t["timestamp"] > settled]) >= 3,
-                 90, server)
-        after_ticks = [t for t in finished_ticks(server.sensor_ticks("timed_automation", 50)) if t["timestamp"] > settled]
+        wait_for(
+            "three automation ticks after the re-run",
+            lambda: (
+                len(
+                    [t for t in finished_ticks(server.sensor_ticks("timed_automation", 50)) if t["timestamp"] > settled]
+                )
+                >= 3
+            ),
+            90,
+            server,
+        )
+        after_ticks = [
+            t for t in finished_ticks(server.sensor_ticks("timed_automation", 50)) if t["timestamp"] > settled
+        ]
     finally:
         server.stop_schedule("timed_every_minute")
         server.stop_sensor("timed_automation")
-    return {"flow_counts": flow_counts, "after": {s: len(mats(server, "timed", s)) for s in TIMED_FLOW}, "after_ticks": after_ticks,
-            "schedule_ticks": server.schedule_ticks("timed_every_minute")}
+    return {
+        "flow_counts": flow_counts,
+        "after": {s: len(mats(server, "timed", s)) for s in TIMED_FLOW},
+        "after_ticks": after_ticks,
+        "schedule_ticks": server.schedule_ticks("timed_every_minute"),
+    }
 
 
-def test_schedule_tick_materializes_its_target_and_automation_follows(dagster_server: DagsterServer, timed_flow: dict[str, Any]):
+def test_schedule_tick_materializes_its_target_and_automation_follows(
+    dagster_server: DagsterServer, timed_flow: dict[str, Any]
+):
     server = dagster_server
     raw_runs = {m["runId"] for m in mats(server, "timed", "raw")}
     for run_id in raw_runs:
         tags = server.run_tags(run_id)
-        assert tags["dagster/schedule_name"] == "timed_every_minute" and tags["corpus/launched_by"] == "schedule:timed_every_minute"
+        assert (
+            tags["dagster/schedule_name"] == "timed_every_minute"
+            and tags["corpus/launched_by"] == "schedule:timed_every_minute"
+        )
         assert tags["corpus/source"] == tags["dagster/partition"] and tags["corpus/stage"] == "raw"
     assert all(timed_flow["flow_counts"][s] >= 1 for s in TIMED_FLOW), timed_flow["flow_counts"]
     succeeded = [t for t in timed_flow["schedule_ticks"] if t["status"] == "SUCCESS"]
@@ -122,14 +153,21 @@ def test_unchanged_rerun_sets_off_no_downstream_run(timed_flow: dict[str, Any]):
     assert not [r for t in timed_flow["after_ticks"] for r in t["runIds"]], timed_flow["after_ticks"]
 
 
-def test_sample_renders_verbatim_and_stages_show_their_columns(dagster_server: DagsterServer, timed_flow: dict[str, Any]):
+def test_sample_renders_verbatim_and_stages_show_their_columns(
+    dagster_server: DagsterServer, timed_flow: dict[str, Any]
+):
     server = dagster_server
     schema = server.gql(
         """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode { metadataEntries { label __typename
             ... on TableSchemaMetadataEntry { schema { columns { name description } } } } } } }""",
         key={"path": ["timed", "normalized"]},
     )["assetNodeOrError"]["metadataEntries"]
-    columns = {c["name"]: c["description"] for e in schema if e["label"] == "dagster/column_schema" for c in e["schema"]["columns"]}
+    columns = {
+        c["name"]: c["description"]
+        for e in schema
+        if e["label"] == "dagster/column_schema"
+        for c in e["schema"]["columns"]
+    }
     assert columns.get("text") == "the document text" and "id" in columns
     shots = screenshots_dir()
     with browser_page(server) as page:
@@ -174,15 +212,21 @@ def _tiny_spec(server: DagsterServer) -> Any:
     return parse_spec(tiny_spec(server.corpus["tiny"]))
 
 
-def test_feedback_sensor_switched_on_after_the_demo_launches_nothing(dagster_server: DagsterServer, demo_loop: dict[str, Any]):
+def test_feedback_sensor_switched_on_after_the_demo_launches_nothing(
+    dagster_server: DagsterServer, demo_loop: dict[str, Any]
+):
     server = dagster_server
     assert demo_loop["versions"] == ["m0001", "m0002"] and "round limit reached" in demo_loop["log"][-1]
     runs_before = set(server.run_ids())
     server.wait_daemon()
     server.start_sensor("tiny_eval_feedback")
     try:
-        ticks = wait_for("two ticks of tiny_eval_feedback", lambda: (lambda t: t if len(t) >= 2 else None)(
-            finished_ticks(server.sensor_ticks("tiny_eval_feedback"))), 90, server)
+        ticks = wait_for(
+            "two ticks of tiny_eval_feedback",
+            lambda: (lambda t: t if len(t) >= 2 else None)(finished_ticks(server.sensor_ticks("tiny_eval_feedback"))),
+            90,
+            server,
+        )
     finally:
         server.stop_sensor("tiny_eval_feedback")
     assert all(t["status"] == "SKIPPED" and not t["runIds"] for t in ticks), ticks
@@ -207,7 +251,9 @@ def test_feedback_sensor_switched_on_after_the_demo_launches_nothing(dagster_ser
         page.screenshot(path=str(shots / "mixture_plots.png"), full_page=True)
 
 
-def test_bad_weights_and_unknown_versions_are_refused_before_any_run(dagster_server: DagsterServer, demo_loop: dict[str, Any]):
+def test_bad_weights_and_unknown_versions_are_refused_before_any_run(
+    dagster_server: DagsterServer, demo_loop: dict[str, Any]
+):
     server = dagster_server
     runs_before = set(server.run_ids())
     bad = {"ops": {"tiny__mixture": {"config": {"weights": {"docs": 0.5, "code": 0.3, "music": 0.2}}}}}
@@ -229,6 +275,8 @@ def test_bad_weights_and_unknown_versions_are_refused_before_any_run(dagster_ser
         r=server.repo_selector(),
     )["addDynamicPartition"]
     assert added["__typename"] != "AddDynamicPartitionSuccess", added
-    keys = server.gql("""{ assetNodeOrError(assetKey: {path: ["tiny", "mixture"]}) { ... on AssetNode { partitionKeys } } }""")
+    keys = server.gql(
+        """{ assetNodeOrError(assetKey: {path: ["tiny", "mixture"]}) { ... on AssetNode { partitionKeys } } }"""
+    )
     assert keys["assetNodeOrError"]["partitionKeys"] == ["m0001", "m0002"]
     assert set(server.run_ids()) == runs_before

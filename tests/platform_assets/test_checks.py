@@ -15,14 +15,23 @@ DOMAINS = ["docs", "code"]
 
 
 def plan(requested, effective, total=900, budget=1000):
-    return SimpleNamespace(requested_weights=requested, effective_weights=effective, total_tokens=total, budget_tokens=budget)
+    return SimpleNamespace(
+        requested_weights=requested, effective_weights=effective, total_tokens=total, budget_tokens=budget
+    )
 
 
 def test_mixture_weights():
     assert mixture_check(KEY, plan({"docs": 0.4, "code": 0.6}, {"docs": 0.4, "code": 0.6}), DOMAINS).passed
-    bad = mixture_check(KEY, plan({"docs": 0.4, "code": 0.5, "music": 0.1}, {"docs": -0.1, "code": 0.6}, total=1200), DOMAINS)
+    bad = mixture_check(
+        KEY, plan({"docs": 0.4, "code": 0.5, "music": 0.1}, {"docs": -0.1, "code": 0.6}, total=1200), DOMAINS
+    )
     assert not bad.passed
-    for words in ("unknown domains music", "effective weights not finite and >= 0: docs", "sum to 0.500000", "exceed the budget"):
+    for words in (
+        "unknown domains music",
+        "effective weights not finite and >= 0: docs",
+        "sum to 0.500000",
+        "exceed the budget",
+    ):
         assert words in bad.description, bad.description
 
 

@@ -22,9 +22,13 @@ def rendered_code_blocks(markdown: str) -> list[str]:
 
 
 def test_document_text_renders_verbatim():
-    report = StageReport(pipeline="p", stage="quality", source="code", docs_in=2, kept=1, dropped={"gopher_short_doc": 1})
+    report = StageReport(
+        pipeline="p", stage="quality", source="code", docs_in=2, kept=1, dropped={"gopher_short_doc": 1}
+    )
     report.sample_kept = [{"id": "a" * 64, "text": TRICKY}]
-    report.sample_dropped = [{"id": "b" * 64, "drop_reason": "gopher_short_doc", "duplicate_of": None, "text": "*x* __y__"}]
+    report.sample_dropped = [
+        {"id": "b" * 64, "drop_reason": "gopher_short_doc", "duplicate_of": None, "text": "*x* __y__"}
+    ]
     md = sample_markdown(report)
     blocks = rendered_code_blocks(md)
     assert blocks[0].rstrip("\n") == TRICKY  # newlines, indentation, underscores, stars and backticks kept

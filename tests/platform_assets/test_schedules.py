@@ -32,7 +32,9 @@ def repo(small_corpus: Path) -> dg.RepositoryDefinition:
     return defs.get_repository_def()
 
 
-def evaluate(repo: dg.RepositoryDefinition, name: str, instance: dg.DagsterInstance) -> list[dg.RunRequest] | dg.SkipReason:
+def evaluate(
+    repo: dg.RepositoryDefinition, name: str, instance: dg.DagsterInstance
+) -> list[dg.RunRequest] | dg.SkipReason:
     when = datetime.datetime(2026, 3, 2, 2, 0, tzinfo=datetime.timezone.utc)
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=repo) as ctx:
         data = repo.get_schedule_def(name).evaluate_tick(ctx)
@@ -42,12 +44,28 @@ def evaluate(repo: dg.RepositoryDefinition, name: str, instance: dg.DagsterInsta
 @pytest.mark.parametrize(
     ("schedule", "field", "words"),
     [
-        ({"name": "n", "cron": "0 25 * * *", "target": "raw"}, "schedules[0].cron", "25 is out of range for the hour field (0-23)"),
+        (
+            {"name": "n", "cron": "0 25 * * *", "target": "raw"},
+            "schedules[0].cron",
+            "25 is out of range for the hour field (0-23)",
+        ),
         ({"name": "n", "cron": "every night", "target": "raw"}, "schedules[0].cron", "has 2 field(s)"),
         ({"name": "n", "cron": "0 0 30 2 *", "target": "raw"}, "schedules[0].cron", "never fires"),
-        ({"name": "n", "cron": "0 2 * * *", "timezone": "Mars/Olympus", "target": "raw"}, "schedules[0].timezone", "unknown time zone"),
-        ({"name": "n", "cron": "0 2 * * *", "target": "qualty"}, "schedules[0].target", "unknown asset 'qualty'; targets: raw, extracted"),
-        ({"name": "n", "cron": "0 2 * * *", "target": "mixture"}, "schedules[0].target", "created by the eval_feedback sensor"),
+        (
+            {"name": "n", "cron": "0 2 * * *", "timezone": "Mars/Olympus", "target": "raw"},
+            "schedules[0].timezone",
+            "unknown time zone",
+        ),
+        (
+            {"name": "n", "cron": "0 2 * * *", "target": "qualty"},
+            "schedules[0].target",
+            "unknown asset 'qualty'; targets: raw, extracted",
+        ),
+        (
+            {"name": "n", "cron": "0 2 * * *", "target": "mixture"},
+            "schedules[0].target",
+            "created by the eval_feedback sensor",
+        ),
     ],
 )
 def test_bad_schedules_name_the_field(small_corpus: Path, schedule: dict, field: str, words: str):
@@ -83,7 +101,9 @@ def test_schedules_start_stopped_on_named_jobs(repo: dg.RepositoryDefinition):
 def test_nightly_raw_requests_every_source_partition(repo: dg.RepositoryDefinition, instance: dg.DagsterInstance):
     requests = evaluate(repo, "small_nightly", instance)
     assert [r.partition_key for r in requests] == ["docs", "pages", "code"]
-    assert all(r.tags["corpus/launched_by"] == "schedule:small_nightly" and r.tags["corpus/stage"] == "raw" for r in requests)
+    assert all(
+        r.tags["corpus/launched_by"] == "schedule:small_nightly" and r.tags["corpus/stage"] == "raw" for r in requests
+    )
     assert requests[0].tags["corpus/source"] == "docs" and requests[0].run_key == "2026-03-02T02:00:00+00:00:docs"
 
 
@@ -93,7 +113,9 @@ def instance():
         yield inst
 
 
-def test_weekly_eval_re_evaluates_the_latest_planned_version(repo: dg.RepositoryDefinition, instance: dg.DagsterInstance):
+def test_weekly_eval_re_evaluates_the_latest_planned_version(
+    repo: dg.RepositoryDefinition, instance: dg.DagsterInstance
+):
     skip = evaluate(repo, "small_weekly_eval", instance)
     assert isinstance(skip, dg.SkipReason) and "no mixture version has a plan yet" in skip.skip_message
     for v in ("m0001", "m0002"):  # m0003 exists as a partition but was never planned
@@ -111,5 +133,7 @@ def test_freshness_policy_on_scheduled_targets(repo: dg.RepositoryDefinition):
     graph = repo.asset_graph
     raw = graph.get(dg.AssetKey(["small", "raw"])).freshness_policy
     assert raw is not None and raw.fail_window.to_timedelta() == datetime.timedelta(hours=26)
-    assert graph.get(dg.AssetKey(["small", "proxy_eval"])).freshness_policy.fail_window.to_timedelta() == datetime.timedelta(hours=192)
+    assert graph.get(
+        dg.AssetKey(["small", "proxy_eval"])
+    ).freshness_policy.fail_window.to_timedelta() == datetime.timedelta(hours=192)
     assert graph.get(dg.AssetKey(["small", "tokenizer"])).freshness_policy is None  # its schedule sets none
