@@ -33,12 +33,12 @@ test: setup
 validate: setup
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
-## Dagster webserver + daemon on the local instance (what to click first: docs/ui.md)
+## Dagster webserver + daemon on the local instance (`dg dev`; what to click first: docs/ui.md)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 ui: setup
 	@echo "Dagster UI: http://$(UI_HOST):$(UI_PORT)  (DAGSTER_HOME=$(DAGSTER_HOME); sensors start stopped, see docs/ui.md)"
-	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
+	$(VENV)/bin/dg dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 bench: setup
 	$(PY) -m benchmarks.run $(ARGS)

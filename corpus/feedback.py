@@ -100,6 +100,7 @@ class Skip(BaseModel):
     reason: str
     skipped_records: list[str] = Field(default_factory=list)
     state: FeedbackState
+    summary: str = Field("", description="the reason without the list of skipped records")
 
 
 Decision = NewVersion | Skip
@@ -169,9 +170,10 @@ def decide(
     new_state = FeedbackState(seen=sorted(seen), versions=versions)
 
     def skip(reason: str) -> Skip:
+        summary = reason
         if skipped:
             reason += f"; {len(skipped)} record(s) skipped: " + " | ".join(skipped)
-        return Skip(reason=reason, skipped_records=skipped, state=new_state)
+        return Skip(reason=reason, skipped_records=skipped, state=new_state, summary=summary)
 
     if not new_results:
         return skip("no new finished records")

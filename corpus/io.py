@@ -16,6 +16,7 @@ Parquet output is deterministic (same input, same bytes).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -184,19 +185,27 @@ class CorpusStore:
     # -- tables ----------------------------------------------------------------
     def write_table(self, rel: str, table: pa.Table | pl.DataFrame) -> int:
         """Write one Parquet file atomically; returns its size in bytes."""
+        return self.write_table_entry(rel, table)["bytes"]
+
+    def write_table_entry(self, rel: str, table: pa.Table | pl.DataFrame) -> dict[str, Any]:
+        """Write one Parquet file atomically; returns its size and the SHA-256 of its bytes."""
         if isinstance(table, pl.DataFrame):
             table = table.to_arrow()
         buf = io.BytesIO()
         pq.write_table(table, buf, **PARQUET_OPTIONS)
         data = buf.getvalue()
         self.write_bytes(rel, data)
-        return len(data)
+        return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
     def read_table(self, rel: str, columns: list[str] | None = None) -> pa.Table:
         try:
             return pq.read_table(self.path(rel), filesystem=self._fs, columns=columns)
         except FileNotFoundError as exc:
             raise StorageError(f"not found: {self.display(rel)}") from exc
+
+    def read_schema(self, rel: str) -> pa.Schema:
+        """The Arrow schema of one Parquet file (its footer only)."""
+        return pq.read_schema(self.path(rel), filesystem=self._fs)
 
     def iter_table_batches(self, rel: str, columns: list[str] | None = None, batch_rows: int = 4096) -> Iterator[pl.DataFrame]:
         with self._fs.open_input_file(self.path(rel)) as f:
@@ -205,6 +214,11 @@ class CorpusStore:
                 yield pl.from_arrow(batch)  # type: ignore[misc]
 
     # -- partitions (a stage output of one source) ------------------------------
+    def content_digest(self, rel_dir: str) -> str:
+        """A digest of the committed shards of a partition (names and contents): equal outputs, equal digests."""
+        shards = [(s["name"], s.get("sha256") or f"{s['rows']}:{s['bytes']}") for s in self.read_manifest(rel_dir)["shards"]]
+        return hashlib.sha256(json.dumps(shards).encode()).hexdigest()[:24]
+
     def read_manifest(self, rel_dir: str) -> dict[str, Any]:
         if not self.exists(rel_dir, MANIFEST):
             raise PartitionNotFound(
@@ -257,8 +271,7 @@ class PartitionWriter:
     def write_shard(self, index: int, table: pa.Table | pl.DataFrame) -> dict[str, Any]:
         name = SHARD_PATTERN.format(index)
         rows = table.num_rows if isinstance(table, pa.Table) else table.height
-        size = self.store.write_table(posixpath.join(self.rel_dir, name), table)
-        entry = {"name": name, "rows": rows, "bytes": size}
+        entry = {"name": name, "rows": rows, **self.store.write_table_entry(posixpath.join(self.rel_dir, name), table)}
         self.shards.append(entry)
         return entry
 

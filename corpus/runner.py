@@ -340,7 +340,7 @@ def _finish_shard(
     result.bytes_out = _text_bytes(kept)
     result.schema_problems = schema_problems(kept)
     result.written = {"name": SHARD_PATTERN.format(index), "rows": kept.height,
-                      "bytes": store.write_table(posixpath.join(stage_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), kept)}
+                      **store.write_table_entry(posixpath.join(stage_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), kept)}
     if dropped.height:
         result.dropped = dict(Counter(dropped[schema.DROP_REASON].to_list()))
         size = store.write_table(posixpath.join(dropped_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), dropped)

@@ -209,8 +209,42 @@ class MixtureSpec(_Model):
     )
 
 
+def _check_cron(value: str) -> str:
+    from corpus.schedules import cron_problem
+
+    problem = cron_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    from corpus.schedules import timezone_problem
+
+    problem = timezone_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class ScheduleSpec(_Model):
+    """A scheduled materialization: ``target`` (an asset of the pipeline) on a cron schedule.
+
+    A per-source target runs every source's partition; ``proxy_eval`` re-evaluates the latest
+    mixture version. Later stages follow through automation, as after any other run."""
+
+    name: Name = Field(description="schedule name, unique in the pipeline (the schedule is <pipeline>_<name>)")
+    cron: Annotated[str, AfterValidator(_check_cron)] = Field(description="five-field cron expression, e.g. '0 2 * * *', or @daily")
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = Field("UTC", description="IANA time zone the cron is read in")
+    target: Name = Field(description="the asset to materialize: raw, a stage, tokenizer, tokenized or proxy_eval")
+    freshness_hours: int | None = Field(
+        None, ge=1, le=8760, description="the target counts as stale this many hours after its last materialization (unset: no freshness policy)"
+    )
+    description: SafeText | None = None
+
+
 class PipelineSpec(_Model):
-    """A pipeline: sources, ordered stages, tokenizer, mixture."""
+    """A pipeline: sources, ordered stages, tokenizer, mixture, schedules."""
 
     pipeline: Name
     description: Prose | None = None
@@ -222,6 +256,7 @@ class PipelineSpec(_Model):
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     mixture: MixtureSpec | None = None
     shard_docs: int = Field(5000, ge=10, le=1_000_000, description="documents per raw shard")
+    schedules: list[ScheduleSpec] = Field(default_factory=list, max_length=16, description="scheduled materializations")
 
     # -- derived ---------------------------------------------------------------
     @property
@@ -489,6 +524,7 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
                 add(f"{where}.value", "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
         if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
             add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
+    _schedule_issues(spec, names, global_index_names, add)
     return issues
 
 
@@ -502,6 +538,20 @@ def _config_path_issues(cfg: Any, paths: PathPolicy | None) -> list[tuple[str, s
         elif paths is not None and not location.startswith("s3://") and not Path(paths.resolve(location)).is_file():
             out.append((loc, f"file {location!r} not found (looked at {paths.resolve(location)}); fix the path"))
     return out
+
+
+def _schedule_issues(spec: PipelineSpec, stages: dict[str, int], indexes: set[str], add: Any) -> None:
+    targets = ["raw", *stages, *sorted(indexes), "tokenizer", "tokenized", *(["proxy_eval"] if spec.mixture else [])]
+    seen: set[str] = set()
+    for i, sched in enumerate(spec.schedules):
+        if sched.name in seen:
+            add(f"schedules[{i}].name", f"duplicate schedule name {sched.name!r}")
+        seen.add(sched.name)
+        if sched.target == "mixture":
+            add(f"schedules[{i}].target", "a mixture version is created by the eval_feedback sensor, which chooses its weights; "
+                "schedule proxy_eval to re-evaluate the latest version")
+        elif sched.target not in targets:
+            add(f"schedules[{i}].target", f"unknown asset {sched.target!r}; targets: {', '.join(targets)}")
 
 
 def _index_style(loc: str) -> str:

@@ -4,8 +4,9 @@ automation carries every later stage, and a failed blocking check stops the flow
 * ``<pipeline>_new_raw_data`` (``sensors/new_data.py``) requests ``raw[source]`` when a
   source's files change.
 * Every later build-loop asset carries :func:`stage_condition`: Dagster's ``eager()``
-  (run when a dependency updated, never while one is missing or in progress), except that
-  nothing runs on top of a dependency whose latest blocking check failed. Checks are
+  (run when a dependency changed, never while one is missing or in progress), except that
+  a dependency counts as changed only when its data version (a digest of its shards)
+  changed, and nothing runs on top of a dependency whose latest blocking check failed. Checks are
   partitioned like their asset, so a failure in ``language[docs]`` stops ``quality[docs]``
   and the global ``deduped_index`` (hence ``deduped`` of every source, which reads it),
   while ``quality[code]`` still follows ``language[code]``.
@@ -68,6 +69,26 @@ def no_failed_blocking_check_upstream() -> dg.AutomationCondition:
     return ~failed
 
 
+def any_deps_data_changed() -> dg.AutomationCondition:
+    """A dependency got a new data version since the last tick (or will be requested on this one).
+
+    Like Dagster's ``any_deps_updated()``, except that a re-materialization with the same
+    content (stages report a digest of their shards as the data version) is not a change."""
+    changed = (AC.data_version_changed() & ~AC.executed_with_root_target()).with_label("data version changed")
+    return AC.any_deps_match(changed | AC.will_be_requested())
+
+
+def eager_on_data() -> dg.AutomationCondition:
+    """Dagster's ``eager()`` with :func:`any_deps_data_changed` in place of ``any_deps_updated()``."""
+    return (
+        AC.in_latest_time_window()
+        & (AC.newly_missing() | any_deps_data_changed()).since_last_handled()
+        & ~AC.any_deps_missing()
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+    ).with_label("eager on data changes")
+
+
 def eager_after_global_parents(global_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
     """``eager()``, except that only an update of a global parent starts the asset.
 
@@ -78,7 +99,7 @@ def eager_after_global_parents(global_keys: Sequence[dg.AssetKey]) -> dg.Automat
     to the per-source input as well would run it a second time on the old one. While the
     global parent cannot run (a failed blocking check in another source), neither does this.
     """
-    updated = AC.any_deps_updated().allow(dg.AssetSelection.assets(*global_keys))
+    updated = any_deps_data_changed().allow(dg.AssetSelection.assets(*global_keys))
     return (
         AC.in_latest_time_window()
         & (AC.newly_missing() | updated).since_last_handled()
@@ -90,8 +111,8 @@ def eager_after_global_parents(global_keys: Sequence[dg.AssetKey]) -> dg.Automat
 
 def stage_condition(global_parents: Sequence[dg.AssetKey] = ()) -> dg.AutomationCondition:
     """The automation condition of every build-loop asset after ``raw``."""
-    base = eager_after_global_parents(global_parents) if global_parents else AC.eager()
-    return (base & no_failed_blocking_check_upstream()).with_label("eager, stopped by failed blocking checks")
+    base = eager_after_global_parents(global_parents) if global_parents else eager_on_data()
+    return (base & no_failed_blocking_check_upstream()).with_label("eager on data changes, stopped by failed blocking checks")
 
 
 def partitioned_check_specs(specs: Sequence[dg.AssetCheckSpec], partitions_def: dg.PartitionsDefinition | None) -> list[dg.AssetCheckSpec]:

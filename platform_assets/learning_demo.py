@@ -1,7 +1,7 @@
-"""The learning loop, driven from the command line exactly as the daemon would drive it:
-evaluate the eval_feedback sensor, apply its request (add the version partition, run
-mixture + proxy_eval with its run config through the Dagster instance), repeat until the
-sensor says why it stops; then print one row per version."""
+"""The learning loop, driven from the command line as the daemon would drive it: evaluate
+the eval_feedback sensor's decision, apply it (run mixture + proxy_eval for the version's
+partition with its run config through the Dagster instance), repeat until the decision
+says why it stops; then print one row per version."""
 
 from __future__ import annotations
 
@@ -15,39 +15,39 @@ from rich.table import Table
 
 from corpus.feedback import FeedbackState
 from corpus.spec import PipelineSpec
-from platform_assets.components.learning import versions_partitions
+from platform_assets.components.learning import mixture_job_name, versions_partitions
 from platform_assets.components.pipeline import build_pipeline_defs
+from platform_assets.jobs import TAG_LAUNCHED_BY
 from platform_assets.orchestrate import CLI_RUN_CONFIG
 
 
 def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, log: Any = print, max_ticks: int = 50) -> FeedbackState:
-    """Tick the sensor and run what it requests until it skips; returns the final state."""
+    """Evaluate the sensor's decision and run what it requests until it skips; returns the final state.
+
+    The runs go through the pipeline's ``<pipeline>_mixture_round`` job and are tagged
+    ``corpus/launched_by=cli`` (the sensor did not launch them); what they leave in the
+    instance (materializations of the version partitions) is what the sensor reads, so the
+    sensor switched on afterwards finds nothing left to do."""
     from sensors.eval_feedback import feedback_tick
 
-    defs = build_pipeline_defs(spec)
-    assets = list(defs.assets or [])
+    defs = dg.Definitions.merge(build_pipeline_defs(spec), dg.Definitions(resources=resources))
+    job = defs.resolve_job_def(mixture_job_name(spec))
     partitions = versions_partitions(spec)
     cursor: str | None = None
+    state = FeedbackState()
     for _ in range(max_ticks):
-        result, cursor = feedback_tick(spec, cursor, resources["metrics"], resources["storage"], partitions)
-        if isinstance(result, dg.SkipReason):
-            log(f"eval_feedback: skip: {result.skip_message}")
+        tick = feedback_tick(spec, instance, cursor, resources["metrics"], resources["storage"], partitions)
+        cursor, state = tick.cursor, tick.state
+        if isinstance(tick.result, dg.SkipReason):
+            log(f"eval_feedback decision: skip: {tick.result.skip_message}")
             break
-        req = result.run_requests[0]
+        req = tick.result.run_requests[0]
         version = req.partition_key
-        log(f"eval_feedback: run request {version} (run_key {req.run_key}): {req.tags.get('corpus/reason', '')}")
-        instance.add_dynamic_partitions(partitions.name, [version])
-        dg.materialize(
-            assets,
-            selection=[dg.AssetKey([spec.pipeline, "mixture"]), dg.AssetKey([spec.pipeline, "proxy_eval"])],
-            partition_key=version,
-            run_config={**req.run_config, **CLI_RUN_CONFIG},
-            instance=instance,
-            resources=resources,
-            tags={**req.tags, "dagster/sensor_name": f"{spec.pipeline}_eval_feedback", "corpus/launched_by": "cli"},
-            raise_on_error=True,
-        )
-    return FeedbackState.from_cursor(cursor)
+        assert version is not None
+        log(f"eval_feedback decision: {version} (run_key {req.run_key}): {req.tags.get('corpus/reason', '')}")
+        tags = {**req.tags, TAG_LAUNCHED_BY: "cli", "corpus/run_key": req.run_key or "", "corpus/decided_by": "eval_feedback decision"}
+        job.execute_in_process(run_config={**req.run_config, **CLI_RUN_CONFIG}, instance=instance, partition_key=version, tags=tags)
+    return state
 
 
 def run_learning_demo(spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, console: Console) -> FeedbackState:

@@ -32,7 +32,6 @@ from resources.storage import PROJECT_ROOT
 
 DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
 # runs launched from the command line log stage progress (INFO), not Dagster's step bookkeeping (DEBUG)
-CLI_JOB_NAME = "__ephemeral_asset_job__"  # the name dg.materialize gives its runs
 CLI_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": os.environ.get("CORPUS_LOG_LEVEL", "INFO")}}}}
 
 
@@ -69,12 +68,10 @@ def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
     definitions import torch (about 180 MB and seconds of start-up in every worker)."""
     from platform_assets.components.pipeline import build_pipeline_defs
 
-    build_loop = spec.model_copy(update={"mixture": None})
-    return dg.Definitions.merge(build_pipeline_defs(build_loop), dg.Definitions(resources=resources))
-
-
-def _assets(defs: dg.Definitions) -> list[Any]:
-    return list(defs.assets or [])
+    build_loop = spec.model_copy(update={"mixture": None, "schedules": []})
+    # the console logger of CLI runs leaves stack traces to the event log
+    return dg.Definitions.merge(build_pipeline_defs(build_loop),
+                                dg.Definitions(resources=resources, loggers={"console": cli_console_logger}))
 
 
 def run_segment(
@@ -227,21 +224,25 @@ def _run_inline(
     raise_on_error: bool = True,
     run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails, unless told not to."""
+    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails, unless told not to.
+
+    A stretch of per-source stages runs through ``<pipeline>_per_source`` with an asset
+    selection, a global asset through its own job; both are tagged with the pipeline,
+    stages, source and ``corpus/launched_by=cli``."""
+    from platform_assets.jobs import job_name, per_source_job_name, run_tags
+
     defs = defs or _defs_for(spec, resources)
-    # dg.materialize's own job, with the console logger that leaves stack traces to the event log
-    job = dg.Definitions(
-        jobs=[dg.define_asset_job(CLI_JOB_NAME, selection=[dg.AssetKey([spec.pipeline, k]) for k in keys])],
-        assets=_assets(defs),
-        resources=resources,
-        loggers={"console": cli_console_logger},
-    ).resolve_job_def(CLI_JOB_NAME)
+    if partition is None:
+        job, selection = defs.resolve_job_def(job_name(spec, keys[0])), None
+    else:
+        job, selection = defs.resolve_job_def(per_source_job_name(spec)), [dg.AssetKey([spec.pipeline, k]) for k in keys]
     return job.execute_in_process(
         run_config=run_config or CLI_RUN_CONFIG,
         instance=instance,
         partition_key=partition,
+        asset_selection=selection,
+        tags=run_tags(spec, keys, source=partition, launched_by="cli"),
         raise_on_error=raise_on_error,
-        tags={"corpus/launched_by": "cli"},
     )
 
 

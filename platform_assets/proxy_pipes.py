@@ -41,9 +41,9 @@ def main() -> None:
             "run_id": run_id,
             "mixture_version": version,
             "trained_on": {"raw_value": f"{spec.pipeline}/mixture[{version}]", "type": "text"},
-            "average_val_loss": result.average_loss,
+            "average_val_loss": round(result.average_loss, 4),
             "worst_domain": worst or "",
-            "worst_val_loss": losses[worst] if worst else math.nan,
+            "worst_val_loss": round(losses[worst], 4) if worst else math.nan,
             "tokens_seen": result.tokens_seen,
             "steps": result.steps,
             "n_params": result.n_params,
@@ -54,7 +54,7 @@ def main() -> None:
             "eval_curve": {"raw_value": [{"step": e.step, "tokens": e.tokens_seen, "average": e.average} for e in result.evals], "type": "json"},
         }
         for d, v in losses.items():
-            metadata[f"val_loss/{d}"] = v
+            metadata[f"val_loss/{d}"] = round(v, 4)
         if spec.mixture is not None and spec.mixture.proxy.online_sampler:
             metadata["weight_trajectory"] = {"raw_value": json.loads(json.dumps(result.weight_trajectory)), "type": "json"}
         if result.notes:

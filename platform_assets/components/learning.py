@@ -1,6 +1,6 @@
 """Learning-loop assets of a pipeline: ``mixture[version]`` and ``proxy_eval[version]``.
 
-Both are partitioned by mixture version (a dynamic partition per version: m0001, ...).
+Both are partitioned by mixture version (m0001 ... m<rounds>, static: the versions the spec allows).
 ``mixture`` plans which training tokens a version uses (weights from run config, else the
 spec's initial weights); ``proxy_eval`` trains the proxy GPT on it in a subprocess through
 Dagster Pipes and writes per-domain validation losses to the metrics store. The
@@ -13,29 +13,39 @@ import sys
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
 from corpus import learning
-from corpus.metrics import version_number
+from corpus.metrics import version_name, version_number
 from corpus.mixing.policies import initial_weights
-from corpus.mixing.weights import validate_weights
+from corpus.mixing.weights import WeightsError, validate_weights
 from corpus.runner import spec_fingerprint
 from corpus.spec import PipelineSpec
+from platform_assets.checks import LOSSES_FINITE, WEIGHTS_VALID, check_spec, losses_check, mixture_check
 from resources.metrics import MetricsStore
 from resources.storage import PROJECT_ROOT, CorpusStorage
 
 
-class MixtureConfig(dg.Config):
-    """Run config of a mixture version (set by the eval_feedback sensor; empty for m0001)."""
+def mixture_config_schema(spec: PipelineSpec) -> dict[str, dg.Field]:
+    """Run config of a mixture version, typed by the pipeline's domains.
 
-    weights: dict[str, float] | None = Field(default=None, description="weight per domain; default: the spec's initial mixture")
-    reason: str = Field(default="", description="why these weights (the policy's explanation)")
-    source_records: list[str] = Field(default_factory=list, description="metrics records that produced these weights")
-    source_runs: list[str] = Field(default_factory=list, description="training runs whose records produced these weights")
+    ``weights`` names every domain and nothing else, so the launchpad refuses an unknown or
+    missing domain before any run exists; non-negativity and the sum of 1 are checked when
+    the run starts, before anything is written."""
+    weights = dg.Shape({d: dg.Field(float, description=f"weight of {d} (>= 0; all weights sum to 1)") for d in spec.source_names})
+    return {
+        "weights": dg.Field(weights, is_required=False, description="weight per domain; default: the spec's initial mixture"),
+        "reason": dg.Field(str, default_value="", description="why these weights (the policy's explanation)"),
+        "source_records": dg.Field([str], default_value=[], description="metrics records that produced these weights"),
+        "source_runs": dg.Field([str], default_value=[], description="training runs whose records produced these weights"),
+    }
 
 
-def versions_partitions(spec: PipelineSpec) -> dg.DynamicPartitionsDefinition:
-    return dg.DynamicPartitionsDefinition(name=f"{spec.pipeline}_mixture_versions")
+def versions_partitions(spec: PipelineSpec) -> dg.StaticPartitionsDefinition:
+    """Mixture versions m0001 ... m<rounds>: the versions the feedback sensor may create.
+
+    Static, so no other key can be added or launched from the UI; versions not made yet show as missing."""
+    assert spec.mixture is not None
+    return dg.StaticPartitionsDefinition([version_name(i) for i in range(1, spec.mixture.rounds + 1)])
 
 
 def mixture_job_name(spec: PipelineSpec) -> str:
@@ -57,27 +67,34 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         deps=[dg.AssetDep(tokenized_key, partition_mapping=dg.AllPartitionMapping())],
         code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}"
         + (f":selection-{spec_fingerprint({d: s.model_dump(mode='json') for d, s in m.selection.items()})}" if m.selection else ""),
+        config_schema=mixture_config_schema(spec),
+        check_specs=check_spec(mixture_key, WEIGHTS_VALID, versions),
         description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
         "per domain, and the deterministic sample of training tokens it implies (never from the validation split).",
         kinds={"json"},
         group_name=p,
         owners=list(spec.owners) or None,
     )
-    def mixture(context: dg.AssetExecutionContext, config: MixtureConfig, storage: CorpusStorage) -> dg.MaterializeResult:
+    def mixture(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
         version = context.partition_key
         if version_number(version) is None:
             raise dg.Failure(f"partition {version!r} is not a mixture version name (m0001, m0002, ...)")
+        config = context.op_execution_context.op_config or {}
         store = storage.store()
         natural = learning.natural_weights(spec, store)
-        if config.weights is None:
+        source_records, source_runs = list(config.get("source_records", [])), list(config.get("source_runs", []))
+        if config.get("weights") is None:
             weights = initial_weights(m.initial, spec.source_names, natural)
-            reason = config.reason or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
+            reason = config.get("reason") or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
         else:
-            weights = validate_weights(config.weights, spec.source_names)
-            reason = config.reason
+            try:
+                weights = validate_weights(config["weights"], spec.source_names)
+            except WeightsError as exc:
+                raise dg.Failure(f"run config ops.{spec.pipeline}__mixture.config.weights: {exc}") from None
+            reason = config.get("reason", "")
         plan = learning.plan_version(
             spec, store, version, weights,
-            provenance={"reason": reason, "source_records": config.source_records, "source_runs": config.source_runs, "run_id": context.run_id},
+            provenance={"reason": reason, "source_records": source_records, "source_runs": source_runs, "run_id": context.run_id},
         )
         context.log.info(f"{version}: {reason}")
         md: dict[str, Any] = {
@@ -89,25 +106,26 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             "reason": dg.MetadataValue.text(reason or "-"),
             "domains": dg.MetadataValue.md(_plan_markdown(plan)),
             "plan": dg.MetadataValue.path(store.display(learning.plan_rel(p, version))),
-            "produced_from_records": dg.MetadataValue.json(config.source_records),
-            "produced_from_runs": dg.MetadataValue.json(config.source_runs),
+            "produced_from_records": dg.MetadataValue.json(source_records),
+            "produced_from_runs": dg.MetadataValue.json(source_runs),
         }
         for d, dp in plan.domains.items():
-            md[f"weight/{d}"] = float(dp.requested_weight)
+            md[f"weight/{d}"] = round(float(dp.requested_weight), 4)
             md[f"tokens/{d}"] = int(dp.tokens)
-            md[f"epochs/{d}"] = float(dp.epochs)
+            md[f"epochs/{d}"] = round(float(dp.epochs), 3)
         if plan.notes:
             md["notes"] = dg.MetadataValue.text("\n".join(plan.notes))
         if m.selection:  # the selection rule per domain and what it kept
             md["selection"] = dg.MetadataValue.json(store.read_json(learning.plan_rel(p, version)).get("selection", {}))
-        md.update(_mixture_lineage(context.instance, spec, eval_key, config.source_runs))
-        return dg.MaterializeResult(metadata=md)
+        md.update(_mixture_lineage(context.instance, spec, eval_key, source_runs))
+        return dg.MaterializeResult(metadata=md, check_results=[mixture_check(mixture_key, plan, spec.source_names)])
 
     @dg.asset(
         key=eval_key,
         partitions_def=versions,
         deps=[dg.AssetDep(mixture_key)],
         code_version="proxy_eval@1",
+        check_specs=check_spec(eval_key, LOSSES_FINITE, versions),
         description="Trains the proxy GPT on a mixture version (a subprocess through Dagster Pipes, the protocol external "
         "trainers use too) and evaluates per-domain validation loss on the fixed split; records go to the metrics store.",
         kinds={"torch"},
@@ -142,7 +160,10 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         # link the evaluation to the run that planned the mixture version it trained on
         mixture_run = _latest_run_id(context.instance, mixture_key, version)
         lineage = {"mixture_run": dg.MetadataValue.dagster_run(mixture_run)} if mixture_run else {}
-        return result._replace(metadata={**(result.metadata or {}), **lineage})
+        md = {**(result.metadata or {}), **lineage}
+        losses = {d: _value(md.get(f"val_loss/{d}")) for d in spec.source_names if f"val_loss/{d}" in md}
+        md.update(eval_curve_metadata(_value(md.get("eval_curve")) or []))
+        return result._replace(metadata=md, check_results=[losses_check(eval_key, losses, spec.source_names)])
 
     job = dg.define_asset_job(
         mixture_job_name(spec),
@@ -152,12 +173,28 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
     )
     from sensors.eval_feedback import build_eval_feedback_sensor
 
-    sensor = build_eval_feedback_sensor(spec, job, versions)
+    from platform_assets.automation import sensor_interval_seconds
+
+    sensor = build_eval_feedback_sensor(spec, job, versions, sensor_interval_seconds())
     return dg.Definitions(
         assets=[mixture, proxy_eval],
         jobs=[job],
         sensors=[sensor],
     )
+
+
+def _value(entry: Any) -> Any:
+    return entry.value if isinstance(entry, dg.MetadataValue) else entry
+
+
+def eval_curve_metadata(curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """The evaluations during training as a table (step, tokens, average validation loss), and
+    the final point as numbers, which the *Plots* tab draws across mixture versions."""
+    if not curve:
+        return {}
+    schema = dg.TableSchema(columns=[dg.TableColumn("step", "int"), dg.TableColumn("tokens", "int"), dg.TableColumn("average_val_loss", "float")])
+    rows = [dg.TableRecord({"step": int(p["step"]), "tokens": int(p["tokens"]), "average_val_loss": round(float(p["average"]), 4)}) for p in curve]
+    return {"eval_curve": dg.MetadataValue.table(records=rows, schema=schema), "eval_points": len(curve)}
 
 
 def _latest_run_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:

@@ -12,6 +12,7 @@ and blocking check results.
 """
 
 
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,21 @@ from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from corpus.specfile import defs_attributes_from_text, read_text
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
-from platform_assets.metadata import report_checks, report_metadata, selection_metadata, stage_check_specs
+from platform_assets.checks import INDEX_ACCOUNTED, ROUND_TRIP, check_spec, index_check, tokenizer_check
+from platform_assets.metadata import (
+    TOKEN_LINEAGE,
+    column_schema,
+    columns_metadata,
+    content_version,
+    document_column_schema,
+    global_version,
+    report_checks,
+    report_metadata,
+    selection_metadata,
+    stage_check_specs,
+    stage_description,
+)
+from platform_assets.schedules import build_run_defs, with_freshness
 from resources.compute import ComputeEngine
 from resources.storage import PROJECT_ROOT, CorpusStorage
 from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
@@ -118,7 +133,8 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         "Malformed records are quarantined with file, offset and error.",
         kinds={"parquet"},
         check_specs=partitioned_check_specs(stage_check_specs(key, stage_label="raw"), _partitions(spec)),
-        metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()})},
+        metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()}),
+                  "dagster/column_schema": document_column_schema()},
         **_common(spec),
     )
     def raw(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -132,9 +148,11 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 **report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "raw", source))),
+                **columns_metadata(store, runner.stage_dir(spec.pipeline, "raw", source), None),
                 FINGERPRINT_METADATA_KEY: fingerprint.digest,
             },
             check_results=report_checks(report, key),
+            data_version=content_version(store, runner.stage_dir(spec.pipeline, "raw", source)),
         )
 
     return raw
@@ -146,9 +164,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
     key = _key(spec, stage.name)
     ops = [s.op for s in stage.steps]
     is_global = registry.get_operator(ops[0]).kind == "global"
-    description = stage.description or "; ".join(f"{o}: {registry.get_operator(o).description}" for o in ops)
-    if stage.sources:
-        description += f" (applies to: {', '.join(stage.sources)}; other sources pass through)"
+    description = stage_description(spec, index)
     out: list[dg.AssetsDefinition] = []
     deps: list[Any] = [dg.AssetDep(_key(spec, input_stage))]
     code_version = runner.stage_code_version(stage)
@@ -168,6 +184,7 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             "The trained model file (if any) and its held-out figures live here.",
             kinds={"parquet", "numpy"},
             automation_condition=stage_condition(),
+            check_specs=check_spec(index_key, INDEX_ACCOUNTED),
             **_common(spec),
         )
         def stage_index(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage,
@@ -190,7 +207,12 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             md.update(selection_metadata(summary.get("model") or {}))
             for name, value in (summary.get("index") or {}).items():  # version, full | incremental, tasks, bytes
                 md[f"index/{name}"] = round(value, 3) if isinstance(value, float) else value
-            return dg.MaterializeResult(metadata=md)
+            included = config.included(spec)
+            own = [posixpath.join(runner.index_dir(spec.pipeline, stage.name), f"{src}.parquet") for src in included]
+            inputs = [runner.stage_dir(spec.pipeline, input_stage, src) for src in included]
+            present = [src for src, rel in zip(included, own, strict=True) if store.exists(rel)]
+            return dg.MaterializeResult(metadata=md, data_version=global_version(store, own, inputs),
+                                        check_results=[index_check(index_key, summary, included, present)])
 
         out.append(stage_index)
 
@@ -203,16 +225,20 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
         kinds=_stage_kinds(ops),
         check_specs=partitioned_check_specs(stage_check_specs(key, stage_label=stage.name), _partitions(spec)),
         automation_condition=stage_condition([index_key] if is_global else []),
-        metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps])},
+        metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps]),
+                  "dagster/column_schema": document_column_schema()},
         **_common(spec),
     )
     def stage_asset(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
         source = context.partition_key
         store = storage.store()
         report = runner.run_stage(spec, stage.name, source, store, executor=compute.executor(), progress=context.log.info)
+        out_rel = runner.stage_dir(spec.pipeline, stage.name, source)
         return dg.MaterializeResult(
-            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, stage.name, source))),
+            metadata={**report_metadata(report, location=store.display(out_rel)),
+                      **columns_metadata(store, out_rel, _key(spec, input_stage))},
             check_results=report_checks(report, key),
+            data_version=content_version(store, runner.stage_dir(spec.pipeline, stage.name, source)),
         )
 
     out.append(stage_asset)
@@ -234,6 +260,7 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         else "Tokenizer installed from a tokenizer.json file.",
         kinds={"tokenizers"},
         automation_condition=stage_condition(),
+        check_specs=check_spec(tok_key, ROUND_TRIP),
         **_common(spec),
     )
     def tokenizer(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -253,7 +280,9 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "sha256": info["sha256"],
                 "seconds": round(info["seconds"], 3),
                 "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
-            }
+            },
+            data_version=global_version(store, [info["sha256"]], [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in spec.source_names]),
+            check_results=[tokenizer_check(tok_key, store.read_bytes(runner.tokenizer_rel(spec.pipeline)), tk.vocab_size if tk.kind == "bpe" else None)],
         )
 
     @dg.asset(
@@ -266,6 +295,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         kinds={"parquet", "tokenizers"},
         check_specs=partitioned_check_specs(stage_check_specs(toks_key, stage_label="tokenized"), _partitions(spec)),
         automation_condition=stage_condition([tok_key]),
+        metadata={"dagster/column_schema": column_schema([("id", "string"), ("source", "string"), ("tokens", "list<uint16|uint32>"),
+                                                          ("n_tokens", "int"), ("split", "string")])},
         **_common(spec),
     )
     def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
@@ -273,8 +304,10 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         store = storage.store()
         report = runner.run_tokenized(spec, source, store, executor=compute.executor(), progress=context.log.info)
         return dg.MaterializeResult(
-            metadata=report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
+            metadata={**report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
+                      **columns_metadata(store, runner.stage_dir(spec.pipeline, "tokenized", source), _key(spec, spec.tokenizer_input), TOKEN_LINEAGE)},
             check_results=report_checks(report, toks_key),
+            data_version=content_version(store, runner.stage_dir(spec.pipeline, "tokenized", source)),
         )
 
     return [tokenizer, tokenized]
@@ -286,8 +319,12 @@ def build_pipeline_defs(spec: PipelineSpec) -> dg.Definitions:
         assets += build_stage_asset(spec, i)
     assets += build_token_assets(spec)
     extra: list[dg.Definitions] = [build_automation_defs(spec, assets, _key(spec, "raw"))]
+    every_asset = list(assets)
     if spec.mixture is not None:
         from platform_assets.components.learning import build_learning_defs
 
-        extra.append(build_learning_defs(spec))
-    return dg.Definitions.merge(dg.Definitions(assets=assets), *extra)
+        learning = build_learning_defs(spec)
+        every_asset += list(learning.assets or [])
+        extra.append(dg.Definitions(assets=with_freshness(spec, list(learning.assets or [])), jobs=learning.jobs, sensors=learning.sensors))
+    extra.append(build_run_defs(spec, every_asset))
+    return dg.Definitions.merge(dg.Definitions(assets=with_freshness(spec, assets)), *extra)

@@ -5,7 +5,11 @@ One server per test session: starting it costs tens of seconds. It serves the co
 
 * ``tiny``: docs + code -> normalized -> deduped (global index) -> tokenizer -> tokenized;
 * ``gated``: the same sources, but a language stage keeps only German for ``docs``, so
-  ``language[docs]`` fails its blocking ``non_empty`` check while ``code`` passes through.
+  ``language[docs]`` fails its blocking ``non_empty`` check while ``code`` passes through;
+* ``timed``: docs + code -> normalized -> tokenized, ``raw`` on a schedule every minute; its
+  first document is text that Markdown would mangle.
+
+``tiny`` also has a learning loop (two mixture versions of a one-layer proxy).
 
 The instance queues runs with a 1 s dequeue interval and sensors tick every second
 (``CORPUS_SENSOR_INTERVAL=1``); the daemon's own loops still take ~5 s per pass.
@@ -60,8 +64,42 @@ def tiny_spec(corpus: Path) -> dict[str, Any]:
             {"name": "deduped", "op": "dedup_minhash@1"},
         ],
         "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 2, "val_fraction": 0.1},
+        "mixture": TINY_MIXTURE,
         "shard_docs": 16,
     }
+
+
+TINY_MIXTURE = {
+    "policy": "excess_loss",
+    "initial": "uniform",
+    "budget_tokens": 4_000,
+    "rounds": 2,
+    "proxy": {"n_layer": 1, "n_head": 2, "n_embd": 32, "seq_len": 32, "batch_size": 8, "eval_tokens": 1024, "device": "cpu"},
+}
+# a document whose text Markdown would mangle: underscores, stars, a newline, indentation
+TRICKY_TEXT = "if __name__ == '__main__':\n    print(*x*)  # stars stay stars\n| a | table? | no |"
+
+
+def timed_spec(corpus: Path) -> dict[str, Any]:
+    """``timed``: raw every minute on a schedule, everything after it through automation."""
+    return {
+        "pipeline": "timed",
+        "owners": ["team:data"],
+        "sources": [
+            {"name": "docs", "location": str(corpus / "docs"), "format": "jsonl"},
+            {"name": "code", "location": str(corpus / "code"), "format": "jsonl"},
+        ],
+        "stages": [{"name": "normalized", "op": "normalize_text@1"}],
+        "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 2, "val_fraction": 0.1},
+        "shard_docs": 16,
+        "schedules": [{"name": "every_minute", "cron": "* * * * *", "timezone": "UTC", "target": "raw"}],
+    }
+
+
+def write_timed_corpus(root: Path) -> None:
+    write_small_corpus(root)
+    topics = root / "docs" / "topics.jsonl"
+    topics.write_text(json.dumps({"text": TRICKY_TEXT}) + "\n" + topics.read_text())  # first: it is in the sample
 
 
 def gated_spec(corpus: Path) -> dict[str, Any]:
@@ -180,6 +218,47 @@ class DagsterServer:
         if data["__typename"] != "Sensor" or data["sensorState"]["status"] != "RUNNING":
             raise GraphQLError(f"could not start sensor {name}: {json.dumps(data)[:1000]}")
 
+    def stop_sensor(self, name: str) -> None:
+        data = self.gql(
+            """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { id } } }""",
+            s={**self.repo_selector(), "sensorName": name},
+        )["sensorOrError"]
+        self.gql("""mutation($id: String) { stopSensor(id: $id) { __typename } }""", id=data["id"])
+
+    def start_schedule(self, name: str) -> None:
+        data = self.gql(
+            """mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) { __typename
+                ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } ... on Error { message } } }""",
+            s={**self.repo_selector(), "scheduleName": name},
+        )["startSchedule"]
+        if data["__typename"] != "ScheduleStateResult" or data["scheduleState"]["status"] != "RUNNING":
+            raise GraphQLError(f"could not start schedule {name}: {json.dumps(data)[:1000]}")
+
+    def stop_schedule(self, name: str) -> None:
+        data = self.gql(
+            """query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) { ... on Schedule { id } } }""",
+            s={**self.repo_selector(), "scheduleName": name},
+        )["scheduleOrError"]
+        self.gql("""mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }""", id=data["id"])
+
+    def schedule_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        data = self.gql(
+            """query($s: ScheduleSelector!, $limit: Int) { scheduleOrError(scheduleSelector: $s) { __typename
+                ... on Schedule { scheduleState { ticks(limit: $limit) { status timestamp skipReason runIds error { message } } } } } }""",
+            s={**self.repo_selector(), "scheduleName": name},
+            limit=limit,
+        )["scheduleOrError"]
+        return data["scheduleState"]["ticks"]
+
+    def run_ids(self) -> list[str]:
+        """Every run of the instance, newest first."""
+        data = self.gql("{ runsOrError(limit: 10000) { __typename ... on Runs { results { runId } } } }")["runsOrError"]
+        return [r["runId"] for r in data["results"]]
+
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        data = self.gql('query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }', id=run_id)
+        return {t["key"]: t["value"] for t in data["runOrError"]["tags"]}
+
     def sensor_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         data = self.gql(
             """query($s: SensorSelector!, $limit: Int) { sensorOrError(sensorSelector: $s) { __typename
@@ -206,6 +285,17 @@ class DagsterServer:
             return "dagster dev output (tail):\n" + self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+
+SCREENSHOTS_ENV = "CORPUS_E2E_SCREENSHOTS"
+DEFAULT_SCREENSHOTS = PROJECT_ROOT / "benchmarks" / "results" / "screens"
+
+
+def screenshots_dir() -> Path:
+    """Where the browser tests save their screenshots: ``$CORPUS_E2E_SCREENSHOTS`` or benchmarks/results/screens."""
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or DEFAULT_SCREENSHOTS)
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
 
 
 def _free_port() -> int:
@@ -239,16 +329,17 @@ def _wait_loaded(server: DagsterServer, proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterServer]:
-    """``dagster dev`` on a free port and a temporary DAGSTER_HOME, serving the ``tiny`` and ``gated`` pipelines."""
+    """``dagster dev`` on a free port and a temporary DAGSTER_HOME, serving the ``tiny``, ``gated`` and ``timed`` pipelines."""
     base = tmp_path_factory.mktemp("e2e")
     home, store = base / "dagster_home", base / "store"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    corpus = {"tiny": base / "corpus_tiny", "gated": base / "corpus_gated"}
-    for root in corpus.values():
-        write_small_corpus(root)
+    corpus = {"tiny": base / "corpus_tiny", "gated": base / "corpus_gated", "timed": base / "corpus_timed"}
+    write_small_corpus(corpus["tiny"])
+    write_small_corpus(corpus["gated"])
+    write_timed_corpus(corpus["timed"])
     specs_file = base / "specs.json"
-    specs_file.write_text(json.dumps([tiny_spec(corpus["tiny"]), gated_spec(corpus["gated"])]))
+    specs_file.write_text(json.dumps([tiny_spec(corpus["tiny"]), gated_spec(corpus["gated"]), timed_spec(corpus["timed"])]))
     workspace = base / "workspace.yaml"
     workspace.write_text(
         f"load_from:\n  - python_module:\n      module_name: tests.e2e.location\n"

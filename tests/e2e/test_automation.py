@@ -107,6 +107,11 @@ def test_failed_blocking_check_stops_global_assets_then_updates_flow(harness: Ha
         assert harness.materialize(["tokenized"], src, spec="fixed")
     assert harness.tick() == {}
 
+    # an unchanged re-run (same shards, same data version) sets nothing off downstream
+    assert harness.materialize(["raw", "language"], "docs", spec="fixed")
+    assert harness.tick() == {}
+    assert harness.tick() == {}
+
 
 def test_automation_sensor_covers_the_pipeline_and_starts_stopped(harness: Harness):
     repo = harness.defs["gated"].get_repository_def()

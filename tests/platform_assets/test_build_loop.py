@@ -96,11 +96,43 @@ def test_pipeline_materializes_with_checks_passing(built):
     planned = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000)
     results = [r.event_log_entry.dagster_event.event_specific_data for r in planned]
     assert results and all(r.passed for r in results)
-    assert {r.check_name for r in results} == {"conservation", "non_empty", "schema"}
+    assert {r.check_name for r in results} == {"conservation", "non_empty", "schema", "index_accounted", "round_trip"}
     # extraction produced text with titles; quality applied only to docs; pages passed through it
     pages = store.read_partition(runner.stage_dir("small", "extracted", "pages"))
     assert pages["content_type"].unique().to_list() == ["text/plain"] and pages["title"].null_count() == 0
     assert runner.read_report(store, "small", "quality", "pages").passthrough
+
+
+def test_cli_runs_are_named_jobs_with_tags(built):
+    spec, _, instance, _ = built
+    runs = instance.get_runs()
+    assert {r.job_name for r in runs} == {"small_per_source", "small_deduped_index", "small_tokenizer"}
+    for run in runs:
+        assert run.tags["corpus/pipeline"] == "small" and run.tags["corpus/launched_by"] == "cli"
+        assert "dagster/sensor_name" not in run.tags
+        if run.job_name == "small_per_source":
+            assert run.tags["corpus/source"] == run.tags["dagster/partition"]
+            assert {k.path[-1] for k in run.asset_selection} == set(run.tags["corpus/stage"].split(","))
+    first = [r for r in runs if r.tags.get("corpus/source") == "docs" and r.tags["corpus/stage"].startswith("raw,")]
+    assert len(first) == 1 and first[0].tags["corpus/stage"] == "raw,extracted,normalized,language,quality"
+
+
+def test_stage_metadata_has_columns_lineage_and_content_version(built):
+    spec, root, instance, _ = built
+    key = dg.AssetKey(["small", "quality"])
+    rec = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=["docs"]), limit=1).records[0]
+    mat = rec.asset_materialization
+    columns = {c.name: c for c in mat.metadata["dagster/column_schema"].schema.columns}
+    assert {"id", "text", "source", "url", "language"} <= set(columns) and columns["text"].description == "the document text"
+    lineage = mat.metadata["dagster/column_lineage"].column_lineage.deps_by_column
+    assert lineage["text"] == [dg.TableColumnDep(asset_key=dg.AssetKey(["small", "language"]), column_name="text")]
+    digest = CorpusStorage(root=str(root)).store().content_digest(runner.stage_dir("small", "quality", "docs"))
+    assert mat.tags["dagster/data_version"] == digest
+    graph = graph_of(spec)
+    assert [c.name for c in graph.get(key).metadata["dagster/column_schema"].columns][:3] == ["id", "text", "source"]
+    toks = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(["small", "tokenized"]), asset_partitions=["docs"]), limit=1)
+    tok_lineage = toks.records[0].asset_materialization.metadata["dagster/column_lineage"].column_lineage.deps_by_column
+    assert tok_lineage["tokens"][0].column_name == "text"
 
 
 def test_dedup_is_global_and_records_survivor(built):

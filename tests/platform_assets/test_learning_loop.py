@@ -44,6 +44,15 @@ def test_learning_loop_closes(small_corpus: Path, tmp_path: Path):
     assert {f"val_loss/{d}" for d in spec.source_names} <= set(md)
     mix = instance.fetch_materializations(dg.AssetKey(["small", "mixture"]), limit=10).records
     assert {f"weight/{d}" for d in spec.source_names} <= set(mix[0].asset_materialization.metadata)
+    # the learning-loop checks ran and passed; the evaluation curve is a table
+    checks = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1000)
+    verdicts = {(r.event_log_entry.dagster_event.event_specific_data.check_name, r.event_log_entry.dagster_event.event_specific_data.passed)
+                for r in checks}
+    assert {("weights_valid", True), ("losses_finite", True)} <= verdicts and not {v for v in verdicts if not v[1]}
+    assert isinstance(md["eval_curve"], dg.TableMetadataValue) and md["eval_curve"].records
+    # every run of the loop is a named job, launched (and said to be launched) by the command line
+    runs = [r for r in instance.get_runs() if r.job_name == "small_mixture_round"]
+    assert len(runs) == 3 and all(r.tags["corpus/launched_by"] == "cli" and "dagster/sensor_name" not in r.tags for r in runs)
     assert elapsed < 120, f"the loop took {elapsed:.0f}s"
 
 

@@ -65,14 +65,23 @@ class Loop:
         defs = dg.Definitions.merge(build_learning_defs(self.spec), dg.Definitions(resources=default_resources()))
         self.sensor = defs.resolve_sensor_def("fb_eval_feedback")
         self.requests: list[dg.RunRequest] = []
+        self.instance = dg.DagsterInstance.ephemeral()
 
-    def tick(self, cursor: str | None) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
-        with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=cursor,
+    def tick(self, cursor: str | None, *, apply: bool = True) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
+        """One tick; with ``apply`` its request is carried out (partition added, mixture planned) as the daemon would."""
+        with dg.build_sensor_context(instance=self.instance, cursor=cursor,
                                      resources={"metrics": self.metrics, "storage": self.storage}) as ctx:
             result = self.sensor(ctx)
             if isinstance(result, dg.SensorResult):
                 self.requests += list(result.run_requests or [])
+                if apply:
+                    self.apply(result)
             return result, ctx.cursor
+
+    def apply(self, result: dg.SensorResult) -> None:
+        for req in result.run_requests or []:
+            self.instance.report_runless_asset_event(dg.AssetMaterialization(
+                dg.AssetKey(["fb", "mixture"]), partition=req.partition_key, metadata={"weights": dg.MetadataValue.json(self.weights(req))}))
 
     def report(self, version: str, losses: dict[str, float], *, run: str = "r1", finished: bool = True,
                minutes: int = 0, pipeline: str = "fb", step: int = 100) -> str:
@@ -131,15 +140,16 @@ def test_bad_records_and_broken_files_never_crash_a_tick(tmp_path: Path) -> None
 
     # the writer finishes the record: the next tick acts on it, once
     partial.write_text(whole)
-    result, cursor3 = loop.tick(cursor2)
+    result, cursor3 = loop.tick(cursor2, apply=False)
     assert isinstance(result, dg.SensorResult)
     (req,) = result.run_requests
     assert req.partition_key == "m0002" and req.run_config["ops"]["fb__mixture"]["config"]["source_runs"] == ["partial-m0001"]
     assert_valid_weights(loop.weights(req), floor=0.01)
-    again, _ = loop.tick(cursor2)  # a re-evaluated tick asks for the same run
+    again, _ = loop.tick(cursor2, apply=False)  # a re-evaluated tick asks for the same run
     assert isinstance(again, dg.SensorResult) and again.run_requests[0].run_key == req.run_key
+    loop.apply(result)
     later, _ = loop.tick(cursor3)
-    assert "no new finished records" in skip_text(later)
+    assert "waiting for a finished run of m0002" in skip_text(later) and "non-finite" not in skip_text(later)
 
 
 def test_duplicate_and_out_of_order_records_request_each_version_once(tmp_path: Path) -> None:
@@ -178,14 +188,17 @@ def test_a_history_of_only_bad_losses_never_proposes(tmp_path: Path) -> None:
         loop.report("m0001", {**LOSSES, "pages": bad}, run=f"bad{i}")
     result, cursor = loop.tick(cursor)
     msg = skip_text(result)
-    assert "no new finished records" in msg and "4 record(s) skipped" in msg and "negative validation loss: pages=-1.0" in msg
+    assert "no new finished records" in msg and "4 new record(s) skipped" in msg and "negative validation loss: pages=-1.0" in msg
     assert len(loop.requests) == 1  # only the bootstrap
 
 
-def test_a_corrupt_cursor_is_a_skip_with_the_fix(tmp_path: Path) -> None:
+def test_a_corrupt_cursor_is_replaced_not_fatal(tmp_path: Path) -> None:
+    """What happened is read from the instance and the metrics store; the cursor only dedups reports."""
     loop = Loop(tmp_path)
-    result, cursor = loop.tick('{"seen": "not a list"}')
-    assert "reset the sensor's cursor" in skip_text(result) and cursor == '{"seen": "not a list"}'
+    for bad in ('{"seen": "not a list"}', "{not json", '{"reported": 5}'):
+        result, cursor = loop.tick(bad, apply=False)
+        assert isinstance(result, dg.SensorResult) and result.run_requests[0].partition_key == "m0001"
+        assert json.loads(cursor)["reported"] == []
 
 
 def test_metrics_store_reads_around_broken_files(tmp_path: Path) -> None:

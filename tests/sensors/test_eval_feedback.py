@@ -68,11 +68,20 @@ def record(version: str, losses: dict[str, float], *, run: str = "r1", finished:
                          val_loss=losses, finished=finished, **kw).model_dump_json()
 
 
-def tick(sensor, storage, metrics, cursor=None):
-    instance = dg.DagsterInstance.ephemeral()
+def tick(sensor, storage, metrics, cursor=None, instance=None):
+    instance = instance or dg.DagsterInstance.ephemeral()
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"metrics": metrics, "storage": storage}) as ctx:
         result = sensor(ctx)
         return result, ctx.cursor
+
+
+def apply(instance: dg.DagsterInstance, result) -> str:
+    """What the mixture run leaves behind: the version's planned weights."""
+    (req,) = result.run_requests
+    weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        dg.AssetKey(["small", "mixture"]), partition=req.partition_key, metadata={"weights": dg.MetadataValue.json(weights)}))
+    return req.partition_key
 
 
 LOSSES = {"docs": 4.0, "pages": 5.0, "code": 3.0}
@@ -80,33 +89,45 @@ LOSSES = {"docs": 4.0, "pages": 5.0, "code": 3.0}
 
 def test_bootstrap_then_new_record_requests_one_run(setup):
     spec, sensor, storage = setup
-    result, cursor = tick(sensor, storage, FakeMetricsStore())
+    instance = dg.DagsterInstance.ephemeral()
+    result, cursor = tick(sensor, storage, FakeMetricsStore(), instance=instance)
     assert isinstance(result, dg.SensorResult)
     (req,) = result.run_requests
     assert req.partition_key == "m0001"
-    assert result.dynamic_partitions_requests[0].partition_keys == ["m0001"]
+    assert not result.dynamic_partitions_requests  # versions are static partitions: nothing is added
     weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
     assert weights == pytest.approx({"docs": 1 / 6, "pages": 2 / 6, "code": 3 / 6})  # natural: token-proportional
+    assert req.tags["corpus/launched_by"] == "sensor:small_eval_feedback" and req.tags["corpus/pipeline"] == "small"
+    # the request not carried out yet: the same request again
+    again, _ = tick(sensor, storage, FakeMetricsStore(), cursor, instance=instance)
+    assert again.run_requests[0].run_key == req.run_key
+    apply(instance, result)
+    waiting, _ = tick(sensor, storage, FakeMetricsStore(), cursor, instance=instance)
+    assert isinstance(waiting, dg.SkipReason) and "no new finished records" in waiting.skip_message
 
     metrics = FakeMetricsStore(records_json=[record("m0001", LOSSES)])
-    result, cursor2 = tick(sensor, storage, metrics, cursor)
+    result, cursor2 = tick(sensor, storage, metrics, cursor, instance=instance)
     (req2,) = result.run_requests
     assert req2.partition_key == "m0002" and req2.run_key.startswith("m0002-")
     cfg = req2.run_config["ops"]["small__mixture"]["config"]
     assert cfg["weights"]["pages"] > weights["pages"]  # the worst domain gains weight under excess_loss
     assert cfg["source_runs"] == ["r1-m0001"]
     # a re-evaluated tick (same cursor, same records) asks for the same run_key: Dagster launches it once
-    again, _ = tick(sensor, storage, metrics, cursor)
+    again, _ = tick(sensor, storage, metrics, cursor, instance=instance)
     assert again.run_requests[0].run_key == req2.run_key
 
-    # same record again with the new cursor -> nothing
-    result3, _ = tick(sensor, storage, metrics, cursor2)
-    assert isinstance(result3, dg.SkipReason) and "no new finished records" in result3.skip_message
+    # m0002 exists now: waiting for its result, whatever the cursor (a reset one included)
+    apply(instance, result)
+    for c in (cursor2, None):
+        result3, _ = tick(sensor, storage, metrics, c, instance=instance)
+        assert isinstance(result3, dg.SkipReason) and "waiting for a finished run of m0002" in result3.skip_message
 
 
 def test_malformed_records_skip_with_reason(setup):
     spec, sensor, storage = setup
-    _, cursor = tick(sensor, storage, FakeMetricsStore())
+    instance = dg.DagsterInstance.ephemeral()
+    first, cursor = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    apply(instance, first)
     bad = [
         record("m0001", {"docs": float("nan"), "pages": 5.0, "code": 3.0}, run="nan"),
         record("m0001", {"docs": 4.0, "pages": 5.0}, run="missing"),
@@ -114,31 +135,35 @@ def test_malformed_records_skip_with_reason(setup):
         json.dumps({"run_id": "x", "pipeline": "small"}),
         "{not json",
     ]
-    result, cursor2 = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor)
+    result, cursor2 = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor, instance=instance)
     assert isinstance(result, dg.SkipReason)
     msg = result.skip_message
     assert "non-finite validation loss" in msg and "missing domains: code" in msg and "unknown mixture version 'm0009'" in msg
     assert "fake-3" in msg and "fake-4" in msg  # unparseable records are named too
     # the cursor advanced: the same bad records are not reported again as new
-    result2, _ = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor2)
-    assert "non-finite" not in result2.skip_message
+    result2, _ = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor2, instance=instance)
+    assert "non-finite" not in result2.skip_message and "no new finished records" in result2.skip_message
 
 
 def test_round_limit_stops_with_reason(setup):
     spec, sensor, storage = setup
+    instance = dg.DagsterInstance.ephemeral()
     cursor = None
     recs: list[str] = []
     versions = []
     for i in range(spec.mixture.rounds + 1):
-        result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=list(recs)), cursor)
+        result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=list(recs)), cursor, instance=instance)
         if isinstance(result, dg.SkipReason):
             break
-        v = result.run_requests[0].partition_key
+        v = apply(instance, result)
         versions.append(v)
         recs.append(record(v, {d: x - 0.1 * i for d, x in LOSSES.items()}))
     assert versions == ["m0001", "m0002", "m0003"]
     # the tick that read m0003's result stopped the loop and said why
     assert isinstance(result, dg.SkipReason) and "round limit reached (rounds=3)" in result.skip_message
+    # switched on later, or with a reset cursor: what happened is read back, nothing is requested again
+    fresh, _ = tick(sensor, storage, FakeMetricsStore(records_json=list(recs)), None, instance=instance)
+    assert isinstance(fresh, dg.SkipReason) and "round limit reached (rounds=3)" in fresh.skip_message
 
 
 def test_waits_for_build_loop(tmp_path, small_corpus):
@@ -148,19 +173,51 @@ def test_waits_for_build_loop(tmp_path, small_corpus):
     assert isinstance(result, dg.SkipReason) and "waiting for the build loop" in result.skip_message
 
 
-def test_partitions_def_name(small_corpus):
-    assert versions_partitions(small_spec(small_corpus)).name == "small_mixture_versions"
+def test_version_partitions_are_the_rounds(small_corpus):
+    # static: one key per version the spec allows (rounds), so the UI cannot add or launch another
+    assert versions_partitions(small_spec(small_corpus)).get_partition_keys() == ["m0001", "m0002", "m0003"]
 
 
 def test_a_result_of_other_weights_is_not_taken_for_the_version(setup):
     """A record of an earlier loop that used the same version name (other weights) is stale."""
     spec, sensor, storage = setup
-    result, cursor = tick(sensor, storage, FakeMetricsStore())
+    instance = dg.DagsterInstance.ephemeral()
+    result, cursor = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    apply(instance, result)
     weights = result.run_requests[0].run_config["ops"]["small__mixture"]["config"]["weights"]
     stale = record("m0001", LOSSES, run="old", weights={"docs": 0.8, "pages": 0.1, "code": 0.1})
     fresh = record("m0001", {d: x + 1 for d, x in LOSSES.items()}, run="new", weights=weights)
-    result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale, fresh]), cursor)
+    result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale, fresh]), cursor, instance=instance)
     (req,) = result.run_requests
     assert req.run_config["ops"]["small__mixture"]["config"]["source_runs"] == ["new-m0001"]
-    only_stale, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale]), cursor)
+    only_stale, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale]), cursor, instance=instance)
     assert isinstance(only_stale, dg.SkipReason) and "not on m0001's weights" in only_stale.skip_message
+
+
+def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
+    """The partition was added and the run started, nothing materialized yet: a reset cursor waits for it."""
+    spec, sensor, storage = setup
+    instance = dg.DagsterInstance.ephemeral()
+    first, _ = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    (req,) = first.run_requests
+    instance.add_run(dg.DagsterRun(job_name="small_mixture_round", run_config=req.run_config, status=dg.DagsterRunStatus.STARTED,
+                                   tags={**req.tags, "dagster/partition": "m0001", "dagster/run_key": req.run_key}))
+    result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=[record("m0001", LOSSES, finished=False)]), None, instance=instance)
+    assert isinstance(result, dg.SkipReason) and "no new finished records" in result.skip_message
+    assert json.loads(cursor)["versions"] == ["m0001"]
+    # its result arrives (trained on the queued run's weights): the next version follows
+    weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
+    result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[record("m0001", LOSSES, weights=weights)]), cursor, instance=instance)
+    assert result.run_requests[0].partition_key == "m0002"
+
+
+def test_mixture_run_config_is_typed_by_domain(setup):
+    """An unknown or missing domain in the weights is refused by config validation, before a run exists."""
+    spec, _, _ = setup
+    defs = dg.Definitions.merge(build_learning_defs(spec), dg.Definitions(resources=default_resources()))
+    job = defs.resolve_job_def("small_mixture_round")
+    good = {"ops": {"small__mixture": {"config": {"weights": {"docs": 0.2, "pages": 0.3, "code": 0.5}}}}}
+    assert dg.validate_run_config(job, good)
+    for weights, words in (({"docs": 0.5, "pages": 0.3, "code": 0.1, "music": 0.1}, "music"), ({"docs": 0.5, "pages": 0.5}, "code")):
+        with pytest.raises(dg.DagsterInvalidConfigError, match=words):
+            dg.validate_run_config(job, {"ops": {"small__mixture": {"config": {"weights": weights}}}})
