@@ -146,6 +146,8 @@ def decide(
         label = spec.initial if isinstance(spec.initial, str) else "explicit"
         return NewVersion(version=version, weights=weights, run_key=key, reason=f"initial mixture ({label} weights)", state=new_state)
 
+    goal = Target.of(spec.target)
+    evaluated = [*domains, *goal.held_out(domains)]  # a held-out target domain is evaluated, never trained on
     seen = set(state.seen)
     versions = [v.model_copy(deep=True) for v in state.versions]
     by_name = {v.version: v for v in versions}
@@ -155,7 +157,7 @@ def decide(
         if rec.key in seen:
             continue
         seen.add(rec.key)
-        problems = record_problems(rec, domains=domains, known_versions=list(by_name), pipeline=pipeline)
+        problems = record_problems(rec, domains=evaluated, known_versions=list(by_name), pipeline=pipeline, weight_domains=domains)
         if problems:
             skipped.append(f"record {rec.key} skipped because {'; '.join(problems)}")
             continue
@@ -193,7 +195,6 @@ def decide(
     history = new_state.history()
     # an exploring policy (regression with a short history) made the latest version on purpose
     explored = len(history) >= 2 and policy_exploring(spec.policy, history[:-1], domains, spec.policy_config)
-    goal = Target.of(spec.target)
     if len(history) >= 2 and not explored:
         stop = _stop_reason(history, spec, goal, domains)
         if stop:

@@ -99,8 +99,13 @@ def record_problems(
     domains: Sequence[str] | None = None,
     known_versions: Iterable[str] | None = None,
     pipeline: str | None = None,
+    weight_domains: Sequence[str] | None = None,
 ) -> list[str]:
-    """Everything semantically wrong with ``record``; [] when it is usable."""
+    """Everything semantically wrong with ``record``; [] when it is usable.
+
+    ``domains``: the evaluated domains; ``weight_domains``: the trained ones the weights
+    cover (default: ``domains``; fewer when a held-out target domain is evaluated only).
+    """
     problems: list[str] = []
     if pipeline is not None and record.pipeline != pipeline:
         problems.append(f"belongs to pipeline {record.pipeline!r}, not {pipeline!r}")
@@ -131,7 +136,8 @@ def record_problems(
             problems.append(f"val_loss_se must be >= 0 for domains of val_loss: {', '.join(bad_se)}")
     if record.weights is not None:
         try:
-            validate_weights(record.weights, list(domains) if domains is not None else list(record.weights))
+            names = weight_domains if weight_domains is not None else domains
+            validate_weights(record.weights, list(names) if names is not None else list(record.weights))
         except WeightsError as exc:
             problems.append(str(exc))
     return problems

@@ -59,6 +59,7 @@ class TrainOptions:
     eval_batch_size: int = 32
     online: OnlineSamplerConfig = field(default_factory=OnlineSamplerConfig)
     target_emphasis: Mapping[str, float] | None = None  # the online sampler's weight on each domain's reward
+    curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class EvalPoint:
     finished: bool
     weights: dict[str, float]  # sampling weights at this step
     val_loss_se: dict[str, float] = field(default_factory=dict)  # standard error of each val_loss
+    curve_loss: dict[str, float] = field(default_factory=dict)  # loss on the curve's prefix (= val_loss without one)
 
     @property
     def average(self) -> float:
@@ -147,54 +149,60 @@ def evaluate(model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, de
     return evaluate_with_se(model, val_streams, seq_len, device, batch_size)[0]
 
 
-def _se(seq_sums: list[float], seq_counts: list[int]) -> float:
-    """Standard error of a ratio mean (token-weighted mean over sequences), delta method."""
-    n = len(seq_sums)
+def _mean_se(token_losses: np.ndarray, seq_len: int) -> tuple[float, float]:
+    """Mean NLL of a domain's predicted tokens and its standard error, sequences of ``seq_len`` as units (delta method)."""
+    n_tok = len(token_losses)
+    sums = np.add.reduceat(token_losses, np.arange(0, n_tok, seq_len))
+    counts = np.diff(np.append(np.arange(0, n_tok, seq_len), n_tok)).astype(np.float64)
+    mean = float(token_losses.mean())
+    n = len(sums)
     if n < 2:
-        return math.inf
-    s, c = np.asarray(seq_sums), np.asarray(seq_counts, dtype=np.float64)
-    mean = s.sum() / c.sum()
-    resid = s - mean * c
-    return float(math.sqrt(n / (n - 1) * np.sum(resid**2)) / c.sum())
+        return mean, math.inf
+    resid = sums - mean * counts
+    return mean, float(math.sqrt(n / (n - 1) * np.sum(resid**2)) / counts.sum())
 
 
 @torch.no_grad()
-def evaluate_with_se(
+def token_losses_per_domain(
     model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Per-domain mean validation NLL and its standard error (sequences as units)."""
+) -> dict[str, np.ndarray]:
+    """NLL of every validation token but each stream's first, in stream order (a causal model: windows are independent)."""
     was_training = model.training
     model.eval()
-    out: dict[str, float] = {}
-    ses: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for d, stream in val_streams.items():
         if len(stream) < 2:
             continue
         tokens = torch.from_numpy(stream.astype(np.int64))
-        total, count = 0.0, 0
-        seq_sums: list[float] = []
-        seq_counts: list[int] = []
+        parts: list[np.ndarray] = []
         starts = list(range(0, len(stream) - 1, seq_len))
         full = [s for s in starts if s + seq_len + 1 <= len(stream)]
         for i in range(0, len(full), batch_size):
             chunk = torch.stack([tokens[s : s + seq_len + 1] for s in full[i : i + batch_size]]).to(device)
-            losses = model.token_losses(chunk[:, :-1], chunk[:, 1:]).double()
-            total += float(losses.sum())
-            count += losses.numel()
-            seq_sums.extend(losses.sum(dim=1).tolist())
-            seq_counts.extend([losses.shape[1]] * losses.shape[0])
-        tail = [s for s in starts if s + seq_len + 1 > len(stream)]
-        for s in tail:
+            parts.append(model.token_losses(chunk[:, :-1], chunk[:, 1:]).double().flatten().cpu().numpy())
+        for s in (s for s in starts if s + seq_len + 1 > len(stream)):
             piece = tokens[s:].unsqueeze(0).to(device)
-            losses = model.token_losses(piece[:, :-1], piece[:, 1:]).double()
-            total += float(losses.sum())
-            count += losses.numel()
-            seq_sums.append(float(losses.sum()))
-            seq_counts.append(losses.numel())
-        out[d] = total / count
-        ses[d] = _se(seq_sums, seq_counts)
+            parts.append(model.token_losses(piece[:, :-1], piece[:, 1:]).double().flatten().cpu().numpy())
+        out[d] = np.concatenate(parts)
     model.train(was_training)
-    return out, ses
+    return out
+
+
+def evaluate_with_se(
+    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32,
+    prefix_tokens: int | None = None,
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per-domain mean validation NLL, its standard error, and the mean over the first ``prefix_tokens`` tokens only.
+
+    The prefix mean equals evaluating the stream cut at ``prefix_tokens`` (cheap intermediate
+    evaluations on a prefix stay comparable with the final one).
+    """
+    losses = token_losses_per_domain(model, val_streams, seq_len, device, batch_size)
+    out, ses, prefix = {}, {}, {}
+    for d, tl in losses.items():
+        out[d], ses[d] = _mean_se(tl, seq_len)
+        prefix[d] = float(tl[: max(1, prefix_tokens - 1)].mean()) if prefix_tokens else out[d]
+    return out, ses, prefix
 
 
 def _eval_steps(steps: int, n_evals: int, at_start: bool) -> list[int]:
@@ -328,8 +336,10 @@ def train(
     def run_eval(step: int) -> None:
         nonlocal eval_seconds
         t0 = time.perf_counter()
+        prefix = opts.curve_eval_tokens
+        streams = val if step == steps or not prefix else {d: v[:prefix] for d, v in val.items()}
         with _autocast(device):
-            loss, se = evaluate_with_se(model, val, seq_len, device, opts.eval_batch_size)
+            loss, se, curve = evaluate_with_se(model, streams, seq_len, device, opts.eval_batch_size, prefix)
         eval_seconds += time.perf_counter() - t0
         point = EvalPoint(
             step=step,
@@ -338,6 +348,7 @@ def train(
             finished=step == steps,
             weights=current_weights(),
             val_loss_se=se,
+            curve_loss=curve,
         )
         evals.append(point)
         if on_eval is not None:
