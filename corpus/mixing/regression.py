@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.mixing.weights import normalize
-
 from corpus.mixing.history import RoundResult
 from corpus.mixing.target import Target
+from corpus.mixing.weights import normalize
 
 if TYPE_CHECKING:
     import lightgbm
