@@ -20,7 +20,8 @@ Rules, in order:
    (``spec.target``: average, worst or weighted) improved on the previous version's by less
    than ``min_improvement`` (when set), or, with ``stop_within_se``, when the latest version
    beats the best earlier one by less than ``stop_within_se`` standard errors of that
-   difference (from the records' ``val_loss_se``: ``sqrt(se_latest^2 + se_best^2)``). Neither
+   difference (``sqrt(se_latest^2 + se_best^2 + 2 seed_sd^2)``: the records' ``val_loss_se``
+   plus, when the spec gives it, the seed-to-seed spread ``seed_sd`` of the target). Neither
    is checked while the policy explores (RegMix's first proposals are samples).
 4. Otherwise run the policy on the history and propose the next version (m0002, ...).
    ``run_key`` hashes every input of that proposal, so asking twice gives the same key
@@ -247,13 +248,17 @@ def _stop_reason(history: Sequence[RoundResult], spec: MixtureSpec, goal: Target
         best = min(range(len(values) - 1), key=values.__getitem__)
         se_best = target_se(history[best].val_loss, history[best].val_loss_se, goal, domains)
         se_last = target_se(history[-1].val_loss, history[-1].val_loss_se, goal, domains)
-        se = math.hypot(se_best, se_last)
-        if not math.isfinite(se):
-            return None  # records without val_loss_se: the rule cannot judge; rounds decide
+        sd = spec.seed_sd or 0.0
+        if math.isfinite(se_best) and math.isfinite(se_last):
+            se = math.sqrt(se_best**2 + se_last**2 + 2 * sd**2)
+        elif sd > 0:
+            se = math.sqrt(2) * sd
+        else:
+            return None  # no val_loss_se and no seed_sd: the rule cannot judge; rounds decide
         improvement = values[best] - values[-1]
         if improvement < spec.stop_within_se * se:
             return (
-                f"no improvement beyond the evaluation noise: {name} {values[best]:.4f} (best earlier, {history[best].version}) -> "
+                f"no improvement beyond the {'evaluation and seed' if sd else 'evaluation'} noise: {name} {values[best]:.4f} (best earlier, {history[best].version}) -> "
                 f"{values[-1]:.4f} ({history[-1].version}), improvement {improvement:+.4f} < {spec.stop_within_se} x SE {se:.4f}"
             )
     return None

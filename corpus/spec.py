@@ -193,6 +193,11 @@ class MixtureSpec(_Model):
         description="stop when the latest version beats the best earlier one by less than this many standard errors "
         "of the difference (from the evaluations' standard errors); unset: no uncertainty-based stop",
     )
+    seed_sd: float | None = Field(
+        None, ge=0.0, le=10.0,
+        description="seed-to-seed standard deviation of the target loss (e.g. from make bench-mixing); "
+        "stop_within_se and the demo's intervals add it to the evaluation error",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     proxy: ProxySpec = Field(default_factory=ProxySpec)
 

@@ -87,11 +87,13 @@ def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:
     goal = Target.of(spec.mixture.target)
     table = Table(
         title=f"target: {goal.describe()}; difference to m0001 with a 95% interval from the evaluations' standard errors",
-        caption="the interval covers evaluation noise, not seed-to-seed training noise (repeated seeds: make bench-mixing)",
+        caption="the interval covers evaluation noise"
+        + (f" and a seed-to-seed spread of {spec.mixture.seed_sd}" if spec.mixture.seed_sd else
+           ", not seed-to-seed training noise (measure it with make bench-mixing; set mixture.seed_sd)"),
     )
     for col in ("version", "target loss", "± SE", "diff to m0001", "95% interval", "verdict"):
         table.add_column(col, justify="left" if col in ("version", "verdict") else "right")
-    for i, row in enumerate(compare_to_first(state.history(), goal, spec.source_names)):
+    for i, row in enumerate(compare_to_first(state.history(), goal, spec.source_names, seed_sd=spec.mixture.seed_sd)):
         se = f"{row.se:.4f}" if math.isfinite(row.se) else "-"
         if i == 0:
             table.add_row(row.version, f"{row.target:.4f}", se, "-", "-", "reference")

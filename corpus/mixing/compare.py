@@ -3,8 +3,8 @@
 The interval comes from the evaluations' standard errors (``val_loss_se`` of the metrics
 records): ``diff +- z * sqrt(se_v^2 + se_1^2)``. Both versions are scored on the same
 validation tokens, so their errors are positively correlated and this interval is wide
-for evaluation noise; it does not include seed-to-seed training noise, which only
-repeated seeds measure (``benchmarks/bench_mixing.py`` does). The verdict says "no
+for evaluation noise; seed-to-seed training noise, which only repeated seeds measure
+(``benchmarks/bench_mixing.py`` does), enters only when ``seed_sd`` is given. The verdict says "no
 difference shown" whenever the interval covers zero or a standard error is missing.
 """
 
@@ -40,7 +40,9 @@ class VersionComparison:
         return "no difference shown"
 
 
-def compare_to_first(history: Sequence[RoundResult], target: Target, trained: Sequence[str], confidence: float = 0.95) -> list[VersionComparison]:
+def compare_to_first(
+    history: Sequence[RoundResult], target: Target, trained: Sequence[str], confidence: float = 0.95, seed_sd: float | None = None
+) -> list[VersionComparison]:
     """One row per evaluated version, the first being the reference (difference 0)."""
     if not history:
         return []
@@ -55,6 +57,6 @@ def compare_to_first(history: Sequence[RoundResult], target: Target, trained: Se
         if i == 0:
             rows.append(VersionComparison(h.version, t, se, 0.0, 0.0, 0.0))
             continue
-        half = z * math.hypot(se, se0)
+        half = z * math.sqrt(se**2 + se0**2 + 2 * (seed_sd or 0.0) ** 2)
         rows.append(VersionComparison(h.version, t, se, t - t0, t - t0 - half, t - t0 + half))
     return rows

@@ -168,6 +168,15 @@ def test_stop_rule_without_standard_errors_leaves_the_decision_to_rounds():
     assert isinstance(_two_versions(spec, 2.999, None), NewVersion)
 
 
+def test_stop_rule_adds_the_seed_spread():
+    # the same +0.1 improvement: beyond 2 evaluation SEs, but not beyond 2 SE once a seed sd of 0.05 is added
+    assert isinstance(_two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0), 2.90, 0.03), NewVersion)
+    noisy = _two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0, seed_sd=0.05), 2.90, 0.03)
+    assert isinstance(noisy, Skip) and "no improvement beyond the evaluation and seed noise" in noisy.reason
+    only_seed = _two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0, seed_sd=0.05), 2.99, None)
+    assert isinstance(only_seed, Skip)  # no val_loss_se, but the seed spread alone judges
+
+
 def test_stop_rule_uses_the_named_target():
     spec = MixtureSpec(policy="excess_loss", rounds=5, min_improvement=0.05, target={"kind": "worst"})
     d = _two_versions(spec, 2.9, None)
@@ -187,5 +196,7 @@ def test_compare_to_first_interval_and_verdicts():
     assert rows[1].diff == pytest.approx(-0.01) and rows[1].high - rows[1].low == pytest.approx(2 * half, rel=1e-5)
     assert rows[1].verdict == "no difference shown"
     assert rows[2].verdict == "better than the first version"
+    wider = compare_to_first([r("m0001", 3.0, 0.03), r("m0003", 2.8, 0.03)], Target("average"), D, seed_sd=0.2)
+    assert wider[1].verdict == "no difference shown"  # half width 1.96 * sqrt(2 * 0.0173^2 + 2 * 0.2^2) > 0.2
     no_se = compare_to_first([r("m0001", 3.0, math.inf), r("m0002", 2.0, math.inf)], Target("average"), D)
     assert no_se[1].verdict.startswith("no interval")
