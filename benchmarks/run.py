@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PROJECT_ROOT, RESULTS_DIR, SHARED_DATA, print_table  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
-QUICK_MIXING = ("--quick", "--out", str(RESULTS_DIR / "mixing_quick.json"))
+QUICK_MIXING = ("--size", "tiny", "--out", str(RESULTS_DIR / "mixing_quick.json"))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "read, 4 filters, MinHash, tokenize: ours through Dagster vs datatrove, MB/s per core"),
         Benchmark("scale_out", "bench_scale_out.py", (), ("--unit-mb", "0.7", "--repeats", "1", "--skip-ray"), True,
                   "dedup as tasks 1x..16x, incremental dedup, resume after SIGKILL, three-node Ray; acceptance"),
-        # the quick mixing run writes its own file, so a full-size result (about 15 min) is kept
+        # the quick mixing run writes its own file, so a full-size result (30-40 min) is kept
         Benchmark("mixing", "bench_mixing.py", QUICK_MIXING, QUICK_MIXING, True,
                   "mixture policies vs uniform with the proxy trainer"),
     )
@@ -175,16 +175,22 @@ def scaling_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def mixing_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
+    acc = d.get("acceptance") or {}
     rows = []
-    for arm, s in (d.get("summary") or {}).items():
-        if arm == "uniform":
-            rows.append(("uniform: final avg val loss", _fmt(_get(s, "average", 0), "", 4)))
-            continue
-        frac = s.get("tokens_to_uniform_final_fraction") or []
-        rows.append((f"{arm}: avg loss vs uniform (paired) | tokens to uniform's final",
-                     f"{_fmt(_get(s, 'paired_avg_diff_vs_uniform', 0), '', 4)} | "
-                     + ", ".join("never" if f is None else f"{f:.0%}" for f in frac)))
-    rows.append(("target met by", ", ".join(d.get("target_met_by") or []) or "none"))
+    for suite, res in (d.get("results") or {}).items():
+        for arm, s in (res.get("summary") or {}).items():
+            if arm.startswith("_") or arm == "uniform":
+                continue
+            diff = s.get("diff_vs_uniform") or {}
+            frac = s.get("tokens_to_uniform_final_fraction") or []
+            rows.append((f"{suite}/{arm}: target vs uniform (paired, 95% CI) | tokens to uniform's final",
+                         f"{_fmt(diff.get('mean'), '', 4)} [{_fmt(diff.get('low'), '', 4)}, {_fmt(diff.get('high'), '', 4)}] "
+                         f"{diff.get('verdict', '')} | " + ", ".join("never" if f is None else f"{f:.0%}" for f in frac)))
+    for key in ("best_policy", "best_tokens_fraction_worst_case", "worst_policy_excess_pct", "decision_accuracy",
+                "trainer_tokens_per_s", "trainer_gflops", "matmul_gflops"):
+        if key in acc:
+            v = acc[key]
+            rows.append((f"acceptance: {key}", v if isinstance(v, str) else _fmt(v, "", 3)))
     return rows
 
 

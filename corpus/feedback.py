@@ -16,9 +16,13 @@ Rules, in order:
    weights than the version's (a stale result of an earlier loop that used the same
    version name, or of another mixture): that one is skipped with the reason.
 3. Skip when no version got a new result, when the latest version has no result yet,
-   when ``spec.rounds`` versions exist (m0001 included), or when the latest average
-   validation loss improved on the previous version's by less than ``min_improvement`` (when set)
-   (not checked while the policy explores: RegMix's first proposals are samples).
+   when ``spec.rounds`` versions exist (m0001 included), when the latest target loss
+   (``spec.target``: average, worst or weighted) improved on the previous version's by less
+   than ``min_improvement`` (when set), or, with ``stop_within_se``, when the latest version
+   beats the best earlier one by less than ``stop_within_se`` standard errors of that
+   difference (``sqrt(se_latest^2 + se_best^2 + 2 seed_sd^2)``: the records' ``val_loss_se``
+   plus, when the spec gives it, the seed-to-seed spread ``seed_sd`` of the target). Neither
+   is checked while the policy explores (RegMix's first proposals are samples).
 4. Otherwise run the policy on the history and propose the next version (m0002, ...).
    ``run_key`` hashes every input of that proposal, so asking twice gives the same key
    and Dagster runs it once.
@@ -36,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corpus.metrics import MetricsRecord, record_problems, version_name
 from corpus.mixing.policies import PolicyError, RoundResult, initial_weights, policy_exploring, propose_weights
+from corpus.mixing.target import Target, TargetError, target_loss, target_se
 from corpus.mixing.weights import WeightsError
 from corpus.spec import MixtureSpec
 
@@ -55,6 +60,7 @@ class VersionState(BaseModel):
     val_loss: dict[str, float] | None = Field(None, description="the result: final validation loss of its first finished run")
     run_id: str | None = None
     tokens_seen: int | None = None
+    val_loss_se: dict[str, float] | None = None
 
     @property
     def average_loss(self) -> float:
@@ -82,7 +88,11 @@ class FeedbackState(BaseModel):
             raise FeedbackError(f"the eval_feedback cursor is not a FeedbackState ({exc.error_count()} problems, first: {exc.errors()[0]['msg']}); reset the sensor's cursor") from None
 
     def history(self) -> list[RoundResult]:
-        return [RoundResult(version=v.version, weights=v.weights, val_loss=v.val_loss, tokens_seen=v.tokens_seen) for v in self.versions if v.val_loss is not None]
+        return [
+            RoundResult(version=v.version, weights=v.weights, val_loss=v.val_loss, tokens_seen=v.tokens_seen, val_loss_se=v.val_loss_se)
+            for v in self.versions
+            if v.val_loss is not None
+        ]
 
 
 class NewVersion(BaseModel):
@@ -138,6 +148,8 @@ def decide(
         label = spec.initial if isinstance(spec.initial, str) else "explicit"
         return NewVersion(version=version, weights=weights, run_key=key, reason=f"initial mixture ({label} weights)", state=new_state)
 
+    goal = Target.of(spec.target)
+    evaluated = [*domains, *goal.held_out(domains)]  # a held-out target domain is evaluated, never trained on
     seen = set(state.seen)
     versions = [v.model_copy(deep=True) for v in state.versions]
     by_name = {v.version: v for v in versions}
@@ -147,7 +159,7 @@ def decide(
         if rec.key in seen:
             continue
         seen.add(rec.key)
-        problems = record_problems(rec, domains=domains, known_versions=list(by_name), pipeline=pipeline)
+        problems = record_problems(rec, domains=evaluated, known_versions=list(by_name), pipeline=pipeline, weight_domains=domains)
         if problems:
             skipped.append(f"record {rec.key} skipped because {'; '.join(problems)}")
             continue
@@ -164,6 +176,7 @@ def decide(
             target.val_loss = dict(rec.val_loss)
             target.run_id = rec.run_id
             target.tokens_seen = rec.tokens_seen
+            target.val_loss_se = dict(rec.val_loss_se) if rec.val_loss_se else None
             new_results.append(target.version)
         else:
             skipped.append(f"record {rec.key} skipped because {target.version} already has a result (run {target.run_id})")
@@ -185,16 +198,12 @@ def decide(
     history = new_state.history()
     # an exploring policy (regression with a short history) made the latest version on purpose
     explored = len(history) >= 2 and policy_exploring(spec.policy, history[:-1], domains, spec.policy_config)
-    if spec.min_improvement is not None and len(history) >= 2 and not explored:
-        before, after = history[-2].average_loss(domains), history[-1].average_loss(domains)
-        improvement = before - after
-        if improvement < spec.min_improvement:
-            return skip(
-                f"improvement below min_improvement: average validation loss {before:.4f} ({history[-2].version}) -> "
-                f"{after:.4f} ({history[-1].version}), improvement {improvement:+.4f} < {spec.min_improvement}"
-            )
+    if len(history) >= 2 and not explored:
+        stop = _stop_reason(history, spec, goal, domains)
+        if stop:
+            return skip(stop)
     try:
-        weights = propose_weights(spec.policy, history, domains, natural_weights, spec.policy_config, seed=spec.seed)
+        weights = propose_weights(spec.policy, history, domains, natural_weights, spec.policy_config, seed=spec.seed, target=goal)
     except (PolicyError, WeightsError) as exc:  # e.g. a floor no mixture of these domains can meet
         return skip(f"policy {spec.policy!r} could not propose weights: {exc}")
     if max(abs(weights[d] - latest.weights.get(d, 0.0)) for d in domains) < SAME_WEIGHTS_TOLERANCE:
@@ -211,11 +220,47 @@ def decide(
             "natural": {d: natural_weights[d] for d in domains},
             "history": [h.model_dump() for h in history],
             "weights": weights,
+            **({"target": spec.target.model_dump()} if spec.target.kind != "average" else {}),
         },
     )
     new_state.versions.append(VersionState(version=version, weights=weights, run_key=key))
     reason = (
-        f"{spec.policy} policy on {len(history)} evaluated version(s); {latest.version} average validation loss "
-        f"{latest.average_loss:.4f}; new weights: {_fmt(weights)}"
+        f"{spec.policy} policy on {len(history)} evaluated version(s); {latest.version} {goal.describe()} "
+        f"{target_loss(latest.val_loss, goal, domains):.4f}; new weights: {_fmt(weights)}"
     )
     return NewVersion(version=version, weights=weights, run_key=key, reason=reason, skipped_records=skipped, state=new_state)
+
+
+def _stop_reason(history: Sequence[RoundResult], spec: MixtureSpec, goal: Target, domains: Sequence[str]) -> str | None:
+    """Why the loop stops after ``history`` (min_improvement, then stop_within_se), or None."""
+    try:
+        values = [target_loss(h.val_loss, goal, domains) for h in history]
+    except TargetError as exc:
+        return f"cannot compute the target: {exc}"
+    name = goal.describe()
+    if spec.min_improvement is not None:
+        before, after = values[-2], values[-1]
+        improvement = before - after
+        if improvement < spec.min_improvement:
+            return (
+                f"improvement below min_improvement: {name} {before:.4f} ({history[-2].version}) -> "
+                f"{after:.4f} ({history[-1].version}), improvement {improvement:+.4f} < {spec.min_improvement}"
+            )
+    if spec.stop_within_se is not None:
+        best = min(range(len(values) - 1), key=values.__getitem__)
+        se_best = target_se(history[best].val_loss, history[best].val_loss_se, goal, domains)
+        se_last = target_se(history[-1].val_loss, history[-1].val_loss_se, goal, domains)
+        sd = spec.seed_sd or 0.0
+        if math.isfinite(se_best) and math.isfinite(se_last):
+            se = math.sqrt(se_best**2 + se_last**2 + 2 * sd**2)
+        elif sd > 0:
+            se = math.sqrt(2) * sd
+        else:
+            return None  # no val_loss_se and no seed_sd: the rule cannot judge; rounds decide
+        improvement = values[best] - values[-1]
+        if improvement < spec.stop_within_se * se:
+            return (
+                f"no improvement beyond the {'evaluation and seed' if sd else 'evaluation'} noise: {name} {values[best]:.4f} (best earlier, {history[best].version}) -> "
+                f"{values[-1]:.4f} ({history[-1].version}), improvement {improvement:+.4f} < {spec.stop_within_se} x SE {se:.4f}"
+            )
+    return None

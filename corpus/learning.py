@@ -10,6 +10,7 @@ Layout of a mixture version: ``{root}/{pipeline}/mixture/{version}/plan.json`` (
 
 from __future__ import annotations
 
+import math
 import posixpath
 import uuid
 from collections.abc import Callable, Mapping
@@ -114,6 +115,7 @@ def train_version(
             step=point.step,
             tokens_seen=point.tokens_seen,
             val_loss=point.val_loss,
+            val_loss_se={d: v for d, v in point.val_loss_se.items() if math.isfinite(v)} or None,
             finished=point.finished,
             trainer="proxy",
             weights=dict(plan.requested_weights),  # the version's weights (effective ones are in the plan)

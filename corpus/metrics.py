@@ -62,6 +62,9 @@ class MetricsRecord(BaseModel):
     finished: bool = False
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     trainer: str = Field("proxy", min_length=1, max_length=100, description="'proxy' or the external trainer's name")
+    val_loss_se: dict[str, float] | None = Field(
+        None, description="domain -> standard error of val_loss (the evaluation's sampling error); used by the stopping rule"
+    )
     weights: dict[str, float] | None = Field(
         None, description="the weights of the mixture version the run trained on (as the mixture asset states them); "
         "a record whose weights are not its version's is not taken as that version's result"
@@ -102,8 +105,13 @@ def record_problems(
     domains: Sequence[str] | None = None,
     known_versions: Iterable[str] | None = None,
     pipeline: str | None = None,
+    weight_domains: Sequence[str] | None = None,
 ) -> list[str]:
-    """Everything semantically wrong with ``record``; [] when it is usable."""
+    """Everything semantically wrong with ``record``; [] when it is usable.
+
+    ``domains``: the evaluated domains; ``weight_domains``: the trained ones the weights
+    cover (default: ``domains``; fewer when a held-out target domain is evaluated only).
+    """
     problems: list[str] = []
     if pipeline is not None and record.pipeline != pipeline:
         problems.append(f"belongs to pipeline {record.pipeline!r}, not {pipeline!r}")
@@ -126,9 +134,14 @@ def record_problems(
             problems.append(f"missing domains: {', '.join(missing)}")
         if unknown:
             problems.append(f"unknown domains: {', '.join(unknown)} (domains: {', '.join(domains)})")
+    if record.val_loss_se is not None:
+        bad_se = [f"{d}={v}" for d, v in record.val_loss_se.items() if d not in record.val_loss or math.isnan(v) or v < 0]
+        if bad_se:
+            problems.append(f"val_loss_se must be >= 0 for domains of val_loss: {', '.join(bad_se)}")
     if record.weights is not None:
         try:
-            validate_weights(record.weights, list(domains) if domains is not None else list(record.weights))
+            names = weight_domains if weight_domains is not None else domains
+            validate_weights(record.weights, list(names) if names is not None else list(record.weights))
         except WeightsError as exc:
             problems.append(str(exc))
     return problems

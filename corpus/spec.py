@@ -191,6 +191,23 @@ class SelectionSpec(_Model):
     value: float | None = Field(None, description="top_fraction: share of the domain's training tokens; threshold: minimum score")
 
 
+class TargetSpec(_Model):
+    """What a mixture is optimised for (corpus.mixing.target): average, worst domain, or weighted over named sources."""
+
+    kind: Literal["average", "worst", "weighted"] = "average"
+    weights: dict[Name, Annotated[float, Field(ge=0.0, le=1e6)]] | None = Field(
+        None, max_length=256, description="kind 'weighted': a non-negative weight per source that counts"
+    )
+
+    @model_validator(mode="after")
+    def _check_weights(self) -> TargetSpec:
+        if self.kind == "weighted" and (not self.weights or sum(self.weights.values()) <= 0):
+            raise ValueError("weights: a weighted target needs weights (a non-negative weight per source, not all 0)")
+        if self.kind != "weighted" and self.weights:
+            raise ValueError(f"weights: only a weighted target takes weights (kind is {self.kind!r})")
+        return self
+
+
 class MixtureSpec(_Model):
     policy: Literal["uniform", "natural", "excess_loss", "regression"] = "excess_loss"
     policy_config: dict[str, Any] = Field(default_factory=dict)
@@ -201,6 +218,17 @@ class MixtureSpec(_Model):
     min_improvement: float | None = Field(
         None, ge=0.0, le=10.0,
         description="stop early when the average validation loss improves by less than this between versions (unset: run all rounds)",
+    )
+    target: TargetSpec = Field(default_factory=TargetSpec, description="the loss every policy and the stopping rule optimise")
+    stop_within_se: float | None = Field(
+        None, ge=0.0, le=100.0,
+        description="stop when the latest version beats the best earlier one by less than this many standard errors "
+        "of the difference (from the evaluations' standard errors); unset: no uncertainty-based stop",
+    )
+    seed_sd: float | None = Field(
+        None, ge=0.0, le=10.0,
+        description="seed-to-seed standard deviation of the target loss (e.g. from make bench-mixing); "
+        "stop_within_se and the demo's intervals add it to the evaluation error",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     proxy: ProxySpec = Field(default_factory=ProxySpec)
@@ -522,6 +550,12 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
                 SelectionRule(column=sel.column, mode=sel.mode, value=sel.value, seed=spec.mixture.seed)
             except ValidationError as exc:
                 add(f"{where}.value", "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
+
+
+        tw = spec.mixture.target.weights or {}
+        unknown_target = [d for d in tw if d not in spec.source_names]
+        if unknown_target:
+            add("mixture.target.weights", f"unknown source(s) {', '.join(unknown_target)}; sources: {', '.join(spec.source_names)}")
         if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
             add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
     _schedule_issues(spec, names, global_index_names, add)

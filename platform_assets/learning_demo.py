@@ -1,7 +1,8 @@
 """The learning loop, driven from the command line as the daemon would drive it: evaluate
 the eval_feedback sensor's decision, apply it (run mixture + proxy_eval for the version's
 partition with its run config through the Dagster instance), repeat until the decision
-says why it stops; then print one row per version."""
+says why it stops; then print one row per version, and each version's target loss with
+its difference to m0001 and a 95% interval from the evaluations' standard errors."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from corpus.feedback import FeedbackState
+from corpus.mixing.compare import compare_to_first
+from corpus.mixing.target import Target
 from corpus.spec import PipelineSpec
 from platform_assets.components.learning import mixture_job_name, versions_partitions
 from platform_assets.components.pipeline import build_pipeline_defs
@@ -73,4 +76,28 @@ def run_learning_demo(spec: PipelineSpec, resources: dict[str, Any], instance: d
             f"{worst} ({losses[worst]:.3f})" if losses else "-",
         )
     console.print(table)
+    if spec.mixture is not None:
+        console.print(comparison_table(state, spec))
     return state
+
+
+def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:
+    """Target loss per version and its difference to m0001 with a 95% interval (evaluation noise only)."""
+    assert spec.mixture is not None
+    goal = Target.of(spec.mixture.target)
+    table = Table(
+        title=f"target: {goal.describe()}; difference to m0001 with a 95% interval from the evaluations' standard errors",
+        caption="the interval covers evaluation noise"
+        + (f" and a seed-to-seed spread of {spec.mixture.seed_sd}" if spec.mixture.seed_sd else
+           ", not seed-to-seed training noise (measure it with make bench-mixing; set mixture.seed_sd)"),
+    )
+    for col in ("version", "target loss", "± SE", "diff to m0001", "95% interval", "verdict"):
+        table.add_column(col, justify="left" if col in ("version", "verdict") else "right")
+    for i, row in enumerate(compare_to_first(state.history(), goal, spec.source_names, seed_sd=spec.mixture.seed_sd)):
+        se = f"{row.se:.4f}" if math.isfinite(row.se) else "-"
+        if i == 0:
+            table.add_row(row.version, f"{row.target:.4f}", se, "-", "-", "reference")
+            continue
+        interval = f"[{row.low:+.4f}, {row.high:+.4f}]" if math.isfinite(row.low) else "-"
+        table.add_row(row.version, f"{row.target:.4f}", se, f"{row.diff:+.4f}", interval, row.verdict)
+    return table

@@ -50,6 +50,9 @@ def main() -> None:
             "device": result.device,
             "seconds": round(result.seconds, 2),
             "val_loss": {"raw_value": losses, "type": "json"},
+            "val_loss_se": {"raw_value": {d: v for d, v in result.val_loss_se.items() if math.isfinite(v)}, "type": "json"},
+            "tokens_per_s": round(result.tokens_per_s, 1),
+            "achieved_gflops": round(result.achieved_flops / 1e9, 3),
             "metrics_records": {"raw_value": written, "type": "json"},
             "eval_curve": {"raw_value": [{"step": e.step, "tokens": e.tokens_seen, "average": e.average} for e in result.evals], "type": "json"},
         }

@@ -5,15 +5,23 @@ with a pydantic config (``extra="forbid"``), registered by name:
 
 * ``uniform``: every domain the same share.
 * ``natural``: token-proportional; ``temperature`` > 1 flattens it (``p ** (1/T)``).
-* ``excess_loss``: DoReMi / Sheared-LLaMA style. Domains whose validation loss exceeds a
-  reference get exponentially more weight:
-  ``w' = smooth(normalize(w * exp(step_size * max(loss - reference, 0))))``, starting
-  from the latest evaluated mixture. The reference is the first round's losses
-  (DoReMi's reference model: the run on the initial mixture) or given values. When
+* ``excess_loss``: DoReMi (Xie et al., NeurIPS 2023) / Sheared-LLaMA style. Domains whose
+  validation loss exceeds a reference get exponentially more weight:
+  ``w' = smooth(normalize(w * exp(step_size * k * e_d * max(loss - reference, 0))))``,
+  starting from the latest evaluated mixture, with ``e_d`` the target's emphasis on the
+  domain (1/k for the average target). ``reference="given"`` is DoReMi's reference
+  model: the per-domain loss of a separate reference run (e.g. a proxy trained on the
+  uniform mixture with the same budget), so the excess is what the domain could still
+  learn, not its intrinsic difficulty. ``"first_round"`` uses the loop's first version
+  as the reference (cheaper; the same thing when m0001 is that reference mixture). When
   the only evaluated round is the reference itself there is no excess yet;
   ``bootstrap="loss_above_mean"`` then uses the loss above the domains' mean as the
   excess, ``"keep"`` keeps the weights.
 * ``regression``: RegMix, see :mod:`corpus.mixing.regression`.
+
+Every policy optimises the mixture's named target (:mod:`corpus.mixing.target`: average,
+worst domain, or weighted, possibly over held-out domains); ``domains`` are the trained
+domains, the history's losses may hold more.
 
 Whatever the policy, the result is finite, sums to 1 and gives every domain at least
 ``floor``; :func:`propose_weights` checks that with ``validate_weights``.
@@ -28,23 +36,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from corpus.mixing.history import RoundResult
 from corpus.mixing.regression import RegressionConfig, exploring, propose_regression
+from corpus.mixing.target import Target, domain_emphasis
 from corpus.mixing.weights import WeightsError, normalize, validate_weights
 
-
-class RoundResult(BaseModel):
-    """One evaluated mixture version: its weights and final per-domain validation loss."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: str
-    weights: dict[str, float]
-    val_loss: dict[str, float]
-    tokens_seen: int | None = None
-
-    def average_loss(self, domains: Sequence[str] | None = None) -> float:
-        names = list(domains) if domains is not None else list(self.val_loss)
-        return sum(self.val_loss[d] for d in names) / len(names)
+__all__ = ["POLICIES", "PolicyError", "RoundResult", "Target", "propose_weights"]
 
 
 class PolicyError(ValueError):
@@ -94,11 +91,11 @@ def _finish(raw: Mapping[str, float], domains: Sequence[str], floor: float) -> d
     return {d: out[d] for d in domains}
 
 
-def propose_uniform(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: UniformConfig, *, seed: int = 0) -> dict[str, float]:
+def propose_uniform(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: UniformConfig, *, seed: int = 0, target: Target | None = None) -> dict[str, float]:
     return _finish({d: 1.0 for d in domains}, domains, config.floor)
 
 
-def propose_natural(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: NaturalConfig, *, seed: int = 0) -> dict[str, float]:
+def propose_natural(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: NaturalConfig, *, seed: int = 0, target: Target | None = None) -> dict[str, float]:
     raw = {d: float(natural_weights.get(d, 0.0)) ** (1.0 / config.temperature) for d in domains}
     return _finish(raw, domains, config.floor)
 
@@ -125,12 +122,15 @@ def excess_losses(history: Sequence[RoundResult], domains: Sequence[str], config
     return out
 
 
-def propose_excess_loss(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: ExcessLossConfig, *, seed: int = 0) -> dict[str, float]:
+def propose_excess_loss(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: ExcessLossConfig, *, seed: int = 0, target: Target | None = None) -> dict[str, float]:
     if not history:
         return _finish(dict(natural_weights), domains, config.floor)
     base = history[-1].weights
     base = {d: float(base[d]) if d in base else float(natural_weights.get(d, 0.0)) for d in domains}
     excess = excess_losses(history, domains, config)
+    emphasis = domain_emphasis(history[-1].val_loss, target or Target(), domains)
+    k = len(domains)
+    excess = {d: k * emphasis[d] * excess[d] for d in domains}
     top = max(excess.values())
     # exp of (excess - max) avoids overflow; normalization cancels the constant
     raw = {d: base[d] * math.exp(config.step_size * (excess[d] - top)) for d in domains}
@@ -138,7 +138,6 @@ def propose_excess_loss(history: Sequence[RoundResult], domains: Sequence[str], 
     if total <= 0:
         raw = {d: 1.0 for d in domains}
         total = float(len(domains))
-    k = len(domains)
     smoothed = {d: (1 - config.smoothing) * raw[d] / total + config.smoothing / k for d in domains}
     return _finish(smoothed, domains, config.floor)
 
@@ -228,12 +227,13 @@ def propose_weights(
     config: Mapping[str, Any] | BaseModel | None = None,
     *,
     seed: int = 0,
+    target: Target | None = None,
 ) -> dict[str, float]:
-    """Run ``policy`` and check its output: finite, normalized, every domain >= floor."""
+    """Run ``policy`` for ``target`` (default: average) and check its output: finite, normalized, every domain >= floor."""
     if not domains:
         raise PolicyError("no domains to weight")
     cfg = parse_policy_config(policy, config)
-    weights = get_policy(policy).propose(list(history), list(domains), dict(natural_weights), cfg, seed=seed)
+    weights = get_policy(policy).propose(list(history), list(domains), dict(natural_weights), cfg, seed=seed, target=target or Target())
     floor = float(getattr(cfg, "floor", 0.0))
     try:
         return validate_weights(weights, list(domains), floor=floor * (1 - 1e-9))

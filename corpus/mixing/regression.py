@@ -8,8 +8,8 @@ Here the "proxy runs" are the mixture versions the feedback loop has already eva
 (:class:`~corpus.mixing.policies.RoundResult`). While the history is shorter than
 ``min_history`` the policy explores: it proposes a Dirichlet sample around the prior
 (natural weights), so the regressor has varied mixtures to learn from. Afterwards it
-fits one regressor per domain, predicts the objective (average or worst-domain loss,
-or one domain's loss) for candidates drawn from Dirichlets centred on the evaluated
+fits one regressor per domain of the target (held-out target domains included), predicts
+the mixture's target (or, with ``config.target`` set, the average, worst or one domain's loss) for candidates drawn from Dirichlets centred on the evaluated
 mixtures and on the prior, and returns the mean of the ``top_k`` best candidates.
 
 The LightGBM hyperparameters default to RegMix's (``learning_rate=0.01``, 1000 boosting
@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.mixing.history import RoundResult
+from corpus.mixing.target import Target
 from corpus.mixing.weights import normalize
 
 if TYPE_CHECKING:
     import lightgbm
-    from corpus.mixing.policies import RoundResult
 
 
 class LightGBMParams(BaseModel):
@@ -121,8 +122,13 @@ class MixtureRegressor:
         """Predicted loss, shape (n_candidates, n_domains)."""
         return np.stack([predict(self.models[d], X) for d in self.domains], axis=1)
 
-    def predict_objective(self, X: np.ndarray, target: str) -> np.ndarray:
+    def predict_objective(self, X: np.ndarray, target: str | Target) -> np.ndarray:
         losses = self.predict_losses(X)
+        if isinstance(target, Target):
+            if target.kind == "weighted":
+                w = np.array([float(target.weights.get(d, 0.0)) for d in self.domains])
+                return losses @ (w / w.sum())
+            target = target.kind
         if target == "average":
             return losses.mean(axis=1)
         if target == "worst":
@@ -135,7 +141,9 @@ class RegressionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    target: Literal["average", "worst"] | str = Field("average", description="minimize the average or worst-domain validation loss, or one domain's")
+    target: Literal["average", "worst"] | str | None = Field(
+        None, description="None: the mixture's named target; else minimize the average or worst-domain loss, or one domain's"
+    )
     min_history: int = Field(4, ge=2, le=10_000, description="evaluated mixtures needed before fitting; shorter histories explore")
     explore_concentration: float = Field(5.0, gt=0.0, le=10_000, description="Dirichlet concentration of exploration samples around the prior")
     n_candidates: int = Field(20_000, ge=100, le=2_000_000, description="simulated mixtures scored by the regressor")
@@ -166,6 +174,7 @@ def propose_regression(
     config: RegressionConfig,
     *,
     seed: int = 0,
+    target: Target | None = None,
 ) -> dict[str, float]:
     """Explore while the history is short, then the RegMix pick (see module docstring)."""
     domains = list(domains)
@@ -178,12 +187,21 @@ def propose_regression(
     if exploring(history, domains, config):
         sample = _dirichlet(rng, prior, config.explore_concentration, 1)[0]
         return normalize(dict(zip(domains, sample.tolist(), strict=True)), floor=config.floor)
+    if config.target is not None:
+        if config.target not in ("average", "worst") and config.target not in domains:
+            raise ValueError(f"regression target {config.target!r} is not a domain; use 'average', 'worst' or one of: {', '.join(domains)}")
+        goal, names = config.target, domains
+    else:
+        tgt = target or Target()
+        names = tgt.domains(domains)
+        goal = tgt
+    usable = [r for r in usable if all(np.isfinite(r.val_loss.get(d, np.nan)) for d in names)]
+    if len(usable) < 2:
+        raise ValueError("regression: fewer than 2 evaluated versions have every target domain's loss")
     X = np.array([[r.weights.get(d, 0.0) for d in domains] for r in usable])
-    losses = {d: np.array([r.val_loss[d] for r in usable]) for d in domains}
-    if config.target not in ("average", "worst") and config.target not in domains:
-        raise ValueError(f"regression target {config.target!r} is not a domain; use 'average', 'worst' or one of: {', '.join(domains)}")
-    model = MixtureRegressor(domains, config.lightgbm).fit(X, losses)
-    observed = model.predict_objective(X, config.target)
+    losses = {d: np.array([r.val_loss[d] for r in usable]) for d in names}
+    model = MixtureRegressor(names, config.lightgbm).fit(X, losses)
+    observed = model.predict_objective(X, goal)
     centres = [prior, X[int(np.argmin(observed))], *X]
     per = max(1, config.n_candidates // (len(centres) * len(config.candidate_concentrations)))
     cands = [X]
@@ -191,7 +209,7 @@ def propose_regression(
         for c in config.candidate_concentrations:
             cands.append(_dirichlet(rng, centre, c, per))
     candidates = np.concatenate(cands)
-    scores = model.predict_objective(candidates, config.target)
+    scores = model.predict_objective(candidates, goal)
     top = np.argsort(scores, kind="stable")[: config.top_k]
     best = candidates[top].mean(axis=0)
     return normalize(dict(zip(domains, best.tolist(), strict=True)), floor=config.floor)

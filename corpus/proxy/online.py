@@ -1,9 +1,19 @@
-"""Online domain sampler: reweights domains inside one proxy run (ODM / EXP3 style).
+"""Online domain sampler: reweights domains inside one proxy run.
 
-Online Data Mixing (Albalak et al., 2023) treats domains as the arms of a multi-armed
-bandit whose reward is the domain's current training loss: a domain the model still
-finds hard is worth more tokens. Every ``update_every`` steps the sampler turns the
-smoothed per-domain loss into sampling weights::
+Two rewards (``OnlineSamplerConfig.reward``):
+
+* ``progress`` (default), after ADO (Jiang et al., "Adaptive Data Optimization: Dynamic
+  Sample Selection with Scaling Laws", ICLR 2025): each domain's smoothed training loss
+  is fitted, as a function of the tokens ``n_d`` trained on that domain so far, by the
+  scaling law ``L_d(n) = eps_d + beta_d * n ** -alpha_d``. The reward is the predicted
+  *learnable progress* ``-n_d * dL_d/dn = alpha_d * beta_d * n_d ** -alpha_d`` (loss still
+  to gain per e-fold of that domain's data; an intrinsically hard but unlearnable domain,
+  whose loss is flat, earns nothing). As in ADO, weights are proportional to
+  ``mu_d * reward_d`` where ``mu`` is a running average of past weights (credit for the
+  data a domain already received) and are mixed with the prior. Until a domain has
+  ``min_points`` loss points (or when its fit fails) its reward is the average one.
+* ``loss``: Online Data Mixing (Albalak et al., 2023): a multi-armed bandit whose reward
+  is the domain's current training loss (favours intrinsically hard domains)::
 
     reward_d   <- smoothing * reward_d + (1 - smoothing) * mean training loss of d
     weights    = (1 - k * floor) * normalize(prior_d * exp(step_size * reward_d)) + floor
@@ -17,10 +27,13 @@ needs no importance weighting. The weight trajectory is returned for plots and m
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.optimize import OptimizeWarning, curve_fit
 
 
 class OnlineSamplerConfig(BaseModel):
@@ -31,12 +44,51 @@ class OnlineSamplerConfig(BaseModel):
     smoothing: float = Field(0.5, ge=0.0, lt=1.0, description="EMA factor of the per-domain reward")
     floor: float = Field(0.02, ge=0.0, le=0.5, description="exploration floor: minimum share of every domain")
     prior: bool = Field(True, description="multiply by the run's initial weights (False: start from uniform)")
+    reward: Literal["progress", "loss"] = Field("progress", description="ADO-style learnable progress, or raw training loss (ODM)")
+    min_points: int = Field(4, ge=3, le=10_000, description="progress: loss points per domain before its scaling law is fitted")
+    prior_mix: float = Field(0.3, ge=0.0, le=1.0, description="progress: share of the prior mixed into the weights")
+    credit_smoothing: float = Field(0.9, ge=0.0, lt=1.0, description="progress: EMA factor of mu (the running average of weights)")
+
+
+def fit_power_law(n: np.ndarray, loss: np.ndarray) -> tuple[float, float, float] | None:
+    """Least-squares fit of ``loss = eps + beta * n ** -alpha``; (eps, beta, alpha) or None."""
+    n = np.asarray(n, dtype=np.float64)
+    loss = np.asarray(loss, dtype=np.float64)
+    ok = np.isfinite(n) & np.isfinite(loss) & (n > 0)
+    n, loss = n[ok], loss[ok]
+    if len(n) < 3 or np.ptp(n) <= 0:
+        return None
+    scale = float(n.max())
+    x = n / scale
+
+    def f(x: np.ndarray, eps: float, beta: float, alpha: float) -> np.ndarray:
+        return eps + beta * x ** (-alpha)
+
+    lo = float(loss.min())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)  # a flat curve has no covariance; the fit itself is fine
+            (eps, beta, alpha), _ = curve_fit(
+                f, x, loss, p0=(0.8 * lo, 0.2 * lo, 0.5), bounds=([0.0, 0.0, 1e-3], [lo, 10 * lo + 10, 3.0]), maxfev=2000
+            )
+    except (RuntimeError, ValueError):
+        return None
+    return float(eps), float(beta * scale**alpha), float(alpha)
+
+
+def learnable_progress(n: float, fit: tuple[float, float, float]) -> float:
+    """``-n * dL/dn`` of the fitted law at ``n`` tokens: ``alpha * beta * n ** -alpha``."""
+    _, beta, alpha = fit
+    return float(alpha * beta * n ** (-alpha))
 
 
 class OnlineSampler:
     """Draws the domain of each training sequence and updates the weights from losses."""
 
-    def __init__(self, domains: Sequence[str], initial_weights: Mapping[str, float], config: OnlineSamplerConfig | None = None, *, seed: int = 0):
+    def __init__(
+        self, domains: Sequence[str], initial_weights: Mapping[str, float], config: OnlineSamplerConfig | None = None, *,
+        seed: int = 0, tokens_per_sequence: int = 1, emphasis: Mapping[str, float] | None = None,
+    ):
         if not domains:
             raise ValueError("the online sampler needs at least one domain")
         self.domains = list(domains)
@@ -52,6 +104,14 @@ class OnlineSampler:
         self._sum = np.zeros(k)
         self._count = np.zeros(k)
         self.rng = np.random.default_rng([seed, 7])
+        self.tokens_per_sequence = tokens_per_sequence
+        # how much the target counts each domain (1 each for the average target)
+        emph = np.array([float((emphasis or {}).get(d, 1.0)) for d in self.domains]) if emphasis else np.ones(k)
+        self.emphasis = emph * k / emph.sum() if emph.sum() > 0 else np.ones(k)
+        self.tokens = np.zeros(k)
+        self.points: list[list[tuple[float, float]]] = [[] for _ in range(k)]
+        self.mu = self.weights.copy()
+        self.progress = np.full(k, np.nan)
         self.trajectory: list[tuple[int, dict[str, float]]] = [(0, self.weights_dict())]
 
     def _with_floor(self, p: np.ndarray) -> np.ndarray:
@@ -70,8 +130,38 @@ class OnlineSampler:
         """Record the mean training loss of each sequence of a batch."""
         np.add.at(self._sum, domain_index, sequence_loss)
         np.add.at(self._count, domain_index, 1)
+        np.add.at(self.tokens, domain_index, self.tokens_per_sequence)
 
     def update(self, step: int) -> dict[str, float]:
+        if self.config.reward == "progress":
+            return self._update_progress(step)
+        return self._update_loss(step)
+
+    def _update_progress(self, step: int) -> dict[str, float]:
+        seen = self._count > 0
+        for i in np.flatnonzero(seen):
+            self.points[i].append((float(self.tokens[i]), float(self._sum[i] / self._count[i])))
+            pts = self.points[i]
+            if len(pts) >= self.config.min_points:
+                n = np.array([p[0] for p in pts])
+                loss = np.array([p[1] for p in pts])
+                fit = fit_power_law(n[len(n) // 5 :], loss[len(n) // 5 :])  # skip the first fifth (ADO ignores early steps)
+                self.progress[i] = learnable_progress(float(self.tokens[i]), fit) if fit else np.nan
+        known = np.isfinite(self.progress)
+        if known.any():
+            r = np.where(known, self.progress, np.nanmean(self.progress)) * self.emphasis
+            r = np.maximum(r, 1e-12)
+            p = self.mu * r
+            p = (1 - self.config.prior_mix) * p / p.sum() + self.config.prior_mix * self.prior
+            self.weights = self._with_floor(p)
+        a = self.config.credit_smoothing
+        self.mu = a * self.mu + (1 - a) * self.weights
+        self._sum[:] = 0
+        self._count[:] = 0
+        self.trajectory.append((step, self.weights_dict()))
+        return self.weights_dict()
+
+    def _update_loss(self, step: int) -> dict[str, float]:
         seen = self._count > 0
         if seen.any():
             mean = np.where(seen, self._sum / np.maximum(self._count, 1), np.nan)
@@ -82,7 +172,7 @@ class OnlineSampler:
             self.reward[old] = a * self.reward[old] + (1 - a) * mean[old]
         known = ~np.isnan(self.reward)
         if known.any():
-            r = np.where(known, self.reward, np.nanmean(self.reward))  # unseen domains: average reward
+            r = np.where(known, self.reward, np.nanmean(self.reward)) * self.emphasis  # unseen domains: average reward
             logits = np.log(np.maximum(self.prior, 1e-12)) + self.config.step_size * (r - r.max())
             p = np.exp(logits - logits.max())
             self.weights = self._with_floor(p)

@@ -14,13 +14,19 @@ domain at a few steps and at the end, return a :class:`TrainResult`.
   weights and moves toward domains with a high training loss; each domain's windows
   are consumed in a seeded order and reshuffled when used up.
 
-Validation loss is the mean next-token NLL (nats) over each domain's validation tokens.
+Validation loss is the mean next-token NLL (nats) over each domain's validation tokens
+(at most ``eval_tokens`` per domain, which bounds the evaluation cost); its standard
+error treats the validation sequences as the sampling units. Throughput is reported as
+training tokens/s and achieved FLOP/s (``6 * params * tokens`` plus attention), so it can
+be set beside a matmul microbenchmark of the same machine. On CUDA the forward pass runs
+under bfloat16 autocast.
 Runs are deterministic given the seed on a given device and thread count
 (``torch.manual_seed``, seeded numpy generators, no dropout).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +58,8 @@ class TrainOptions:
     grad_clip: float = 1.0
     eval_batch_size: int = 32
     online: OnlineSamplerConfig = field(default_factory=OnlineSamplerConfig)
+    target_emphasis: Mapping[str, float] | None = None  # the online sampler's weight on each domain's reward
+    curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class EvalPoint:
     val_loss: dict[str, float]
     finished: bool
     weights: dict[str, float]  # sampling weights at this step
+    val_loss_se: dict[str, float] = field(default_factory=dict)  # standard error of each val_loss
+    curve_loss: dict[str, float] = field(default_factory=dict)  # loss on the curve's prefix (= val_loss without one)
 
     @property
     def average(self) -> float:
@@ -82,6 +92,20 @@ class TrainResult:
     passes: dict[str, float]  # how many times each domain's windows were used (on average)
     notes: list[str]
     model: Any = field(default=None, repr=False, compare=False)  # the trained GPT, with keep_model=True
+    train_seconds: float = 0.0  # the training steps alone (no evaluation)
+    flops_per_token: float = 0.0  # forward + backward, 6N + attention
+
+    @property
+    def val_loss_se(self) -> dict[str, float]:
+        return self.evals[-1].val_loss_se if self.evals else {}
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_seen / self.train_seconds if self.train_seconds > 0 else math.nan
+
+    @property
+    def achieved_flops(self) -> float:
+        return self.tokens_per_s * self.flops_per_token
 
     @property
     def average_loss(self) -> float:
@@ -121,33 +145,65 @@ def _lr(step: int, total: int, base: float, opts: TrainOptions) -> float:
     return base * (opts.min_lr_frac + (1 - opts.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-@torch.no_grad()
 def evaluate(model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32) -> dict[str, float]:
     """Mean next-token NLL (nats) over each domain's validation stream; every token but the first is predicted once."""
+    return evaluate_with_se(model, val_streams, seq_len, device, batch_size)[0]
+
+
+def _mean_se(token_losses: np.ndarray, seq_len: int) -> tuple[float, float]:
+    """Mean NLL of a domain's predicted tokens and its standard error, sequences of ``seq_len`` as units (delta method)."""
+    n_tok = len(token_losses)
+    sums = np.add.reduceat(token_losses, np.arange(0, n_tok, seq_len))
+    counts = np.diff(np.append(np.arange(0, n_tok, seq_len), n_tok)).astype(np.float64)
+    mean = float(token_losses.mean())
+    n = len(sums)
+    if n < 2:
+        return mean, math.inf
+    resid = sums - mean * counts
+    return mean, float(math.sqrt(n / (n - 1) * np.sum(resid**2)) / counts.sum())
+
+
+@torch.no_grad()
+def token_losses_per_domain(
+    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32
+) -> dict[str, np.ndarray]:
+    """NLL of every validation token but each stream's first, in stream order (a causal model: windows are independent)."""
     was_training = model.training
     model.eval()
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for d, stream in val_streams.items():
         if len(stream) < 2:
             continue
         tokens = torch.from_numpy(stream.astype(np.int64))
-        total, count = 0.0, 0
+        parts: list[np.ndarray] = []
         starts = list(range(0, len(stream) - 1, seq_len))
         full = [s for s in starts if s + seq_len + 1 <= len(stream)]
         for i in range(0, len(full), batch_size):
             chunk = torch.stack([tokens[s : s + seq_len + 1] for s in full[i : i + batch_size]]).to(device)
-            losses = model.token_losses(chunk[:, :-1], chunk[:, 1:])
-            total += float(losses.double().sum())
-            count += losses.numel()
-        tail = [s for s in starts if s + seq_len + 1 > len(stream)]
-        for s in tail:
+            parts.append(model.token_losses(chunk[:, :-1], chunk[:, 1:]).double().flatten().cpu().numpy())
+        for s in (s for s in starts if s + seq_len + 1 > len(stream)):
             piece = tokens[s:].unsqueeze(0).to(device)
-            losses = model.token_losses(piece[:, :-1], piece[:, 1:])
-            total += float(losses.double().sum())
-            count += losses.numel()
-        out[d] = total / count
+            parts.append(model.token_losses(piece[:, :-1], piece[:, 1:]).double().flatten().cpu().numpy())
+        out[d] = np.concatenate(parts)
     model.train(was_training)
     return out
+
+
+def evaluate_with_se(
+    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32,
+    prefix_tokens: int | None = None,
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per-domain mean validation NLL, its standard error, and the mean over the first ``prefix_tokens`` tokens only.
+
+    The prefix mean equals evaluating the stream cut at ``prefix_tokens`` (cheap intermediate
+    evaluations on a prefix stay comparable with the final one).
+    """
+    losses = token_losses_per_domain(model, val_streams, seq_len, device, batch_size)
+    out, ses, prefix = {}, {}, {}
+    for d, tl in losses.items():
+        out[d], ses[d] = _mean_se(tl, seq_len)
+        prefix[d] = float(tl[: max(1, prefix_tokens - 1)].mean()) if prefix_tokens else out[d]
+    return out, ses, prefix
 
 
 def _eval_steps(steps: int, n_evals: int, at_start: bool) -> list[int]:
@@ -231,7 +287,11 @@ def train(
     # --- the order sequences are drawn in ---------------------------------------------
     shares = {d: len(windows[d]) / total_windows for d in trainable}
     start_weights = {d: float(weights.get(d, 0.0)) for d in trainable} if weights else shares
-    sampler = OnlineSampler(trainable, start_weights, opts.online, seed=seed) if online else None
+    sampler = (
+        OnlineSampler(trainable, start_weights, opts.online, seed=seed, tokens_per_sequence=seq_len, emphasis=opts.target_emphasis)
+        if online
+        else None
+    )
     fixed_order = np.concatenate([np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(trainable)])
     used = np.zeros(len(trainable), dtype=np.int64)
     cursors = {i: 0 for i in range(len(trainable))}
@@ -274,13 +334,24 @@ def train(
     evals: list[EvalPoint] = []
     eval_steps = set(_eval_steps(steps, opts.n_evals, opts.eval_at_start))
 
+    eval_seconds = 0.0
+
     def run_eval(step: int) -> None:
+        nonlocal eval_seconds
+        t0 = time.perf_counter()
+        prefix = opts.curve_eval_tokens
+        streams = val if step == steps or not prefix else {d: v[:prefix] for d, v in val.items()}
+        with _autocast(device):
+            loss, se, curve = evaluate_with_se(model, streams, seq_len, device, opts.eval_batch_size, prefix)
+        eval_seconds += time.perf_counter() - t0
         point = EvalPoint(
             step=step,
             tokens_seen=step * per_step,
-            val_loss=evaluate(model, val, seq_len, device, opts.eval_batch_size),
+            val_loss=loss,
             finished=step == steps,
             weights=current_weights(),
+            val_loss_se=se,
+            curve_loss=curve,
         )
         evals.append(point)
         if on_eval is not None:
@@ -294,7 +365,8 @@ def train(
         for group in optim.param_groups:
             group["lr"] = _lr(step, steps, base_lr, opts)
         batch, dom = next_batch()
-        losses = model.token_losses(batch[:, :-1], batch[:, 1:])
+        with _autocast(device):
+            losses = model.token_losses(batch[:, :-1], batch[:, 1:])
         loss = losses.mean()
         optim.zero_grad(set_to_none=True)
         loss.backward()
@@ -315,6 +387,9 @@ def train(
     tokens_per_domain.update({d: 0 for d in domains if d not in tokens_per_domain})
     passes = {d: (int(used[i]) / len(windows[d])) for i, d in enumerate(trainable)}
     trajectory = sampler.trajectory if sampler else [(0, dict(shares))]
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
     return TrainResult(
         steps=steps,
         tokens_seen=steps * per_step,
@@ -325,8 +400,21 @@ def train(
         train_loss=train_loss,
         n_params=model.num_params(),
         device=str(device),
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         passes=passes,
         notes=notes,
         model=model if keep_model else None,
+        train_seconds=max(seconds - eval_seconds, 1e-9),
+        flops_per_token=flops_per_token(model.num_params(), cfg.n_layer, cfg.n_embd, seq_len),
     )
+
+
+def flops_per_token(n_params: int, n_layer: int, n_embd: int, seq_len: int) -> float:
+    """Training FLOPs per token: ``6 N`` for the weights plus ``6 * n_layer * seq_len * n_embd`` for attention (PaLM)."""
+    return 6.0 * n_params + 6.0 * n_layer * seq_len * n_embd
+
+
+def _autocast(device: torch.device):  # noqa: ANN202
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -76,7 +76,7 @@ def test_fixed_mixture_follows_the_streams_shares(data):
 
 
 def test_online_sampler_moves_toward_the_high_loss_domain():
-    sampler = OnlineSampler(["easy", "hard"], {"easy": 0.5, "hard": 0.5}, OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05), seed=0)
+    sampler = OnlineSampler(["easy", "hard"], {"easy": 0.5, "hard": 0.5}, OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss"), seed=0)
     for step in range(1, 6):
         dom = sampler.sample(32)
         sampler.observe(dom, np.where(dom == 1, 5.0, 2.0))
@@ -95,13 +95,28 @@ def test_online_training_shifts_weight_to_the_hard_domain(data):
         "noise": rng.integers(1, vocab, size=2400).astype(np.uint16),  # unlearnable: loss stays ~log(vocab)
     }
     spec = SMALL.model_copy(update={"online_sampler": True})
-    result = train(streams, {"repetitive": streams["repetitive"][:300], "noise": streams["noise"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=TrainOptions(n_evals=2, online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05)))
+    result = train(streams, {"repetitive": streams["repetitive"][:300], "noise": streams["noise"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=TrainOptions(n_evals=2, online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss")))
     first, last = result.weight_trajectory[0][1], result.weight_trajectory[-1][1]
     assert first["noise"] == pytest.approx(0.5, abs=0.02)
     assert last["noise"] > 0.8 > first["noise"]
     assert len(result.weight_trajectory) == 1 + 60 // 5
     assert result.tokens_per_domain["noise"] > result.tokens_per_domain["repetitive"]
     assert result.evals[-1].weights == last
+
+
+def test_progress_reward_prefers_the_learnable_domain_over_noise(data):
+    """ADO-style reward: the unlearnable noise domain (flat loss) loses weight; raw loss would favour it."""
+    vocab, train_streams, _ = data
+    rng = np.random.default_rng(0)
+    streams = {
+        "repetitive": np.tile(train_streams["code"][:40], 60),
+        "noise": rng.integers(1, vocab, size=2400).astype(np.uint16),
+    }
+    spec = SMALL.model_copy(update={"online_sampler": True})
+    opts = TrainOptions(n_evals=1, online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3))
+    result = train(streams, {"repetitive": streams["repetitive"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=opts)
+    assert result.weight_trajectory[-1][1]["repetitive"] > 0.6
+    assert result.tokens_per_domain["repetitive"] > result.tokens_per_domain["noise"]
 
 
 def test_errors_name_the_fix(data):
