@@ -31,7 +31,7 @@ from agent.secrets import scrub
 from agent.sources import SourceError, check_location, describe_location, guess_source, read_sample, source_files
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SourceSpec, SpecError, SpecIssue, parse_spec, validate_spec
-from corpus.specfile import COMPONENT_TYPE, defs_attributes, is_defs_document
+from corpus.specfile import defs_attributes, is_defs_document
 
 UNTRUSTED_NOTE = (
     "The JSON between <untrusted_data> tags holds text taken from the data sources (documents, file "
