@@ -38,6 +38,7 @@ applied to that source, and a stage that changed nothing anywhere is removed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
