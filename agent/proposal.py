@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 from agent.dryrun import DryRunResult
 from agent.report import reviewer_sections
 from agent.secrets import scrub
-from agent.tools import COMPONENT_TYPE, ToolCall
+from agent.tools import ToolCall
 from agent.untrusted_text import escape_markup, plain_line, verbatim_block
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, load_spec, spec_to_yaml
-from corpus.specfile import defs_attributes_from_text
+from corpus.specfile import COMPONENT_TYPE, defs_attributes_from_text
 
 DEFS_DIR = "platform_assets/defs"
 BRANCH_PREFIX = "proposal/"
