@@ -281,7 +281,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "seconds": round(info["seconds"], 3),
                 "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
             },
-            data_version=global_version(store, [info["sha256"]], [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in spec.source_names]),
+            data_version=global_version(store, [info["sha256"]],
+                                        [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in config.included(spec)]),
             check_results=[tokenizer_check(tok_key, store.read_bytes(runner.tokenizer_rel(spec.pipeline)), tk.vocab_size if tk.kind == "bpe" else None)],
         )
 
