@@ -281,6 +281,12 @@ def loop_checks(md: str, model_kind: str) -> dict[str, Any]:
     return out
 
 
+def failed_entry(fx, exc: Exception) -> dict:
+    """The scored entry of a proposal that raised: invalid, no evidence, nothing met."""
+    return {"error": f"{type(exc).__name__}: {exc}", "spec_valid": False, "evidence": False, "checks": {},
+            "met": 0, "expectations": len(fx.expect)}
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -318,14 +324,7 @@ def main() -> None:
                 entry["offline"] = score(fx, proposal, md, policy) | {"seconds": round(time.perf_counter() - t0, 1)}
                 offline_calls = box.calls
             except Exception as exc:  # noqa: BLE001 - a failed proposal is a result of the benchmark
-                entry["offline"] = {
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "spec_valid": False,
-                    "evidence": False,
-                    "checks": {},
-                    "met": 0,
-                    "expectations": len(fx.expect),
-                }
+                entry["offline"] = failed_entry(fx, exc)
             o = entry["offline"]
             print(
                 f"[offline] {fx.name}: {o['met']}/{o['expectations']} expectations, spec valid {o['spec_valid']}, "
@@ -344,14 +343,7 @@ def main() -> None:
                     | {"model": kind, "seconds": round(time.perf_counter() - t0, 1)}
                 )
             except Exception as exc:  # noqa: BLE001
-                entry["claude"] = {
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "spec_valid": False,
-                    "evidence": False,
-                    "checks": {},
-                    "met": 0,
-                    "expectations": len(fx.expect),
-                }
+                entry["claude"] = failed_entry(fx, exc)
             c = entry["claude"]
             print(
                 f"[claude]  {fx.name}: {c['met']}/{c['expectations']} expectations, spec valid {c['spec_valid']}, "

@@ -474,16 +474,7 @@ def main() -> int:
         "classifier_speed": speed,
         "classifier_heldout": {k: v for k, v in creport.to_dict().items() if k != "examples"},
         "decontamination": decont,
-        "noisy_suite": {
-            "documents": len(domain),
-            "kinds": {k: noisy["kinds"].count(k) for k in ("clean", "noisy", "web")},
-            "reference_docs": len(noisy["reference"]),
-            "target_docs": len(noisy["targets"]),
-            "kept_composition": composition,
-            "classifier_s": round(classifier_s, 2),
-            "model_loss_s": round(model_loss_s, 2),
-            "ablation": noisy_res.to_dict(),
-        },
+        "noisy_suite": noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s),
         "duplicate_suite": {
             "documents": len(ddomain),
             "base_docs": dup["base_docs"],
