@@ -1,4 +1,4 @@
-# make setup | demo | test | ui | bench | bench-mixing | bench-agent   (each creates .venv if missing)
+# make setup | demo | test | lint | ui | bench | bench-mixing | bench-agent   (each creates .venv if missing)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 ARGS ?=
 
-.PHONY: setup demo demo-shared test ui bench bench-mixing bench-agent bench-selection validate clean
+.PHONY: setup demo demo-shared test lint ui bench bench-mixing bench-agent bench-selection validate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ demo-shared: setup
 
 test: setup
 	$(PY) -m pytest $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
 
 validate: setup
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml

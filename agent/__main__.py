@@ -37,8 +37,8 @@ def _say(message: str) -> None:
 def cmd_propose(args: argparse.Namespace) -> int:
     from agent.loop import AgentError
     from agent.planner import PlannerError
-    from agent.propose import propose
     from agent.proposal import ProposalError
+    from agent.propose import propose
 
     t0 = time.perf_counter()
     root = project_root()

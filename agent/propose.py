@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from agent.proposal import Proposal, Published, proposal_from_toolbox, publish
 from agent.secrets import scrub
-from agent.tools import ToolLimits, Toolbox
+from agent.tools import Toolbox, ToolLimits
 
 Planner = Literal["claude", "offline", "auto"]
 

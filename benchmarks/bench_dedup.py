@@ -38,8 +38,8 @@ import argparse
 import contextlib
 import importlib.metadata
 import io
-import os
 import math
+import os
 import random
 import statistics
 import sys

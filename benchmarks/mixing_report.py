@@ -115,7 +115,7 @@ def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
 
 
 def acceptance(results: dict, seeds: int, transfer_result: dict | None, mm_before: dict, mm_after: dict, shipped: list[str]) -> dict:
-    """The issue's acceptance object (exactly its keys)."""
+    """The acceptance object of mixing.json (exactly the keys reviewers read)."""
     arms = [a for a in shipped if a != "uniform"]
     worst_fraction: dict[str, float | None] = {}
     for arm in arms:

@@ -171,9 +171,8 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         partitions_def=versions,
         description=f"One round of the learning loop of {p}: plan a mixture version, train and evaluate the proxy on it.",
     )
-    from sensors.eval_feedback import build_eval_feedback_sensor
-
     from platform_assets.automation import sensor_interval_seconds
+    from sensors.eval_feedback import build_eval_feedback_sensor
 
     sensor = build_eval_feedback_sensor(spec, job, versions, sensor_interval_seconds())
     return dg.Definitions(

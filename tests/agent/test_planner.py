@@ -9,7 +9,7 @@ import pytest
 
 from agent.dryrun import DryRunResult, StageRow
 from agent.planner import Plan, choose_spec, goal_languages, plan_offline, revise
-from agent.tools import ToolLimits, Toolbox
+from agent.tools import Toolbox, ToolLimits
 from corpus.spec import PathPolicy, load_spec
 from tests.agent.helpers import write_jsonl
 

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from agent.loop import AgentConfig
-from agent.propose import propose
 from agent.proposal import (
     GitHubTarget,
     ProposalError,
@@ -25,6 +24,7 @@ from agent.proposal import (
     publish,
     specs_at,
 )
+from agent.propose import propose
 from agent.tools import Toolbox
 from tests.agent.helpers import (
     FAKE_ANTHROPIC_KEY,

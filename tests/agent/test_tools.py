@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.tools import ToolLimits, Toolbox
+from agent.tools import Toolbox, ToolLimits
 from tests.agent.helpers import INJECTION, notes_records, notes_spec, repo_state, write_jsonl
 
 READ_ONLY_TOOLS = {"list_sources", "sample_documents", "profile_source", "list_operators", "describe_operator",

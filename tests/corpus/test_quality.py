@@ -206,7 +206,12 @@ def test_invalid_configs_are_errors_that_name_the_field(key: str, raw: dict[str,
 
 
 def test_defaults_are_datatrove_defaults() -> None:
-    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
 
     pairs = [
         (quality.GopherQualityConfig(), GopherQualityFilter(), ["min_doc_words", "max_doc_words", "min_avg_word_length",

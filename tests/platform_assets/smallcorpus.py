@@ -11,9 +11,8 @@ import json
 import pydoc
 import sysconfig
 from pathlib import Path
-from typing import Any
-
 from pydoc_data.topics import topics
+from typing import Any
 
 from corpus.spec import PipelineSpec, parse_spec, validate_spec
 
