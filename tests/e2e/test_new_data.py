@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import DagsterServer
+from tests.e2e.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +23,6 @@ MATS_SINCE = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
   assetMaterializations(limit: 20) { partition runId timestamp } } } }"""
 
 RUN_TAGS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"""
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float, server: DagsterServer) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not after {timeout:.0f}s\n{server.log_tail()}")
-        time.sleep(1)
 
 
 def finished_ticks(server: DagsterServer, sensor: str) -> list[dict[str, Any]]:

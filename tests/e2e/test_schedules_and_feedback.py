@@ -16,33 +16,19 @@ sensor page) go to benchmarks/results/screens.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import TRICKY_TEXT, DagsterServer, screenshots_dir
+from tests.e2e.helpers import browser_page, wait_for
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMED_FLOW = ("normalized", "tokenizer", "tokenized")
 
 MATS = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
   assetMaterializations(limit: 50) { partition runId timestamp } } } }"""
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float, server: DagsterServer, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not after {timeout:.0f}s\n{server.log_tail()}")
-        time.sleep(every)
 
 
 def mats(server: DagsterServer, pipeline: str, stage: str) -> list[dict[str, Any]]:
@@ -51,24 +37,6 @@ def mats(server: DagsterServer, pipeline: str, stage: str) -> list[dict[str, Any
 
 def finished_ticks(ticks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [t for t in ticks if t["status"] in ("SKIPPED", "SUCCESS", "FAILURE")]
-
-
-@contextmanager
-def browser_page(server: DagsterServer) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            browser.close()
 
 
 def open_page(page: Any, server: DagsterServer, path: str) -> None:
@@ -170,7 +138,7 @@ def test_sample_renders_verbatim_and_stages_show_their_columns(
     }
     assert columns.get("text") == "the document text" and "id" in columns
     shots = screenshots_dir()
-    with browser_page(server) as page:
+    with browser_page() as page:
         open_page(page, server, "/assets/timed/raw?view=partitions&partition=docs")
         block = page.locator("code", has_text="__name__").first
         block.wait_for()
@@ -237,7 +205,7 @@ def test_feedback_sensor_switched_on_after_the_demo_launches_nothing(
         tags = server.run_tags(run_id)
         assert tags["corpus/launched_by"] == "cli" and "dagster/sensor_name" not in tags  # honest provenance
     shots = screenshots_dir()
-    with browser_page(server) as page:
+    with browser_page() as page:
         open_page(page, server, "/locations/e2e/sensors/tiny_eval_feedback")
         page.get_by_text("Latest tick").first.wait_for()
         page.get_by_text('"evaluated":["m0001","m0002"]').first.wait_for()  # the compact cursor, on the sensor's page

@@ -9,16 +9,15 @@ saving screenshots under benchmarks/results/screens (``CORPUS_E2E_SCREENSHOTS`` 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import DagsterServer, screenshots_dir
+from tests.e2e.helpers import browser_page
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 STAGES = ("raw", "normalized", "deduped_index", "deduped", "tokenizer", "tokenized")
 
 NODES_QUERY = """query($group: AssetGroupSelector!) { assetNodes(group: $group) {
@@ -98,38 +97,27 @@ def test_asset_graph_metadata_and_checks_through_graphql(dagster_server: Dagster
 
 
 def test_browser_shows_the_asset_graph_and_an_asset_page(dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]):
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import expect, sync_playwright
-
     shots = screenshots_dir()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(30_000)
+    with browser_page() as page:
+        from playwright.sync_api import expect
 
-            page.goto(f"{dagster_server.url}/locations/e2e/asset-groups/tiny", wait_until="networkidle")
-            _dismiss_community_dialog(page)
-            for stage in STAGES:
-                expect(page.get_by_text(stage, exact=True).first).to_be_visible()
-            page.screenshot(path=str(shots / "asset_graph.png"))
+        page.goto(f"{dagster_server.url}/locations/e2e/asset-groups/tiny", wait_until="networkidle")
+        _dismiss_community_dialog(page)
+        for stage in STAGES:
+            expect(page.get_by_text(stage, exact=True).first).to_be_visible()
+        page.screenshot(path=str(shots / "asset_graph.png"))
 
-            page.goto(f"{dagster_server.url}/assets/tiny/deduped?view=partitions&partition=docs", wait_until="networkidle")
-            _dismiss_community_dialog(page)
-            for label in ("docs_in", "outcomes", "sample", "dropped/exact_duplicate"):
-                expect(page.get_by_text(label, exact=True).first).to_be_visible()
-            page.screenshot(path=str(shots / "asset_deduped_docs.png"), full_page=True)
+        page.goto(f"{dagster_server.url}/assets/tiny/deduped?view=partitions&partition=docs", wait_until="networkidle")
+        _dismiss_community_dialog(page)
+        for label in ("docs_in", "outcomes", "sample", "dropped/exact_duplicate"):
+            expect(page.get_by_text(label, exact=True).first).to_be_visible()
+        page.screenshot(path=str(shots / "asset_deduped_docs.png"), full_page=True)
 
-            page.goto(f"{dagster_server.url}/assets/tiny/deduped?view=checks", wait_until="networkidle")
-            _dismiss_community_dialog(page)
-            expect(page.get_by_text("This is a blocking asset check.").first).to_be_visible()
-            expect(page.get_by_text("non_empty", exact=True).first).to_be_visible()
-            page.screenshot(path=str(shots / "asset_deduped_checks.png"))
-        finally:
-            browser.close()
+        page.goto(f"{dagster_server.url}/assets/tiny/deduped?view=checks", wait_until="networkidle")
+        _dismiss_community_dialog(page)
+        expect(page.get_by_text("This is a blocking asset check.").first).to_be_visible()
+        expect(page.get_by_text("non_empty", exact=True).first).to_be_visible()
+        page.screenshot(path=str(shots / "asset_deduped_checks.png"))
     for name in ("asset_graph.png", "asset_deduped_docs.png", "asset_deduped_checks.png"):
         assert (shots / name).stat().st_size > 10_000, f"{name} looks empty"
     print(f"screenshots in {shots}")
