@@ -44,8 +44,14 @@ def cmd_propose(args: argparse.Namespace) -> int:
     root = project_root()
     try:
         proposal, published = propose(
-            args.goal, args.source, root, pipeline=args.pipeline, planner=args.planner, base=args.base,
-            push=not args.no_push, progress=_say,
+            args.goal,
+            args.source,
+            root,
+            pipeline=args.pipeline,
+            planner=args.planner,
+            base=args.base,
+            push=not args.no_push,
+            progress=_say,
         )
     except (AgentError, PlannerError, ProposalError) as exc:
         _say(f"error: {exc}")
@@ -56,10 +62,14 @@ def cmd_propose(args: argparse.Namespace) -> int:
     _say(f"  stages: {' -> '.join(['raw', *[s.name for s in proposal.spec.stages], 'tokenized'])}")
     _say(f"  dry run kept: {', '.join(f'{k} {v}' for k, v in kept.items())}")
     diff = published.graph_diff
-    _say(f"  asset graph: {len(diff.get('added', []))} added, {len(diff.get('removed', []))} removed, "
-         f"{len(diff.get('changed', {}))} changed")
+    _say(
+        f"  asset graph: {len(diff.get('added', []))} added, {len(diff.get('removed', []))} removed, "
+        f"{len(diff.get('changed', {}))} changed"
+    )
     if published.where == "branch":
-        _say(f"  branch: {published.branch} ({published.status}, commit {published.commit[:12] if published.commit else '?'})")
+        _say(
+            f"  branch: {published.branch} ({published.status}, commit {published.commit[:12] if published.commit else '?'})"
+        )
     else:
         _say(f"  written to: {published.folder}")
     if published.pr_url:
@@ -84,22 +94,37 @@ def cmd_review(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
-    p = argparse.ArgumentParser(prog="python -m agent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m agent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     pr = sub.add_parser("propose", help="propose a pipeline for new data as a branch / pull request")
     pr.add_argument("--goal", required=True, help="what the pipeline is for, in words")
-    pr.add_argument("--source", action="append", required=True, help="a data location (path or s3://bucket/prefix); repeat for more")
+    pr.add_argument(
+        "--source", action="append", required=True, help="a data location (path or s3://bucket/prefix); repeat for more"
+    )
     pr.add_argument("--pipeline", help="pipeline name (default: from the source names)")
-    pr.add_argument("--planner", choices=["claude", "offline", "auto"], default="auto",
-                    help="auto (default): Claude when ANTHROPIC_API_KEY is set, else the offline planner")
+    pr.add_argument(
+        "--planner",
+        choices=["claude", "offline", "auto"],
+        default="auto",
+        help="auto (default): Claude when ANTHROPIC_API_KEY is set, else the offline planner",
+    )
     pr.add_argument("--base", default="main", help="the branch the proposal is made against (default main)")
-    pr.add_argument("--no-push", action="store_true", help="never push or open a pull request, even with GITHUB_TOKEN set")
+    pr.add_argument(
+        "--no-push", action="store_true", help="never push or open a pull request, even with GITHUB_TOKEN set"
+    )
     rv = sub.add_parser("review", help="validate a proposal branch and show its asset-graph change")
     rv.add_argument("--base", default="main")
     rv.add_argument("--head", help="the proposal branch (default: the current branch)")
     g = rv.add_mutually_exclusive_group()
-    g.add_argument("--dagster", dest="dagster", action="store_true", default=None,
-                   help="run `dagster definitions validate` (default: only in a checkout of the head)")
+    g.add_argument(
+        "--dagster",
+        dest="dagster",
+        action="store_true",
+        default=None,
+        help="run `dagster definitions validate` (default: only in a checkout of the head)",
+    )
     g.add_argument("--no-dagster", dest="dagster", action="store_false")
     sub.add_parser("demo", help="step 4 of `make demo`: the offline planner proposes a pipeline for the demo pages")
     args = p.parse_args(argv)

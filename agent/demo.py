@@ -27,8 +27,14 @@ def _base(root: Path) -> str:
     return git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False) or "HEAD"
 
 
-def run_agent_demo(spec: Any = None, console: Any = None, *, project_root: Path | None = None,
-                   source: str = DEMO_SOURCE, pipeline: str = DEMO_PIPELINE) -> Any:
+def run_agent_demo(
+    spec: Any = None,
+    console: Any = None,
+    *,
+    project_root: Path | None = None,
+    source: str = DEMO_SOURCE,
+    pipeline: str = DEMO_PIPELINE,
+) -> Any:
     """Propose ``pipeline`` for ``source`` with the offline planner and print the summary; returns (proposal, published).
 
     ``spec`` (the demo pipeline that just ran) only names the source's folder when it has a
@@ -45,6 +51,7 @@ def run_agent_demo(spec: Any = None, console: Any = None, *, project_root: Path 
         src = next((s for s in getattr(spec, "sources", []) if s.name == "pages"), None)
         if src is not None:
             source = src.location
+
     def print_(message: str) -> None:  # plain text: tool output may hold brackets that are not markup
         if console is not None:
             console.print(message, markup=False, highlight=False)
@@ -53,9 +60,19 @@ def run_agent_demo(spec: Any = None, console: Any = None, *, project_root: Path 
 
     t0 = time.perf_counter()
     base = _base(root)
-    proposal, published = propose(DEMO_GOAL, [source], root, pipeline=pipeline, planner="offline", base=base, push=False,
-                                  progress=lambda m: print_(f"  {m}"))
-    table = Table(title=f"proposal {proposal.pipeline!r}: dry run on {proposal.dry_run.n} records drawn over the source")
+    proposal, published = propose(
+        DEMO_GOAL,
+        [source],
+        root,
+        pipeline=pipeline,
+        planner="offline",
+        base=base,
+        push=False,
+        progress=lambda m: print_(f"  {m}"),
+    )
+    table = Table(
+        title=f"proposal {proposal.pipeline!r}: dry run on {proposal.dry_run.n} records drawn over the source"
+    )
     for col in ("stage", "source", "in", "kept", "top drop reasons"):
         table.add_column(col, justify="right" if col in ("in", "kept") else "left")
     for r in proposal.dry_run.rows:
@@ -65,13 +82,20 @@ def run_agent_demo(spec: Any = None, console: Any = None, *, project_root: Path 
         console.print(table)
     ev = proposal.dry_run.evidence
     if ev is not None and ev.available:
-        etable = Table(title=f"evidence: proxy loss, pipeline output vs raw sample ({ev.budget_tokens:,} tokens, "
-                             f"seeds {', '.join(map(str, ev.seeds))})")
+        etable = Table(
+            title=f"evidence: proxy loss, pipeline output vs raw sample ({ev.budget_tokens:,} tokens, "
+            f"seeds {', '.join(map(str, ev.seeds))})"
+        )
         for col in ("target", "raw", "pipeline", "pipeline - raw [95% interval]", "verdict"):
             etable.add_column(col)
         for target, d in ev.delta.items():
-            etable.add_row(target, f"{ev.arms['raw']['loss'][target]:.3f}", f"{ev.arms['pipeline']['loss'][target]:.3f}",
-                           f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", d["verdict"])
+            etable.add_row(
+                target,
+                f"{ev.arms['raw']['loss'][target]:.3f}",
+                f"{ev.arms['pipeline']['loss'][target]:.3f}",
+                f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
+                d["verdict"],
+            )
         if console is not None:
             console.print(etable)
         else:

@@ -88,7 +88,9 @@ class DryRunResult:
     duplicates: dict[str, Any] = field(default_factory=dict)  # global stage -> summary
     not_run: list[str] = field(default_factory=list)
     coverage: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> what the sample saw
-    texts: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict, repr=False)  # source -> raw / kept (id, text)
+    texts: dict[str, dict[str, list[tuple[str, str]]]] = field(
+        default_factory=dict, repr=False
+    )  # source -> raw / kept (id, text)
     evidence: Any = None  # agent.evidence.Evidence, added when the proposal is submitted
     timed_out: bool = False
     seconds: float = 0.0
@@ -139,11 +141,13 @@ def _examples(report: runner.StageReport) -> list[dict[str, Any]]:
     out = []
     for r in report.sample_dropped:
         text = r.get(schema.TEXT) or ""
-        out.append({
-            "source": r.get(schema.SOURCE),
-            "reason": r.get(schema.DROP_REASON),
-            "text": text[:EXAMPLE_CHARS] + ("…" if len(text) > EXAMPLE_CHARS else ""),
-        })
+        out.append(
+            {
+                "source": r.get(schema.SOURCE),
+                "reason": r.get(schema.DROP_REASON),
+                "text": text[:EXAMPLE_CHARS] + ("…" if len(text) > EXAMPLE_CHARS else ""),
+            }
+        )
     return out
 
 
@@ -165,12 +169,24 @@ def _pairs(store: CorpusStore, rel: str) -> list[tuple[str, str]]:
 def _texts(spec: PipelineSpec, store: CorpusStore) -> dict[str, dict[str, list[tuple[str, str]]]]:
     """Per source, (id, text) of the raw sample and of what the last stage kept: the proxy evidence's input."""
     last = spec.stages[-1].name if spec.stages else "raw"
-    return {src: {"raw": _pairs(store, runner.stage_dir(spec.pipeline, "raw", src)),
-                  "kept": _pairs(store, runner.stage_dir(spec.pipeline, last, src))} for src in spec.source_names}
+    return {
+        src: {
+            "raw": _pairs(store, runner.stage_dir(spec.pipeline, "raw", src)),
+            "kept": _pairs(store, runner.stage_dir(spec.pipeline, last, src)),
+        }
+        for src in spec.source_names
+    }
 
 
-def write_raw_sample(spec: PipelineSpec, source: str, store: CorpusStore, policy: PathPolicy, n: int, max_bytes: int,
-                     coverage: dict[str, Any] | None = None) -> StageRow:
+def write_raw_sample(
+    spec: PipelineSpec,
+    source: str,
+    store: CorpusStore,
+    policy: PathPolicy,
+    n: int,
+    max_bytes: int,
+    coverage: dict[str, Any] | None = None,
+) -> StageRow:
     """The raw partition of ``source`` limited to ``n`` records drawn over the source, committed like run_raw does."""
     sample = read_sample(spec.source(source), policy, n, max_bytes=max_bytes)
     if coverage is not None and sample.coverage is not None:
@@ -179,9 +195,21 @@ def write_raw_sample(spec: PipelineSpec, source: str, store: CorpusStore, policy
     writer = store.partition_writer(runner.stage_dir(spec.pipeline, "raw", source))
     writer.write_shard(0, schema.conform(batch.docs))
     dropped = dict(Counter(batch.dropped[schema.DROP_REASON].to_list())) if batch.dropped.height else {}
-    quarantined = dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list())) if batch.quarantine.height else {}
-    report = runner.StageReport(spec.pipeline, "raw", source, docs_in=batch.records, kept=batch.docs.height,
-                                dropped=dropped, quarantined=quarantined, shards=1)
+    quarantined = (
+        dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list()))
+        if batch.quarantine.height
+        else {}
+    )
+    report = runner.StageReport(
+        spec.pipeline,
+        "raw",
+        source,
+        docs_in=batch.records,
+        kept=batch.docs.height,
+        dropped=dropped,
+        quarantined=quarantined,
+        shards=1,
+    )
     writer.commit(summary=report.to_json())
     return _row(report)
 

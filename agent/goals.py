@@ -192,10 +192,10 @@ def _applies(stage: Any, source: str) -> bool:
     return stage.sources is None or source in stage.sources
 
 
-def _language_sets(spec: Any) -> dict[str, list[str] | None | str]:
+def _language_sets(spec: Any) -> dict[str, list[str] | str | None]:
     """source -> the languages its language filter keeps (None: every language; "none": no filter)."""
     ops = _ops(spec)
-    out: dict[str, list[str] | None | str] = {}
+    out: dict[str, list[str] | str | None] = {}
     for src in spec.source_names:
         configs = [cfg for stage, cfg in ops.get("language_filter@1", []) if _applies(stage, src)]
         out[src] = "none" if not configs else configs[-1].get("languages")

@@ -57,12 +57,23 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(default_factory=lambda: os.environ.get("ANTHROPIC_MODEL") or DEFAULT_MODEL)
-    max_turns: int = Field(default_factory=lambda: _env_int("AGENT_MAX_TURNS", 30), ge=1, le=200,
-                           description="model responses at most (each may call several tools)")
-    max_tokens: int = Field(default_factory=lambda: _env_int("AGENT_MAX_TOKENS", 4096), ge=256, le=64_000,
-                            description="output tokens per response at most")
-    token_budget: int = Field(default_factory=lambda: _env_int("AGENT_TOKEN_BUDGET", 600_000), ge=1_000,
-                              description="input + output tokens of the whole session at most")
+    max_turns: int = Field(
+        default_factory=lambda: _env_int("AGENT_MAX_TURNS", 30),
+        ge=1,
+        le=200,
+        description="model responses at most (each may call several tools)",
+    )
+    max_tokens: int = Field(
+        default_factory=lambda: _env_int("AGENT_MAX_TOKENS", 4096),
+        ge=256,
+        le=64_000,
+        description="output tokens per response at most",
+    )
+    token_budget: int = Field(
+        default_factory=lambda: _env_int("AGENT_TOKEN_BUDGET", 600_000),
+        ge=1_000,
+        description="input + output tokens of the whole session at most",
+    )
 
 
 class AgentError(RuntimeError):
@@ -83,8 +94,13 @@ def system_prompt(goal: str, toolbox: Toolbox) -> str:
 
     catalogue = "\n".join(f"- {op.key} ({op.kind}): {op.description}" for op in registry.list_operators())
     tool_lines = "\n".join(f"- {t['name']}: {t['description']}" for t in toolbox.definitions())
-    sources = "\n".join(f"- {name}: {json.dumps(s.model_dump(mode='json', exclude_defaults=True))}"
-                        for name, s in toolbox.sources.items()) or "- (none given: use list_sources)"
+    sources = (
+        "\n".join(
+            f"- {name}: {json.dumps(s.model_dump(mode='json', exclude_defaults=True))}"
+            for name, s in toolbox.sources.items()
+        )
+        or "- (none given: use list_sources)"
+    )
     return f"""You design data pipelines for a corpus platform that prepares text for language-model training.
 Your proposal becomes a pull request that a person reviews; nothing runs until they merge it.
 
@@ -153,10 +169,12 @@ def run_agent(
     toolbox.progress = None  # the loop prints each call itself, with its turn
     system = system_prompt(goal, toolbox)
     tools = toolbox.definitions()
-    messages: list[dict[str, Any]] = [{
-        "role": "user",
-        "content": f"Propose a pipeline for this goal: {goal.strip()}\nSources: {', '.join(toolbox.sources) or 'see list_sources'}.",
-    }]
+    messages: list[dict[str, Any]] = [
+        {
+            "role": "user",
+            "content": f"Propose a pipeline for this goal: {goal.strip()}\nSources: {', '.join(toolbox.sources) or 'see list_sources'}.",
+        }
+    ]
     used = 0
     try:
         for turn in range(1, config.max_turns + 1):
@@ -165,7 +183,9 @@ def run_agent(
                     model=config.model, max_tokens=config.max_tokens, system=system, tools=tools, messages=messages
                 )
             except anthropic.APIError as exc:
-                raise AgentError(scrub(f"the Messages API failed on turn {turn}: {type(exc).__name__}: {exc}")) from None
+                raise AgentError(
+                    scrub(f"the Messages API failed on turn {turn}: {type(exc).__name__}: {exc}")
+                ) from None
             used += int(response.usage.input_tokens or 0) + int(response.usage.output_tokens or 0)
             messages.append({"role": "assistant", "content": [_block_param(b) for b in response.content]})
             calls = [b for b in response.content if getattr(b, "type", None) == "tool_use"]
@@ -173,27 +193,41 @@ def run_agent(
                 if getattr(b, "type", None) == "text" and b.text.strip():
                     say(f"[turn {turn}] model: {' '.join(b.text.split())[:200]}")
             if response.stop_reason == "refusal":
-                raise AgentError(f"the model declined to continue on turn {turn}; rephrase the goal or use --planner offline")
+                raise AgentError(
+                    f"the model declined to continue on turn {turn}; rephrase the goal or use --planner offline"
+                )
             if calls:
                 results = []
                 for call in calls:
                     if response.stop_reason == "max_tokens" and call is calls[-1]:
-                        content, is_error = (f"your response was cut at max_tokens ({config.max_tokens}) before this call was "
-                                             "complete; send it again, shorter"), True
+                        content, is_error = (
+                            (
+                                f"your response was cut at max_tokens ({config.max_tokens}) before this call was "
+                                "complete; send it again, shorter"
+                            ),
+                            True,
+                        )
                         summary = "cut at max_tokens"
                     else:
                         res = toolbox.call(call.name, call.input)
                         content, is_error, summary = res.render(), res.is_error, toolbox.calls[-1].summary
                     say(f"[turn {turn}] {call.name} -> {'error' if is_error else 'ok'}: {summary}")
-                    results.append({"type": "tool_result", "tool_use_id": call.id, "content": content, "is_error": is_error})
+                    results.append(
+                        {"type": "tool_result", "tool_use_id": call.id, "content": content, "is_error": is_error}
+                    )
                 messages.append({"role": "user", "content": results})
                 if toolbox.submitted is not None:
                     say(f"proposal submitted after {turn} turns, {used:,} tokens")
                     return toolbox.submitted
             else:
                 why = "was cut at max_tokens" if response.stop_reason == "max_tokens" else "ended without a tool call"
-                messages.append({"role": "user", "content": f"Your response {why}. No proposal has been submitted yet: "
-                                 "continue with the tools and finish by calling submit_proposal."})
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": f"Your response {why}. No proposal has been submitted yet: "
+                        "continue with the tools and finish by calling submit_proposal.",
+                    }
+                )
             if used >= config.token_budget:
                 raise TokenBudgetExceeded(
                     f"the session used {used:,} tokens, over its budget of {config.token_budget:,} (AGENT_TOKEN_BUDGET), "

@@ -67,6 +67,7 @@ CURATED_DROP_BUDGET = 0.05
 WEB_DROP_BUDGET = 0.3
 HTML_DROP_BUDGET = 0.6
 
+
 class PlannerError(RuntimeError):
     """The planner could not produce a valid proposal; the message says which step failed and why."""
 
@@ -81,7 +82,7 @@ class Plan:
     constraints: list[Constraint] = field(default_factory=list)
 
 
-def goal_languages(goal: str | list[Constraint]) -> list[str] | None | str | tuple[str, int]:
+def goal_languages(goal: str | list[Constraint]) -> list[str] | str | tuple[str, int] | None:
     """Languages the goal asks for: codes, "any", ("top", n) for the n most common, None when it says nothing."""
     constraints = parse_goal(goal) if isinstance(goal, str) else goal
     top = find(constraints, "top_languages")
@@ -142,28 +143,40 @@ def choose_languages(name: str, profile: dict[str, Any], wanted: Any, plan: Plan
         summary += f"; {_pct(low_conf)} of the sample CLD2 cannot place confidently"
     if isinstance(wanted, tuple):  # ("top", n): the n most common languages
         n = wanted[1]
-        ranked = sorted(((v, k) for k, v in shares.items() if k not in ("unknown", LOW_CONFIDENCE)), key=lambda x: (-x[0], x[1]))
+        ranked = sorted(
+            ((v, k) for k, v in shares.items() if k not in ("unknown", LOW_CONFIDENCE)), key=lambda x: (-x[0], x[1])
+        )
         codes = sorted(k for _, k in ranked[:n])
         covered = sum(shares[c] for c in codes)
         if len(ranked) <= n and low_conf < LANGUAGE_MIN_SHARE:
-            plan.decisions.append(f"`{name}`: no language filter: the goal asks for the {n} most common languages and the "
-                                  f"sample has only {len(ranked)} ({summary}).")
+            plan.decisions.append(
+                f"`{name}`: no language filter: the goal asks for the {n} most common languages and the "
+                f"sample has only {len(ranked)} ({summary})."
+            )
             return None
-        plan.decisions.append(f"`{name}`: the goal asks for the {n} most common languages: the language filter keeps "
-                              f"{', '.join(codes)} ({_pct(covered)} of the sample; {len(ranked)} languages seen).")
+        plan.decisions.append(
+            f"`{name}`: the goal asks for the {n} most common languages: the language filter keeps "
+            f"{', '.join(codes)} ({_pct(covered)} of the sample; {len(ranked)} languages seen)."
+        )
         return {"languages": codes, "min_score": LANGUAGE_MIN_SCORE}
     if isinstance(wanted, list):
         inside = sum(shares.get(code, 0.0) for code in wanted)  # from the whole distribution, confident guesses only
         outside = 1.0 - inside
         if outside < LANGUAGE_MIN_SHARE:
-            plan.decisions.append(f"`{name}`: no language filter: {_pct(inside)} of the sample is already in {', '.join(wanted)} ({summary}).")
+            plan.decisions.append(
+                f"`{name}`: no language filter: {_pct(inside)} of the sample is already in {', '.join(wanted)} ({summary})."
+            )
             return None
         if inside < 0.05:
-            plan.decisions.append(f"`{name}`: no language filter although the goal asks for {', '.join(wanted)}: only "
-                                  f"{_pct(inside)} of the sample is in them ({summary}); reconsider this source.")
+            plan.decisions.append(
+                f"`{name}`: no language filter although the goal asks for {', '.join(wanted)}: only "
+                f"{_pct(inside)} of the sample is in them ({summary}); reconsider this source."
+            )
             return None
-        plan.decisions.append(f"`{name}`: language filter keeps {', '.join(wanted)} as the goal asks; it removes about "
-                              f"{_pct(outside)} of the sample ({summary}).")
+        plan.decisions.append(
+            f"`{name}`: language filter keeps {', '.join(wanted)} as the goal asks; it removes about "
+            f"{_pct(outside)} of the sample ({summary})."
+        )
         return {"languages": wanted, "min_score": LANGUAGE_MIN_SCORE}
     multilingual = len(frequent) > 1 or (bool(langs) and langs[0]["share"] < 0.9)
     if not multilingual:
@@ -176,17 +189,30 @@ def choose_languages(name: str, profile: dict[str, Any], wanted: Any, plan: Plan
         min_score = max(0.1, min(0.5, int(p25 * 100) / 100))
     if wanted != "any" and coverage >= LANGUAGE_COVERAGE and len(frequent) <= MAX_LISTED_LANGUAGES:
         codes = sorted(x["language"] for x in frequent)
-        plan.decisions.append(f"`{name}`: multilingual ({summary}; {profile.get('languages_seen')} languages seen): the language "
-                              f"filter keeps {', '.join(codes)}, each at least {_pct(LANGUAGE_MIN_SHARE)} of the sample "
-                              f"({_pct(coverage)} together).")
+        plan.decisions.append(
+            f"`{name}`: multilingual ({summary}; {profile.get('languages_seen')} languages seen): the language "
+            f"filter keeps {', '.join(codes)}, each at least {_pct(LANGUAGE_MIN_SHARE)} of the sample "
+            f"({_pct(coverage)} together)."
+        )
         return {"languages": codes, "min_score": min_score}
-    why = "the goal asks for any language" if wanted == "any" else (
-        f"the {len(frequent)} languages with at least {_pct(LANGUAGE_MIN_SHARE)} cover only {_pct(coverage)}")
-    score_note = (f"; CLD2 is unsure of {_pct(low_conf)} of the sample (many languages it scores low), so min_score is "
-                  f"lowered to {min_score} (the sample's 25th percentile)") if min_score < 0.5 else ""
-    plan.decisions.append(f"`{name}`: multilingual ({profile.get('languages_seen')} languages seen; {summary}) and {why}: the "
-                          f"language filter keeps every language, tags each document's language and drops texts whose "
-                          f"language is not identified{score_note}.")
+    why = (
+        "the goal asks for any language"
+        if wanted == "any"
+        else (f"the {len(frequent)} languages with at least {_pct(LANGUAGE_MIN_SHARE)} cover only {_pct(coverage)}")
+    )
+    score_note = (
+        (
+            f"; CLD2 is unsure of {_pct(low_conf)} of the sample (many languages it scores low), so min_score is "
+            f"lowered to {min_score} (the sample's 25th percentile)"
+        )
+        if min_score < 0.5
+        else ""
+    )
+    plan.decisions.append(
+        f"`{name}`: multilingual ({profile.get('languages_seen')} languages seen; {summary}) and {why}: the "
+        f"language filter keeps every language, tags each document's language and drops texts whose "
+        f"language is not identified{score_note}."
+    )
     return {"languages": None, "min_score": min_score}
 
 
@@ -223,12 +249,15 @@ def _combined(profile: dict[str, Any], ops: list[str]) -> float:
     return profile.get("quality_combined", {}).get("+".join(sorted(ops)), 1.0)
 
 
-def choose_quality(name: str, profile: dict[str, Any], lang_cfg: dict[str, Any] | None, plan: Plan,
-                   source: Any = None) -> list[str]:
+def choose_quality(
+    name: str, profile: dict[str, Any], lang_cfg: dict[str, Any] | None, plan: Plan, source: Any = None
+) -> list[str]:
     """The quality filters that fit one source (in the canonical order), within its combined drop budget."""
     if profile.get("code_share", 0.0) >= CODE_SHARE:
-        plan.decisions.append(f"`{name}`: no quality filters: {_pct(profile['code_share'])} of it is source code, and the "
-                              "quality rules are written for prose.")
+        plan.decisions.append(
+            f"`{name}`: no quality filters: {_pct(profile['code_share'])} of it is source code, and the "
+            "quality rules are written for prose."
+        )
         return []
     if find(plan.constraints, "no_quality") is not None:
         plan.decisions.append(f"`{name}`: no quality filters, as the goal asks.")
@@ -255,15 +284,20 @@ def choose_quality(name: str, profile: dict[str, Any], lang_cfg: dict[str, Any] 
         if share > limit:
             notes.append(f"{op} left out (would drop {_pct(share)}: {top})")
         elif chosen and together > budget:
-            notes.append(f"{op} left out (would drop {_pct(share)} alone, but {_pct(together)} together with "
-                         f"{', '.join(chosen)}: over the budget)")
+            notes.append(
+                f"{op} left out (would drop {_pct(share)} alone, but {_pct(together)} together with "
+                f"{', '.join(chosen)}: over the budget)"
+            )
         else:
             chosen.append(op)
             notes.append(f"{op} kept (would drop {_pct(share)}: {top})")
     where = " in the languages kept" if kept_langs else ""
-    plan.decisions.append(f"`{name}`: quality filters within a combined drop budget of {_pct(budget)} ({why}), each at "
-                          f"most {_pct(limit)}{where}: " + "; ".join(notes)
-                          + f". Together they would drop {_pct(_combined(profile, chosen))} of the sample.")
+    plan.decisions.append(
+        f"`{name}`: quality filters within a combined drop budget of {_pct(budget)} ({why}), each at "
+        f"most {_pct(limit)}{where}: "
+        + "; ".join(notes)
+        + f". Together they would drop {_pct(_combined(profile, chosen))} of the sample."
+    )
     return chosen
 
 
@@ -271,22 +305,30 @@ def choose_spec(goal: str, pipeline: str, sources: dict[str, Any], profiles: dic
     """The first spec, by the rules in the module docstring."""
     names = list(sources)
     constraints = parse_goal(goal)
-    plan = Plan(constraints=constraints, spec={
-        "pipeline": pipeline,
-        "description": _description(goal),
-        "sources": [s.model_dump(mode="json", exclude_defaults=True) for s in sources.values()],
-        "stages": [],
-    })
+    plan = Plan(
+        constraints=constraints,
+        spec={
+            "pipeline": pipeline,
+            "description": _description(goal),
+            "sources": [s.model_dump(mode="json", exclude_defaults=True) for s in sources.values()],
+            "stages": [],
+        },
+    )
     stages: list[dict[str, Any]] = plan.spec["stages"]
     html = [n for n in names if profiles[n].get("html_share", 0.0) > 0]
     if html:
         stages.append(_stage("extracted", [{"op": "extract_html@1"}], html, names))
-        plan.decisions.append("Extraction (`extract_html@1`) for " + ", ".join(
-            f"`{n}` ({_pct(profiles[n]['html_share'])} HTML)" for n in html) + ": the main text without menus and footers.")
+        plan.decisions.append(
+            "Extraction (`extract_html@1`) for "
+            + ", ".join(f"`{n}` ({_pct(profiles[n]['html_share'])} HTML)" for n in html)
+            + ": the main text without menus and footers."
+        )
     prose = [n for n in names if profiles[n].get("code_share", 0.0) < CODE_SHARE]
     if prose:
         stages.append(_stage("normalized", [{"op": "normalize_text@1"}], prose, names))
-        plan.decisions.append(f"Normalization (`normalize_text@1`) for {', '.join(f'`{n}`' for n in prose)}: Unicode repair, NFC, whitespace.")
+        plan.decisions.append(
+            f"Normalization (`normalize_text@1`) for {', '.join(f'`{n}`' for n in prose)}: Unicode repair, NFC, whitespace."
+        )
     wanted = goal_languages(constraints)
     lang_cfgs = {n: choose_languages(n, profiles[n], wanted, plan) for n in names}
     lang_groups = _group({n: c for n, c in lang_cfgs.items() if c is not None})
@@ -307,22 +349,27 @@ def choose_spec(goal: str, pipeline: str, sources: dict[str, Any], profiles: dic
         stages.append({"name": "deduped", "steps": [{"op": dedup}]})
     pii = [n for n in names if profiles[n].get("pii", {}).get("total_hits", 0) > 0]
     if find(constraints, "no_pii") is not None:
-        plan.decisions.append("No PII redaction, as the goal asks" + (f" (the samples of {', '.join(pii)} have hits)." if pii else "."))
+        plan.decisions.append(
+            "No PII redaction, as the goal asks" + (f" (the samples of {', '.join(pii)} have hits)." if pii else ".")
+        )
         pii = []
     elif find(constraints, "pii") is not None and len(pii) < len(names):
         plan.decisions.append("PII redaction on every source, as the goal asks.")
         pii = list(names)
     if pii:
         stages.append(_stage("redacted", [{"op": "redact_pii@1"}], pii, names))
-        plan.decisions.append("PII redaction (`redact_pii@1`) for " + ", ".join(
-            f"`{n}` ({_hits(profiles[n])})" for n in pii) + ".")
+        plan.decisions.append(
+            "PII redaction (`redact_pii@1`) for " + ", ".join(f"`{n}` ({_hits(profiles[n])})" for n in pii) + "."
+        )
     else:
         plan.decisions.append("No PII redaction: no e-mail address, public IP or phone number in the samples.")
     choose_selection(goal, names, prose, profiles, stages, plan)
     if len(names) > 1:
         plan.spec["mixture"] = {"policy": "excess_loss", "initial": "natural"}
-        plan.decisions.append("A mixture over the sources (excess-loss policy, starting from natural proportions), "
-                              "so the learning loop can weigh them.")
+        plan.decisions.append(
+            "A mixture over the sources (excess-loss policy, starting from natural proportions), "
+            "so the learning loop can weigh them."
+        )
     return plan
 
 
@@ -331,8 +378,14 @@ SELECTION_MIN_DOCS = 50
 SELECTION_KEEP = 0.5
 
 
-def choose_selection(goal: str, names: list[str], prose: list[str], profiles: dict[str, dict[str, Any]],
-                     stages: list[dict[str, Any]], plan: Plan) -> None:
+def choose_selection(
+    goal: str,
+    names: list[str],
+    prose: list[str],
+    profiles: dict[str, dict[str, Any]],
+    stages: list[dict[str, Any]],
+    plan: Plan,
+) -> None:
     """A quality_classifier stage when the goal names reference sources and other prose sources remain."""
     m = REFERENCE_RE.search(goal)
     if not m:
@@ -343,12 +396,25 @@ def choose_selection(goal: str, names: list[str], prose: list[str], profiles: di
     if not refs or not others:
         return
     if min(docs[n] for n in refs) < SELECTION_MIN_DOCS:
-        plan.decisions.append(f"No quality classifier: reference sources {refs} have under {SELECTION_MIN_DOCS} sampled documents.")
+        plan.decisions.append(
+            f"No quality classifier: reference sources {refs} have under {SELECTION_MIN_DOCS} sampled documents."
+        )
         return
-    stages.append({"name": "selected", "steps": [{"op": "quality_classifier@1", "config": {
-        "reference_sources": refs, "filter_sources": others, "top_fraction": SELECTION_KEEP}}]})
-    plan.decisions.append(f"Quality classifier (`quality_classifier@1`) trained on the reference sources {refs} against a random "
-                          f"sample of {others}; keeps the top {_pct(SELECTION_KEEP)} by score.")
+    stages.append(
+        {
+            "name": "selected",
+            "steps": [
+                {
+                    "op": "quality_classifier@1",
+                    "config": {"reference_sources": refs, "filter_sources": others, "top_fraction": SELECTION_KEEP},
+                }
+            ],
+        }
+    )
+    plan.decisions.append(
+        f"Quality classifier (`quality_classifier@1`) trained on the reference sources {refs} against a random "
+        f"sample of {others}; keeps the top {_pct(SELECTION_KEEP)} by score."
+    )
 
 
 def _hits(profile: dict[str, Any]) -> str:
@@ -365,10 +431,14 @@ def choose_dedup(names: list[str], profiles: dict[str, dict[str, Any]], plan: Pl
         plan.decisions.append(f"Global dedup with `dedup_minhash@1`: near duplicates in the samples ({seen}).")
         return "dedup_minhash@1"
     if max(exact.values()) > 0:
-        plan.decisions.append(f"Global dedup with `dedup_exact@1`: exact copies but no near duplicates in the samples ({seen}).")
+        plan.decisions.append(
+            f"Global dedup with `dedup_exact@1`: exact copies but no near duplicates in the samples ({seen})."
+        )
         return "dedup_exact@1"
-    plan.decisions.append(f"No dedup: no duplicate in the samples ({seen}); a sample shows a lower bound, so add "
-                          "`dedup_minhash@1` if the full data is known to repeat.")
+    plan.decisions.append(
+        f"No dedup: no duplicate in the samples ({seen}); a sample shows a lower bound, so add "
+        "`dedup_minhash@1` if the full data is known to repeat."
+    )
     return None
 
 
@@ -411,7 +481,10 @@ def plan_offline(
         raise PlannerError(f"no readable source: {problems}")
     _require(toolbox.call("list_sources", {}), "list_sources")
     _require(toolbox.call("list_operators", {}), "list_operators")
-    profiles = {name: _require(toolbox.call("profile_source", {"source": name}), f"profile_source({name})") for name in toolbox.sources}
+    profiles = {
+        name: _require(toolbox.call("profile_source", {"source": name}), f"profile_source({name})")
+        for name in toolbox.sources
+    }
     name = slug(pipeline) if pipeline else default_pipeline_name(toolbox)
     plan = choose_spec(goal, name, toolbox.sources, profiles)
     say(f"planner: first spec has stages {', '.join(s['name'] for s in plan.spec['stages']) or '(none)'}")
@@ -437,8 +510,9 @@ def plan_offline(
     return toolbox.submitted
 
 
-def rationale(goal: str, plan: Plan, result: DryRunResult | None = None,
-              profiles: dict[str, dict[str, Any]] | None = None) -> str:
+def rationale(
+    goal: str, plan: Plan, result: DryRunResult | None = None, profiles: dict[str, dict[str, Any]] | None = None
+) -> str:
     lines = ["Chosen by the offline planner from the profiles of the sources (rules in `agent/planner.py`).", ""]
     lines += [f"- {d}" for d in plan.decisions]
     lines += ["", "After the dry run:", ""]
@@ -451,5 +525,5 @@ def rationale(goal: str, plan: Plan, result: DryRunResult | None = None,
         lines += ["", "What the goal asks, and whether this spec does it:", ""]
         for v in verdicts:
             mark = {True: "honoured", False: "NOT honoured", None: "not handled"}[v.honoured]
-            lines.append(f"- {v.constraint.describe()} (\"{v.constraint.asked}\"): {mark}: {v.how}")
+            lines.append(f'- {v.constraint.describe()} ("{v.constraint.asked}"): {mark}: {v.how}')
     return "\n".join(lines)

@@ -76,7 +76,9 @@ def extract_html_docs(docs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return kept, int(bad.sum())
 
 
-def language_profile(docs: pl.DataFrame, min_score: float = LANGUAGE_MIN_SCORE) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+def language_profile(
+    docs: pl.DataFrame, min_score: float = LANGUAGE_MIN_SCORE
+) -> tuple[list[dict[str, Any]], pl.DataFrame]:
     """Every language of the sample with its share; a guess scored below ``min_score`` counts as ``low_confidence``.
 
     ``min_score`` is ``language_filter@1``'s default: a document the filter would not take as
@@ -84,7 +86,11 @@ def language_profile(docs: pl.DataFrame, min_score: float = LANGUAGE_MIN_SCORE) 
     """
     op = registry.get_operator("language_filter@1")
     out = op.fn(docs, op.parse_config({"languages": None, "min_score": 0.0}))
-    bucket = pl.when(pl.col(schema.LANGUAGE_SCORE) < min_score).then(pl.lit(LOW_CONFIDENCE)).otherwise(pl.col(schema.LANGUAGE))
+    bucket = (
+        pl.when(pl.col(schema.LANGUAGE_SCORE) < min_score)
+        .then(pl.lit(LOW_CONFIDENCE))
+        .otherwise(pl.col(schema.LANGUAGE))
+    )
     stats = (
         out.with_columns(bucket.alias("_bucket"))
         .group_by("_bucket")
@@ -92,8 +98,12 @@ def language_profile(docs: pl.DataFrame, min_score: float = LANGUAGE_MIN_SCORE) 
         .sort(["docs", "_bucket"], descending=[True, False])
     )
     rows = [
-        {"language": r["_bucket"], "share": _share(r["docs"], docs.height), "docs": r["docs"],
-         "mean_score": round(float(r["mean_score"] or 0.0), 3)}
+        {
+            "language": r["_bucket"],
+            "share": _share(r["docs"], docs.height),
+            "docs": r["docs"],
+            "mean_score": round(float(r["mean_score"] or 0.0), 3),
+        }
         for r in stats.iter_rows(named=True)
     ]
     return rows, out.drop([c for c in (schema.DROP,) if c in out.columns])
@@ -111,7 +121,9 @@ def normalize_docs(docs: pl.DataFrame) -> pl.DataFrame:
 def duplicate_profile(docs: pl.DataFrame) -> dict[str, Any]:
     if docs.height < 2:
         return {"exact_share": 0.0, "near_share": 0.0, "note": "too few documents to estimate"}
-    batch = docs.select(schema.ID, schema.TEXT, schema.SOURCE).with_columns(pl.lit(0, dtype=pl.Int32).alias("source_rank"))
+    batch = docs.select(schema.ID, schema.TEXT, schema.SOURCE).with_columns(
+        pl.lit(0, dtype=pl.Int32).alias("source_rank")
+    )
     exact = registry.get_operator("dedup_exact@1")
     near = registry.get_operator("dedup_minhash@1")
     exact_drops = exact.fn(iter([batch]), exact.parse_config({})).height
@@ -137,7 +149,9 @@ def quality_profile(docs: pl.DataFrame, languages: pl.Series | None) -> tuple[di
     """Per quality filter: the share of documents it would drop, by reason and by language."""
     out: dict[str, Any] = {}
     lang_counts = Counter(languages.to_list()) if languages is not None else Counter()
-    big_langs = [lang for lang, n in lang_counts.most_common(6) if n >= MIN_DOCS_PER_LANGUAGE and lang != LOW_CONFIDENCE]
+    big_langs = [
+        lang for lang, n in lang_counts.most_common(6) if n >= MIN_DOCS_PER_LANGUAGE and lang != LOW_CONFIDENCE
+    ]
     masks: dict[str, pl.Series] = {}
     for op in registry.list_operators():
         if QUALITY_TAG not in op.tags or docs.height == 0:
@@ -152,7 +166,8 @@ def quality_profile(docs: pl.DataFrame, languages: pl.Series | None) -> tuple[di
         if languages is not None and len(big_langs) > 1:
             frame = pl.DataFrame({"lang": languages, "dropped": dropped})
             entry["drop_share_by_language"] = {
-                lang: _share(int(frame.filter(pl.col("lang") == lang)["dropped"].sum()), lang_counts[lang]) for lang in big_langs
+                lang: _share(int(frame.filter(pl.col("lang") == lang)["dropped"].sum()), lang_counts[lang])
+                for lang in big_langs
             }
         out[op.key] = entry
     return out, masks
@@ -199,7 +214,9 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
     batch = sample.batch
     docs = batch.docs
     n = docs.height
-    ctypes = docs[schema.CONTENT_TYPE].fill_null("unknown").str.split(";").list.first().str.strip_chars().str.to_lowercase()
+    ctypes = (
+        docs[schema.CONTENT_TYPE].fill_null("unknown").str.split(";").list.first().str.strip_chars().str.to_lowercase()
+    )
     ctype_counts = Counter(ctypes.to_list())
     html_docs = sum(v for k, v in ctype_counts.items() if k in HTML_TYPES)
     code_docs = sum(v for k, v in ctype_counts.items() if k.startswith(CODE_PREFIX))
@@ -208,11 +225,15 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
         "sample": {
             "records_read": batch.records,
             "documents": n,
-            "reader_dropped": dict(Counter(batch.dropped[schema.DROP_REASON].to_list())) if batch.dropped.height else {},
-            "quarantined": dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list())) if batch.quarantine.height else {},
+            "reader_dropped": dict(Counter(batch.dropped[schema.DROP_REASON].to_list()))
+            if batch.dropped.height
+            else {},
+            "quarantined": dict(Counter(e.split(":", 1)[0] for e in batch.quarantine["error"].to_list()))
+            if batch.quarantine.height
+            else {},
             "records_read_by_encoding": dict(batch.encodings),
-            "how": "records drawn at random over the source's files" + (
-                " (some files read only up to their share of the byte budget)" if sample.truncated_by_bytes else ""),
+            "how": "records drawn at random over the source's files"
+            + (" (some files read only up to their share of the byte budget)" if sample.truncated_by_bytes else ""),
         },
         "coverage": sample.coverage.to_json() if sample.coverage is not None else None,
         "content_types": {k: _share(v, n) for k, v in ctype_counts.most_common()},
@@ -222,14 +243,21 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
     text_docs = docs
     if html_docs:
         text_docs, empty = extract_html_docs(docs)
-        profile["extraction"] = {"applied": "extract_html@1", "empty_share_of_html": _share(empty, html_docs),
-                                 "note": "text figures below are measured on the extracted text"}
+        profile["extraction"] = {
+            "applied": "extract_html@1",
+            "empty_share_of_html": _share(empty, html_docs),
+            "note": "text figures below are measured on the extracted text",
+        }
     if code_docs < n / 2:
         text_docs = normalize_docs(text_docs)
-        profile["text_seen_by_filters"] = ("extracted and " if html_docs else "") + "normalized with normalize_text@1, as the pipeline does before its filters"
+        profile["text_seen_by_filters"] = (
+            "extracted and " if html_docs else ""
+        ) + "normalized with normalize_text@1, as the pipeline does before its filters"
     text_docs, capped = _cap_bytes(text_docs, text_max_bytes)
     if capped:
-        profile["sample"]["text_figures_on"] = f"{text_docs.height} documents drawn from the sample ({text_max_bytes >> 20} MiB of text)"
+        profile["sample"]["text_figures_on"] = (
+            f"{text_docs.height} documents drawn from the sample ({text_max_bytes >> 20} MiB of text)"
+        )
     if text_docs.height == 0:
         profile["note"] = "no document with text in the sample"
         profile["seconds"] = round(time.perf_counter() - t0 + sample.seconds, 2)
@@ -255,10 +283,14 @@ def profile_sample(sample: Sample, text_max_bytes: int = 2 << 20) -> dict[str, A
     }
     profile["duplicates"] = duplicate_profile(text_docs)
     profile["pii"] = pii_profile(text_docs)
-    lang_buckets = pl.Series([LOW_CONFIDENCE if sc < LANGUAGE_MIN_SCORE else lang for lang, sc in
-                              zip(annotated[schema.LANGUAGE].to_list(), scores.to_list(), strict=True)], dtype=pl.String())
+    lang_buckets = pl.Series(
+        [
+            LOW_CONFIDENCE if sc < LANGUAGE_MIN_SCORE else lang
+            for lang, sc in zip(annotated[schema.LANGUAGE].to_list(), scores.to_list(), strict=True)
+        ],
+        dtype=pl.String(),
+    )
     profile["quality"], masks = quality_profile(text_docs, lang_buckets)
     profile["quality_combined"] = combined_drops(masks, text_docs.height)
     profile["seconds"] = round(time.perf_counter() - t0 + sample.seconds, 2)
     return profile
-

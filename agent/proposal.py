@@ -89,7 +89,9 @@ def proposal_from_toolbox(goal: str, toolbox: Any, planner: str) -> Proposal:
         sample = read_sample(src, toolbox.policy, toolbox.limits.profile_docs, max_bytes=toolbox.limits.read_max_bytes)
         profiles[src.name] = profile_sample(sample, toolbox.limits.profile_max_bytes)
         profiles[src.name]["files"] = len(source_files(src, toolbox.policy))
-    return Proposal(scrub(goal), scrub_spec(sub.spec), scrub(sub.rationale), profiles, sub.dry_run, planner, list(toolbox.calls))
+    return Proposal(
+        scrub(goal), scrub_spec(sub.spec), scrub(sub.rationale), profiles, sub.dry_run, planner, list(toolbox.calls)
+    )
 
 
 def scrub_spec(spec: PipelineSpec) -> PipelineSpec:
@@ -106,7 +108,8 @@ def render_defs_yaml(proposal: Proposal) -> str:
     body = spec_to_yaml(proposal.spec)
     text = (
         f"# Proposed pipeline {proposal.pipeline!r} ({proposal.planner}); the evidence is in PROPOSAL.md beside this file.\n"
-        f"type: {COMPONENT_TYPE}\nattributes:\n" + "".join(f"  {line}\n" if line else "\n" for line in body.splitlines())
+        f"type: {COMPONENT_TYPE}\nattributes:\n"
+        + "".join(f"  {line}\n" if line else "\n" for line in body.splitlines())
     )
     return scrub(text)
 
@@ -128,7 +131,18 @@ def _pct(x: float | None) -> str:
 
 def profile_table(profiles: dict[str, dict[str, Any]]) -> str:
     ops = sorted({op for p in profiles.values() for op in p.get("quality", {})})
-    head = ["source", "format", "files", "docs sampled", "HTML", "languages", "words p10/p50/p90", "exact dup", "near dup", "PII hits"]
+    head = [
+        "source",
+        "format",
+        "files",
+        "docs sampled",
+        "HTML",
+        "languages",
+        "words p10/p50/p90",
+        "exact dup",
+        "near dup",
+        "PII hits",
+    ]
     head += [f"drop: {op}" for op in ops]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, p in profiles.items():
@@ -139,10 +153,16 @@ def profile_table(profiles: dict[str, dict[str, Any]]) -> str:
         dup = p.get("duplicates", {})
         pii = p.get("pii", {})
         row = [
-            name, p.get("source", {}).get("format", "?"), p.get("files", "?"), p.get("sample", {}).get("documents", 0),
-            _pct(p.get("html_share")), langs or "-",
+            name,
+            p.get("source", {}).get("format", "?"),
+            p.get("files", "?"),
+            p.get("sample", {}).get("documents", 0),
+            _pct(p.get("html_share")),
+            langs or "-",
             f"{w.get('p10', 0)}/{w.get('p50', 0)}/{w.get('p90', 0)}" if w else "-",
-            _pct(dup.get("exact_share")), _pct(dup.get("near_share")), pii.get("total_hits", 0),
+            _pct(dup.get("exact_share")),
+            _pct(dup.get("near_share")),
+            pii.get("total_hits", 0),
         ]
         row += [_pct(p.get("quality", {}).get(op, {}).get("drop_share")) for op in ops]
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
@@ -154,9 +174,13 @@ def dry_run_table(result: DryRunResult) -> str:
     for r in result.rows:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.dropped.items(), key=lambda x: -x[1])[:3])
         if r.quarantined:
-            reasons += (", " if reasons else "") + "quarantined: " + ", ".join(f"{k} {v}" for k, v in r.quarantined.items())
+            reasons += (
+                (", " if reasons else "") + "quarantined: " + ", ".join(f"{k} {v}" for k, v in r.quarantined.items())
+            )
         src = r.source + (" (passes through)" if r.passthrough else "")
-        lines.append(f"| {_cell(r.stage)} | {_cell(src)} | {r.docs_in} | {r.kept} | {r.dropped_total} | {_cell(reasons) or '-'} |")
+        lines.append(
+            f"| {_cell(r.stage)} | {_cell(src)} | {r.docs_in} | {r.kept} | {r.dropped_total} | {_cell(reasons) or '-'} |"
+        )
     return "\n".join(lines)
 
 
@@ -167,8 +191,13 @@ def _examples_block(result: DryRunResult) -> str:
     for stage, rows in result.examples.items():
         for ex in rows:
             text = str(ex.get("text", "")).replace("```", "'''")
-            out += [f"- `{stage}` / `{ex.get('source')}`: {ex.get('reason')}", "", "  ```text",
-                    *[f"  {line}" for line in text.splitlines()[:6]], "  ```"]
+            out += [
+                f"- `{stage}` / `{ex.get('source')}`: {ex.get('reason')}",
+                "",
+                "  ```text",
+                *[f"  {line}" for line in text.splitlines()[:6]],
+                "  ```",
+            ]
     out += ["", "</details>"]
     return "\n".join(out)
 
@@ -235,7 +264,9 @@ git merge --no-ff {proposal.branch}                             # approve: merge
 # --- git -----------------------------------------------------------------------------------------
 
 
-def git(repo: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True) -> str:
+def git(
+    repo: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None, check: bool = True
+) -> str:
     """Run git in ``repo``; raise ProposalError with git's message (scrubbed) on failure."""
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
     proc = subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True, env=full_env, timeout=120)
@@ -287,11 +318,15 @@ def commit_to_branch(repo: Path, base: str, branch: str, files: dict[str, bytes]
         raise ProposalError(f"refusing to write branch {branch!r}: proposals only write {BRANCH_PREFIX}* branches")
     base_commit = rev(repo, base)
     if base_commit is None:
-        raise ProposalError(f"base {base!r} is not a branch or commit of {repo}; pass --base with an existing branch (e.g. main)")
+        raise ProposalError(
+            f"base {base!r} is not a branch or commit of {repo}; pass --base with an existing branch (e.g. main)"
+        )
     ref = f"refs/heads/{branch}"
     head_ref = git(repo, "symbolic-ref", "-q", "HEAD", check=False)
     if head_ref == ref:
-        raise ProposalError(f"{branch} is checked out in {repo}; switch to another branch first, so the working tree is not changed under you")
+        raise ProposalError(
+            f"{branch} is checked out in {repo}; switch to another branch first, so the working tree is not changed under you"
+        )
     with tempfile.TemporaryDirectory(prefix="proposal-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         git(repo, "read-tree", base_commit, env=env)
@@ -305,7 +340,9 @@ def commit_to_branch(repo: Path, base: str, branch: str, files: dict[str, bytes]
         old_parents = git(repo, "rev-list", "--parents", "-n", "1", old).split()[1:]
         if old_tree == tree and old_parents == [base_commit]:
             return BranchResult(branch, old, base_commit, "unchanged")
-    commit = git(repo, "commit-tree", tree, "-p", base_commit, "-F", "-", input=scrub(message).encode(), env=_identity_env(repo))
+    commit = git(
+        repo, "commit-tree", tree, "-p", base_commit, "-F", "-", input=scrub(message).encode(), env=_identity_env(repo)
+    )
     args = ["update-ref", "-m", f"proposal: {branch}", ref, commit]
     args.append(old if old is not None else "0" * 40)  # compare-and-swap: fail if someone moved it meanwhile
     git(repo, *args)
@@ -317,7 +354,9 @@ def read_at(repo: Path, commit: str, path: str) -> str | None:
     return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
 
 
-def specs_at(repo: Path, commit: str, policy: PathPolicy | None = None) -> tuple[dict[str, PipelineSpec], dict[str, str]]:
+def specs_at(
+    repo: Path, commit: str, policy: PathPolicy | None = None
+) -> tuple[dict[str, PipelineSpec], dict[str, str]]:
     """The valid pipeline specs under platform_assets/defs at ``commit`` (and the problems of the others)."""
     from agent.tools import check_spec
 
@@ -373,7 +412,10 @@ class GitHubTarget:
 
 
 def parse_github_slug(url: str) -> str | None:
-    m = re.match(r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)([\w.\-]+/[\w.\-]+?)(?:\.git)?/?$", url)
+    m = re.match(
+        r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)([\w.\-]+/[\w.\-]+?)(?:\.git)?/?$",
+        url,
+    )
     return m.group(1) if m else None
 
 
@@ -422,7 +464,9 @@ class PullRequest:
     created: bool
 
 
-def open_pull_request(target: GitHubTarget, branch: str, base: str, title: str, body: str, client: Any = None) -> PullRequest:
+def open_pull_request(
+    target: GitHubTarget, branch: str, base: str, title: str, body: str, client: Any = None
+) -> PullRequest:
     """Open a pull request for ``branch`` into ``base``, or update the open one (GitHub REST API)."""
     import httpx
 
@@ -438,8 +482,11 @@ def open_pull_request(target: GitHubTarget, branch: str, base: str, title: str, 
     http = client or httpx.Client(timeout=30.0)
     try:
         api = f"{target.api_url}/repos/{target.repository}/pulls"
-        resp = http.post(api, headers=headers, json={"title": title, "head": branch, "base": base, "body": body,
-                                                      "maintainer_can_modify": True})
+        resp = http.post(
+            api,
+            headers=headers,
+            json={"title": title, "head": branch, "base": base, "body": body, "maintainer_can_modify": True},
+        )
         if resp.status_code == 201:
             data = resp.json()
             return PullRequest(data["html_url"], int(data["number"]), True)
@@ -448,7 +495,9 @@ def open_pull_request(target: GitHubTarget, branch: str, base: str, title: str, 
             _raise_for(found, "listing pull requests")
             pulls = found.json()
             if not pulls:
-                raise ProposalError(f"GitHub says a pull request for {branch} exists but lists none open; open it by hand")
+                raise ProposalError(
+                    f"GitHub says a pull request for {branch} exists but lists none open; open it by hand"
+                )
             number = int(pulls[0]["number"])
             upd = http.patch(f"{api}/{number}", headers=headers, json={"title": title, "body": body})
             _raise_for(upd, "updating the pull request")
@@ -489,8 +538,13 @@ def proposal_files(proposal: Proposal, graph_md: str, base: str, policy: PathPol
     defs = render_defs_yaml(proposal)
     reloaded = check_defs_yaml(defs, policy)
     if reloaded != proposal.spec:
-        raise ProposalError("the rendered defs.yaml does not load back to the proposed spec; this is a bug in rendering")
-    return {f"{proposal.folder}/defs.yaml": defs, f"{proposal.folder}/PROPOSAL.md": render_proposal_md(proposal, graph_md, base)}
+        raise ProposalError(
+            "the rendered defs.yaml does not load back to the proposed spec; this is a bug in rendering"
+        )
+    return {
+        f"{proposal.folder}/defs.yaml": defs,
+        f"{proposal.folder}/PROPOSAL.md": render_proposal_md(proposal, graph_md, base),
+    }
 
 
 def commit_message(proposal: Proposal) -> str:
@@ -533,21 +587,37 @@ def publish(
         for rel, text in files.items():
             (folder / Path(rel).name).write_text(text)
         say(f"not a git repository: proposal written to {folder}")
-        return Published("folder", folder=folder, graph_diff=diff, files=files, instructions=[
-            f"review {folder}/PROPOSAL.md, then copy {folder}/defs.yaml to {proposal.folder}/defs.yaml to approve it",
-        ])
+        return Published(
+            "folder",
+            folder=folder,
+            graph_diff=diff,
+            files=files,
+            instructions=[
+                f"review {folder}/PROPOSAL.md, then copy {folder}/defs.yaml to {proposal.folder}/defs.yaml to approve it",
+            ],
+        )
     prefix = os.path.relpath(project_root, repo)
     prefix = "" if prefix == "." else prefix.replace(os.sep, "/") + "/"
     blobs = {prefix + rel: text.encode() for rel, text in files.items()}
     result = commit_to_branch(repo, base, proposal.branch, blobs, commit_message(proposal))
-    say(f"branch {result.branch} {result.status} at {result.commit[:12]} (one commit on {base} {result.base_commit[:12]})")
-    out = Published("branch", branch=result.branch, commit=result.commit, status=result.status, graph_diff=diff, files=files)
+    say(
+        f"branch {result.branch} {result.status} at {result.commit[:12]} (one commit on {base} {result.base_commit[:12]})"
+    )
+    out = Published(
+        "branch", branch=result.branch, commit=result.commit, status=result.status, graph_diff=diff, files=files
+    )
     target = github_target(repo) if push else None
     if target is not None:
         say(f"pushing {result.branch} to {target.remote} ({target.repository})")
         push_branch(repo, target, result.branch)
-        pr = open_pull_request(target, result.branch, base.removeprefix("origin/"), f"Proposal: pipeline {proposal.pipeline}",
-                               files[f"{proposal.folder}/PROPOSAL.md"], http_client)
+        pr = open_pull_request(
+            target,
+            result.branch,
+            base.removeprefix("origin/"),
+            f"Proposal: pipeline {proposal.pipeline}",
+            files[f"{proposal.folder}/PROPOSAL.md"],
+            http_client,
+        )
         out.pr_url = pr.url
         say(f"pull request {'opened' if pr.created else 'updated'}: {pr.url}")
     else:

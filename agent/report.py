@@ -122,7 +122,7 @@ def trace_section(calls: list[Any]) -> str:
     lines = [
         "## Tool calls",
         "",
-        f"<details><summary>{len(calls)} tool calls, {errors} answered with an error " "(click to expand)</summary>",
+        f"<details><summary>{len(calls)} tool calls, {errors} answered with an error (click to expand)</summary>",
         "",
         "| # | tool | arguments | result | summary |",
         "|---|---|---|---|---|",

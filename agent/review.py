@@ -71,15 +71,21 @@ def review(
     result = ReviewResult(ok=True)
     merge_base = git(repo, "merge-base", base_commit, head_commit, check=False) or base_commit
     prefix = _prefix(project_root, repo)
-    changed = [line.split("\t") for line in git(repo, "diff", "--name-status", "--no-renames", merge_base, head_commit).splitlines() if line]
+    changed = [
+        line.split("\t")
+        for line in git(repo, "diff", "--name-status", "--no-renames", merge_base, head_commit).splitlines()
+        if line
+    ]
     out(f"review {head} ({head_commit[:12]}) against {base} ({base_commit[:12]}): {len(changed)} changed files")
     policy = PathPolicy.default(project_root)
     is_proposal = head.removeprefix("origin/").startswith(BRANCH_PREFIX)
     for status, path in ((c[0], c[-1]) for c in changed):
-        rel = path[len(prefix):] if path.startswith(prefix) else path
+        rel = path[len(prefix) :] if path.startswith(prefix) else path
         if is_proposal and not PROPOSAL_FILE.match(rel):
-            result.errors.append(f"{path}: a proposal may only change {DEFS_DIR}/<pipeline>/defs.yaml and PROPOSAL.md; "
-                                 "this file needs a normal code review")
+            result.errors.append(
+                f"{path}: a proposal may only change {DEFS_DIR}/<pipeline>/defs.yaml and PROPOSAL.md; "
+                "this file needs a normal code review"
+            )
         if not rel.endswith("/defs.yaml") or not rel.startswith(DEFS_DIR + "/"):
             continue
         if status == "D":
@@ -103,8 +109,10 @@ def review(
             result.errors.append(f"dagster definitions validate {result.dagster_validate}")
     result.graph_diff, result.graph_markdown = _graph(repo, base_commit, head_commit, policy, result)
     out("")
-    out(f"asset graph: {len(result.graph_diff.get('added', []))} added, {len(result.graph_diff.get('removed', []))} removed, "
-        f"{len(result.graph_diff.get('changed', {}))} changed")
+    out(
+        f"asset graph: {len(result.graph_diff.get('added', []))} added, {len(result.graph_diff.get('removed', []))} removed, "
+        f"{len(result.graph_diff.get('changed', {}))} changed"
+    )
     out(result.graph_markdown)
     result.ok = not result.errors
     out("review passed" if result.ok else f"review FAILED ({len(result.errors)} problems)")
@@ -131,8 +139,12 @@ def _check_defs(text: str, policy: PathPolicy, rel: str) -> list[str]:
 
 def _dagster_validate(project_root: Path) -> str:
     try:
-        proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                              cwd=project_root, capture_output=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+            cwd=project_root,
+            capture_output=True,
+            timeout=600,
+        )
     except subprocess.TimeoutExpired:
         return "failed: timed out after 600s"
     if proc.returncode == 0:
@@ -141,7 +153,9 @@ def _dagster_validate(project_root: Path) -> str:
     return scrub("failed: " + " | ".join(tail))
 
 
-def _graph(repo: Path, base_commit: str, head_commit: str, policy: PathPolicy, result: ReviewResult) -> tuple[dict[str, Any], str]:
+def _graph(
+    repo: Path, base_commit: str, head_commit: str, policy: PathPolicy, result: ReviewResult
+) -> tuple[dict[str, Any], str]:
     from platform_assets.graph import asset_graph_snapshot, graph_diff, render_graph_diff_markdown
 
     old_specs, _ = specs_at(repo, base_commit, policy)
@@ -149,7 +163,7 @@ def _graph(repo: Path, base_commit: str, head_commit: str, policy: PathPolicy, r
     try:
         old = asset_graph_snapshot(list(old_specs.values()))
         new = asset_graph_snapshot(list(new_specs.values()))
-    except Exception as exc:  # noqa: BLE001 - a graph that cannot be built is the finding
+    except Exception as exc:
         result.errors.append(f"asset graph: cannot be built: {type(exc).__name__}: {exc}")
         return {}, ""
     diff = graph_diff(old, new)

@@ -36,16 +36,34 @@ ENCODING_FILES = 24  # files drawn to detect a source's text encoding
 MAX_LISTED_FILES = 20_000  # a folder with more files is summarized from the first ones
 LARGE_TEXT_FILE = 256 * 1024  # one text file this large is cut into chunks, not read as one document
 WIKITEXT_HEADING = re.compile(r"^ = [^=].* = $", re.M)
-TEXT_PAIRS = (("question", "answer"), ("prompt", "response"), ("prompt", "completion"),
-              ("instruction", "output"), ("problem", "solution"))
+TEXT_PAIRS = (
+    ("question", "answer"),
+    ("prompt", "response"),
+    ("prompt", "completion"),
+    ("instruction", "output"),
+    ("problem", "solution"),
+)
 TEXT_FIELD_NAMES = ("text", "content", "body", "document", "raw_content", "article")
 
 _FORMAT_SUFFIXES: tuple[tuple[str, str], ...] = (
-    (".warc.gz", "warc"), (".warc.zst", "warc"), (".warc", "warc"),
-    (".jsonl.gz", "jsonl"), (".jsonl.zst", "jsonl"), (".jsonl.zstd", "jsonl"), (".jsonl", "jsonl"),
-    (".ndjson", "jsonl"), (".ndjson.gz", "jsonl"), (".json.gz", "jsonl"), (".json", "jsonl"),
+    (".warc.gz", "warc"),
+    (".warc.zst", "warc"),
+    (".warc", "warc"),
+    (".jsonl.gz", "jsonl"),
+    (".jsonl.zst", "jsonl"),
+    (".jsonl.zstd", "jsonl"),
+    (".jsonl", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".ndjson.gz", "jsonl"),
+    (".json.gz", "jsonl"),
+    (".json", "jsonl"),
     (".parquet", "parquet"),
-    (".txt.gz", "text"), (".txt.zst", "text"), (".txt", "text"), (".md", "text"), (".md.gz", "text"), (".py", "text"),
+    (".txt.gz", "text"),
+    (".txt.zst", "text"),
+    (".txt", "text"),
+    (".md", "text"),
+    (".md.gz", "text"),
+    (".py", "text"),
 )
 
 
@@ -114,7 +132,9 @@ def to_spec_location(location: str, policy: PathPolicy) -> str:
 def check_location(location: str, policy: PathPolicy) -> Location:
     """Resolve ``location`` for reading, or raise SourceError naming the rule it breaks."""
     if not isinstance(location, str) or not location.strip():
-        raise SourceError("empty location: give a path relative to the project (e.g. data/sources/web) or s3://bucket/prefix")
+        raise SourceError(
+            "empty location: give a path relative to the project (e.g. data/sources/web) or s3://bucket/prefix"
+        )
     spec_loc = to_spec_location(location, policy)
     why = policy.check(spec_loc)
     if why:
@@ -159,7 +179,9 @@ def list_files(loc: Location) -> Listing:
         raise SourceError(f"location {loc.display!r} does not exist")
     out: list[tuple[str, int]] = []
     truncated = False
-    if isinstance(loc.fs, pafs.LocalFileSystem):  # the readers' rule: links out of the folder are neither read nor entered
+    if isinstance(
+        loc.fs, pafs.LocalFileSystem
+    ):  # the readers' rule: links out of the folder are neither read nor entered
         for rel, leads_out in walk_local(loc.path):
             if leads_out:
                 continue
@@ -255,7 +277,7 @@ def _suffix_of(rel: str) -> str:
     lower = rel.lower()
     for suffix, _ in _FORMAT_SUFFIXES:
         if lower.endswith(suffix):
-            return rel[len(rel) - len(suffix):]
+            return rel[len(rel) - len(suffix) :]
     return posixpath.splitext(rel)[1]
 
 
@@ -356,8 +378,10 @@ def read_sample(source: SourceSpec, policy: PathPolicy, n: int, *, max_bytes: in
     t0 = time.perf_counter()
     batch, coverage, truncated = spread_read(source, loc.fs, loc.path, max(1, n), max_bytes=max_bytes, seed=seed)
     if coverage.files_total == 0:
-        raise SourceError(f"source {source.name!r} at {source.location!r}: no file matches (format {source.format}"
-                          f"{', glob ' + source.glob if source.glob else ''}); check format and glob")
+        raise SourceError(
+            f"source {source.name!r} at {source.location!r}: no file matches (format {source.format}"
+            f"{', glob ' + source.glob if source.glob else ''}); check format and glob"
+        )
     return Sample(source, batch, truncated, time.perf_counter() - t0, coverage)
 
 

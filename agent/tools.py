@@ -51,8 +51,12 @@ class ToolLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile_docs: int = Field(200, ge=10, le=1000, description="default documents profiled per source")
-    read_max_bytes: int = Field(64 << 20, ge=1 << 16, description="bytes of records read per source for a profile or sample at most")
-    profile_max_bytes: int = Field(2 << 20, ge=1 << 16, description="bytes of (extracted) text the profile's text figures use at most")
+    read_max_bytes: int = Field(
+        64 << 20, ge=1 << 16, description="bytes of records read per source for a profile or sample at most"
+    )
+    profile_max_bytes: int = Field(
+        2 << 20, ge=1 << 16, description="bytes of (extracted) text the profile's text figures use at most"
+    )
     sample_max_docs: int = Field(20, ge=1, le=100)
     dry_run_docs: int = Field(100, ge=1, le=MAX_DRY_RUN_DOCS, description="default documents per source in a dry run")
     dry_run_max_bytes: int = Field(64 << 20, ge=1 << 16, description="text bytes per source in a dry run at most")
@@ -71,15 +75,21 @@ class ListSourcesInput(_Input):
 
 
 class SampleDocumentsInput(_Input):
-    source: str = Field(description="a source name from list_sources, or a location (path relative to the project, or s3://bucket/prefix)")
+    source: str = Field(
+        description="a source name from list_sources, or a location (path relative to the project, or s3://bucket/prefix)"
+    )
     n: int = Field(5, ge=1, le=20, description="documents to return (drawn over the whole source, seeded)")
     max_chars: int = Field(1500, ge=100, le=4000, description="characters of each document's text to show")
-    view: Literal["raw", "extracted"] = Field("raw", description="'extracted': HTML documents are shown as the main text extract_html@1 keeps")
+    view: Literal["raw", "extracted"] = Field(
+        "raw", description="'extracted': HTML documents are shown as the main text extract_html@1 keeps"
+    )
 
 
 class ProfileSourceInput(_Input):
     source: str = Field(description="a source name from list_sources, or a location")
-    n: int | None = Field(None, ge=10, le=1000, description="documents to profile (default 200; drawn over the whole source, seeded)")
+    n: int | None = Field(
+        None, ge=10, le=1000, description="documents to profile (default 200; drawn over the whole source, seeded)"
+    )
 
 
 class ListOperatorsInput(_Input):
@@ -96,7 +106,9 @@ class ValidateSpecInput(_Input):
 
 class DryRunInput(_Input):
     spec: dict[str, Any] = Field(description="the pipeline spec as a JSON object")
-    n: int = Field(100, ge=1, le=MAX_DRY_RUN_DOCS, description="documents per source (drawn over the whole source, seeded)")
+    n: int = Field(
+        100, ge=1, le=MAX_DRY_RUN_DOCS, description="documents per source (drawn over the whole source, seeded)"
+    )
 
 
 class SubmitProposalInput(_Input):
@@ -195,8 +207,10 @@ def check_spec(data: Any, policy: PathPolicy, *, build: bool = True) -> tuple[Pi
             from platform_assets.components.pipeline import build_pipeline_defs
 
             build_pipeline_defs(spec)
-        except Exception as exc:  # noqa: BLE001 - any failure to build is a finding about the spec
-            return spec, [SpecIssue("(definitions)", f"building the Dagster assets failed: {type(exc).__name__}: {exc}")]
+        except Exception as exc:
+            return spec, [
+                SpecIssue("(definitions)", f"building the Dagster assets failed: {type(exc).__name__}: {exc}")
+            ]
     return spec, []
 
 
@@ -243,27 +257,65 @@ class Toolbox:
     # -- the table -------------------------------------------------------------
     def _tools(self) -> list[Tool]:
         return [
-            Tool("list_sources", "List the data sources given for this proposal (with the reading options guessed for "
-                 "each: format, text field, split) and the folders under the allowed roots.", ListSourcesInput,
-                 self.list_sources, untrusted=True),
-            Tool("sample_documents", "Return n documents drawn over a source as the raw stage reads them "
-                 "(text cut to max_chars).", SampleDocumentsInput, self.sample_documents, untrusted=True),
-            Tool("profile_source", "Profile a source from a sample: format, size, content types, share of HTML, "
-                 "length quantiles, language distribution (language_filter@1), exact and near duplicate rate "
-                 "(dedup ops), PII hits (redact_pii@1) and the share of documents each quality filter would drop "
-                 "(by reason and by language).", ProfileSourceInput, self.profile_source, untrusted=True),
-            Tool("list_operators", "List every registered operator: versioned name, kind (map, filter, global), "
-                 "tags and description.", ListOperatorsInput, self.list_operators),
-            Tool("describe_operator", "Describe one operator: config JSON schema, defaults, drop reasons and the "
-                 "columns it adds.", DescribeOperatorInput, self.describe_operator),
-            Tool("validate_spec", "Validate a pipeline spec exactly as the pipeline component will when it is "
-                 "loaded; returns every problem by field.", ValidateSpecInput, self.validate_spec),
-            Tool("dry_run", "Run a valid spec on n documents drawn over each source in a temporary store: "
-                 "documents in and kept per stage and source, drop reasons, duplicates found and example drops.",
-                 DryRunInput, self.dry_run, untrusted=True),
-            Tool("submit_proposal", "Submit the final spec and its rationale for review by a person. The spec is "
-                 "validated and dry-run first; an error says what to fix. Success ends the session.",
-                 SubmitProposalInput, self.submit_proposal),
+            Tool(
+                "list_sources",
+                "List the data sources given for this proposal (with the reading options guessed for "
+                "each: format, text field, split) and the folders under the allowed roots.",
+                ListSourcesInput,
+                self.list_sources,
+                untrusted=True,
+            ),
+            Tool(
+                "sample_documents",
+                "Return n documents drawn over a source as the raw stage reads them (text cut to max_chars).",
+                SampleDocumentsInput,
+                self.sample_documents,
+                untrusted=True,
+            ),
+            Tool(
+                "profile_source",
+                "Profile a source from a sample: format, size, content types, share of HTML, "
+                "length quantiles, language distribution (language_filter@1), exact and near duplicate rate "
+                "(dedup ops), PII hits (redact_pii@1) and the share of documents each quality filter would drop "
+                "(by reason and by language).",
+                ProfileSourceInput,
+                self.profile_source,
+                untrusted=True,
+            ),
+            Tool(
+                "list_operators",
+                "List every registered operator: versioned name, kind (map, filter, global), tags and description.",
+                ListOperatorsInput,
+                self.list_operators,
+            ),
+            Tool(
+                "describe_operator",
+                "Describe one operator: config JSON schema, defaults, drop reasons and the columns it adds.",
+                DescribeOperatorInput,
+                self.describe_operator,
+            ),
+            Tool(
+                "validate_spec",
+                "Validate a pipeline spec exactly as the pipeline component will when it is "
+                "loaded; returns every problem by field.",
+                ValidateSpecInput,
+                self.validate_spec,
+            ),
+            Tool(
+                "dry_run",
+                "Run a valid spec on n documents drawn over each source in a temporary store: "
+                "documents in and kept per stage and source, drop reasons, duplicates found and example drops.",
+                DryRunInput,
+                self.dry_run,
+                untrusted=True,
+            ),
+            Tool(
+                "submit_proposal",
+                "Submit the final spec and its rationale for review by a person. The spec is "
+                "validated and dry-run first; an error says what to fix. Success ends the session.",
+                SubmitProposalInput,
+                self.submit_proposal,
+            ),
         ]
 
     def definitions(self) -> list[dict[str, Any]]:
@@ -291,26 +343,35 @@ class Toolbox:
         self.calls.append(ToolCall(name, args, result.is_error, summary, time.perf_counter() - t0))
         if self.progress is not None:
             status = "error" if result.is_error else "ok"
-            self.progress(scrub(f"{name}({_short_args(args)}) -> {status}: {summary} ({time.perf_counter() - t0:.1f}s)"))
+            self.progress(
+                scrub(f"{name}({_short_args(args)}) -> {status}: {summary} ({time.perf_counter() - t0:.1f}s)")
+            )
         return result
 
     def _run(self, tool: Tool, arguments: Any) -> ToolResult:
         try:
             parsed = tool.input_model.model_validate(arguments if arguments is not None else {})
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}" for e in exc.errors())
-            return ToolResult(f"invalid arguments for {tool.name}: {problems}. Expected schema: "
-                              f"{json.dumps(tool.definition()['input_schema'])}", is_error=True)
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}" for e in exc.errors()
+            )
+            return ToolResult(
+                f"invalid arguments for {tool.name}: {problems}. Expected schema: "
+                f"{json.dumps(tool.definition()['input_schema'])}",
+                is_error=True,
+            )
         try:
             return ToolResult(tool.handler(parsed), untrusted=tool.untrusted)
         except ToolError as exc:
             return ToolResult(str(exc), is_error=True)
         except (SourceError, SpecError, FileNotFoundError, registry.UnknownOperatorError) as exc:
             return ToolResult(str(exc), is_error=True)
-        except Exception as exc:  # noqa: BLE001 - an unexpected failure still goes back to the model, with its place
+        except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            return ToolResult(f"{tool.name} failed: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
-                              is_error=True)
+            return ToolResult(
+                f"{tool.name} failed: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
+                is_error=True,
+            )
 
     # -- sources ---------------------------------------------------------------
     def resolve_source(self, ref: str) -> SourceSpec:
@@ -349,8 +410,11 @@ class Toolbox:
             "given_sources": given,
             "unreadable_given_locations": self.source_errors,
             "allowed_roots": roots,
-            "s3": (f"s3:// locations under {', '.join(self.policy.allowed_s3)} are allowed; pass them as a source location"
-                   if self.policy.allowed_s3 else "no s3:// location is allowed (CORPUS_ALLOWED_ROOTS lists none)"),
+            "s3": (
+                f"s3:// locations under {', '.join(self.policy.allowed_s3)} are allowed; pass them as a source location"
+                if self.policy.allowed_s3
+                else "no s3:// location is allowed (CORPUS_ALLOWED_ROOTS lists none)"
+            ),
         }
 
     def sample_documents(self, args: SampleDocumentsInput) -> dict[str, Any]:
@@ -366,14 +430,16 @@ class Toolbox:
         out = []
         for row in docs.head(n).iter_rows(named=True):
             text = row["text"] or ""
-            out.append({
-                "id": row["id"][:16],
-                "url": row.get("url"),
-                "title": row.get("title"),
-                "content_type": row.get("content_type"),
-                "chars": len(text),
-                "text": text[: args.max_chars] + ("…" if len(text) > args.max_chars else ""),
-            })
+            out.append(
+                {
+                    "id": row["id"][:16],
+                    "url": row.get("url"),
+                    "title": row.get("title"),
+                    "content_type": row.get("content_type"),
+                    "chars": len(text),
+                    "text": text[: args.max_chars] + ("…" if len(text) > args.max_chars else ""),
+                }
+            )
         return {
             "source": src.model_dump(mode="json", exclude_defaults=True),
             "records_read": sample.batch.records,
@@ -411,7 +477,9 @@ class Toolbox:
         spec, issues = check_spec(data, self.policy)
         if issues or spec is None:
             lines = "\n".join(f"  - {i.field}: {i.message}" for i in issues)
-            raise ToolError(f"the spec is invalid ({len(issues)} problem{'s' if len(issues) != 1 else ''}); fix these fields:\n{lines}")
+            raise ToolError(
+                f"the spec is invalid ({len(issues)} problem{'s' if len(issues) != 1 else ''}); fix these fields:\n{lines}"
+            )
         return spec
 
     def validate_spec(self, args: ValidateSpecInput) -> dict[str, Any]:
@@ -433,7 +501,9 @@ class Toolbox:
         key = (spec.model_dump_json(), n)
         if self.last_dry_run is not None and self._last_dry_key == key and not self.last_dry_run.timed_out:
             return self.last_dry_run
-        result = dry_run(spec, self.policy, n, time_limit_s=self.limits.dry_run_seconds, max_bytes=self.limits.dry_run_max_bytes)
+        result = dry_run(
+            spec, self.policy, n, time_limit_s=self.limits.dry_run_seconds, max_bytes=self.limits.dry_run_max_bytes
+        )
         self.last_dry_run, self._last_dry_key = result, key
         return result
 
@@ -441,8 +511,10 @@ class Toolbox:
         spec = self._checked(args.spec)
         result = self.run_dry(spec)
         if result.timed_out:
-            raise ToolError(f"the dry run of the submitted spec hit its time limit ({self.limits.dry_run_seconds:.0f}s) "
-                            f"before stages {', '.join(result.not_run)}; simplify the spec")
+            raise ToolError(
+                f"the dry run of the submitted spec hit its time limit ({self.limits.dry_run_seconds:.0f}s) "
+                f"before stages {', '.join(result.not_run)}; simplify the spec"
+            )
         empty = [s for s, kept in result.final_kept().items() if kept == 0]
         if empty:
             details = []
@@ -450,12 +522,17 @@ class Toolbox:
                 culprit = next((r for r in result.rows if r.source == source and r.docs_in > 0 and r.kept == 0), None)
                 if culprit is not None:
                     reasons = ", ".join(f"{k} {v}" for k, v in sorted(culprit.dropped.items(), key=lambda x: -x[1])[:3])
-                    details.append(f"source {source!r}: stage {culprit.stage!r} dropped all {culprit.docs_in} documents ({reasons})")
+                    details.append(
+                        f"source {source!r}: stage {culprit.stage!r} dropped all {culprit.docs_in} documents ({reasons})"
+                    )
                 else:
                     details.append(f"source {source!r}: the sample holds no document")
-            raise ToolError("the dry run keeps no document of " + "; ".join(details)
-                            + ". Loosen the filter's config (describe_operator shows it), limit the stage to other "
-                            "sources with `sources:`, or remove it")
+            raise ToolError(
+                "the dry run keeps no document of "
+                + "; ".join(details)
+                + ". Loosen the filter's config (describe_operator shows it), limit the stage to other "
+                "sources with `sources:`, or remove it"
+            )
         if result.evidence is None:
             result.evidence = evidence_of(result)
         self.submitted = SubmittedProposal(spec, scrub(args.rationale), result)

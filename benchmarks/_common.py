@@ -66,8 +66,11 @@ def pin_to_one_core(core: int | None = None) -> int:
         os.sched_setaffinity(0, {chosen})
     late = [m for m in ("polars", "numpy", "torch") if m in sys.modules]
     if late:
-        print(f"warning: {', '.join(late)} imported before pin_to_one_core(); "
-              "their thread pools may use more than one core", file=sys.stderr)
+        print(
+            f"warning: {', '.join(late)} imported before pin_to_one_core(); "
+            "their thread pools may use more than one core",
+            file=sys.stderr,
+        )
     return chosen
 
 
@@ -104,8 +107,9 @@ class RealDocument:
     text: str
 
 
-def load_real_documents(data_root: Path | None = None, *, web_limit: int | None = None,
-                        gsm8k_limit: int | None = None) -> list[RealDocument]:
+def load_real_documents(
+    data_root: Path | None = None, *, web_limit: int | None = None, gsm8k_limit: int | None = None
+) -> list[RealDocument]:
     """Real documents from the shared corpora, in a fixed order.
 
     web: pages of ``web/crawl-sample.warc.gz`` extracted with trafilatura (multilingual);
@@ -123,7 +127,9 @@ def load_real_documents(data_root: Path | None = None, *, web_limit: int | None 
     docs += [RealDocument("encyclopedia", t) for t in _wikitext_articles(root / "encyclopedia" / "wikitext2-valid.txt")]
     docs += [RealDocument("literature", t) for t in _line_chunks(root / "literature" / "tinyshakespeare.txt", 40)]
     docs += [RealDocument("speeches", _read_text(p)) for p in sorted((root / "speeches" / "inaugural").glob("*.txt"))]
-    docs += [RealDocument("multilingual", _read_text(p)) for p in sorted((root / "multilingual" / "udhr").glob("*.txt"))]
+    docs += [
+        RealDocument("multilingual", _read_text(p)) for p in sorted((root / "multilingual" / "udhr").glob("*.txt"))
+    ]
     return [d for d in docs if d.text.strip()]
 
 
@@ -282,14 +288,21 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (plus machine info and a timestamp) to ``benchmarks/results/<name>.json`` atomically."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
-    body = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_info(), **payload}
+    body = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(),
+        **payload,
+    }
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
 
 
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, title: str | None = None) -> None:
+def print_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, *, title: str | None = None
+) -> None:
     """Print ``rows`` as an aligned text table; floats get 3 significant decimals."""
     if not rows:
         print("(no rows)")
@@ -318,8 +331,8 @@ def _numeric(cell: str) -> bool:
 
 
 __all__ = [
-    "RealDocument",
     "SHARED_DATA",
+    "RealDocument",
     "Timing",
     "load_real_documents",
     "machine_info",

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import PROJECT_ROOT, SHARED_DATA, print_table, write_results  # noqa: E402
-from agent_fixtures import Fixture, fixtures, materialize  # noqa: E402
+from _common import PROJECT_ROOT, SHARED_DATA, print_table, write_results
+from agent_fixtures import Fixture, fixtures, materialize
 
 RECORDINGS = Path(__file__).resolve().parent / "agent_recordings"
 SCRATCH = "data/bench_agent"
@@ -283,8 +283,14 @@ def loop_checks(md: str, model_kind: str) -> dict[str, Any]:
 
 def failed_entry(fx, exc: Exception) -> dict:
     """The scored entry of a proposal that raised: invalid, no evidence, nothing met."""
-    return {"error": f"{type(exc).__name__}: {exc}", "spec_valid": False, "evidence": False, "checks": {},
-            "met": 0, "expectations": len(fx.expect)}
+    return {
+        "error": f"{type(exc).__name__}: {exc}",
+        "spec_valid": False,
+        "evidence": False,
+        "checks": {},
+        "met": 0,
+        "expectations": len(fx.expect),
+    }
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -323,7 +329,7 @@ def main() -> None:
                 proposal, md, box = run_offline(fx, locations)
                 entry["offline"] = score(fx, proposal, md, policy) | {"seconds": round(time.perf_counter() - t0, 1)}
                 offline_calls = box.calls
-            except Exception as exc:  # noqa: BLE001 - a failed proposal is a result of the benchmark
+            except Exception as exc:
                 entry["offline"] = failed_entry(fx, exc)
             o = entry["offline"]
             print(
@@ -342,7 +348,7 @@ def main() -> None:
                     | loop_checks(md, kind)
                     | {"model": kind, "seconds": round(time.perf_counter() - t0, 1)}
                 )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 entry["claude"] = failed_entry(fx, exc)
             c = entry["claude"]
             print(

@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pin_to_one_core  # noqa: E402
+from _common import pin_to_one_core
 
 pin_to_one_core()
 
@@ -95,7 +95,7 @@ def build_corpus(target_mb: float, seed: int = 0) -> tuple[list[str], list[tuple
     """
     originals = [d.text for d in load_real_documents()]
     stride = math.ceil(utf8_bytes(originals) / (ORIGINALS_MAX_SHARE * target_mb * 1e6))
-    originals = originals[::max(1, stride)]
+    originals = originals[:: max(1, stride)]
     rng = random.Random(seed)
     vocab = sorted({w for t in originals[:: max(1, len(originals) // 2000)] for w in t.split()})
     texts = list(originals)
@@ -206,21 +206,38 @@ def run_datatrove(texts: list[str], repeats: int) -> tuple[float, float, list[in
         stages = {
             "signature": LocalPipelineExecutor(
                 [source, MinhashDedupSignature(output_folder=str(root / "sigs"), config=config)],
-                tasks=1, workers=1, logging_dir=str(root / "logs/sigs"),
+                tasks=1,
+                workers=1,
+                logging_dir=str(root / "logs/sigs"),
             ),
             "buckets": LocalPipelineExecutor(
-                [MinhashDedupBuckets(input_folder=str(root / "sigs"), output_folder=str(root / "buckets"),
-                                     config=config)],
-                tasks=config.num_buckets, workers=1, logging_dir=str(root / "logs/buckets"),
+                [
+                    MinhashDedupBuckets(
+                        input_folder=str(root / "sigs"), output_folder=str(root / "buckets"), config=config
+                    )
+                ],
+                tasks=config.num_buckets,
+                workers=1,
+                logging_dir=str(root / "logs/buckets"),
             ),
             "cluster": LocalPipelineExecutor(
-                [MinhashDedupCluster(input_folder=str(root / "buckets"), output_folder=str(root / "remove"),
-                                     config=config, save_cluster_id=True)],
-                tasks=1, workers=1, logging_dir=str(root / "logs/cluster"),
+                [
+                    MinhashDedupCluster(
+                        input_folder=str(root / "buckets"),
+                        output_folder=str(root / "remove"),
+                        config=config,
+                        save_cluster_id=True,
+                    )
+                ],
+                tasks=1,
+                workers=1,
+                logging_dir=str(root / "logs/cluster"),
             ),
             "filter": LocalPipelineExecutor(
                 [source, MinhashDedupFilter(input_folder=str(root / "remove"))],
-                tasks=1, workers=1, logging_dir=str(root / "logs/filter"),
+                tasks=1,
+                workers=1,
+                logging_dir=str(root / "logs/filter"),
             ),
         }
         per_stage: dict[str, float] = {}
@@ -263,8 +280,13 @@ def _datatrove_representatives(remove_dir: Path, n: int) -> list[int]:
 # --------------------------------------------------------------------------- quality
 
 
-def quality(texts: list[str], plants: list[tuple[int, int, float]], sample: list[int], rep: list[int],
-            jac: dict[tuple[int, int], float]) -> dict[str, float | int]:
+def quality(
+    texts: list[str],
+    plants: list[tuple[int, int, float]],
+    sample: list[int],
+    rep: list[int],
+    jac: dict[tuple[int, int], float],
+) -> dict[str, float | int]:
     high = [k for k in sample if plants[k][2] > 0 and jac[plants[k][:2]] >= 0.8]
     low = [k for k in sample if jac[plants[k][:2]] < 0.5]
     exact = [k for k in sample if plants[k][2] == 0.0]
@@ -367,8 +389,13 @@ def rensa_signatures(texts: list[str]) -> dict[str, float | int | str] | None:
         ],
         3,
     )
-    return {"shingles": int(sum(sh.hashes.size for sh, _ in chunks)), "numpy_s": numpy_s, "rensa_s": rensa_s,
-            "rensa_version": importlib.metadata.version("rensa"), "rensa_value_bits": 32}
+    return {
+        "shingles": int(sum(sh.hashes.size for sh, _ in chunks)),
+        "numpy_s": numpy_s,
+        "rensa_s": rensa_s,
+        "rensa_version": importlib.metadata.version("rensa"),
+        "rensa_value_bits": 32,
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -386,8 +413,10 @@ def main() -> None:
     t0 = time.perf_counter()
     texts, plants = build_corpus(args.mb)
     mb = utf8_bytes(texts) / 1e6
-    print(f"corpus: {len(texts):,} documents, {mb:.1f} MB ({len(plants):,} planted copies), "
-          f"built in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"corpus: {len(texts):,} documents, {mb:.1f} MB ({len(plants):,} planted copies), "
+        f"built in {time.perf_counter() - t0:.0f} s"
+    )
 
     sub_n = len(texts)
     if args.datatrove_mb is not None and args.datatrove_mb < mb:
@@ -410,49 +439,108 @@ def main() -> None:
     dt_s, dt_cpu, dt_rep, dt_stages = run_datatrove(sub_texts, args.datatrove_repeats)
     print(f"datatrove: {dt_s:.1f} s ({dt_cpu:.1f} s CPU) on {sub_mb:.1f} MB")
 
-    estimator = estimator_quality([(texts[plants[k][0]], texts[plants[k][1]]) for k in sample[:1000]],
-                                  np.array([jac[plants[k][:2]] for k in sample[:1000]]))
+    estimator = estimator_quality(
+        [(texts[plants[k][0]], texts[plants[k][1]]) for k in sample[:1000]],
+        np.array([jac[plants[k][:2]] for k in sample[:1000]]),
+    )
     rensa_cmp = rensa_signatures(texts)
     q_ours = quality(sub_texts, plants, sample, ours_sub_rep, jac)
     q_dt = quality(sub_texts, plants, sample, dt_rep, jac)
     rows = [
-        {"engine": "dedup_minhash@1", "MB": sub_mb, "seconds": ours_sub_s, "cpu_s": ours_sub_cpu,
-         "MB/s": sub_mb / ours_sub_s, "MB/cpu_s": sub_mb / ours_sub_cpu, **q_ours},
-        {"engine": "datatrove 4-stage", "MB": sub_mb, "seconds": dt_s, "cpu_s": dt_cpu,
-         "MB/s": sub_mb / dt_s, "MB/cpu_s": sub_mb / dt_cpu, **q_dt},
+        {
+            "engine": "dedup_minhash@1",
+            "MB": sub_mb,
+            "seconds": ours_sub_s,
+            "cpu_s": ours_sub_cpu,
+            "MB/s": sub_mb / ours_sub_s,
+            "MB/cpu_s": sub_mb / ours_sub_cpu,
+            **q_ours,
+        },
+        {
+            "engine": "datatrove 4-stage",
+            "MB": sub_mb,
+            "seconds": dt_s,
+            "cpu_s": dt_cpu,
+            "MB/s": sub_mb / dt_s,
+            "MB/cpu_s": sub_mb / dt_cpu,
+            **q_dt,
+        },
     ]
     if sub_n < len(texts):
-        rows.insert(0, {"engine": "dedup_minhash@1 (full)", "MB": mb, "seconds": ours_s, "cpu_s": ours_cpu,
-                        "MB/s": mb / ours_s, "MB/cpu_s": mb / ours_cpu})
+        rows.insert(
+            0,
+            {
+                "engine": "dedup_minhash@1 (full)",
+                "MB": mb,
+                "seconds": ours_s,
+                "cpu_s": ours_cpu,
+                "MB/s": mb / ours_s,
+                "MB/cpu_s": mb / ours_cpu,
+            },
+        )
     speedup, speedup_cpu = dt_s / ours_sub_s, dt_cpu / ours_sub_cpu
     print_table(
         rows,
-        ["engine", "MB", "seconds", "cpu_s", "MB/s", "MB/cpu_s", "removed", "recall_j_ge_0_8", "merged_j_lt_0_5", "precision",
-         "exact_removed"],
+        [
+            "engine",
+            "MB",
+            "seconds",
+            "cpu_s",
+            "MB/s",
+            "MB/cpu_s",
+            "removed",
+            "recall_j_ge_0_8",
+            "merged_j_lt_0_5",
+            "precision",
+            "exact_removed",
+        ],
         title=f"\nMinHash dedup, one core (5-grams, 14 x 8 hashes); speedup {speedup:.1f}x wall, {speedup_cpu:.1f}x CPU",
     )
     print("our phases (s): " + "  ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     print("datatrove stages (s): " + "  ".join(f"{k} {v:.1f}" for k, v in dt_stages.items()))
-    print_table([{"engine": k, **v} for k, v in estimator.items()],
-                title="\nJaccard estimate from 112 MinHash values vs truth")
+    print_table(
+        [{"engine": k, **v} for k, v in estimator.items()], title="\nJaccard estimate from 112 MinHash values vs truth"
+    )
     if rensa_cmp:
-        print(f"signature step on {rensa_cmp['shingles']:,} shingles: numpy {rensa_cmp['numpy_s']:.2f} s, "
-              f"rensa {rensa_cmp['rensa_s']:.2f} s (32-bit values)")
+        print(
+            f"signature step on {rensa_cmp['shingles']:,} shingles: numpy {rensa_cmp['numpy_s']:.2f} s, "
+            f"rensa {rensa_cmp['rensa_s']:.2f} s (32-bit values)"
+        )
     path = write_results(
         "dedup",
         {
             "corpus": {
-                "documents": len(texts), "mb": mb, "planted_copies": len(plants), "rates": RATES,
-                "datatrove_subset_documents": sub_n, "datatrove_subset_mb": sub_mb,
+                "documents": len(texts),
+                "mb": mb,
+                "planted_copies": len(plants),
+                "rates": RATES,
+                "datatrove_subset_documents": sub_n,
+                "datatrove_subset_mb": sub_mb,
                 "quality_pairs_sampled": len(sample),
             },
             "config": MinhashDedupConfig().model_dump(),
-            "ours": {"seconds_full": ours_s, "cpu_seconds_full": ours_cpu, "mb_per_s_full": mb / ours_s,
-                     "seconds": ours_sub_s, "cpu_seconds": ours_sub_cpu, "mb_per_s": sub_mb / ours_sub_s,
-                     "mb_per_cpu_s": sub_mb / ours_sub_cpu, "repeats": args.repeats, "phases_s": phases, **q_ours},
-            "datatrove": {"version": "0.10.1", "seconds": dt_s, "cpu_seconds": dt_cpu, "mb_per_s": sub_mb / dt_s,
-                          "mb_per_cpu_s": sub_mb / dt_cpu,
-                          "repeats": args.datatrove_repeats, "stages_s": dt_stages, **q_dt},
+            "ours": {
+                "seconds_full": ours_s,
+                "cpu_seconds_full": ours_cpu,
+                "mb_per_s_full": mb / ours_s,
+                "seconds": ours_sub_s,
+                "cpu_seconds": ours_sub_cpu,
+                "mb_per_s": sub_mb / ours_sub_s,
+                "mb_per_cpu_s": sub_mb / ours_sub_cpu,
+                "repeats": args.repeats,
+                "phases_s": phases,
+                **q_ours,
+            },
+            "datatrove": {
+                "version": "0.10.1",
+                "seconds": dt_s,
+                "cpu_seconds": dt_cpu,
+                "mb_per_s": sub_mb / dt_s,
+                "mb_per_cpu_s": sub_mb / dt_cpu,
+                "repeats": args.datatrove_repeats,
+                "stages_s": dt_stages,
+                **q_dt,
+            },
             "speedup": speedup,
             "speedup_cpu": speedup_cpu,
             "load_average_1_5_15min_at_end": list(os.getloadavg()),  # other processes sharing the machine

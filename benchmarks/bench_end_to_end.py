@@ -62,7 +62,10 @@ def write_corpus(texts: list[str], folder: Path) -> None:
     per = -(-len(texts) // FILES)
     for f in range(FILES):
         with open(folder / f"part-{f:02d}.jsonl", "w", encoding="utf-8") as out:
-            out.writelines(json.dumps({"id": str(i), "text": texts[i]}, ensure_ascii=False) + "\n" for i in range(f * per, min(len(texts), (f + 1) * per)))
+            out.writelines(
+                json.dumps({"id": str(i), "text": texts[i]}, ensure_ascii=False) + "\n"
+                for i in range(f * per, min(len(texts), (f + 1) * per))
+            )
 
 
 def make_tokenizer(texts: list[str], path: Path) -> None:
@@ -99,22 +102,55 @@ def run_datatrove(src: Path, tokenizer: Path, work: Path) -> dict[str, Any]:
     logs = work / "logs"
     stages = {
         "read+filters+write": LocalPipelineExecutor(
-            [JsonlReader(str(src)), GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter(),
-             JsonlWriter(str(work / "filtered"), compression=None)],
-            tasks=1, workers=1, logging_dir=str(logs / "filter")),
+            [
+                JsonlReader(str(src)),
+                GopherRepetitionFilter(),
+                GopherQualityFilter(),
+                C4QualityFilter(),
+                FineWebQualityFilter(),
+                JsonlWriter(str(work / "filtered"), compression=None),
+            ],
+            tasks=1,
+            workers=1,
+            logging_dir=str(logs / "filter"),
+        ),
         "minhash signatures": LocalPipelineExecutor(
-            [JsonlReader(str(work / "filtered")), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config)],
-            tasks=1, workers=1, logging_dir=str(logs / "sigs")),
+            [
+                JsonlReader(str(work / "filtered")),
+                MinhashDedupSignature(output_folder=str(work / "sigs"), config=config),
+            ],
+            tasks=1,
+            workers=1,
+            logging_dir=str(logs / "sigs"),
+        ),
         "minhash buckets": LocalPipelineExecutor(
             [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)],
-            tasks=config.num_buckets, workers=1, logging_dir=str(logs / "buckets")),
+            tasks=config.num_buckets,
+            workers=1,
+            logging_dir=str(logs / "buckets"),
+        ),
         "minhash cluster": LocalPipelineExecutor(
-            [MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=config)],
-            tasks=1, workers=1, logging_dir=str(logs / "cluster")),
+            [
+                MinhashDedupCluster(
+                    input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=config
+                )
+            ],
+            tasks=1,
+            workers=1,
+            logging_dir=str(logs / "cluster"),
+        ),
         "read+dedup filter+tokenize": LocalPipelineExecutor(
-            [JsonlReader(str(work / "filtered")), MinhashDedupFilter(input_folder=str(work / "remove")),
-             DocumentTokenizer(output_folder=str(work / "tokens"), tokenizer_name_or_path=str(tokenizer), eos_token="<|endoftext|>")],
-            tasks=1, workers=1, logging_dir=str(logs / "tokens")),
+            [
+                JsonlReader(str(work / "filtered")),
+                MinhashDedupFilter(input_folder=str(work / "remove")),
+                DocumentTokenizer(
+                    output_folder=str(work / "tokens"), tokenizer_name_or_path=str(tokenizer), eos_token="<|endoftext|>"
+                ),
+            ],
+            tasks=1,
+            workers=1,
+            logging_dir=str(logs / "tokens"),
+        ),
     }
     per_stage: dict[str, float] = {}
     cpu = 0.0
@@ -128,8 +164,14 @@ def run_datatrove(src: Path, tokenizer: Path, work: Path) -> dict[str, Any]:
     kept = sum(f.read_bytes().count(b"\n") for f in (work / "filtered").glob("*.jsonl"))
     removed = sum(f.stat().st_size // 4 for f in (work / "remove").glob("*.remove"))
     tokens = sum(f.stat().st_size // 2 for f in (work / "tokens").rglob("*.ds"))
-    return {"wall_s": sum(per_stage.values()), "cpu_s": cpu, "per_stage_s": per_stage,
-            "docs_after_filters": kept, "docs_after_dedup": kept - removed, "tokens": tokens}
+    return {
+        "wall_s": sum(per_stage.values()),
+        "cpu_s": cpu,
+        "per_stage_s": per_stage,
+        "docs_after_filters": kept,
+        "docs_after_dedup": kept - removed,
+        "tokens": tokens,
+    }
 
 
 # --------------------------------------------------------------------------- ours
@@ -147,17 +189,26 @@ def run_ours(src: Path, tokenizer: Path, work: Path, instance_dir: Path | None =
     from resources.compute import ComputeEngine
     from resources.storage import CorpusStorage
 
-    spec = parse_spec({
-        "pipeline": "e2e",
-        "shard_docs": SHARD_DOCS,
-        "sources": [{"name": "web", "location": str(src), "format": "jsonl"}],
-        "stages": [
-            {"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1"}, {"op": "c4_quality@1"},
-                                          {"op": "fineweb_quality@1"}]},
-            {"name": "deduped", "op": "dedup_minhash@1"},
-        ],
-        "tokenizer": {"kind": "file", "path": str(tokenizer)},
-    })
+    spec = parse_spec(
+        {
+            "pipeline": "e2e",
+            "shard_docs": SHARD_DOCS,
+            "sources": [{"name": "web", "location": str(src), "format": "jsonl"}],
+            "stages": [
+                {
+                    "name": "quality",
+                    "steps": [
+                        {"op": "gopher_repetition@1"},
+                        {"op": "gopher_quality@1"},
+                        {"op": "c4_quality@1"},
+                        {"op": "fineweb_quality@1"},
+                    ],
+                },
+                {"name": "deduped", "op": "dedup_minhash@1"},
+            ],
+            "tokenizer": {"kind": "file", "path": str(tokenizer)},
+        }
+    )
     home = (instance_dir or work) / "dagster_home"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -166,19 +217,37 @@ def run_ours(src: Path, tokenizer: Path, work: Path, instance_dir: Path | None =
     resources = default_resources()
     resources["storage"] = CorpusStorage(root=str(work / "store"))
     resources["compute"] = ComputeEngine(backend="serial")
-    timing, segments = timed(lambda: materialize_pipeline(spec, resources=resources, instance=dg.DagsterInstance.get(),
-                                                          parallel=1, progress=lambda _: None))
+    timing, segments = timed(
+        lambda: materialize_pipeline(
+            spec, resources=resources, instance=dg.DagsterInstance.get(), parallel=1, progress=lambda _: None
+        )
+    )
     store = resources["storage"].store()
-    stage_s = {name: runner.read_report(store, "e2e", name, "web").seconds for name in ("raw", "quality", "deduped", "tokenized")}
-    stage_s["deduped_index"] = store.read_json(f"{runner.index_dir('e2e', 'deduped')}/{runner.INDEX_SUMMARY}")["seconds"]
+    stage_s = {
+        name: runner.read_report(store, "e2e", name, "web").seconds
+        for name in ("raw", "quality", "deduped", "tokenized")
+    }
+    stage_s["deduped_index"] = store.read_json(f"{runner.index_dir('e2e', 'deduped')}/{runner.INDEX_SUMMARY}")[
+        "seconds"
+    ]
     tokenized = runner.read_report(store, "e2e", "tokenized", "web")
-    per_stage = {"read (raw)": stage_s["raw"], "quality filters": stage_s["quality"], "dedup index": stage_s["deduped_index"],
-                 "dedup apply": stage_s["deduped"], "tokenize": stage_s["tokenized"]}
+    per_stage = {
+        "read (raw)": stage_s["raw"],
+        "quality filters": stage_s["quality"],
+        "dedup index": stage_s["deduped_index"],
+        "dedup apply": stage_s["deduped"],
+        "tokenize": stage_s["tokenized"],
+    }
     per_stage["dagster + orchestration"] = timing.wall - sum(per_stage.values())
-    return {"wall_s": timing.wall, "cpu_s": timing.cpu, "per_stage_s": per_stage, "segments_s": segments,
-            "docs_after_filters": runner.read_report(store, "e2e", "quality", "web").kept,
-            "docs_after_dedup": tokenized.docs_in,
-            "tokens": tokenized.extra["tokens_train"] + tokenized.extra["tokens_val"]}
+    return {
+        "wall_s": timing.wall,
+        "cpu_s": timing.cpu,
+        "per_stage_s": per_stage,
+        "segments_s": segments,
+        "docs_after_filters": runner.read_report(store, "e2e", "quality", "web").kept,
+        "docs_after_dedup": tokenized.docs_in,
+        "tokens": tokenized.extra["tokens_train"] + tokenized.extra["tokens_val"],
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -192,7 +261,10 @@ def main() -> None:
 
     texts, _ = build_corpus(args.mb)
     mb = utf8_bytes(texts) / 1e6
-    print(f"corpus: {len(texts):,} documents, {mb:.1f} MB; one core (affinity {sorted(os.sched_getaffinity(0))})", flush=True)
+    print(
+        f"corpus: {len(texts):,} documents, {mb:.1f} MB; one core (affinity {sorted(os.sched_getaffinity(0))})",
+        flush=True,
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench_e2e_"))
     try:
         write_corpus(texts, tmp / "src")
@@ -221,30 +293,52 @@ def main() -> None:
     def summary(name: str) -> dict[str, Any]:
         walls = [r["wall_s"] for r in runs[name]]
         best = runs[name][walls.index(statistics.median_low(walls))]
-        return {**best, "wall_s_runs": walls, "mb_per_s_per_core": mb / best["wall_s"], "mb_per_cpu_s": mb / best["cpu_s"]}
+        return {
+            **best,
+            "wall_s_runs": walls,
+            "mb_per_s_per_core": mb / best["wall_s"],
+            "mb_per_cpu_s": mb / best["cpu_s"],
+        }
 
     ours, theirs, ours_tmpfs_run = summary("ours"), summary("datatrove"), summary("ours_instance_on_tmpfs")
     speedup = ours["mb_per_s_per_core"] / theirs["mb_per_s_per_core"]
-    rows = [{"engine": n, "wall s": s["wall_s"], "cpu s": s["cpu_s"], "MB/s per core": s["mb_per_s_per_core"],
-             "kept after filters": s["docs_after_filters"], "after dedup": s["docs_after_dedup"], "tokens": s["tokens"]}
-            for n, s in (("ours (Dagster, instance on disk)", ours), ("ours (instance on tmpfs)", ours_tmpfs_run),
-                         ("datatrove", theirs))]
+    rows = [
+        {
+            "engine": n,
+            "wall s": s["wall_s"],
+            "cpu s": s["cpu_s"],
+            "MB/s per core": s["mb_per_s_per_core"],
+            "kept after filters": s["docs_after_filters"],
+            "after dedup": s["docs_after_dedup"],
+            "tokens": s["tokens"],
+        }
+        for n, s in (
+            ("ours (Dagster, instance on disk)", ours),
+            ("ours (instance on tmpfs)", ours_tmpfs_run),
+            ("datatrove", theirs),
+        )
+    ]
     print_table(rows, title=f"\nend to end on {mb:.1f} MB, one core: ours / datatrove = {speedup:.2f}x")
-    print_table([{"stage": k, "seconds": v, "share": v / ours["wall_s"]} for k, v in ours["per_stage_s"].items()],
-                title="\nours, where the time goes")
-    write_results("end_to_end", {
-        "corpus": {"documents": len(texts), "mb": mb, "files": FILES},
-        "ours": ours,
-        "ours_instance_on_tmpfs": ours_tmpfs_run,
-        "datatrove": theirs,
-        "speedup_mb_per_s_per_core": speedup,
-        "speedup_mb_per_cpu_s": ours["mb_per_cpu_s"] / theirs["mb_per_cpu_s"],
-        "speedup_instance_on_tmpfs": ours_tmpfs_run["mb_per_s_per_core"] / theirs["mb_per_s_per_core"],
-        "note": "ours' C4 filter drops the documents its rules flag; datatrove's C4QualityFilter removes lines and keeps "
-                "more documents, so the kept counts differ after the filters",
-        "repeats": args.repeats,
-        "timing": "one core (sched_setaffinity), wall seconds; median-low run of --repeats when > 1, runs alternate",
-    })
+    print_table(
+        [{"stage": k, "seconds": v, "share": v / ours["wall_s"]} for k, v in ours["per_stage_s"].items()],
+        title="\nours, where the time goes",
+    )
+    write_results(
+        "end_to_end",
+        {
+            "corpus": {"documents": len(texts), "mb": mb, "files": FILES},
+            "ours": ours,
+            "ours_instance_on_tmpfs": ours_tmpfs_run,
+            "datatrove": theirs,
+            "speedup_mb_per_s_per_core": speedup,
+            "speedup_mb_per_cpu_s": ours["mb_per_cpu_s"] / theirs["mb_per_cpu_s"],
+            "speedup_instance_on_tmpfs": ours_tmpfs_run["mb_per_s_per_core"] / theirs["mb_per_s_per_core"],
+            "note": "ours' C4 filter drops the documents its rules flag; datatrove's C4QualityFilter removes lines and keeps "
+            "more documents, so the kept counts differ after the filters",
+            "repeats": args.repeats,
+            "timing": "one core (sched_setaffinity), wall seconds; median-low run of --repeats when > 1, runs alternate",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pin_to_one_core  # noqa: E402
+from _common import pin_to_one_core
 
 pin_to_one_core()
 
@@ -150,7 +150,20 @@ def main() -> None:
     path = write_results("extract", payload)
     print_table(
         payload["results"],  # type: ignore[arg-type]
-        ["config", "with_kept", "without_dropped", "precision", "recall", "f1", "empty_pages", "pages_per_s", "html_mb_per_s", "pages_per_cpu_s", "html_mb_per_cpu_s", "slowest_page_s"],
+        [
+            "config",
+            "with_kept",
+            "without_dropped",
+            "precision",
+            "recall",
+            "f1",
+            "empty_pages",
+            "pages_per_s",
+            "html_mb_per_s",
+            "pages_per_cpu_s",
+            "html_mb_per_cpu_s",
+            "slowest_page_s",
+        ],
         title=f"HTML extraction, {payload['pages']} pages, {payload['html_mb']:.1f} MB of HTML, one core, median of {args.repeats}",
     )
     print(f"default engine of extract_html@1: {payload['default_engine']}; best F1: {payload['best_f1']}; wrote {path}")

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PROJECT_ROOT, print_table, write_results  # noqa: E402
+from _common import PROJECT_ROOT, print_table, write_results
 
 TARGET_VALIDATE_S = 10.0
 
@@ -46,14 +46,24 @@ print(json.dumps({"import": t1 - t0, "build": t2 - t1, "assets": len(graph.get_a
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))}
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")),
+    }
 
 
 def time_validate() -> float:
     dagster = Path(sys.executable).parent / "dagster"
     t0 = time.perf_counter()
-    out = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
-                         env=_env(), capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     seconds = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"dagster definitions validate failed (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -61,7 +71,9 @@ def time_validate() -> float:
 
 
 def time_import_and_build() -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=600
+    )
     if out.returncode != 0:
         raise SystemExit(f"loading platform_assets.definitions failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -78,26 +90,49 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     rows = [
-        {"what": "dagster definitions validate", "median_s": statistics.median(validate), "min_s": min(validate), "max_s": max(validate)},
-        {"what": "import platform_assets.definitions", "median_s": statistics.median(p["import"] for p in probes),
-         "min_s": min(p["import"] for p in probes), "max_s": max(p["import"] for p in probes)},
-        {"what": "build Definitions (after import)", "median_s": statistics.median(p["build"] for p in probes),
-         "min_s": min(p["build"] for p in probes), "max_s": max(p["build"] for p in probes)},
+        {
+            "what": "dagster definitions validate",
+            "median_s": statistics.median(validate),
+            "min_s": min(validate),
+            "max_s": max(validate),
+        },
+        {
+            "what": "import platform_assets.definitions",
+            "median_s": statistics.median(p["import"] for p in probes),
+            "min_s": min(p["import"] for p in probes),
+            "max_s": max(p["import"] for p in probes),
+        },
+        {
+            "what": "build Definitions (after import)",
+            "median_s": statistics.median(p["build"] for p in probes),
+            "min_s": min(p["build"] for p in probes),
+            "max_s": max(p["build"] for p in probes),
+        },
     ]
     shape = {k: probes[-1][k] for k in ("assets", "checks", "sensors")}
-    path = write_results("load", {
-        "repeats": args.repeats,
-        "target_validate_s": TARGET_VALIDATE_S,
-        "within_target": statistics.median(validate) < TARGET_VALIDATE_S,
-        "load_average_1min": {"before": load_before, "after": load_after},
-        "definitions": shape,
-        "rows": rows,
-        "validate_s": validate,
-    })
-    print_table(rows, title=f"code location load ({shape['assets']} assets, {shape['checks']} checks, {shape['sensors']} sensors; "
-                            f"load average {load_before:.1f} -> {load_after:.1f})" if load_before is not None else "code location load")
-    print(f"\ntarget: validate < {TARGET_VALIDATE_S:.0f} s -> {'met' if statistics.median(validate) < TARGET_VALIDATE_S else 'NOT met'}; "
-          f"results in {path.relative_to(PROJECT_ROOT)}")
+    path = write_results(
+        "load",
+        {
+            "repeats": args.repeats,
+            "target_validate_s": TARGET_VALIDATE_S,
+            "within_target": statistics.median(validate) < TARGET_VALIDATE_S,
+            "load_average_1min": {"before": load_before, "after": load_after},
+            "definitions": shape,
+            "rows": rows,
+            "validate_s": validate,
+        },
+    )
+    print_table(
+        rows,
+        title=f"code location load ({shape['assets']} assets, {shape['checks']} checks, {shape['sensors']} sensors; "
+        f"load average {load_before:.1f} -> {load_after:.1f})"
+        if load_before is not None
+        else "code location load",
+    )
+    print(
+        f"\ntarget: validate < {TARGET_VALIDATE_S:.0f} s -> {'met' if statistics.median(validate) < TARGET_VALIDATE_S else 'NOT met'}; "
+        f"results in {path.relative_to(PROJECT_ROOT)}"
+    )
     return 0
 
 

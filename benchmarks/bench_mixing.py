@@ -62,11 +62,37 @@ DEFAULT_DATA = Path(os.environ.get("CORPUS_SHARED_DATA", ROOT.parent / "shared" 
 # sizes are fixed per preset before any result is seen; explicit flags override them
 SIZES: dict[str, dict] = {
     "cpu": {},
-    "tiny": {"seeds": 2, "budget": 16_384, "chars": 60_000, "val_tokens": 8_192, "n_evals": 3, "n_embd": 32, "seq_len": 64,
-             "batch_size": 4, "suites": "six,noisy", "transfer_mixtures": 3, "matmul_seconds": 0.2},
-    "gpu": {"seeds": 2, "budget": 50_000_000, "chars": 3_000_000, "val_tokens": 200_000, "n_evals": 6, "n_layer": 8,
-            "n_head": 8, "n_embd": 576, "seq_len": 256, "batch_size": 64, "lr": 1e-3, "max_epochs": 100.0,
-            "suites": "six", "arms": "uniform,online", "transfer_mixtures": 0, "threads": "1"},
+    "tiny": {
+        "seeds": 2,
+        "budget": 16_384,
+        "chars": 60_000,
+        "val_tokens": 8_192,
+        "n_evals": 3,
+        "n_embd": 32,
+        "seq_len": 64,
+        "batch_size": 4,
+        "suites": "six,noisy",
+        "transfer_mixtures": 3,
+        "matmul_seconds": 0.2,
+    },
+    "gpu": {
+        "seeds": 2,
+        "budget": 50_000_000,
+        "chars": 3_000_000,
+        "val_tokens": 200_000,
+        "n_evals": 6,
+        "n_layer": 8,
+        "n_head": 8,
+        "n_embd": 576,
+        "seq_len": 256,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "max_epochs": 100.0,
+        "suites": "six",
+        "arms": "uniform,online",
+        "transfer_mixtures": 0,
+        "threads": "1",
+    },
 }
 
 
@@ -82,7 +108,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--tokenizer", choices=["byte", "bpe"], default="byte")
     ap.add_argument("--vocab", type=int, default=2048, help="BPE vocabulary (tokenizer bpe)")
     ap.add_argument("--chars", type=int, default=400_000, help="characters per domain")
-    ap.add_argument("--val-tokens", type=int, default=50_000, help="validation tokens per domain (at most 25%% of a domain)")
+    ap.add_argument(
+        "--val-tokens", type=int, default=50_000, help="validation tokens per domain (at most 25%% of a domain)"
+    )
     ap.add_argument("--n-layer", type=int, default=2)
     ap.add_argument("--n-head", type=int, default=4)
     ap.add_argument("--n-embd", type=int, default=128)
@@ -90,7 +118,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--n-evals", type=int, default=4)
-    ap.add_argument("--curve-tokens", type=int, default=5_000, help="intermediate evaluations use this prefix of each val stream")
+    ap.add_argument(
+        "--curve-tokens", type=int, default=5_000, help="intermediate evaluations use this prefix of each val stream"
+    )
     ap.add_argument("--jobs", type=int, default=3, help="suites (and the transfer check) run in this many processes")
     ap.add_argument("--max-epochs", type=float, default=4.0)
     ap.add_argument("--transfer-mixtures", type=int, default=8, help="0 skips the proxy-transfer check")
@@ -123,7 +153,7 @@ def pick_threads(args: argparse.Namespace, bench: SuiteBench) -> tuple[int, dict
 def measure_matmul(device: str, seconds: float) -> dict:
     threads = torch.get_num_threads()
     out = {}
-    for n in ([1, 2] if device == "cpu" else [threads]):
+    for n in [1, 2] if device == "cpu" else [threads]:
         torch.set_num_threads(n)
         out[f"{n}_threads"] = round(matmul_gflops(device, seconds=seconds), 2)
     torch.set_num_threads(threads)
@@ -134,8 +164,14 @@ def _setup(args: argparse.Namespace) -> tuple[dict, int, dict, ProxySpec]:
     docs = load_domains(args.data, args.chars)
     domains, vocab, info = build_domains(docs, args.tokenizer, args.val_tokens, vocab=args.vocab)
     proxy = ProxySpec(
-        n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd, seq_len=args.seq_len, batch_size=args.batch_size,
-        learning_rate=args.lr, eval_tokens=args.val_tokens, device=args.device,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        eval_tokens=args.val_tokens,
+        device=args.device,
     )
     return domains, vocab, info, proxy
 
@@ -167,19 +203,26 @@ def main(argv: list[str] | None = None) -> int:
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = [a for a in arms if a not in ARMS] + [s for s in suites if s not in SUITES]
     if unknown:
-        raise SystemExit(f"unknown arm or suite {', '.join(unknown)}; arms: {', '.join(ARMS)}; suites: {', '.join(SUITES)}")
+        raise SystemExit(
+            f"unknown arm or suite {', '.join(unknown)}; arms: {', '.join(ARMS)}; suites: {', '.join(SUITES)}"
+        )
     domains, vocab, info, proxy = _setup(args)
     print(f"tokenizer {args.tokenizer} (vocab {vocab}), {time.perf_counter() - started:.0f}s to load")
     for d, row in info.items():
-        print(f"  {d:<13} train tokens {row['train_tokens']:>9,}  val tokens {row['val_tokens']:>7,} ({row['val_docs']} docs)")
+        print(
+            f"  {d:<13} train tokens {row['train_tokens']:>9,}  val tokens {row['val_tokens']:>7,} ({row['val_docs']} docs)"
+        )
     first = SuiteBench(SUITES[suites[0]], domains, vocab, proxy, args)
     threads, thread_trial = pick_threads(args, first)
     jobs = max(1, min(args.jobs, len(suites) + (1 if args.transfer_mixtures else 0)))
     worker_threads = threads if jobs == 1 else 1  # several processes: one thread each
     torch.set_num_threads(worker_threads)
     matmul_before = measure_matmul(args.device, args.matmul_seconds)
-    print(f"torch threads {worker_threads} x {jobs} process(es) (trial tokens/s by threads: {thread_trial or 'not run'}); "
-          f"matmul GFLOP/s {matmul_before}", flush=True)
+    print(
+        f"torch threads {worker_threads} x {jobs} process(es) (trial tokens/s by threads: {thread_trial or 'not run'}); "
+        f"matmul GFLOP/s {matmul_before}",
+        flush=True,
+    )
 
     tasks = [f"suite:{s}" for s in suites] + ([f"transfer:{suites[0]}"] if args.transfer_mixtures else [])
     if jobs == 1:
@@ -190,21 +233,34 @@ def main(argv: list[str] | None = None) -> int:
     results = {s: done[f"suite:{s}"] for s in suites}
     transfer_result = done.get(f"transfer:{suites[0]}")
     matmul_after = measure_matmul(args.device, args.matmul_seconds)
-    acc = acceptance(results, args.seeds, transfer_result, matmul_before, matmul_after, [a for a in arms if a in SHIPPED])
+    acc = acceptance(
+        results, args.seeds, transfer_result, matmul_before, matmul_after, [a for a in arms if a in SHIPPED]
+    )
     out = {
         "benchmark": "mixing",
         "created_at": datetime.now(UTC).isoformat(),
         "acceptance": acc,
         "goal": "one policy reaches uniform's final target loss with >= 30% fewer tokens in every seed of every suite; "
         "no shipped policy worse than uniform by more than 0.5% of the target loss on any suite (mean over seeds)",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-                    "threads_per_process": worker_threads, "processes": jobs, "thread_trial_tokens_per_s": thread_trial,
-                    "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg(),
-                    "matmul_gflops_before": matmul_before, "matmul_gflops_after": matmul_after},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads_per_process": worker_threads,
+            "processes": jobs,
+            "thread_trial_tokens_per_s": thread_trial,
+            "cpus": os.cpu_count(),
+            "load_average_at_end": os.getloadavg(),
+            "matmul_gflops_before": matmul_before,
+            "matmul_gflops_after": matmul_after,
+        },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "proxy": proxy.model_dump(),
         "domains": info,
-        "suites": {s: {"trained": SUITES[s].trained, "held_out": SUITES[s].held_out, "target": SUITES[s].target.describe()} for s in suites},
+        "suites": {
+            s: {"trained": SUITES[s].trained, "held_out": SUITES[s].held_out, "target": SUITES[s].target.describe()}
+            for s in suites
+        },
         "results": results,
         "transfer": transfer_result,
         "seconds": round(time.perf_counter() - started, 1),
@@ -222,5 +278,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pin_to_one_core  # noqa: E402
+from _common import pin_to_one_core
 
 pin_to_one_core()
 
@@ -105,8 +105,10 @@ def measure(name: str, batches: list[pl.DataFrame], subset: list[str], repeats: 
         runs["datatrove"].append(timing)
         timing, ours_subset = timed(lambda: run_ours(name, subset_batch))
         runs["ours_subset"].append(timing)
-    medians = {k: {"wall_s": statistics.median(t.wall for t in v), "cpu_s": statistics.median(t.cpu for t in v)}
-               for k, v in runs.items()}
+    medians = {
+        k: {"wall_s": statistics.median(t.wall for t in v), "cpu_s": statistics.median(t.cpu for t in v)}
+        for k, v in runs.items()
+    }
     return {"medians": medians, "agreement": agreement(ours_subset, theirs)}
 
 
@@ -127,9 +129,12 @@ def main() -> None:
     subset_mb = utf8_bytes(subset) / 1e6
     frame = pl.DataFrame({"text": texts})
     batches = [frame.slice(i, args.batch_rows) for i in range(0, frame.height, args.batch_rows)]
-    print(f"{len(texts):,} documents, {total_mb:.1f} MB ({len(originals):,} real documents replicated with "
-          f"perturbation); datatrove on every {stride}th: {len(subset):,} documents, {subset_mb:.1f} MB, "
-          f"its rate extrapolated per document", flush=True)
+    print(
+        f"{len(texts):,} documents, {total_mb:.1f} MB ({len(originals):,} real documents replicated with "
+        f"perturbation); datatrove on every {stride}th: {len(subset):,} documents, {subset_mb:.1f} MB, "
+        f"its rate extrapolated per document",
+        flush=True,
+    )
 
     rows, results = [], {}
     for name in args.only:
@@ -141,43 +146,61 @@ def main() -> None:
             "datatrove": (len(subset), subset_mb, med["datatrove"]),
         }
         entry = {
-            key: {"documents": docs, "mb": mb, **t, "docs_per_s": docs / t["wall_s"], "mb_per_s": mb / t["wall_s"],
-                  "docs_per_cpu_s": docs / t["cpu_s"], "mb_per_cpu_s": mb / t["cpu_s"]}
+            key: {
+                "documents": docs,
+                "mb": mb,
+                **t,
+                "docs_per_s": docs / t["wall_s"],
+                "mb_per_s": mb / t["wall_s"],
+                "docs_per_cpu_s": docs / t["cpu_s"],
+                "mb_per_cpu_s": mb / t["cpu_s"],
+            }
             for key, (docs, mb, t) in rate.items()
         }
         entry["datatrove"]["note"] = f"timed on every {stride}th document; rate extrapolated per document"
         speedup = entry["ours"]["docs_per_s"] / entry["datatrove"]["docs_per_s"]
         speedup_cpu = entry["ours"]["docs_per_cpu_s"] / entry["datatrove"]["docs_per_cpu_s"]
-        entry |= {"speedup_docs_per_s": speedup, "speedup_docs_per_cpu_s": speedup_cpu,
-                  "speedup_same_subset": entry["ours_on_datatrove_subset"]["docs_per_s"] / entry["datatrove"]["docs_per_s"],
-                  "agreement": agree}
+        entry |= {
+            "speedup_docs_per_s": speedup,
+            "speedup_docs_per_cpu_s": speedup_cpu,
+            "speedup_same_subset": entry["ours_on_datatrove_subset"]["docs_per_s"] / entry["datatrove"]["docs_per_s"],
+            "agreement": agree,
+        }
         results[name] = entry
-        rows.append({
-            "filter": name,
-            "ours docs/s": entry["ours"]["docs_per_s"],
-            "ours MB/s": entry["ours"]["mb_per_s"],
-            "datatrove docs/s": entry["datatrove"]["docs_per_s"],
-            "datatrove MB/s": entry["datatrove"]["mb_per_s"],
-            "speedup": speedup,
-            "speedup (CPU s)": speedup_cpu,
-            "same decision": f"{100 * agree['decision_agreement']:.2f}%",
-            "same reason": f"{100 * agree['same_reason_on_drops']:.2f}%",
-        })
+        rows.append(
+            {
+                "filter": name,
+                "ours docs/s": entry["ours"]["docs_per_s"],
+                "ours MB/s": entry["ours"]["mb_per_s"],
+                "datatrove docs/s": entry["datatrove"]["docs_per_s"],
+                "datatrove MB/s": entry["datatrove"]["mb_per_s"],
+                "speedup": speedup,
+                "speedup (CPU s)": speedup_cpu,
+                "same decision": f"{100 * agree['decision_agreement']:.2f}%",
+                "same reason": f"{100 * agree['same_reason_on_drops']:.2f}%",
+            }
+        )
         print(rows[-1], flush=True)
 
-    path = write_results("quality", {
-        "documents": len(texts),
-        "mb": total_mb,
-        "real_documents": len(originals),
-        "datatrove_subset": {"stride": stride, "documents": len(subset), "mb": subset_mb},
-        "batch_rows": args.batch_rows,
-        "repeats": args.repeats,
-        "timing": "median of repeats; ours and datatrove interleaved per repeat; one core "
-                  "(sched_setaffinity, single-threaded polars/numpy); CPU seconds of this process alongside wall clock",
-        "filters": results,
-    })
-    print_table(rows, title=f"\nQuality filters on {total_mb:.0f} MB, one core, median of {args.repeats} "
-                            f"(datatrove on a {subset_mb:.0f} MB strided subset, rate per document)")
+    path = write_results(
+        "quality",
+        {
+            "documents": len(texts),
+            "mb": total_mb,
+            "real_documents": len(originals),
+            "datatrove_subset": {"stride": stride, "documents": len(subset), "mb": subset_mb},
+            "batch_rows": args.batch_rows,
+            "repeats": args.repeats,
+            "timing": "median of repeats; ours and datatrove interleaved per repeat; one core "
+            "(sched_setaffinity, single-threaded polars/numpy); CPU seconds of this process alongside wall clock",
+            "filters": results,
+        },
+    )
+    print_table(
+        rows,
+        title=f"\nQuality filters on {total_mb:.0f} MB, one core, median of {args.repeats} "
+        f"(datatrove on a {subset_mb:.0f} MB strided subset, rate per document)",
+    )
     print(f"\nwrote {path}")
 
 

@@ -54,8 +54,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- helpers
 
 
-def write_raw(store: Any, pipeline: str, texts: list[str], shard_docs: int, sources: tuple[str, ...] = ("a", "b"),
-              offset: int = 0) -> None:
+def write_raw(
+    store: Any, pipeline: str, texts: list[str], shard_docs: int, sources: tuple[str, ...] = ("a", "b"), offset: int = 0
+) -> None:
     """Raw partitions written directly (id, text, source), one list per source by alternation."""
     import polars as pl
 
@@ -67,19 +68,25 @@ def write_raw(store: Any, pipeline: str, texts: list[str], shard_docs: int, sour
         for i in range(0, len(mine), shard_docs):
             chunk = mine[i : i + shard_docs]
             ids = [hashlib.sha256(f"{source}/{offset + i + j}".encode()).hexdigest()[:32] for j in range(len(chunk))]
-            writer.write_shard(i // shard_docs, schema.conform(pl.DataFrame({schema.ID: ids, schema.TEXT: chunk, schema.SOURCE: source})))
+            writer.write_shard(
+                i // shard_docs,
+                schema.conform(pl.DataFrame({schema.ID: ids, schema.TEXT: chunk, schema.SOURCE: source})),
+            )
         writer.commit()
 
 
 def dedup_spec(sources: tuple[str, ...], shard_docs: int, stages: list[dict[str, Any]] | None = None) -> Any:
     from corpus.spec import parse_spec
 
-    return parse_spec({
-        "pipeline": "so", "shard_docs": shard_docs,
-        "sources": [{"name": s, "location": f"/nonexistent/{s}", "format": "jsonl"} for s in sources],
-        "stages": stages if stages is not None else [{"name": "deduped", "op": "dedup_minhash@1"}],
-        "tokenizer": {"vocab_size": 1024, "sample_docs": 500},
-    })
+    return parse_spec(
+        {
+            "pipeline": "so",
+            "shard_docs": shard_docs,
+            "sources": [{"name": s, "location": f"/nonexistent/{s}", "format": "jsonl"} for s in sources],
+            "stages": stages if stages is not None else [{"name": "deduped", "op": "dedup_minhash@1"}],
+            "tokenizer": {"vocab_size": 1024, "sample_docs": 500},
+        }
+    )
 
 
 def index_digest(root: Path) -> dict[str, str]:
@@ -89,6 +96,7 @@ def index_digest(root: Path) -> dict[str, str]:
 
 def tree_digest(root: Path) -> dict[str, str]:
     """Every committed output under ``root``: manifests without timings, the shards they list, index files, tokenizer."""
+
     def strip(obj: Any) -> Any:
         if isinstance(obj, dict):
             return {k: strip(v) for k, v in obj.items() if k != "seconds"}
@@ -97,9 +105,13 @@ def tree_digest(root: Path) -> dict[str, str]:
     out = {}
     for manifest in sorted(root.rglob("_manifest.json")):
         doc = json.loads(manifest.read_text())
-        out[str(manifest.relative_to(root))] = hashlib.sha256(json.dumps(strip(doc), sort_keys=True).encode()).hexdigest()
+        out[str(manifest.relative_to(root))] = hashlib.sha256(
+            json.dumps(strip(doc), sort_keys=True).encode()
+        ).hexdigest()
         for s in doc["shards"]:
-            out[str((manifest.parent / s["name"]).relative_to(root))] = hashlib.sha256((manifest.parent / s["name"]).read_bytes()).hexdigest()
+            out[str((manifest.parent / s["name"]).relative_to(root))] = hashlib.sha256(
+                (manifest.parent / s["name"]).read_bytes()
+            ).hexdigest()
     for p in sorted(root.rglob("*")):
         if p.is_file() and (p.parent.name.endswith("_index") or p.parent.name == "tokenizer"):
             data = p.read_bytes()
@@ -160,32 +172,54 @@ def scaling(texts: list[str], work: Path, shard_docs: int) -> tuple[list[dict[st
         # 1. timing, serial in this process
         shutil.copytree(base / "raw", base / "serial")
         c0 = time.process_time()
-        summary = runner.run_global_index(spec, "deduped", CorpusStore(root=str(base / "serial")), partitions=partitions)
+        summary = runner.run_global_index(
+            spec, "deduped", CorpusStore(root=str(base / "serial")), partitions=partitions
+        )
         cpu = time.process_time() - c0
         info = summary["index"]
         # 2. memory: every task in a fresh process
         shutil.copytree(base / "raw", base / "fresh")
-        fresh = runner.run_global_index(spec, "deduped", CorpusStore(root=str(base / "fresh")), partitions=partitions,
-                                        executor=FreshProcessExecutor())["index"]
+        fresh = runner.run_global_index(
+            spec,
+            "deduped",
+            CorpusStore(root=str(base / "fresh")),
+            partitions=partitions,
+            executor=FreshProcessExecutor(),
+        )["index"]
         # 3. the single-process operator, in a fresh process, for contrast and as the reference bytes
         shutil.copytree(base / "raw", base / "single")
         single = in_fresh_process(_single_process_peak, str(base / "single"), ("a", "b"), shard_docs)
         same = index_digest(base / "serial") == index_digest(base / "single") == index_digest(base / "fresh")
         equal &= same
         row = {
-            "scale": k, "documents": summary["docs_in"], "mb": mb, "partitions": partitions, "shards": info["shards_signed"],
-            "duplicates": summary["duplicates"], "cluster_members": info["cluster_members"],
-            "cpu_s": cpu, "wall_s": summary["seconds"], "seconds_signatures": info["seconds_signatures"],
-            "seconds_buckets": info["seconds_buckets"], "seconds_merge": info["seconds_merge"],
-            "bytes_shuffled": info["bytes_shuffled"], "index_bytes": info["index_bytes_read"],
-            "max_signature_task_rss": fresh["max_signature_task_rss"], "max_bucket_task_rss": fresh["max_bucket_task_rss"],
-            "task_baseline_rss": baseline, "single_process_peak_rss": single["peak_rss"],
-            "single_process_cpu_s": single["cpu_s"], "equal_to_single_process": same,
+            "scale": k,
+            "documents": summary["docs_in"],
+            "mb": mb,
+            "partitions": partitions,
+            "shards": info["shards_signed"],
+            "duplicates": summary["duplicates"],
+            "cluster_members": info["cluster_members"],
+            "cpu_s": cpu,
+            "wall_s": summary["seconds"],
+            "seconds_signatures": info["seconds_signatures"],
+            "seconds_buckets": info["seconds_buckets"],
+            "seconds_merge": info["seconds_merge"],
+            "bytes_shuffled": info["bytes_shuffled"],
+            "index_bytes": info["index_bytes_read"],
+            "max_signature_task_rss": fresh["max_signature_task_rss"],
+            "max_bucket_task_rss": fresh["max_bucket_task_rss"],
+            "task_baseline_rss": baseline,
+            "single_process_peak_rss": single["peak_rss"],
+            "single_process_cpu_s": single["cpu_s"],
+            "equal_to_single_process": same,
         }
         rows.append(row)
-        print(f"  {k:>2}x: {mb:6.1f} MB {row['documents']:>7,} docs  P={partitions:<3} cpu {cpu:6.1f} s  "
-              f"task rss max {max(row['max_signature_task_rss'], row['max_bucket_task_rss']) / 2**20:6.0f} MiB "
-              f"(baseline {baseline / 2**20:.0f})  single-process {single['peak_rss'] / 2**20:6.0f} MiB  same={same}", flush=True)
+        print(
+            f"  {k:>2}x: {mb:6.1f} MB {row['documents']:>7,} docs  P={partitions:<3} cpu {cpu:6.1f} s  "
+            f"task rss max {max(row['max_signature_task_rss'], row['max_bucket_task_rss']) / 2**20:6.0f} MiB "
+            f"(baseline {baseline / 2**20:.0f})  single-process {single['peak_rss'] / 2**20:6.0f} MiB  same={same}",
+            flush=True,
+        )
         for sub in ("serial", "fresh", "single"):
             shutil.rmtree(base / sub)
     return rows, equal
@@ -226,13 +260,23 @@ def incremental(texts: list[str], work: Path, shard_docs: int, repeats: int) -> 
         full_s.append(time.process_time() - c0)
         same &= grown_digest == index_digest(root)
         shutil.rmtree(root)
-        print(f"  incremental {r + 1}/{repeats}: +10% source {inc_s[-1]:.2f} cpu s, full re-dedup {full_s[-1]:.2f} cpu s", flush=True)
+        print(
+            f"  incremental {r + 1}/{repeats}: +10% source {inc_s[-1]:.2f} cpu s, full re-dedup {full_s[-1]:.2f} cpu s",
+            flush=True,
+        )
     ratios = [i / f for i, f in zip(inc_s, full_s)]
     ci = stats.mean_interval(ratios)
     mean, lo, hi = ci.mean, ci.low, ci.high
-    return {"new_mb": size / 1e6, "base_mb": sum(len(t.encode()) for t in base_texts) / 1e6, "incremental_cpu_s": inc_s,
-            "full_cpu_s": full_s, "fraction_per_pair": ratios, "fraction_mean": mean, "fraction_ci95": [lo, hi],
-            "same_survivors_as_full": same}
+    return {
+        "new_mb": size / 1e6,
+        "base_mb": sum(len(t.encode()) for t in base_texts) / 1e6,
+        "incremental_cpu_s": inc_s,
+        "full_cpu_s": full_s,
+        "fraction_per_pair": ratios,
+        "fraction_mean": mean,
+        "fraction_ci95": [lo, hi],
+        "same_survivors_as_full": same,
+    }
 
 
 def resume(texts: list[str], work: Path) -> dict[str, Any]:
@@ -241,8 +285,17 @@ def resume(texts: list[str], work: Path) -> dict[str, Any]:
 
     part = texts[: len(texts) * 2 // SCALES[-1]]
     shard_docs = max(10, len(part) // 60)  # about 60 shards, whatever the size
-    stages = [{"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1"}, {"op": "c4_quality@1"},
-                                            {"op": "fineweb_quality@1"}]}]
+    stages = [
+        {
+            "name": "quality",
+            "steps": [
+                {"op": "gopher_repetition@1"},
+                {"op": "gopher_quality@1"},
+                {"op": "c4_quality@1"},
+                {"op": "fineweb_quality@1"},
+            ],
+        }
+    ]
     spec = dedup_spec(("a",), shard_docs, stages)
     raw = work / "resume_raw"
     write_raw(CorpusStore(root=str(raw)), "so", part, shard_docs, sources=("a",))
@@ -259,18 +312,31 @@ def resume(texts: list[str], work: Path) -> dict[str, Any]:
         written = _run_and_kill(spec_file, root, after)
         t0 = time.time_ns()
         runner.run_stage(spec, "quality", "a", CorpusStore(root=str(root)))
-        rewritten = {p.name for p in (root / "so" / "quality" / "a").glob("part-*.parquet") if p.stat().st_mtime_ns >= t0}
-        points.append({"killed_after_shards": len(written), "recomputed": len(rewritten & written),
-                       "computed_in_rerun": len(rewritten), "byte_identical": tree_digest(root) == expected})
+        rewritten = {
+            p.name for p in (root / "so" / "quality" / "a").glob("part-*.parquet") if p.stat().st_mtime_ns >= t0
+        }
+        points.append(
+            {
+                "killed_after_shards": len(written),
+                "recomputed": len(rewritten & written),
+                "computed_in_rerun": len(rewritten),
+                "byte_identical": tree_digest(root) == expected,
+            }
+        )
         shutil.rmtree(root)
-        print(f"  resume: killed after {len(written)} of {shards_total} shards; re-run computed {len(rewritten)}, "
-              f"of which {points[-1]['recomputed']} were finished before the kill; identical={points[-1]['byte_identical']}", flush=True)
+        print(
+            f"  resume: killed after {len(written)} of {shards_total} shards; re-run computed {len(rewritten)}, "
+            f"of which {points[-1]['recomputed']} were finished before the kill; identical={points[-1]['byte_identical']}",
+            flush=True,
+        )
     return {"shards": shards_total, "points": points}
 
 
 def _run_and_kill(spec_file: Path, root: Path, after: int) -> set[str]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.Popen([sys.executable, __file__, "--victim", str(spec_file), str(root)], env=env, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--victim", str(spec_file), str(root)], env=env, stdout=subprocess.PIPE
+    )
     folder = root / "so" / "quality" / "a"
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"started"
@@ -310,20 +376,29 @@ def ray_cluster(texts: list[str], work: Path, shard_docs: int) -> dict[str, Any]
             f.writelines(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in part[k::2])
     from corpus.spec import parse_spec
 
-    spec = parse_spec({
-        "pipeline": "rc", "shard_docs": shard_docs,
-        "sources": [{"name": s, "location": str(src / s), "format": "jsonl"} for s in ("a", "b")],
-        "stages": [{"name": "quality", "op": "gopher_quality@1"}, {"name": "deduped", "op": "dedup_minhash@1"}],
-        "tokenizer": {"vocab_size": 1024, "sample_docs": 500},
-    })
+    spec = parse_spec(
+        {
+            "pipeline": "rc",
+            "shard_docs": shard_docs,
+            "sources": [{"name": s, "location": str(src / s), "format": "jsonl"} for s in ("a", "b")],
+            "stages": [{"name": "quality", "op": "gopher_quality@1"}, {"name": "deduped", "op": "dedup_minhash@1"}],
+            "tokenizer": {"vocab_size": 1024, "sample_docs": 500},
+        }
+    )
     spec_file = work / "ray_spec.json"
     spec_file.write_text(spec.model_dump_json())
 
     def build(root: Path, env: dict[str, str]) -> float:
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "tests.reliability.crash_worker", str(spec_file), str(root)], check=False,
-                              cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env}, capture_output=True,
-                              text=True, timeout=1200)
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.reliability.crash_worker", str(spec_file), str(root)],
+            check=False,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env},
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"build failed: {done.stderr[-2000:]}")
         return time.perf_counter() - t0
@@ -334,9 +409,18 @@ def ray_cluster(texts: list[str], work: Path, shard_docs: int) -> dict[str, Any]
         ray_s = build(work / "ray_cluster", {"CORPUS_COMPUTE_BACKEND": "ray", **cluster.client_env()})
         used = sorted(cluster.nodes_that_ran_tasks())
     same = tree_digest(work / "ray_serial") == tree_digest(work / "ray_cluster")
-    print(f"  ray: {nodes} nodes, tasks on nodes {used}; serial {serial_s:.0f} s, cluster {ray_s:.0f} s; identical={same}", flush=True)
-    return {"nodes": nodes, "nodes_that_ran_tasks": used, "serial_s": serial_s, "cluster_s": ray_s, "identical": same,
-            "files_compared": len(tree_digest(work / "ray_serial"))}
+    print(
+        f"  ray: {nodes} nodes, tasks on nodes {used}; serial {serial_s:.0f} s, cluster {ray_s:.0f} s; identical={same}",
+        flush=True,
+    )
+    return {
+        "nodes": nodes,
+        "nodes_that_ran_tasks": used,
+        "serial_s": serial_s,
+        "cluster_s": ray_s,
+        "identical": same,
+        "files_compared": len(tree_digest(work / "ray_serial")),
+    }
 
 
 def tokenization(texts: list[str], work: Path, shard_docs: int) -> bool:
@@ -349,7 +433,10 @@ def tokenization(texts: list[str], work: Path, shard_docs: int) -> bool:
     write_raw(CorpusStore(root=str(raw)), "so", texts[: len(texts) // SCALES[-1]], shard_docs)
     runner.run_tokenizer(spec, CorpusStore(root=str(raw)))
     digests = []
-    for name, engine in (("serial", ComputeEngine(backend="serial")), ("processes", ComputeEngine(backend="processes", workers=2))):
+    for name, engine in (
+        ("serial", ComputeEngine(backend="serial")),
+        ("processes", ComputeEngine(backend="processes", workers=2)),
+    ):
         shutil.copytree(raw, work / f"tok_{name}")
         for s in spec.source_names:
             runner.run_tokenized(spec, s, CorpusStore(root=str(work / f"tok_{name}")), executor=engine.executor())
@@ -372,7 +459,9 @@ def capacity(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     sig_s_per_mb = slope([r["seconds_signatures"] for r in rows], mb)
     bucket_s_per_doc = slope([r["seconds_buckets"] for r in rows], docs)
-    merge_s_per_member = slope([r["seconds_merge"] for r in rows], np.array([r["cluster_members"] for r in rows], dtype=float))
+    merge_s_per_member = slope(
+        [r["seconds_merge"] for r in rows], np.array([r["cluster_members"] for r in rows], dtype=float)
+    )
     shuffle_b_per_doc = slope([r["bytes_shuffled"] for r in rows], docs)
     index_b_per_doc = slope([r["index_bytes"] for r in rows], docs)
     single_rss_per_doc = slope([r["single_process_peak_rss"] for r in rows], docs)
@@ -390,19 +479,31 @@ def capacity(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return (parallel / n_cores + serial) / 3600
 
     return {
-        "slopes": {"signature_s_per_mb": sig_s_per_mb, "bucket_s_per_doc": bucket_s_per_doc,
-                   "merge_s_per_cluster_member": merge_s_per_member, "bytes_shuffled_per_doc": shuffle_b_per_doc,
-                   "index_bytes_per_doc": index_b_per_doc, "single_process_rss_per_doc": single_rss_per_doc,
-                   "cluster_members_per_doc": members_per_doc, "text_bytes_per_doc": bytes_per_doc},
+        "slopes": {
+            "signature_s_per_mb": sig_s_per_mb,
+            "bucket_s_per_doc": bucket_s_per_doc,
+            "merge_s_per_cluster_member": merge_s_per_member,
+            "bytes_shuffled_per_doc": shuffle_b_per_doc,
+            "index_bytes_per_doc": index_b_per_doc,
+            "single_process_rss_per_doc": single_rss_per_doc,
+            "cluster_members_per_doc": members_per_doc,
+            "text_bytes_per_doc": bytes_per_doc,
+        },
         "measured": {"docs_per_partition": docs_per_partition, "max_task_rss": task_rss},
         "predictions": [
-            {"target": label, "documents": n_docs, "tb": n_docs * bytes_per_doc / 1e12, "cores": c,
-             "hours": hours(n_docs, n_docs * bytes_per_doc / 1e6, c),
-             "partitions": int(np.ceil(n_docs / docs_per_partition)),
-             "bytes_shuffled_tb": shuffle_b_per_doc * n_docs / 1e12,
-             "merge_members": members_per_doc * n_docs,
-             "single_process_index_gb": single_rss_per_doc * n_docs / 1e9}
-            for label, n_docs in (("1B documents", target_docs), ("10 TB of text", doc_for_tb)) for c in cores
+            {
+                "target": label,
+                "documents": n_docs,
+                "tb": n_docs * bytes_per_doc / 1e12,
+                "cores": c,
+                "hours": hours(n_docs, n_docs * bytes_per_doc / 1e6, c),
+                "partitions": int(np.ceil(n_docs / docs_per_partition)),
+                "bytes_shuffled_tb": shuffle_b_per_doc * n_docs / 1e12,
+                "merge_members": members_per_doc * n_docs,
+                "single_process_index_gb": single_rss_per_doc * n_docs / 1e9,
+            }
+            for label, n_docs in (("1B documents", target_docs), ("10 TB of text", doc_for_tb))
+            for c in cores
         ],
     }
 
@@ -420,8 +521,12 @@ def rerun_ray(texts: list[str]) -> None:
         ray = ray_cluster(texts, work, 500)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    others = (all(r["equal_to_single_process"] for r in data["scaling"]) and data["tokenization_processes_equal_serial"]
-              and data["incremental"]["same_survivors_as_full"] and all(p["byte_identical"] for p in data["resume"]["points"]))
+    others = (
+        all(r["equal_to_single_process"] for r in data["scaling"])
+        and data["tokenization_processes_equal_serial"]
+        and data["incremental"]["same_survivors_as_full"]
+        and all(p["byte_identical"] for p in data["resume"]["points"])
+    )
     data["ray_cluster"] = ray
     data["acceptance"]["ray_nodes"] = ray["nodes"]
     data["acceptance"]["distributed_equals_serial"] = others and ray["identical"]
@@ -438,8 +543,11 @@ def main() -> None:
     parser.add_argument("--shard-docs", type=int, default=1000, help="documents per raw shard (default 1000)")
     parser.add_argument("--repeats", type=int, default=3, help="incremental / full pairs (default 3)")
     parser.add_argument("--skip-ray", action="store_true", help="leave out the three-node Ray cluster")
-    parser.add_argument("--only-ray", action="store_true",
-                        help="re-run only the three-node Ray part and update it (and the acceptance) in the existing results")
+    parser.add_argument(
+        "--only-ray",
+        action="store_true",
+        help="re-run only the three-node Ray part and update it (and the acceptance) in the existing results",
+    )
     parser.add_argument("--victim", nargs=2, metavar=("SPEC", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.victim:
@@ -475,7 +583,9 @@ def main() -> None:
     task_peak = {k: max(r["max_signature_task_rss"], r["max_bucket_task_rss"]) for k, r in by_scale.items()}
     e2e_path = Path(__file__).resolve().parent / "results" / "end_to_end.json"
     e2e = json.loads(e2e_path.read_text()) if e2e_path.exists() else None
-    equal = dedup_equal and tok_equal and inc["same_survivors_as_full"] and all(p["byte_identical"] for p in res["points"])
+    equal = (
+        dedup_equal and tok_equal and inc["same_survivors_as_full"] and all(p["byte_identical"] for p in res["points"])
+    )
     if ray is not None:
         equal = equal and ray["identical"]
     acceptance = {
@@ -488,27 +598,35 @@ def main() -> None:
         "end_to_end_mb_per_s_per_core": e2e["ours"]["mb_per_s_per_core"] if e2e else None,
     }
     model = capacity(rows)
-    print_table([{k: r[k] for k in ("scale", "documents", "mb", "partitions", "cpu_s", "bytes_shuffled", "cluster_members")}
-                 | {"task MiB": task_peak[r["scale"]] / 2**20, "single-process MiB": r["single_process_peak_rss"] / 2**20}
-                 for r in rows], title="\ndedup as tasks, 1x..16x")
+    print_table(
+        [
+            {k: r[k] for k in ("scale", "documents", "mb", "partitions", "cpu_s", "bytes_shuffled", "cluster_members")}
+            | {"task MiB": task_peak[r["scale"]] / 2**20, "single-process MiB": r["single_process_peak_rss"] / 2**20}
+            for r in rows
+        ],
+        title="\ndedup as tasks, 1x..16x",
+    )
     print_table([{"key": k, "value": v} for k, v in acceptance.items()], title="\nacceptance")
-    write_results("scale_out", {
-        "acceptance": acceptance,
-        "scaling": rows,
-        "incremental": inc,
-        "resume": res,
-        "tokenization_processes_equal_serial": tok_equal,
-        "ray_cluster": ray,
-        "capacity_model": model,
-        "end_to_end_source": str(e2e_path.relative_to(PROJECT_ROOT)) if e2e else None,
-        "seconds": time.perf_counter() - t_all,
-        "notes": {
-            "rss": "peak RSS (ru_maxrss) of each task in its own fresh process; task_baseline_rss is a process that only imports "
-                   "the task's modules. index_peak_rss_ratio_8x_vs_1x compares the largest index task at 8x with the largest at 1x, "
-                   "partitions scaled with the corpus",
-            "timing": "CPU seconds of this process for the serial phases (the machine is shared: wall seconds stretch with its load)",
+    write_results(
+        "scale_out",
+        {
+            "acceptance": acceptance,
+            "scaling": rows,
+            "incremental": inc,
+            "resume": res,
+            "tokenization_processes_equal_serial": tok_equal,
+            "ray_cluster": ray,
+            "capacity_model": model,
+            "end_to_end_source": str(e2e_path.relative_to(PROJECT_ROOT)) if e2e else None,
+            "seconds": time.perf_counter() - t_all,
+            "notes": {
+                "rss": "peak RSS (ru_maxrss) of each task in its own fresh process; task_baseline_rss is a process that only imports "
+                "the task's modules. index_peak_rss_ratio_8x_vs_1x compares the largest index task at 8x with the largest at 1x, "
+                "partitions scaled with the corpus",
+                "timing": "CPU seconds of this process for the serial phases (the machine is shared: wall seconds stretch with its load)",
+            },
         },
-    })
+    )
 
 
 if __name__ == "__main__":

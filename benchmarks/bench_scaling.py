@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PROJECT_ROOT, print_table, write_results  # noqa: E402
+from _common import PROJECT_ROOT, print_table, write_results
 
 DEMO_SPEC = PROJECT_ROOT / "platform_assets" / "defs" / "demo" / "defs.yaml"
 THREAD_ENV = {
@@ -143,7 +143,17 @@ class TreeSampler:
                 pss_ok = False
             else:
                 pss += p
-        return TreeSample(t, len(tree), rss, pss if pss_ok else None, max_rss, sum(self._cpu_seen.values()), _system_busy(), active, runnable)
+        return TreeSample(
+            t,
+            len(tree),
+            rss,
+            pss if pss_ok else None,
+            max_rss,
+            sum(self._cpu_seen.values()),
+            _system_busy(),
+            active,
+            runnable,
+        )
 
 
 @dataclass(frozen=True)
@@ -224,7 +234,9 @@ def summarize_samples(samples: list[TreeSample], wall: float, cores: int) -> dic
     span = samples[-1].t - samples[0].t or 1.0
     pss = [s.pss for s in samples if s.pss is not None]
     step = max(1, len(samples) // 600)
-    timeline = [[round(s.t, 2), round(s.rss / 1e6), round(s.cpu, 2), s.active, s.runnable, s.pids] for s in samples[::step]]
+    timeline = [
+        [round(s.t, 2), round(s.rss / 1e6), round(s.cpu, 2), s.active, s.runnable, s.pids] for s in samples[::step]
+    ]
     return {
         "samples": len(samples),
         "timeline_columns": ["t_s", "rss_mb", "cpu_s", "active_processes", "runnable_processes", "processes"],
@@ -289,12 +301,16 @@ def child_main(args: argparse.Namespace) -> None:
 
     if args.backend == "ray" and not os.environ.get("RAY_ADDRESS"):
         if args.parallel > 1:
-            raise SystemExit("--backend ray with --parallel > 1 needs a shared Ray: `ray start --head` and RAY_ADDRESS=auto")
+            raise SystemExit(
+                "--backend ray with --parallel > 1 needs a shared Ray: `ray start --head` and RAY_ADDRESS=auto"
+            )
         import ray  # the runs execute in this process: a local Ray started here serves every stage
 
         ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=False)
     t0 = time.perf_counter()
-    timings = materialize_pipeline(spec, resources=resources, instance=instance, parallel=args.parallel, progress=lambda _: None)
+    timings = materialize_pipeline(
+        spec, resources=resources, instance=instance, parallel=args.parallel, progress=lambda _: None
+    )
     wall = time.perf_counter() - t0
 
     store = resources["storage"].store()
@@ -319,9 +335,15 @@ def child_main(args: argparse.Namespace) -> None:
     for run in instance.get_runs():
         stats = instance.get_run_stats(run.run_id)
         if stats.start_time and stats.end_time:
-            runs.append({"start": stats.start_time, "end": stats.end_time, "status": run.status.value,
-                         "events": len(instance.all_logs(run.run_id)),
-                         "assets": sorted(k.path[-1] for k in (run.asset_selection or []))})
+            runs.append(
+                {
+                    "start": stats.start_time,
+                    "end": stats.end_time,
+                    "status": run.status.value,
+                    "events": len(instance.all_logs(run.run_id)),
+                    "assets": sorted(k.path[-1] for k in (run.asset_selection or [])),
+                }
+            )
     kept_tokens = sum(
         runner.read_report(store, spec.pipeline, "tokenized", s).extra.get("tokens_train", 0)
         + runner.read_report(store, spec.pipeline, "tokenized", s).extra.get("tokens_val", 0)
@@ -390,32 +412,72 @@ def fresh_postgres_db(base_url: str, name: str) -> Iterator[str]:
         con.close()
 
 
-def run_scale(scale: int, args: argparse.Namespace, log: Callable[[str], None], instance: str = "disk") -> dict[str, Any]:
+def run_scale(
+    scale: int, args: argparse.Namespace, log: Callable[[str], None], instance: str = "disk"
+) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
-        pg_url = stack.enter_context(fresh_postgres_db(args.postgres_url, f"bench_scaling_{scale}x")) if instance == "postgres" else None
+        pg_url = (
+            stack.enter_context(fresh_postgres_db(args.postgres_url, f"bench_scaling_{scale}x"))
+            if instance == "postgres"
+            else None
+        )
         return _run_scale(scale, args, log, instance, pg_url)
 
 
-def _run_scale(scale: int, args: argparse.Namespace, log: Callable[[str], None], instance: str, pg_url: str | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-scaling-{scale}x-") as tmp, \
-            tempfile.TemporaryDirectory(prefix=f"bench-scaling-{scale}x-instance-", dir=instance_parent(instance)) as inst:
+def _run_scale(
+    scale: int, args: argparse.Namespace, log: Callable[[str], None], instance: str, pg_url: str | None
+) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-scaling-{scale}x-") as tmp,
+        tempfile.TemporaryDirectory(prefix=f"bench-scaling-{scale}x-instance-", dir=instance_parent(instance)) as inst,
+    ):
         work = Path(tmp)
         commit_ms = sqlite_commit_ms(Path(inst))
         sources = work / "sources"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "corpus.demo_sources", str(sources), "--scale", str(scale)],
-                       cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
-        log(f"  {scale}x: sources written in {time.perf_counter() - t0:.1f}s; running the build loop "
-            f"(Dagster instance on {instance}: {commit_ms:.2f} ms per SQLite commit)")
+        subprocess.run(
+            [sys.executable, "-m", "corpus.demo_sources", str(sources), "--scale", str(scale)],
+            cwd=PROJECT_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        log(
+            f"  {scale}x: sources written in {time.perf_counter() - t0:.1f}s; running the build loop "
+            f"(Dagster instance on {instance}: {commit_ms:.2f} ms per SQLite commit)"
+        )
         out = work / "child.json"
-        env = {**os.environ, **(THREAD_ENV if args.threads == 1 else {}), "HF_HUB_OFFLINE": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--work", str(work), "--sources", str(sources),
-               "--out", str(out), "--instance-dir", inst, "--parallel", str(args.parallel), "--backend", args.backend,
-               "--workers", str(args.workers), "--shard-docs", str(args.shard_docs)] + (["--postgres-db-url", pg_url] if pg_url else [])
+        env = {
+            **os.environ,
+            **(THREAD_ENV if args.threads == 1 else {}),
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            "--work",
+            str(work),
+            "--sources",
+            str(sources),
+            "--out",
+            str(out),
+            "--instance-dir",
+            inst,
+            "--parallel",
+            str(args.parallel),
+            "--backend",
+            args.backend,
+            "--workers",
+            str(args.workers),
+            "--shard-docs",
+            str(args.shard_docs),
+        ] + (["--postgres-db-url", pg_url] if pg_url else [])
         load_before = os.getloadavg()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         sampler = TreeSampler(proc.pid, interval=args.interval)
         sampler.start()
         output, _ = proc.communicate()
@@ -424,8 +486,15 @@ def _run_scale(scale: int, args: argparse.Namespace, log: Callable[[str], None],
         if proc.returncode != 0:
             raise RuntimeError(f"the {scale}x run failed (exit {proc.returncode}):\n{output[-4000:]}")
         child = json.loads(out.read_text())
-    res = {"scale": scale, "instance": instance, "sqlite_commit_ms": commit_ms, **child, "process_s": elapsed,
-           "load_before": load_before, "load_after": os.getloadavg()}
+    res = {
+        "scale": scale,
+        "instance": instance,
+        "sqlite_commit_ms": commit_ms,
+        **child,
+        "process_s": elapsed,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
     res["tree"] = summarize_samples(sampler.samples, elapsed, len(os.sched_getaffinity(0)))
     res["overhead"] = dagster_overhead(child)
     return res
@@ -474,28 +543,58 @@ def fit_line(xs: list[float], ys: list[float]) -> dict[str, float]:
     mlx, mly = sum(lx) / n, sum(ly) / n
     slxx = sum((x - mlx) ** 2 for x in lx)
     exponent = sum((x - mlx) * (y - mly) for x, y in zip(lx, ly)) / slxx if slxx else 0.0
-    return {"slope": slope, "intercept": intercept, "r2": 1 - ss_res / ss_tot if ss_tot else 1.0, "loglog_exponent": exponent}
+    return {
+        "slope": slope,
+        "intercept": intercept,
+        "r2": 1 - ss_res / ss_tot if ss_tot else 1.0,
+        "loglog_exponent": exponent,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="1,2,4,8", help="comma-separated corpus multipliers (default 1,2,4,8)")
     parser.add_argument("--quick", action="store_true", help="scales 1,2 only (overhead measured at 2x)")
-    parser.add_argument("--parallel", type=int, default=None, help="sources materialized at once (default: usable cores)")
-    parser.add_argument("--backend", choices=["serial", "processes", "ray"], default="serial", help="shard backend inside a stage")
+    parser.add_argument(
+        "--parallel", type=int, default=None, help="sources materialized at once (default: usable cores)"
+    )
+    parser.add_argument(
+        "--backend", choices=["serial", "processes", "ray"], default="serial", help="shard backend inside a stage"
+    )
     parser.add_argument("--workers", type=int, default=0, help="processes backend: pool size (0 = all cores)")
-    parser.add_argument("--shard-docs", type=int, default=100, help="documents per raw shard (bounds memory; default 100)")
-    parser.add_argument("--overhead-scale", type=int, default=4, help="scale whose Dagster overhead is the headline (default 4)")
-    parser.add_argument("--threads", type=int, default=1, help="1 (default): single-threaded libraries in every process; 0: library defaults")
+    parser.add_argument(
+        "--shard-docs", type=int, default=100, help="documents per raw shard (bounds memory; default 100)"
+    )
+    parser.add_argument(
+        "--overhead-scale", type=int, default=4, help="scale whose Dagster overhead is the headline (default 4)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="1 (default): single-threaded libraries in every process; 0: library defaults",
+    )
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between process-tree samples")
-    parser.add_argument("--instance", choices=["disk", "tmpfs"], default="disk",
-                        help="where the temporary Dagster instance (SQLite) lives for the sweep (default: the temp dir on disk)")
-    parser.add_argument("--no-tmpfs-overhead", action="store_true",
-                        help="skip the extra run at --overhead-scale with the instance on tmpfs (Dagster's CPU cost without fsync)")
-    parser.add_argument("--postgres-url", help="also measure the overhead scale with the Dagster instance in PostgreSQL "
-                        "(a server URL, e.g. postgresql://dagster:dagster@127.0.0.1:5432/postgres; needs dagster-postgres)")
+    parser.add_argument(
+        "--instance",
+        choices=["disk", "tmpfs"],
+        default="disk",
+        help="where the temporary Dagster instance (SQLite) lives for the sweep (default: the temp dir on disk)",
+    )
+    parser.add_argument(
+        "--no-tmpfs-overhead",
+        action="store_true",
+        help="skip the extra run at --overhead-scale with the instance on tmpfs (Dagster's CPU cost without fsync)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="also measure the overhead scale with the Dagster instance in PostgreSQL "
+        "(a server URL, e.g. postgresql://dagster:dagster@127.0.0.1:5432/postgres; needs dagster-postgres)",
+    )
     parser.add_argument("--postgres-db-url", help=argparse.SUPPRESS)
-    parser.add_argument("--results-name", default="scaling", help="write benchmarks/results/<name>.json (default scaling)")
+    parser.add_argument(
+        "--results-name", default="scaling", help="write benchmarks/results/<name>.json (default scaling)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--instance-dir", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -508,10 +607,17 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     args.parallel = args.parallel or cores
     scales = [1, 2] if args.quick else [int(s) for s in args.scales.split(",")]
-    overhead_scale = args.overhead_scale if args.overhead_scale in scales else max(s for s in scales if s <= max(args.overhead_scale, min(scales)))
+    overhead_scale = (
+        args.overhead_scale
+        if args.overhead_scale in scales
+        else max(s for s in scales if s <= max(args.overhead_scale, min(scales)))
+    )
 
-    print(f"scaling: demo build loop at {', '.join(f'{s}x' for s in scales)}; {args.parallel} sources at once, "
-          f"backend {args.backend}, shards of {args.shard_docs} documents, {cores} cores", flush=True)
+    print(
+        f"scaling: demo build loop at {', '.join(f'{s}x' for s in scales)}; {args.parallel} sources at once, "
+        f"backend {args.backend}, shards of {args.shard_docs} documents, {cores} cores",
+        flush=True,
+    )
     log = lambda m: print(m, flush=True)  # noqa: E731
     results = [run_scale(s, args, log, args.instance) for s in scales]
     tmpfs_run = None
@@ -526,7 +632,11 @@ def main() -> None:
     rows = [result_row(r) for r in results] + [result_row(r) for r in (tmpfs_run, postgres_run) if r]
     fit = fit_line([r["mb_in"] for r in results], [r["wall_s"] for r in results]) if len(results) >= 2 else {}
     # core-seconds of the process tree: what the work costs, barely moved by other users' load
-    cpu_fit = fit_line([r["mb_in"] for r in results], [r["tree"]["cpu_seconds"] for r in results]) if len(results) >= 2 else {}
+    cpu_fit = (
+        fit_line([r["mb_in"] for r in results], [r["tree"]["cpu_seconds"] for r in results])
+        if len(results) >= 2
+        else {}
+    )
     peaks = [r["tree"].get("peak_rss_mb") or 0.0 for r in results]
     head = next(r for r in results if r["scale"] == overhead_scale)
     headline = {
@@ -552,30 +662,54 @@ def main() -> None:
         "dagster_overhead_pct_postgres": postgres_run["overhead"]["in_runs_overhead_pct"] if postgres_run else None,
         "outside_runs_pct_of_wall": head["overhead"]["outside_runs_pct_of_wall"],
         "sqlite_commit_ms": head["sqlite_commit_ms"],
-        "max_other_load_cores": max(r["tree"].get("other_load_cores") or 0.0 for r in [*results, *([tmpfs_run] if tmpfs_run else [])]),
+        "max_other_load_cores": max(
+            r["tree"].get("other_load_cores") or 0.0 for r in [*results, *([tmpfs_run] if tmpfs_run else [])]
+        ),
     }
-    config = {"scales": scales, "parallel": args.parallel, "backend": args.backend, "workers": args.workers,
-              "shard_docs": args.shard_docs, "threads_per_process": args.threads, "interval_s": args.interval,
-              "instance": args.instance, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
-    payload = {"config": config, "headline": headline, "rows": rows, "scales": results, "tmpfs_overhead_run": tmpfs_run,
-               "postgres_overhead_run": postgres_run}
+    config = {
+        "scales": scales,
+        "parallel": args.parallel,
+        "backend": args.backend,
+        "workers": args.workers,
+        "shard_docs": args.shard_docs,
+        "threads_per_process": args.threads,
+        "interval_s": args.interval,
+        "instance": args.instance,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+    payload = {
+        "config": config,
+        "headline": headline,
+        "rows": rows,
+        "scales": results,
+        "tmpfs_overhead_run": tmpfs_run,
+        "postgres_overhead_run": postgres_run,
+    }
     path = write_results(args.results_name, payload)
     print()
     print_table(rows, title="build loop scaling (wall = pipeline only; memory = whole process tree)")
     print()
-    print(f"line fit: wall = {fit.get('intercept', 0):.1f}s + {fit.get('slope', 0):.2f}s/MB * MB  "
-          f"(r2 {fit.get('r2', 0):.3f}, log-log exponent {fit.get('loglog_exponent', 0):.2f})")
-    print(f"CPU fit:  core-seconds = {cpu_fit.get('intercept', 0):.1f} + {cpu_fit.get('slope', 0):.2f}/MB * MB  "
-          f"(r2 {cpu_fit.get('r2', 0):.3f}; the work itself, independent of how much of the machine others used)")
+    print(
+        f"line fit: wall = {fit.get('intercept', 0):.1f}s + {fit.get('slope', 0):.2f}s/MB * MB  "
+        f"(r2 {fit.get('r2', 0):.3f}, log-log exponent {fit.get('loglog_exponent', 0):.2f})"
+    )
+    print(
+        f"CPU fit:  core-seconds = {cpu_fit.get('intercept', 0):.1f} + {cpu_fit.get('slope', 0):.2f}/MB * MB  "
+        f"(r2 {cpu_fit.get('r2', 0):.3f}; the work itself, independent of how much of the machine others used)"
+    )
     for r in [head, *[x for x in (tmpfs_run, postgres_run) if x]]:
         o = r["overhead"]
-        print(f"Dagster overhead at {r['scale']}x, instance on {r['instance']} ({r['sqlite_commit_ms']:.2f} ms/commit): "
-              f"{o['runs']} runs, {o['events']} events, {o['run_s']:.1f}s in runs vs {o['compute_s']:.1f}s stage compute "
-              f"-> {o['in_runs_overhead_pct']:.1f}% in Dagster machinery; {o['outside_runs_s']:.1f}s "
-              f"({o['outside_runs_pct_of_wall']:.1f}% of wall) outside runs (worker start-up, imports, definitions)")
+        print(
+            f"Dagster overhead at {r['scale']}x, instance on {r['instance']} ({r['sqlite_commit_ms']:.2f} ms/commit): "
+            f"{o['runs']} runs, {o['events']} events, {o['run_s']:.1f}s in runs vs {o['compute_s']:.1f}s stage compute "
+            f"-> {o['in_runs_overhead_pct']:.1f}% in Dagster machinery; {o['outside_runs_s']:.1f}s "
+            f"({o['outside_runs_pct_of_wall']:.1f}% of wall) outside runs (worker start-up, imports, definitions)"
+        )
     if headline["max_other_load_cores"] > 0.25:
-        print(f"note: measured under load: other work on this machine used up to {headline['max_other_load_cores']:.2f} "
-              f"of {cores} cores during the runs")
+        print(
+            f"note: measured under load: other work on this machine used up to {headline['max_other_load_cores']:.2f} "
+            f"of {cores} cores during the runs"
+        )
     print(f"results: {path}")
 
 

@@ -30,61 +30,81 @@ def render(data: dict[str, Any]) -> str:
     s, m = model["slopes"], model["measured"]
     acc = data["acceptance"]
     out = [
-        (f"Measured by `benchmarks/bench_scale_out.py` on {data['machine']['cpu_count']} shared cores "
-        f"({data['measured_at']}); rendered from `benchmarks/results/scale_out.json` by `benchmarks/capacity.py`."),
+        (
+            f"Measured by `benchmarks/bench_scale_out.py` on {data['machine']['cpu_count']} shared cores "
+            f"({data['measured_at']}); rendered from `benchmarks/results/scale_out.json` by `benchmarks/capacity.py`."
+        ),
         "",
         "| scale | documents | MB | partitions | CPU s (serial) | bytes shuffled | largest index task | single-process index |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         task = max(r["max_signature_task_rss"], r["max_bucket_task_rss"])
-        out.append(f"| {r['scale']}x | {r['documents']:,} | {r['mb']:.1f} | {r['partitions']} | {r['cpu_s']:.1f} | "
-                   f"{r['bytes_shuffled'] / 1e6:.1f} MB | {_mib(task)} | {_mib(r['single_process_peak_rss'])} |")
+        out.append(
+            f"| {r['scale']}x | {r['documents']:,} | {r['mb']:.1f} | {r['partitions']} | {r['cpu_s']:.1f} | "
+            f"{r['bytes_shuffled'] / 1e6:.1f} MB | {_mib(task)} | {_mib(r['single_process_peak_rss'])} |"
+        )
     base = rows[0]["task_baseline_rss"]
     out += [
         "",
-        (f"A process that only imports a task's modules peaks at {_mib(base)}; the largest index task at 8x over the "
-        f"largest at 1x: {acc['index_peak_rss_ratio_8x_vs_1x']:.2f} (partitions scaled with the corpus, about "
-        f"{m['docs_per_partition']:,.0f} documents each). The single-process operator's peak grows by "
-        f"{s['single_process_rss_per_doc']:,.0f} B per document over these sizes (its index plus the working "
-        "buffers of its larger batches: a rough slope from small corpora, used below as such)."),
+        (
+            f"A process that only imports a task's modules peaks at {_mib(base)}; the largest index task at 8x over the "
+            f"largest at 1x: {acc['index_peak_rss_ratio_8x_vs_1x']:.2f} (partitions scaled with the corpus, about "
+            f"{m['docs_per_partition']:,.0f} documents each). The single-process operator's peak grows by "
+            f"{s['single_process_rss_per_doc']:,.0f} B per document over these sizes (its index plus the working "
+            "buffers of its larger batches: a rough slope from small corpora, used below as such)."
+        ),
         "",
         "Slopes (least squares over the five scales; phase times are wall seconds of the serial build on the shared machine, so they carry its load):",
         "",
         f"* signatures: {s['signature_s_per_mb']:.3f} s per MB of text;",
         f"* buckets: {s['bucket_s_per_doc'] * 1e6:.1f} s per million documents;",
-        (f"* merge (one task): {s['merge_s_per_cluster_member'] * 1e6:.1f} s per million documents that have a duplicate "
-        f"({s['cluster_members_per_doc']:.2f} per document in this corpus);"),
-        (f"* shuffled (signature files written and read once): {s['bytes_shuffled_per_doc']:,.0f} B per document; the stored "
-        f"index (distinct keys): {s['index_bytes_per_doc']:,.0f} B per document;"),
+        (
+            f"* merge (one task): {s['merge_s_per_cluster_member'] * 1e6:.1f} s per million documents that have a duplicate "
+            f"({s['cluster_members_per_doc']:.2f} per document in this corpus);"
+        ),
+        (
+            f"* shuffled (signature files written and read once): {s['bytes_shuffled_per_doc']:,.0f} B per document; the stored "
+            f"index (distinct keys): {s['index_bytes_per_doc']:,.0f} B per document;"
+        ),
         f"* text: {s['text_bytes_per_doc']:,.0f} B per document on average.",
         "",
-        ("What that predicts (signatures and buckets spread over the cores, the merge on one; reading and writing "
-        "S3 not included):"),
+        (
+            "What that predicts (signatures and buckets spread over the cores, the merge on one; reading and writing "
+            "S3 not included):"
+        ),
         "",
         "| target | documents | TB of text | cores | hours | partitions | shuffled | merge holds | one-process index would need |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in model["predictions"]:
-        out.append(f"| {p['target']} | {p['documents']:,.3g} | {p['tb']:.2f} | {p['cores']} | {p['hours']:.2f} | "
-                   f"{p['partitions']:,} | {p['bytes_shuffled_tb']:.2f} TB | {p['merge_members']:,.3g} members | "
-                   f"{p['single_process_index_gb']:,.0f} GB |")
+        out.append(
+            f"| {p['target']} | {p['documents']:,.3g} | {p['tb']:.2f} | {p['cores']} | {p['hours']:.2f} | "
+            f"{p['partitions']:,} | {p['bytes_shuffled_tb']:.2f} TB | {p['merge_members']:,.3g} members | "
+            f"{p['single_process_index_gb']:,.0f} GB |"
+        )
     inc, res = data["incremental"], data["resume"]
     lo, hi = inc["fraction_ci95"]
     out += [
         "",
-        (f"Incremental: a new source of {inc['new_mb']:.1f} MB against the stored index of {inc['base_mb']:.1f} MB costs "
-        f"{inc['fraction_mean']:.3f} of a full re-dedup's CPU time (95% interval {lo:.3f} to {hi:.3f}, "
-        f"{len(inc['fraction_per_pair'])} pairs); same survivors as the full run: {inc['same_survivors_as_full']}."),
-        (f"Resume: killed after {', '.join(str(p['killed_after_shards']) for p in res['points'])} of {res['shards']} shards, "
-        f"the re-runs computed again at most {acc['resume_recomputed_shards']} finished shard(s); byte-identical: "
-        f"{all(p['byte_identical'] for p in res['points'])}."),
+        (
+            f"Incremental: a new source of {inc['new_mb']:.1f} MB against the stored index of {inc['base_mb']:.1f} MB costs "
+            f"{inc['fraction_mean']:.3f} of a full re-dedup's CPU time (95% interval {lo:.3f} to {hi:.3f}, "
+            f"{len(inc['fraction_per_pair'])} pairs); same survivors as the full run: {inc['same_survivors_as_full']}."
+        ),
+        (
+            f"Resume: killed after {', '.join(str(p['killed_after_shards']) for p in res['points'])} of {res['shards']} shards, "
+            f"the re-runs computed again at most {acc['resume_recomputed_shards']} finished shard(s); byte-identical: "
+            f"{all(p['byte_identical'] for p in res['points'])}."
+        ),
     ]
     ray = data.get("ray_cluster")
     if ray:
-        out.append(f"Three-node Ray cluster on one machine ({ray['nodes']} nodes, tasks ran on nodes "
-                   f"{', '.join(map(str, ray['nodes_that_ran_tasks']))}): the build loop's {ray['files_compared']} committed "
-                   f"files equal the serial run's: {ray['identical']}.")
+        out.append(
+            f"Three-node Ray cluster on one machine ({ray['nodes']} nodes, tasks ran on nodes "
+            f"{', '.join(map(str, ray['nodes_that_ran_tasks']))}): the build loop's {ray['files_compared']} committed "
+            f"files equal the serial run's: {ray['identical']}."
+        )
     e2e_path = ROOT / "benchmarks" / "results" / "end_to_end.json"
     if e2e_path.exists():
         out += ["", *render_end_to_end(json.loads(e2e_path.read_text()))]
@@ -94,12 +114,14 @@ def render(data: dict[str, Any]) -> str:
 def render_end_to_end(e2e: dict[str, Any]) -> list[str]:
     ours, theirs = e2e["ours"], e2e["datatrove"]
     out = [
-        (f"End to end (`benchmarks/bench_end_to_end.py`, {e2e['corpus']['mb']:.1f} MB, one core each, "
-        f"{e2e['repeats']} run(s) each, {e2e['measured_at']}): ours through Dagster "
-        f"{ours['mb_per_s_per_core']:.3f} MB/s ({ours['wall_s']:.0f} s wall, {ours['cpu_s']:.0f} CPU s), datatrove's "
-        f"LocalPipelineExecutor {theirs['mb_per_s_per_core']:.3f} MB/s ({theirs['wall_s']:.0f} s wall, "
-        f"{theirs['cpu_s']:.0f} CPU s): {e2e['speedup_mb_per_s_per_core']:.1f}x per core on wall time, "
-        f"{e2e['speedup_mb_per_cpu_s']:.1f}x on CPU time. Where ours goes:"),
+        (
+            f"End to end (`benchmarks/bench_end_to_end.py`, {e2e['corpus']['mb']:.1f} MB, one core each, "
+            f"{e2e['repeats']} run(s) each, {e2e['measured_at']}): ours through Dagster "
+            f"{ours['mb_per_s_per_core']:.3f} MB/s ({ours['wall_s']:.0f} s wall, {ours['cpu_s']:.0f} CPU s), datatrove's "
+            f"LocalPipelineExecutor {theirs['mb_per_s_per_core']:.3f} MB/s ({theirs['wall_s']:.0f} s wall, "
+            f"{theirs['cpu_s']:.0f} CPU s): {e2e['speedup_mb_per_s_per_core']:.1f}x per core on wall time, "
+            f"{e2e['speedup_mb_per_cpu_s']:.1f}x on CPU time. Where ours goes:"
+        ),
         "",
         "| stage | seconds | share |",
         "|---|---|---|",

@@ -25,7 +25,9 @@ STOP_WITHIN_SE = 1.0  # the loops stop when a version beats the best earlier one
 class SuiteBench:
     """Runs of one suite: trained domains train, trained + held-out domains are evaluated."""
 
-    def __init__(self, suite: Suite, domains: Mapping[str, DomainTokens], vocab: int, proxy: ProxySpec, args: argparse.Namespace):
+    def __init__(
+        self, suite: Suite, domains: Mapping[str, DomainTokens], vocab: int, proxy: ProxySpec, args: argparse.Namespace
+    ):
         self.suite = suite
         self.names = list(suite.trained)
         self.domains = {d: domains[d] for d in self.names}
@@ -48,8 +50,16 @@ class SuiteBench:
     def target_of(self, val_loss: Mapping[str, float]) -> float:
         return target_loss(val_loss, self.target, self.names)
 
-    def run(self, weights: Mapping[str, float], seed: int, *, online: str | None = None, budget: int | None = None,
-            proxy: ProxySpec | None = None, n_evals: int | None = None) -> TrainResult:
+    def run(
+        self,
+        weights: Mapping[str, float],
+        seed: int,
+        *,
+        online: str | None = None,
+        budget: int | None = None,
+        proxy: ProxySpec | None = None,
+        n_evals: int | None = None,
+    ) -> TrainResult:
         """One proxy run (cached: the same weights, seed and settings give the same deterministic run)."""
         budget = budget or self.budget
         proxy = (proxy or self.proxy).model_copy(update={"seed": seed, "online_sampler": online is not None})
@@ -78,7 +88,9 @@ class SuiteBench:
         """A short uniform run, not cached (for timing)."""
         proxy = self.proxy.model_copy(update={"seed": seed})
         plan = plan_mixture(self.domains, self.uniform, tokens, max_epochs=self.max_epochs, seed=seed)
-        return train(materialize(plan, self.domains), {}, proxy, tokens, vocab_size=self.vocab, options=TrainOptions(n_evals=1))
+        return train(
+            materialize(plan, self.domains), {}, proxy, tokens, vocab_size=self.vocab, options=TrainOptions(n_evals=1)
+        )
 
     def summarize(self, result: TrainResult, weights: Mapping[str, float]) -> dict:
         return {
@@ -103,14 +115,27 @@ class SuiteBench:
         """DoReMi's reference model: uniform mixture, twice the budget, a seed of its own (one per suite)."""
         if not self.reference_info:
             res = self.run(self.uniform, seed=10_000, budget=2 * self.budget, n_evals=1)
-            self.reference_info = {"val_loss": res.val_loss, "budget": 2 * self.budget, "seed": 10_000, "seconds": round(res.seconds, 1)}
+            self.reference_info = {
+                "val_loss": res.val_loss,
+                "budget": 2 * self.budget,
+                "seed": 10_000,
+                "seconds": round(res.seconds, 1),
+            }
         return {d: self.reference_info["val_loss"][d] for d in self.names}
 
     def loop(self, policy: str, policy_config: dict, rounds: int, seed: int) -> list[dict]:
         """The eval_feedback loop: decide -> train the new version -> metrics records -> decide ..."""
         spec = MixtureSpec(
-            policy=policy, policy_config=policy_config, initial="uniform", budget_tokens=self.budget, max_epochs=self.max_epochs,
-            rounds=rounds, seed=seed, proxy=self.proxy, target=self.target_spec, stop_within_se=STOP_WITHIN_SE,
+            policy=policy,
+            policy_config=policy_config,
+            initial="uniform",
+            budget_tokens=self.budget,
+            max_epochs=self.max_epochs,
+            rounds=rounds,
+            seed=seed,
+            proxy=self.proxy,
+            target=self.target_spec,
+            stop_within_se=STOP_WITHIN_SE,
         )
         state, records, out = FeedbackState(), [], []
         while True:
@@ -123,11 +148,19 @@ class SuiteBench:
             result = self.run(decision.weights, seed)
             run_id = f"{policy}-s{seed}-{decision.version}"
             for e in result.evals:
-                records.append(MetricsRecord(
-                    run_id=run_id, pipeline=PIPELINE, mixture_version=decision.version, step=e.step, tokens_seen=e.tokens_seen,
-                    val_loss=dict(e.val_loss), val_loss_se=dict(e.val_loss_se),
-                    finished=e.finished, weights=decision.weights,
-                ))
+                records.append(
+                    MetricsRecord(
+                        run_id=run_id,
+                        pipeline=PIPELINE,
+                        mixture_version=decision.version,
+                        step=e.step,
+                        tokens_seen=e.tokens_seen,
+                        val_loss=dict(e.val_loss),
+                        val_loss_se=dict(e.val_loss_se),
+                        finished=e.finished,
+                        weights=decision.weights,
+                    )
+                )
             row = self.summarize(result, decision.weights)
             out.append({"version": decision.version, "reason": decision.reason, **row})
 
@@ -159,5 +192,8 @@ class SuiteBench:
                 t0 = time.perf_counter()
                 entry = self.arm(arm, seed)
                 out[arm].append(entry)
-                print(f"{self.suite.name} seed {seed} {arm:<12} target {entry['target']:.4f}  {time.perf_counter() - t0:.0f}s", flush=True)
+                print(
+                    f"{self.suite.name} seed {seed} {arm:<12} target {entry['target']:.4f}  {time.perf_counter() - t0:.0f}s",
+                    flush=True,
+                )
         return out

@@ -51,11 +51,14 @@ class Suite:
 SUITES = {
     "six": Suite("six", ["math", "encyclopedia", "literature", "speeches", "multilingual", "code"], Target("average")),
     "heldout": Suite(
-        "heldout", ["math", "literature", "code"],
-        Target("weighted", {"math": 1.0, "literature": 1.0, "code": 1.0, "encyclopedia": 1.0}), ["encyclopedia"],
+        "heldout",
+        ["math", "literature", "code"],
+        Target("weighted", {"math": 1.0, "literature": 1.0, "code": 1.0, "encyclopedia": 1.0}),
+        ["encyclopedia"],
     ),
     "noisy": Suite(
-        "noisy", ["math", "literature", "speeches", "code", "junk"],
+        "noisy",
+        ["math", "literature", "speeches", "code", "junk"],
         Target("weighted", {"math": 1.0, "literature": 1.0, "speeches": 1.0, "code": 1.0}),
     ),
 }
@@ -144,7 +147,9 @@ def load_domains(data: Path, chars: int) -> dict[str, Docs]:
 
 
 def byte_tokens(texts: list[str]) -> list[np.ndarray]:
-    return [np.append(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.uint16), np.uint16(256)) for t in texts]
+    return [
+        np.append(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.uint16), np.uint16(256)) for t in texts
+    ]
 
 
 def build_domains(
@@ -172,5 +177,11 @@ def build_domains(
             held += len(arrays[i])
         domains[name] = DomainTokens.from_arrays(name, ids, arrays, splits)
         idx = domains[name].index
-        info[name] = {"docs": len(items), "chars": sum(len(t) for _, t in items), "train_tokens": idx.available_tokens, "val_tokens": held, "val_docs": splits.count("val")}
+        info[name] = {
+            "docs": len(items),
+            "chars": sum(len(t) for _, t in items),
+            "train_tokens": idx.available_tokens,
+            "val_tokens": held,
+            "val_docs": splits.count("val"),
+        }
     return domains, vocab_size, info

@@ -34,18 +34,26 @@ def summarize_suite(bench: SuiteBench, runs: dict[str, list[dict]], arms: list[s
             diff = paired_interval(targets, uni_targets)
             base = statistics.fmean(uni_targets)
             row["diff_vs_uniform"] = diff.as_dict() | {"verdict": diff.verdict()}
-            row["excess_pct_vs_uniform"] = {"mean": 100 * diff.mean / base, "low": 100 * diff.low / base, "high": 100 * diff.high / base}
+            row["excess_pct_vs_uniform"] = {
+                "mean": 100 * diff.mean / base,
+                "low": 100 * diff.low / base,
+                "high": 100 * diff.high / base,
+            }
             fractions = []
             for e, u in zip(runs[arm], uni, strict=True):
                 t = tokens_to_target(e["curve"], u["curve"][-1][1])  # uniform's final value on the same prefix
                 fractions.append(None if t is None else t / bench.budget)
             row["tokens_to_uniform_final_fraction"] = fractions
-            row["reaches_with_30pct_fewer_tokens_every_seed"] = all(f is not None and f <= FEWER_TOKENS_GOAL for f in fractions)
+            row["reaches_with_30pct_fewer_tokens_every_seed"] = all(
+                f is not None and f <= FEWER_TOKENS_GOAL for f in fractions
+            )
         out[arm] = row
     if uni is not None:  # the proxy as an instrument: seed spread vs evaluation error, one fixed mixture
         domains = list(uni[0]["val_loss"])
         out["_noise"] = {
-            "seed_sd": {d: statistics.stdev([u["val_loss"][d] for u in uni]) if len(uni) > 1 else None for d in domains},
+            "seed_sd": {
+                d: statistics.stdev([u["val_loss"][d] for u in uni]) if len(uni) > 1 else None for d in domains
+            },
             "eval_se": {d: statistics.fmean([u["val_loss_se"][d] for u in uni]) for d in domains},
             "target_seed_sd": statistics.stdev([u["target"] for u in uni]) if len(uni) > 1 else None,
         }
@@ -59,7 +67,9 @@ def _fmt_interval(d: dict) -> str:
 
 
 def print_summary(suite: Suite, summary: dict, args: argparse.Namespace) -> None:
-    print(f"\nsuite {suite.name}: target = {suite.target.describe()}; {args.budget:,} tokens per run, {args.seeds} seeds")
+    print(
+        f"\nsuite {suite.name}: target = {suite.target.describe()}; {args.budget:,} tokens per run, {args.seeds} seeds"
+    )
     head = f"{'arm':<12} {'target (mean)':>13} {'diff vs uniform [95% CI]':>30} {'verdict':>20} {'tokens to uniform final (x budget)':>36} {'extra runs':>10}"
     print(head)
     print("-" * len(head))
@@ -68,12 +78,16 @@ def print_summary(suite: Suite, summary: dict, args: argparse.Namespace) -> None
             continue
         diff = row.get("diff_vs_uniform")
         frs = " ".join("never" if f is None else f"{f:.2f}" for f in row.get("tokens_to_uniform_final_fraction", []))
-        print(f"{arm:<12} {row['target']['mean']:>13.4f} {_fmt_interval(diff) if diff else '':>30} "
-              f"{(diff or {}).get('verdict', '') if arm != 'uniform' else '':>20} {frs:>36} {row['search_runs']:>10}")
+        print(
+            f"{arm:<12} {row['target']['mean']:>13.4f} {_fmt_interval(diff) if diff else '':>30} "
+            f"{(diff or {}).get('verdict', '') if arm != 'uniform' else '':>20} {frs:>36} {row['search_runs']:>10}"
+        )
     noise = summary.get("_noise")
     if noise:
-        print("proxy noise (uniform): seed sd / eval SE per domain: "
-              + ", ".join(f"{d} {noise['seed_sd'][d] or 0:.4f}/{noise['eval_se'][d]:.4f}" for d in noise["seed_sd"]))
+        print(
+            "proxy noise (uniform): seed sd / eval SE per domain: "
+            + ", ".join(f"{d} {noise['seed_sd'][d] or 0:.4f}/{noise['eval_se'][d]:.4f}" for d in noise["seed_sd"])
+        )
 
 
 def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
@@ -84,19 +98,32 @@ def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
     while len(mixtures) < args.transfer_mixtures:
         w = rng.dirichlet(np.ones(k))
         mixtures.append({d: float(x) for d, x in zip(bench.names, w / w.sum(), strict=True)})
-    small = bench.proxy.model_copy(update={"n_layer": max(1, bench.proxy.n_layer), "n_embd": max(16, bench.proxy.n_embd // 2)})
+    small = bench.proxy.model_copy(
+        update={"n_layer": max(1, bench.proxy.n_layer), "n_embd": max(16, bench.proxy.n_embd // 2)}
+    )
     large = bench.proxy.model_copy(update={"n_layer": bench.proxy.n_layer + 1})
     small_budget, large_budget = max(bench.proxy.batch_size * bench.proxy.seq_len, bench.budget // 4), bench.budget
     rows = []
     for i, w in enumerate(mixtures):
         rs = bench.run(w, 0, proxy=small, budget=small_budget, n_evals=1)
         rl = bench.run(w, 0, proxy=large, budget=large_budget, n_evals=1)
-        rows.append({"weights": w, "small": bench.target_of(rs.val_loss), "large": bench.target_of(rl.val_loss),
-                     "small_params": rs.n_params, "large_params": rl.n_params})
+        rows.append(
+            {
+                "weights": w,
+                "small": bench.target_of(rs.val_loss),
+                "large": bench.target_of(rl.val_loss),
+                "small_params": rs.n_params,
+                "large_params": rl.n_params,
+            }
+        )
         print(f"transfer mixture {i}: small {rows[-1]['small']:.4f}  large {rows[-1]['large']:.4f}", flush=True)
     pairs = list(itertools.combinations(range(len(rows)), 2))
     agree = sum((rows[a]["small"] < rows[b]["small"]) == (rows[a]["large"] < rows[b]["large"]) for a, b in pairs)
-    rho = scipy_stats.spearmanr([r["small"] for r in rows], [r["large"] for r in rows]).statistic if len(rows) > 2 else math.nan
+    rho = (
+        scipy_stats.spearmanr([r["small"] for r in rows], [r["large"] for r in rows]).statistic
+        if len(rows) > 2
+        else math.nan
+    )
     out = {
         "suite": bench.suite.name,
         "mixtures": len(rows),
@@ -109,12 +136,16 @@ def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
         "pairs": len(pairs),
         "rows": rows,
     }
-    print(f"transfer: {len(rows)} mixtures, params x{out['params_ratio']:.1f}, tokens x{out['tokens_ratio']:.1f}: "
-          f"decision accuracy {out['decision_accuracy']:.3f} over {len(pairs)} pairs, Spearman {rho:.3f}")
+    print(
+        f"transfer: {len(rows)} mixtures, params x{out['params_ratio']:.1f}, tokens x{out['tokens_ratio']:.1f}: "
+        f"decision accuracy {out['decision_accuracy']:.3f} over {len(pairs)} pairs, Spearman {rho:.3f}"
+    )
     return out
 
 
-def acceptance(results: dict, seeds: int, transfer_result: dict | None, mm_before: dict, mm_after: dict, shipped: list[str]) -> dict:
+def acceptance(
+    results: dict, seeds: int, transfer_result: dict | None, mm_before: dict, mm_after: dict, shipped: list[str]
+) -> dict:
     """The acceptance object of mixing.json (exactly the keys reviewers read)."""
     arms = [a for a in shipped if a != "uniform"]
     worst_fraction: dict[str, float | None] = {}

@@ -118,7 +118,7 @@ class Utf8Stream:
                 head += chunk
                 if len(head) >= SNIFF_BYTES:
                     break
-        except Exception as exc:  # noqa: BLE001 - re-raised below, once the bytes before it are out
+        except Exception as exc:
             broken = exc
         codec, skip = bom_codec(head)
         if codec is None:

@@ -80,7 +80,10 @@ def build_index(
     executor = executor or _Serial()
     config_json = config.model_dump_json()
     ranks = {source: i for i, source in enumerate(input_dirs)}
-    shards = {s: [[e["name"], e["rows"], e["bytes"]] for e in store.read_manifest(rel)["shards"]] for s, rel in input_dirs.items()}
+    shards = {
+        s: [[e["name"], e["rows"], e["bytes"]] for e in store.read_manifest(rel)["shards"]]
+        for s, rel in input_dirs.items()
+    }
     total_docs = sum(e[1] for entries in shards.values() for e in entries)
 
     state = load_state(store, index_dir)
@@ -95,9 +98,13 @@ def build_index(
     version = (state.version + 1) if state is not None else 1
     root = state_root(index_dir)
     work_fp = resume.fingerprint(op, config_json, n_parts, base.version if base else 0, ranks, todo)
-    job = IndexJob(op, config_json, n_parts, posixpath.join(root, f"work-{work_fp}"), posixpath.join(root, f"v{version:05d}"))
+    job = IndexJob(
+        op, config_json, n_parts, posixpath.join(root, f"work-{work_fp}"), posixpath.join(root, f"v{version:05d}")
+    )
     mode = "incremental" if base is not None else "full"
-    progress(f"index: {mode} build v{version}, {n_todo} shard(s) to sign, {n_parts} partition(s), {total_docs:,} docs in all")
+    progress(
+        f"index: {mode} build v{version}, {n_todo} shard(s) to sign, {n_parts} partition(s), {total_docs:,} docs in all"
+    )
 
     # 1. signatures of the shards the index does not cover yet
     t1 = time.perf_counter()
@@ -107,7 +114,9 @@ def build_index(
         for entry in entries:
             no = positions[tuple(entry)]
             tasks.append((store, job, source, ranks[source], posixpath.join(input_dirs[source], entry[0]), no))
-            receipts.append((posixpath.join(job.work, "receipts", "sig", f"{source}-{no:05d}.json"), resume.fingerprint(entry)))
+            receipts.append(
+                (posixpath.join(job.work, "receipts", "sig", f"{source}-{no:05d}.json"), resume.fingerprint(entry))
+            )
     counts: dict[str, int] = {}
     sigs = []
     for r in resume.resumable_map(executor, store, signature_task, tasks, receipts, _identity, _identity, counts):
@@ -127,7 +136,9 @@ def build_index(
     for p in sorted(files):
         old = keys.get(str(p))
         btasks.append((store, job, p, files[p], old))
-        breceipts.append((posixpath.join(job.work, "receipts", "bucket", f"p-{p:05d}.json"), resume.fingerprint(files[p], old)))
+        breceipts.append(
+            (posixpath.join(job.work, "receipts", "bucket", f"p-{p:05d}.json"), resume.fingerprint(files[p], old))
+        )
     counts = {}
     buckets = []
     for r in resume.resumable_map(executor, store, bucket_task, btasks, breceipts, _identity, _identity, counts):
@@ -143,7 +154,11 @@ def build_index(
     edge_frames = [pl.from_arrow(store.read_table(r["edges_rel"])) for r in buckets]
     if base is not None and base.clusters:
         edge_frames.append(clusters_as_edges(pl.from_arrow(store.read_table(base.clusters))))  # type: ignore[arg-type]
-    edges = pl.concat([f.cast(EDGE_SCHEMA) for f in edge_frames if isinstance(f, pl.DataFrame)]) if edge_frames else pl.DataFrame(schema=EDGE_SCHEMA)
+    edges = (
+        pl.concat([f.cast(EDGE_SCHEMA) for f in edge_frames if isinstance(f, pl.DataFrame)])
+        if edge_frames
+        else pl.DataFrame(schema=EDGE_SCHEMA)
+    )
     use_bands = job.use_bands
     clusters = merge_clusters(edges, use_bands=use_bands)
     clusters_rel = posixpath.join(job.version_dir, "clusters.parquet")
@@ -177,7 +192,9 @@ def build_index(
     return summary, info
 
 
-def _write_drop_tables(store: CorpusStore, clusters: pl.DataFrame, ranks: dict[str, int], index_dir: str) -> dict[str, dict[str, int]]:
+def _write_drop_tables(
+    store: CorpusStore, clusters: pl.DataFrame, ranks: dict[str, int], index_dir: str
+) -> dict[str, dict[str, int]]:
     per_source = {}
     for source, rank in ranks.items():
         table = drop_table(clusters, rank)
@@ -186,7 +203,9 @@ def _write_drop_tables(store: CorpusStore, clusters: pl.DataFrame, ranks: dict[s
     return per_source
 
 
-def _summary(op: str, docs: int, clusters: pl.DataFrame, per_source: dict[str, dict[str, int]], seconds: float) -> dict[str, Any]:
+def _summary(
+    op: str, docs: int, clusters: pl.DataFrame, per_source: dict[str, dict[str, int]], seconds: float
+) -> dict[str, Any]:
     dropped = clusters.filter(pl.col("drop").is_not_null())
     return {
         "operator": op,
@@ -198,15 +217,28 @@ def _summary(op: str, docs: int, clusters: pl.DataFrame, per_source: dict[str, d
     }
 
 
-def _unchanged(store: CorpusStore, base: IndexState, ranks: dict[str, int], index_dir: str, t0: float) -> tuple[dict[str, Any], dict[str, Any]]:
+def _unchanged(
+    store: CorpusStore, base: IndexState, ranks: dict[str, int], index_dir: str, t0: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The stored index already covers every input shard: rewrite the drop tables from its clusters, keep its version."""
     clusters = pl.from_arrow(store.read_table(base.clusters))
     assert isinstance(clusters, pl.DataFrame)
     per_source = _write_drop_tables(store, clusters, ranks, index_dir)
     seconds = time.perf_counter() - t0
-    info = {"index_version": base.version, "mode": "unchanged", "partitions": base.partitions, "shards_signed": 0,
-            "partitions_bucketed": 0, "tasks_resumed": 0, "cluster_members": int(clusters.height), "bytes_shuffled": 0,
-            "index_bytes_read": 0, "seconds_signatures": 0.0, "seconds_buckets": 0.0, "seconds_merge": seconds}
+    info = {
+        "index_version": base.version,
+        "mode": "unchanged",
+        "partitions": base.partitions,
+        "shards_signed": 0,
+        "partitions_bucketed": 0,
+        "tasks_resumed": 0,
+        "cluster_members": int(clusters.height),
+        "bytes_shuffled": 0,
+        "index_bytes_read": 0,
+        "seconds_signatures": 0.0,
+        "seconds_buckets": 0.0,
+        "seconds_merge": seconds,
+    }
     return _summary(base.op, base.docs, clusters, per_source, seconds), info
 
 
@@ -219,7 +251,9 @@ def _collect_garbage(store: CorpusStore, root: str, keep: set[str]) -> None:
     if store.is_local:  # object stores have no folders; local ones would pile up empty
         import pyarrow.fs as pafs
 
-        infos = store.filesystem.get_file_info(pafs.FileSelector(store.path(root), allow_not_found=True, recursive=True))
+        infos = store.filesystem.get_file_info(
+            pafs.FileSelector(store.path(root), allow_not_found=True, recursive=True)
+        )
         for info in sorted((i for i in infos if i.type == pafs.FileType.Directory), key=lambda i: -len(i.path)):
             if not store.filesystem.get_file_info(pafs.FileSelector(info.path, allow_not_found=True)):
                 store.filesystem.delete_dir(info.path)

@@ -124,7 +124,9 @@ def key_entries(df: pl.DataFrame, job: IndexJob, rank: int) -> pl.DataFrame:
                 bands = hasher.band_hashes(data, offsets)
                 for j in range(bands.shape[1]):
                     keep = bands[:, j] != 0  # 0: no shingles, never a key
-                    frames.append(_entries(j, bands[keep, j], np.zeros(int(keep.sum()), dtype=np.uint64), rank, ids.filter(keep)))
+                    frames.append(
+                        _entries(j, bands[keep, j], np.zeros(int(keep.sum()), dtype=np.uint64), rank, ids.filter(keep))
+                    )
     if not frames:
         return pl.DataFrame(schema=ENTRY_SCHEMA)
     return pl.concat(frames)
@@ -133,24 +135,41 @@ def key_entries(df: pl.DataFrame, job: IndexJob, rank: int) -> pl.DataFrame:
 def _entries(kind: int, h1: np.ndarray, h2: np.ndarray, rank: int, ids: pl.Series) -> pl.DataFrame:
     n = len(h1)
     return pl.DataFrame(
-        {"kind": np.full(n, kind, dtype=np.int16), "h1": h1, "h2": h2, "rank": np.full(n, rank, dtype=np.int32), schema.ID: ids},
+        {
+            "kind": np.full(n, kind, dtype=np.int16),
+            "h1": h1,
+            "h2": h2,
+            "rank": np.full(n, rank, dtype=np.int32),
+            schema.ID: ids,
+        },
         schema=ENTRY_SCHEMA,
     )
 
 
-def signature_task(store: CorpusStore, job: IndexJob, source: str, rank: int, shard_rel: str, shard_no: int) -> dict[str, Any]:
+def signature_task(
+    store: CorpusStore, job: IndexJob, source: str, rank: int, shard_rel: str, shard_no: int
+) -> dict[str, Any]:
     """Key entries of one input shard, one sorted file per partition. Returns what was written."""
     df = pl.from_arrow(store.read_table(shard_rel, columns=[schema.ID, schema.TEXT]))
     assert isinstance(df, pl.DataFrame)
     entries = key_entries(df, job, rank)
-    entries = entries.with_columns((pl.col("h1") % job.partitions).cast(pl.Int32).alias("_p")).sort("_p", *KEY_COLS, *NODE_COLS)
+    entries = entries.with_columns((pl.col("h1") % job.partitions).cast(pl.Int32).alias("_p")).sort(
+        "_p", *KEY_COLS, *NODE_COLS
+    )
     parts: list[int] = []
     written = 0
     for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True).items():
         written += store.write_table(signature_rel(job, source, shard_no, int(p)), part.drop("_p"))
         parts.append(int(p))
-    return {"source": source, "shard": shard_no, "docs": df.height, "entries": entries.height,
-            "parts": parts, "bytes_written": written, "peak_rss": _peak_rss_bytes()}
+    return {
+        "source": source,
+        "shard": shard_no,
+        "docs": df.height,
+        "entries": entries.height,
+        "parts": parts,
+        "bytes_written": written,
+        "peak_rss": _peak_rss_bytes(),
+    }
 
 
 def signature_rel(job: IndexJob, source: str, shard_no: int, p: int) -> str:
@@ -160,7 +179,9 @@ def signature_rel(job: IndexJob, source: str, shard_no: int, p: int) -> str:
 # --------------------------------------------------------------------------- 2. buckets
 
 
-def bucket_task(store: CorpusStore, job: IndexJob, p: int, entry_files: list[str], old_keys: str | None) -> dict[str, Any]:
+def bucket_task(
+    store: CorpusStore, job: IndexJob, p: int, entry_files: list[str], old_keys: str | None
+) -> dict[str, Any]:
     """Group one partition's entries by key; link members to the group's smallest (rank, id)."""
     frames = [pl.from_arrow(store.read_table(f)) for f in entry_files]
     read = sum(store.filesystem.get_file_info(store.path(f)).size for f in entry_files)
@@ -185,18 +206,34 @@ def bucket_task(store: CorpusStore, job: IndexJob, p: int, entry_files: list[str
     )
     edges = (
         df.filter((pl.col("_n") > 1) & ((pl.col("rank") != pl.col("v_rank")) | (pl.col(schema.ID) != pl.col("v_id"))))
-        .select((pl.col("kind") == EXACT_KIND).alias("exact"), pl.col("rank").alias("u_rank"), pl.col(schema.ID).alias("u_id"),
-                "v_rank", "v_id")
+        .select(
+            (pl.col("kind") == EXACT_KIND).alias("exact"),
+            pl.col("rank").alias("u_rank"),
+            pl.col(schema.ID).alias("u_id"),
+            "v_rank",
+            "v_id",
+        )
         .unique()
         .sort("exact", "u_rank", "u_id", "v_rank", "v_id")
     )
-    firsts = df.filter((pl.col("rank") == pl.col("v_rank")) & (pl.col(schema.ID) == pl.col("v_id"))).select(*KEY_COLS, *NODE_COLS)
+    firsts = df.filter((pl.col("rank") == pl.col("v_rank")) & (pl.col(schema.ID) == pl.col("v_id"))).select(
+        *KEY_COLS, *NODE_COLS
+    )
     keys_rel = posixpath.join(job.version_dir, "keys", f"p-{p:05d}.parquet")
     written = store.write_table(keys_rel, firsts)
     edges_rel = posixpath.join(job.work, "edges", f"p-{p:05d}.parquet")
     written += store.write_table(edges_rel, edges)
-    return {"p": p, "entries": df.height, "keys": firsts.height, "edges": edges.height, "keys_rel": keys_rel,
-            "edges_rel": edges_rel, "bytes_read": read, "bytes_written": written, "peak_rss": _peak_rss_bytes()}
+    return {
+        "p": p,
+        "entries": df.height,
+        "keys": firsts.height,
+        "edges": edges.height,
+        "keys_rel": keys_rel,
+        "edges_rel": edges_rel,
+        "bytes_read": read,
+        "bytes_written": written,
+        "peak_rss": _peak_rss_bytes(),
+    }
 
 
 # --------------------------------------------------------------------------- 3. merge
@@ -208,8 +245,15 @@ def merge_clusters(edges: pl.DataFrame, *, use_bands: bool) -> pl.DataFrame:
     Columns: rank, id, root_rank, root_id (its cluster's survivor), x_rank, x_id (the
     smallest member with the same exact text), drop (reason or null for the survivor).
     """
-    out_schema = {"rank": pl.Int32, schema.ID: pl.String, "root_rank": pl.Int32, "root_id": pl.String,
-                  "x_rank": pl.Int32, "x_id": pl.String, "drop": pl.String}
+    out_schema = {
+        "rank": pl.Int32,
+        schema.ID: pl.String,
+        "root_rank": pl.Int32,
+        "root_id": pl.String,
+        "x_rank": pl.Int32,
+        "x_id": pl.String,
+        "drop": pl.String,
+    }
     if edges.height == 0:
         return pl.DataFrame(schema=out_schema)
     nodes = (
@@ -232,8 +276,15 @@ def merge_clusters(edges: pl.DataFrame, *, use_bands: bool) -> pl.DataFrame:
     ranks = nodes["rank"].to_numpy()
     ids = nodes[schema.ID]
     return pl.DataFrame(
-        {"rank": ranks, schema.ID: ids, "root_rank": ranks[root], "root_id": ids.gather(root),
-         "x_rank": ranks[xroot], "x_id": ids.gather(xroot), "drop": pl.Series(reason.tolist(), dtype=pl.String)},
+        {
+            "rank": ranks,
+            schema.ID: ids,
+            "root_rank": ranks[root],
+            "root_id": ids.gather(root),
+            "x_rank": ranks[xroot],
+            "x_id": ids.gather(xroot),
+            "drop": pl.Series(reason.tolist(), dtype=pl.String),
+        },
         schema=out_schema,
     )
 
@@ -249,7 +300,9 @@ def _component_min(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
 
 def clusters_as_edges(clusters: pl.DataFrame) -> pl.DataFrame:
     """Stored clusters as links (member -> survivor, member -> exact representative): same components."""
-    near = clusters.select(pl.lit(False).alias("exact"), u_rank="rank", u_id=schema.ID, v_rank="root_rank", v_id="root_id")
+    near = clusters.select(
+        pl.lit(False).alias("exact"), u_rank="rank", u_id=schema.ID, v_rank="root_rank", v_id="root_id"
+    )
     exact = clusters.select(pl.lit(True).alias("exact"), u_rank="rank", u_id=schema.ID, v_rank="x_rank", v_id="x_id")
     both = pl.concat([near, exact]).filter((pl.col("u_rank") != pl.col("v_rank")) | (pl.col("u_id") != pl.col("v_id")))
     return both.cast(EDGE_SCHEMA)  # type: ignore[arg-type]
@@ -305,8 +358,9 @@ def plan_partitions(total_docs: int, requested: int | None, docs_per_partition: 
     return max(1, math.ceil(total_docs / docs_per_partition))
 
 
-def incremental_base(state: IndexState | None, op: str, config_json: str, ranks: dict[str, int],
-                     shards: dict[str, list[list[Any]]]) -> IndexState | None:
+def incremental_base(
+    state: IndexState | None, op: str, config_json: str, ranks: dict[str, int], shards: dict[str, list[list[Any]]]
+) -> IndexState | None:
     """The stored index when the new input only adds shards to it (same config, same ranks); else None."""
     if state is None or state.op != op or state.config_json != config_json:
         return None

@@ -52,8 +52,20 @@ import xxhash
 CODE_TARGET_BYTES = 4_000_000  # source code per copy
 CODE_MAX_FILE_BYTES = 200_000
 CODE_SKIP_DIRS = frozenset(
-    {"test", "tests", "idle_test", "site-packages", "__pycache__", "pydoc_data", "_bundled", "idlelib",
-     "turtledemo", "lib2to3", "ensurepip", "encodings"}
+    {
+        "test",
+        "tests",
+        "idle_test",
+        "site-packages",
+        "__pycache__",
+        "pydoc_data",
+        "_bundled",
+        "idlelib",
+        "turtledemo",
+        "lib2to3",
+        "ensurepip",
+        "encodings",
+    }
 )
 LICENSES_DIR = Path("/usr/share/common-licenses")
 WARC_DATE = "2024-01-01T00:00:00Z"
@@ -63,13 +75,66 @@ MANIFEST = "demo_sources.json"
 # Pure-Python modules whose pydoc page depends only on their source (no environment, paths
 # or hash-ordered sets in their data), documented in this order.
 PAGE_MODULES = (
-    "abc", "argparse", "base64", "bisect", "calendar", "cmd", "colorsys", "configparser", "contextlib", "copy",
-    "csv", "dataclasses", "difflib", "enum", "filecmp", "fileinput", "fnmatch", "fractions", "ftplib",
-    "functools", "getopt", "gettext", "glob", "graphlib", "gzip", "heapq", "hmac", "html", "html.parser",
-    "ipaddress", "json", "json.decoder", "json.encoder", "keyword", "linecache", "netrc", "numbers", "operator",
-    "optparse", "pprint", "queue", "quopri", "reprlib", "sched", "secrets", "shelve", "shlex", "smtplib",
-    "statistics", "string", "tabnanny", "textwrap", "timeit", "tokenize", "tomllib", "traceback", "urllib.parse",
-    "uuid", "wave", "zipapp",
+    "abc",
+    "argparse",
+    "base64",
+    "bisect",
+    "calendar",
+    "cmd",
+    "colorsys",
+    "configparser",
+    "contextlib",
+    "copy",
+    "csv",
+    "dataclasses",
+    "difflib",
+    "enum",
+    "filecmp",
+    "fileinput",
+    "fnmatch",
+    "fractions",
+    "ftplib",
+    "functools",
+    "getopt",
+    "gettext",
+    "glob",
+    "graphlib",
+    "gzip",
+    "heapq",
+    "hmac",
+    "html",
+    "html.parser",
+    "ipaddress",
+    "json",
+    "json.decoder",
+    "json.encoder",
+    "keyword",
+    "linecache",
+    "netrc",
+    "numbers",
+    "operator",
+    "optparse",
+    "pprint",
+    "queue",
+    "quopri",
+    "reprlib",
+    "sched",
+    "secrets",
+    "shelve",
+    "shlex",
+    "smtplib",
+    "statistics",
+    "string",
+    "tabnanny",
+    "textwrap",
+    "timeit",
+    "tokenize",
+    "tomllib",
+    "traceback",
+    "urllib.parse",
+    "uuid",
+    "wave",
+    "zipapp",
 )
 
 _RENDER_PAGES = r"""
@@ -203,7 +268,11 @@ def _write_code(w: _Writer, scale: int) -> _SourceReport:
         bodies = texts if copy == 0 else _mixed(texts, _paragraphs, copy, "code", "\n\n\n")
         prefix = "" if copy == 0 else f"copy-{copy:03d}/"
         records = [
-            {"text": body, "path": f"Lib/{rel}", "url": f"https://github.com/python/cpython/blob/{tag}/{prefix}Lib/{rel}"}
+            {
+                "text": body,
+                "path": f"Lib/{rel}",
+                "url": f"https://github.com/python/cpython/blob/{tag}/{prefix}Lib/{rel}",
+            }
             for (rel, _), body in zip(files, bodies, strict=True)
         ]
         report.records += len(records)
@@ -296,13 +365,19 @@ def _page_records(pages: dict[str, str], copy: int) -> list[tuple[str, str, byte
     records = [(url(n), "200 OK", htmls[n].encode("utf-8"), "text/html; charset=utf-8") for n in names]
     if copy == 0 and len(names) >= 4:
         for n in names[:2]:  # exact duplicates: the same page under a mirror URL
-            records.append((f"{SITE}/mirror/{version}/{n}.html", "200 OK", htmls[n].encode("utf-8"), "text/html; charset=utf-8"))
+            records.append(
+                (f"{SITE}/mirror/{version}/{n}.html", "200 OK", htmls[n].encode("utf-8"), "text/html; charset=utf-8")
+            )
         for n in names[2:4]:  # near duplicates: a later crawl with a new footer and a notice
             page = _site_page(pages[n], year=2025, note="This page was last reviewed in January 2025.")
-            records.append((f"{SITE}/archive/{version}/{n}.html", "200 OK", page.encode("utf-8"), "text/html; charset=utf-8"))
+            records.append(
+                (f"{SITE}/archive/{version}/{n}.html", "200 OK", page.encode("utf-8"), "text/html; charset=utf-8")
+            )
         records.append((f"{SITE}/robots.txt", "200 OK", b"User-agent: *\nDisallow: /search\n", "text/plain"))
         records.append((f"{SITE}/logo.png", "200 OK", _PNG, "image/png"))
-        records.append((f"{SITE}/missing.html", "404 Not Found", b"<html><body><h1>Not found</h1></body></html>", "text/html"))
+        records.append(
+            (f"{SITE}/missing.html", "404 Not Found", b"<html><body><h1>Not found</h1></body></html>", "text/html")
+        )
     return records
 
 
@@ -327,21 +402,38 @@ def _warc(records: list[tuple[str, str, bytes, str]], copy: int) -> bytes:
     info = b"software: corpus.demo_sources\r\nformat: WARC File Format 1.0\r\n"
     writer.write_record(
         writer.create_warc_record(
-            "", "warcinfo", payload=io.BytesIO(info), length=len(info),
-            warc_content_type="application/warc-fields", warc_headers_dict=headers("warcinfo", str(copy)),
+            "",
+            "warcinfo",
+            payload=io.BytesIO(info),
+            length=len(info),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict=headers("warcinfo", str(copy)),
         )
     )
     for i, (uri, status, body, ctype) in enumerate(records):
         if i == 0:
             request = f"GET {uri} HTTP/1.1\r\nHost: docs.example.org\r\n\r\n".encode()
             writer.write_record(
-                writer.create_warc_record(uri, "request", payload=io.BytesIO(request), length=len(request),
-                                          warc_headers_dict=headers("request", uri))
+                writer.create_warc_record(
+                    uri,
+                    "request",
+                    payload=io.BytesIO(request),
+                    length=len(request),
+                    warc_headers_dict=headers("request", uri),
+                )
             )
-        http = StatusAndHeaders(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+        http = StatusAndHeaders(
+            status, [("Content-Type", ctype), ("Content-Length", str(len(body)))], protocol="HTTP/1.1"
+        )
         writer.write_record(
-            writer.create_warc_record(uri, "response", payload=io.BytesIO(body), length=len(body),
-                                      http_headers=http, warc_headers_dict=headers("response", uri))
+            writer.create_warc_record(
+                uri,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=http,
+                warc_headers_dict=headers("response", uri),
+            )
         )
     return buf.getvalue()
 
@@ -394,7 +486,9 @@ def _write_licenses(w: _Writer, scale: int) -> _SourceReport | str:
     report = _SourceReport(w.dest / "licenses")
     names = list(texts)
     for copy in range(scale):
-        bodies = list(texts.values()) if copy == 0 else _mixed(list(texts.values()), _paragraphs, copy, "licenses", "\n\n")
+        bodies = (
+            list(texts.values()) if copy == 0 else _mixed(list(texts.values()), _paragraphs, copy, "licenses", "\n\n")
+        )
         folder = "licenses" if copy == 0 else f"licenses/copy-{copy:03d}"
         for name, body in zip(names, bodies, strict=True):
             w.write(f"{folder}/{name}.txt", body.encode("utf-8"), report)
@@ -447,9 +541,13 @@ def write_demo_sources(dest: Path, *, scale: int = 1) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m corpus.demo_sources", description="Write the offline demo corpus sources.")
+    parser = argparse.ArgumentParser(
+        prog="python -m corpus.demo_sources", description="Write the offline demo corpus sources."
+    )
     parser.add_argument("dest", type=Path, help="folder to write code/, docs/, pages/ and licenses/ into")
-    parser.add_argument("--scale", type=int, default=1, help="copies of each source (perturbed, not duplicates); default 1")
+    parser.add_argument(
+        "--scale", type=int, default=1, help="copies of each source (perturbed, not duplicates); default 1"
+    )
     args = parser.parse_args(argv)
     written = write_demo_sources(args.dest, scale=args.scale)
     manifest = json.loads((args.dest / MANIFEST).read_text(encoding="utf-8"))

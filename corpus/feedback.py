@@ -57,7 +57,9 @@ class VersionState(BaseModel):
     version: str
     weights: dict[str, float]
     run_key: str
-    val_loss: dict[str, float] | None = Field(None, description="the result: final validation loss of its first finished run")
+    val_loss: dict[str, float] | None = Field(
+        None, description="the result: final validation loss of its first finished run"
+    )
     run_id: str | None = None
     tokens_seen: int | None = None
     val_loss_se: dict[str, float] | None = None
@@ -85,11 +87,19 @@ class FeedbackState(BaseModel):
         try:
             return cls.model_validate_json(cursor)
         except ValidationError as exc:
-            raise FeedbackError(f"the eval_feedback cursor is not a FeedbackState ({exc.error_count()} problems, first: {exc.errors()[0]['msg']}); reset the sensor's cursor") from None
+            raise FeedbackError(
+                f"the eval_feedback cursor is not a FeedbackState ({exc.error_count()} problems, first: {exc.errors()[0]['msg']}); reset the sensor's cursor"
+            ) from None
 
     def history(self) -> list[RoundResult]:
         return [
-            RoundResult(version=v.version, weights=v.weights, val_loss=v.val_loss, tokens_seen=v.tokens_seen, val_loss_se=v.val_loss_se)
+            RoundResult(
+                version=v.version,
+                weights=v.weights,
+                val_loss=v.val_loss,
+                tokens_seen=v.tokens_seen,
+                val_loss_se=v.val_loss_se,
+            )
             for v in self.versions
             if v.val_loss is not None
         ]
@@ -144,9 +154,13 @@ def decide(
         weights = initial_weights(spec.initial, domains, natural_weights)
         version = version_name(1)
         key = _run_key(version, {"initial": spec.initial, "weights": weights, "domains": domains, "pipeline": pipeline})
-        new_state = FeedbackState(seen=list(state.seen), versions=[VersionState(version=version, weights=weights, run_key=key)])
+        new_state = FeedbackState(
+            seen=list(state.seen), versions=[VersionState(version=version, weights=weights, run_key=key)]
+        )
         label = spec.initial if isinstance(spec.initial, str) else "explicit"
-        return NewVersion(version=version, weights=weights, run_key=key, reason=f"initial mixture ({label} weights)", state=new_state)
+        return NewVersion(
+            version=version, weights=weights, run_key=key, reason=f"initial mixture ({label} weights)", state=new_state
+        )
 
     goal = Target.of(spec.target)
     evaluated = [*domains, *goal.held_out(domains)]  # a held-out target domain is evaluated, never trained on
@@ -159,7 +173,9 @@ def decide(
         if rec.key in seen:
             continue
         seen.add(rec.key)
-        problems = record_problems(rec, domains=evaluated, known_versions=list(by_name), pipeline=pipeline, weight_domains=domains)
+        problems = record_problems(
+            rec, domains=evaluated, known_versions=list(by_name), pipeline=pipeline, weight_domains=domains
+        )
         if problems:
             skipped.append(f"record {rec.key} skipped because {'; '.join(problems)}")
             continue
@@ -179,7 +195,9 @@ def decide(
             target.val_loss_se = dict(rec.val_loss_se) if rec.val_loss_se else None
             new_results.append(target.version)
         else:
-            skipped.append(f"record {rec.key} skipped because {target.version} already has a result (run {target.run_id})")
+            skipped.append(
+                f"record {rec.key} skipped because {target.version} already has a result (run {target.run_id})"
+            )
     new_state = FeedbackState(seen=sorted(seen), versions=versions)
 
     def skip(reason: str) -> Skip:
@@ -203,7 +221,9 @@ def decide(
         if stop:
             return skip(stop)
     try:
-        weights = propose_weights(spec.policy, history, domains, natural_weights, spec.policy_config, seed=spec.seed, target=goal)
+        weights = propose_weights(
+            spec.policy, history, domains, natural_weights, spec.policy_config, seed=spec.seed, target=goal
+        )
     except (PolicyError, WeightsError) as exc:  # e.g. a floor no mixture of these domains can meet
         return skip(f"policy {spec.policy!r} could not propose weights: {exc}")
     if max(abs(weights[d] - latest.weights.get(d, 0.0)) for d in domains) < SAME_WEIGHTS_TOLERANCE:
@@ -228,7 +248,9 @@ def decide(
         f"{spec.policy} policy on {len(history)} evaluated version(s); {latest.version} {goal.describe()} "
         f"{target_loss(latest.val_loss, goal, domains):.4f}; new weights: {_fmt(weights)}"
     )
-    return NewVersion(version=version, weights=weights, run_key=key, reason=reason, skipped_records=skipped, state=new_state)
+    return NewVersion(
+        version=version, weights=weights, run_key=key, reason=reason, skipped_records=skipped, state=new_state
+    )
 
 
 def _stop_reason(history: Sequence[RoundResult], spec: MixtureSpec, goal: Target, domains: Sequence[str]) -> str | None:

@@ -82,7 +82,9 @@ class S3Options:
         return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, credentials={'set' if self.access_key_id else 'default chain'})"
 
 
-def resolve_location(location: str, base_dir: Path | str | None = None, s3: S3Options | None = None) -> tuple[pafs.FileSystem, str, str]:
+def resolve_location(
+    location: str, base_dir: Path | str | None = None, s3: S3Options | None = None
+) -> tuple[pafs.FileSystem, str, str]:
     """(filesystem, path inside it, display uri) for a local path, ``file://`` or ``s3://`` location."""
     if location.startswith("s3://"):
         path = location[len("s3://") :].rstrip("/")
@@ -207,7 +209,9 @@ class CorpusStore:
         """The Arrow schema of one Parquet file (its footer only)."""
         return pq.read_schema(self.path(rel), filesystem=self._fs)
 
-    def iter_table_batches(self, rel: str, columns: list[str] | None = None, batch_rows: int = 4096) -> Iterator[pl.DataFrame]:
+    def iter_table_batches(
+        self, rel: str, columns: list[str] | None = None, batch_rows: int = 4096
+    ) -> Iterator[pl.DataFrame]:
         with self._fs.open_input_file(self.path(rel)) as f:
             pf = pq.ParquetFile(f)
             for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
@@ -216,7 +220,9 @@ class CorpusStore:
     # -- partitions (a stage output of one source) ------------------------------
     def content_digest(self, rel_dir: str) -> str:
         """A digest of the committed shards of a partition (names and contents): equal outputs, equal digests."""
-        shards = [(s["name"], s.get("sha256") or f"{s['rows']}:{s['bytes']}") for s in self.read_manifest(rel_dir)["shards"]]
+        shards = [
+            (s["name"], s.get("sha256") or f"{s['rows']}:{s['bytes']}") for s in self.read_manifest(rel_dir)["shards"]
+        ]
         return hashlib.sha256(json.dumps(shards).encode()).hexdigest()[:24]
 
     def read_manifest(self, rel_dir: str) -> dict[str, Any]:
@@ -231,7 +237,9 @@ class CorpusStore:
         manifest = self.read_manifest(rel_dir)
         return [posixpath.join(rel_dir, s["name"]) for s in manifest["shards"]]
 
-    def iter_partition(self, rel_dir: str, columns: list[str] | None = None, batch_rows: int = 4096) -> Iterator[pl.DataFrame]:
+    def iter_partition(
+        self, rel_dir: str, columns: list[str] | None = None, batch_rows: int = 4096
+    ) -> Iterator[pl.DataFrame]:
         for shard in self.shard_paths(rel_dir):
             yield from self.iter_table_batches(shard, columns=columns, batch_rows=batch_rows)
 

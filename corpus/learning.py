@@ -35,7 +35,9 @@ def domain_tokens(spec: PipelineSpec, store: CorpusStore) -> dict[str, sampler.D
     return selected_domain_tokens(spec, store)[0]
 
 
-def selected_domain_tokens(spec: PipelineSpec, store: CorpusStore) -> tuple[dict[str, sampler.DomainTokens], dict[str, Any]]:
+def selected_domain_tokens(
+    spec: PipelineSpec, store: CorpusStore
+) -> tuple[dict[str, sampler.DomainTokens], dict[str, Any]]:
     """The domains and, per selected domain, what its rule kept (``corpus.mixing.selection``)."""
     out = {}
     for src in spec.source_names:
@@ -45,7 +47,10 @@ def selected_domain_tokens(spec: PipelineSpec, store: CorpusStore) -> tuple[dict
         return out, {}
     from corpus.mixing.selection import SelectionRule, apply_selection, read_scores
 
-    rules = {d: SelectionRule(column=s.column, mode=s.mode, value=s.value, seed=spec.mixture.seed) for d, s in spec.mixture.selection.items()}
+    rules = {
+        d: SelectionRule(column=s.column, mode=s.mode, value=s.value, seed=spec.mixture.seed)
+        for d, s in spec.mixture.selection.items()
+    }
     scores = {d: read_scores(store, spec.pipeline, s.stage, d, s.column) for d, s in spec.mixture.selection.items()}
     selected, summary = apply_selection(out, rules, scores)
     for d, s in spec.mixture.selection.items():
@@ -66,13 +71,19 @@ def natural_weights(spec: PipelineSpec, store: CorpusStore) -> dict[str, float]:
 
 
 def plan_version(
-    spec: PipelineSpec, store: CorpusStore, version: str, weights: Mapping[str, float], provenance: Mapping[str, Any] | None = None
+    spec: PipelineSpec,
+    store: CorpusStore,
+    version: str,
+    weights: Mapping[str, float],
+    provenance: Mapping[str, Any] | None = None,
 ) -> sampler.MixturePlan:
     """Plan mixture ``version`` with ``weights`` and store the plan (deterministic)."""
     assert spec.mixture is not None, "the spec has no mixture section"
     m = spec.mixture
     domains, selection = selected_domain_tokens(spec, store)
-    plan = sampler.plan_mixture(domains, weights, m.budget_tokens, max_epochs=m.max_epochs, seed=m.seed, version=version)
+    plan = sampler.plan_mixture(
+        domains, weights, m.budget_tokens, max_epochs=m.max_epochs, seed=m.seed, version=version
+    )
     doc = {"plan": plan.model_dump(mode="json"), "provenance": dict(provenance or {})}
     if selection:
         doc["selection"] = selection  # the rule and what it kept, per domain: part of the version
@@ -93,7 +104,7 @@ def train_version(
     run_id: str | None = None,
     report: Callable[[MetricsRecord], None] | None = None,
     log: Callable[[str], None] = lambda _: None,
-) -> tuple["TrainResult", str]:
+) -> tuple[TrainResult, str]:
     """Train the proxy on a planned version; every evaluation becomes a metrics record."""
     from corpus.proxy.train import train
     from corpus.tokenize import load_tokenizer
@@ -105,9 +116,12 @@ def train_version(
     streams = sampler.materialize(plan, domains)
     val = sampler.validation_tokens(domains, spec.mixture.proxy.eval_tokens)
     run_id = run_id or f"proxy-{version}-{uuid.uuid4().hex[:8]}"
-    log(f"training the proxy on {version}: {plan.total_tokens:,} tokens, " + ", ".join(f"{d} {w:.3f}" for d, w in plan.effective_weights.items()))
+    log(
+        f"training the proxy on {version}: {plan.total_tokens:,} tokens, "
+        + ", ".join(f"{d} {w:.3f}" for d, w in plan.effective_weights.items())
+    )
 
-    def on_eval(point: "EvalPoint") -> None:
+    def on_eval(point: EvalPoint) -> None:
         record = MetricsRecord(
             run_id=run_id,
             pipeline=spec.pipeline,
@@ -120,7 +134,10 @@ def train_version(
             trainer="proxy",
             weights=dict(plan.requested_weights),  # the version's weights (effective ones are in the plan)
         )
-        log(f"step {point.step}: {point.tokens_seen:,} tokens, average validation loss {point.average:.4f}" + (" (final)" if point.finished else ""))
+        log(
+            f"step {point.step}: {point.tokens_seen:,} tokens, average validation loss {point.average:.4f}"
+            + (" (final)" if point.finished else "")
+        )
         if report is not None:
             report(record)
 

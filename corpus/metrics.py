@@ -63,11 +63,13 @@ class MetricsRecord(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     trainer: str = Field("proxy", min_length=1, max_length=100, description="'proxy' or the external trainer's name")
     val_loss_se: dict[str, float] | None = Field(
-        None, description="domain -> standard error of val_loss (the evaluation's sampling error); used by the stopping rule"
+        None,
+        description="domain -> standard error of val_loss (the evaluation's sampling error); used by the stopping rule",
     )
     weights: dict[str, float] | None = Field(
-        None, description="the weights of the mixture version the run trained on (as the mixture asset states them); "
-        "a record whose weights are not its version's is not taken as that version's result"
+        None,
+        description="the weights of the mixture version the run trained on (as the mixture asset states them); "
+        "a record whose weights are not its version's is not taken as that version's result",
     )
 
     @field_validator("created_at")
@@ -135,7 +137,9 @@ def record_problems(
         if unknown:
             problems.append(f"unknown domains: {', '.join(unknown)} (domains: {', '.join(domains)})")
     if record.val_loss_se is not None:
-        bad_se = [f"{d}={v}" for d, v in record.val_loss_se.items() if d not in record.val_loss or math.isnan(v) or v < 0]
+        bad_se = [
+            f"{d}={v}" for d, v in record.val_loss_se.items() if d not in record.val_loss or math.isnan(v) or v < 0
+        ]
         if bad_se:
             problems.append(f"val_loss_se must be >= 0 for domains of val_loss: {', '.join(bad_se)}")
     if record.weights is not None:
@@ -157,12 +161,16 @@ def implausible_values(record: MetricsRecord) -> list[str]:
         problems.append(f"negative validation loss: {', '.join(negative)}")
     huge = [f"{d}={v:.6g}" for d, v in record.val_loss.items() if math.isfinite(v) and v > MAX_LOSS]
     if huge:
-        problems.append(f"implausible validation loss: {', '.join(huge)} (more than {MAX_LOSS:g} nats, worse than a "
-                        "uniform guess over any vocabulary; report the mean next-token NLL in nats)")
+        problems.append(
+            f"implausible validation loss: {', '.join(huge)} (more than {MAX_LOSS:g} nats, worse than a "
+            "uniform guess over any vocabulary; report the mean next-token NLL in nats)"
+        )
     return problems
 
 
-def parse_record(obj: Mapping[str, Any] | str | bytes, where: str = "record") -> tuple[MetricsRecord | None, list[RecordProblem]]:
+def parse_record(
+    obj: Mapping[str, Any] | str | bytes, where: str = "record"
+) -> tuple[MetricsRecord | None, list[RecordProblem]]:
     """A record from a dict or JSON text, or None and the reasons. Never raises."""
     try:
         if isinstance(obj, str | bytes):

@@ -91,9 +91,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 DEFAULT_GLOBS: dict[str, tuple[str, ...]] = {
-    "jsonl": tuple(
-        f"*.{ext}{comp}" for ext in ("jsonl", "ndjson", "json") for comp in ("", ".gz", ".zst", ".zstd")
-    ),
+    "jsonl": tuple(f"*.{ext}{comp}" for ext in ("jsonl", "ndjson", "json") for comp in ("", ".gz", ".zst", ".zstd")),
     "parquet": ("*.parquet",),
     "text": ("*.txt", "*.md", "*.py", "*.txt.gz", "*.txt.zst", "*.md.gz", "*.md.zst"),
     "warc": ("*.warc", "*.warc.gz", "*.warc.zst"),
@@ -372,8 +370,12 @@ def link_escape_test(fs: pafs.FileSystem, root: str) -> Callable[[str], bool] | 
 
 
 def _outside_event(rel: str) -> _Bad:  # a file, or a folder (whatever it holds is not listed)
-    return _Bad(-1, f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
-                "so it was not read; copy the file into the location, or make the folder that holds it a source of its own", b"")
+    return _Bad(
+        -1,
+        f"outside_location: {rel} is reached through a symbolic link that leads outside the source's location, "
+        "so it was not read; copy the file into the location, or make the folder that holds it a source of its own",
+        b"",
+    )
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -394,7 +396,7 @@ def _guarded(reader: Any, ctx: _Ctx, rel: str) -> Iterator[_Event]:
         for event in reader(ctx, rel):
             offset = event.offset
             yield event
-    except BaseException as exc:  # noqa: BLE001 - see docstring; fatal ones are re-raised
+    except BaseException as exc:
         if _is_fatal(exc):
             raise
         yield _Bad(
@@ -461,7 +463,9 @@ def _gunzip(first: bytes, stream: Any) -> Iterator[bytes]:
         try:
             out = d.decompress(pending, READ_CHUNK)
         except zlib.error as exc:
-            raise _StreamBroken(f"the gzip data is corrupt within the first {read_total:,} compressed bytes ({exc})") from None
+            raise _StreamBroken(
+                f"the gzip data is corrupt within the first {read_total:,} compressed bytes ({exc})"
+            ) from None
         if out:
             yield out
         if d.eof:
@@ -495,7 +499,9 @@ def _unzstd(first: bytes, stream: Any) -> Iterator[bytes]:
         try:
             out = d.decompress(piece)
         except zstandard.ZstdError as exc:
-            raise _StreamBroken(f"the zstd data is corrupt within the first {read_total:,} compressed bytes ({exc})") from None
+            raise _StreamBroken(
+                f"the zstd data is corrupt within the first {read_total:,} compressed bytes ({exc})"
+            ) from None
         if out:
             yield out
         if d.eof:
@@ -599,8 +605,12 @@ def _text_from(obj: dict[str, Any], source: SourceSpec, where: str) -> str | _Ba
             try:
                 value = bytes(value).decode("utf-8")
             except UnicodeDecodeError as exc:
-                return _Bad(-1, f"invalid_utf8: {where}: field {name!r} is not valid UTF-8 at byte {exc.start}; "
-                            "re-encode the data as UTF-8", b"")
+                return _Bad(
+                    -1,
+                    f"invalid_utf8: {where}: field {name!r} is not valid UTF-8 at byte {exc.start}; "
+                    "re-encode the data as UTF-8",
+                    b"",
+                )
         if value is None:
             return _Bad(-1, f"null_text: {where}: field {name!r} is null; fill it or remove the record", b"")
         if not isinstance(value, str):
@@ -664,10 +674,14 @@ def _record_event(obj: dict[str, Any], offset: int, source: SourceSpec, where: s
 def _bad_bytes(where: str, codec: str | None, source: SourceSpec, line: bytes, start: int) -> str:
     """The quarantine error of a record with bytes its file's codec cannot decode."""
     if codec in (None, "utf-8"):
-        return (f"invalid_utf8: {where} is not valid UTF-8 at byte {start} ({line[start:start + 4]!r}); re-encode the "
-                f"file as UTF-8, or set encoding of source {source.name!r} to the file's encoding (e.g. latin-1) or auto")
-    return (f"invalid_encoding: {where} has bytes that are not valid {codec}; set encoding of source {source.name!r} "
-            "to the file's encoding, or re-encode the file as UTF-8")
+        return (
+            f"invalid_utf8: {where} is not valid UTF-8 at byte {start} ({line[start : start + 4]!r}); re-encode the "
+            f"file as UTF-8, or set encoding of source {source.name!r} to the file's encoding (e.g. latin-1) or auto"
+        )
+    return (
+        f"invalid_encoding: {where} has bytes that are not valid {codec}; set encoding of source {source.name!r} "
+        "to the file's encoding, or re-encode the file as UTF-8"
+    )
 
 
 def _json_error(line: bytes, exc: Exception, where: str, codec: str | None, source: SourceSpec) -> str:
@@ -689,9 +703,13 @@ def _read_jsonl(ctx: _Ctx, rel: str) -> Iterator[_Event]:
             for index, line, too_long in _iter_lines(ctx.utf8(rel, _decompressed_chunks(stream)), max_line):
                 where = f"{rel} line {index + 1}"
                 if too_long:
-                    yield _Bad(index, f"line_too_long: {where} is longer than {max_line:,} bytes, more than a record "
-                               f"with max_doc_chars={source.max_doc_chars:,} can take; raise max_doc_chars of source "
-                               f"{source.name!r} or split the record", line)
+                    yield _Bad(
+                        index,
+                        f"line_too_long: {where} is longer than {max_line:,} bytes, more than a record "
+                        f"with max_doc_chars={source.max_doc_chars:,} can take; raise max_doc_chars of source "
+                        f"{source.name!r} or split the record",
+                        line,
+                    )
                     continue
                 if not line or line.isspace():
                     continue
@@ -701,8 +719,12 @@ def _read_jsonl(ctx: _Ctx, rel: str) -> Iterator[_Event]:
                     yield _Bad(index, _json_error(line, exc, where, ctx.codecs.get(rel), source), line)
                     continue
                 if not isinstance(obj, dict):
-                    yield _Bad(index, f"not_an_object: {where} is {_type_name(obj)}, not a JSON object; JSON Lines "
-                               "needs one object per line (a JSON array file converts with: jq -c '.[]')", line)
+                    yield _Bad(
+                        index,
+                        f"not_an_object: {where} is {_type_name(obj)}, not a JSON object; JSON Lines "
+                        "needs one object per line (a JSON array file converts with: jq -c '.[]')",
+                        line,
+                    )
                     continue
                 yield _record_event(obj, index, source, where, line)
         except _StreamBroken as exc:
@@ -716,8 +738,12 @@ def _is_text_type(t: pa.DataType) -> bool:
     if pa.types.is_dictionary(t):
         t = t.value_type
     return (
-        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-        or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_string_view(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_binary_view(t)
     )
 
 
@@ -753,8 +779,12 @@ def _read_parquet(ctx: _Ctx, rel: str) -> Iterator[_Event]:
         handle = ctx.fs.open_input_file(ctx.path(rel))
         pf = pq.ParquetFile(handle)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        yield _Bad(-1, f"unreadable_parquet: {rel} cannot be opened as Parquet ({exc}); check that it is a complete "
-                   "Parquet file, or remove it from the source", b"")
+        yield _Bad(
+            -1,
+            f"unreadable_parquet: {rel} cannot be opened as Parquet ({exc}); check that it is a complete "
+            "Parquet file, or remove it from the source",
+            b"",
+        )
         return
     with handle:
         columns = _parquet_columns(pf.schema_arrow, source, rel)
@@ -770,8 +800,12 @@ def _read_parquet(ctx: _Ctx, rel: str) -> Iterator[_Event]:
                     yield _record_event(row, offset, source, f"{rel} row {offset}", lambda r=row: _row_raw(r))
                     offset += 1
         except (OSError, ValueError, pa.ArrowException) as exc:
-            yield _Bad(offset, f"unreadable_parquet: {rel}: reading failed at row {offset} ({exc}); the {offset:,} rows "
-                       "before it were kept. Rewrite the file", b"")
+            yield _Bad(
+                offset,
+                f"unreadable_parquet: {rel}: reading failed at row {offset} ({exc}); the {offset:,} rows "
+                "before it were kept. Rewrite the file",
+                b"",
+            )
 
 
 def _row_raw(row: dict[str, Any]) -> str:
@@ -786,7 +820,7 @@ _WIKI_TITLE = re.compile(r"^ = ([^=].*?) = $")
 class _Pending:
     """A text document under construction from lines; stops growing past its character limit."""
 
-    __slots__ = ("parts", "chars", "kept", "limit", "error", "title", "sep")
+    __slots__ = ("chars", "error", "kept", "limit", "parts", "sep", "title")
 
     def __init__(self, limit: int, sep: str = "\n"):
         self.parts: list[str] = []
@@ -826,8 +860,13 @@ class _Line(NamedTuple):
     error: str | None
 
 
-def _decode_lines(lines: Iterable[tuple[int, bytes, bool]], rel: str, source: SourceSpec, max_line: int,
-                  codec: Callable[[], str | None] = lambda: None) -> Iterator[_Line]:
+def _decode_lines(
+    lines: Iterable[tuple[int, bytes, bool]],
+    rel: str,
+    source: SourceSpec,
+    max_line: int,
+    codec: Callable[[], str | None] = lambda: None,
+) -> Iterator[_Line]:
     """Decode each line as UTF-8 (a bad one is decoded with replacement and carries an error)."""
     for number, raw, too_long in lines:
         error = None
@@ -986,12 +1025,19 @@ def _read_text(ctx: _Ctx, rel: str) -> Iterator[_Event]:
         try:
             first = next(chunks, b"")
         except _StreamBroken as exc:
-            yield _Bad(0, f"truncated_stream: {rel}: {exc.message}; nothing could be read. Re-download or "
-                       "re-compress the file", b"")
+            yield _Bad(
+                0,
+                f"truncated_stream: {rel}: {exc.message}; nothing could be read. Re-download or re-compress the file",
+                b"",
+            )
             return
         if b"\x00" in first[:BINARY_SNIFF]:
-            yield _Bad(-1, f"binary_file: {rel} has NUL bytes in its first {BINARY_SNIFF:,} bytes, so it is not text; "
-                       "remove it from the source or narrow the source's glob", first[:512])
+            yield _Bad(
+                -1,
+                f"binary_file: {rel} has NUL bytes in its first {BINARY_SNIFF:,} bytes, so it is not text; "
+                "remove it from the source or narrow the source's glob",
+                first[:512],
+            )
             return
         chunks = chain([first], chunks)
         if source.split == "file":
@@ -1007,9 +1053,12 @@ def _read_text(ctx: _Ctx, rel: str) -> Iterator[_Event]:
                 yield _pending_event(doc, index, rel, source, ctype)
                 index += 1
         except _StreamBroken as exc:
-            yield _Bad(index, f"truncated_stream: {rel}: {exc.message}; it broke in line {exc.line + 1}, inside "
-                       f"document {index}; the documents before it were kept. Re-download or re-compress the file",
-                       exc.partial)
+            yield _Bad(
+                index,
+                f"truncated_stream: {rel}: {exc.message}; it broke in line {exc.line + 1}, inside "
+                f"document {index}; the documents before it were kept. Re-download or re-compress the file",
+                exc.partial,
+            )
 
 
 def _whole_file(chunks: Iterable[bytes], rel: str, source: SourceSpec, ctype: str, codec: str | None) -> _Event | None:
@@ -1023,11 +1072,19 @@ def _whole_file(chunks: Iterable[bytes], rel: str, source: SourceSpec, ctype: st
             size += len(chunk)
             if size > limit:
                 data = b"".join(parts)
-                return _Bad(0, _too_long(source, rel, len(data.decode("utf-8", "replace"))) + " (counted up to where "
-                            "reading stopped)", data[:RAW_CAP])
+                return _Bad(
+                    0,
+                    _too_long(source, rel, len(data.decode("utf-8", "replace"))) + " (counted up to where "
+                    "reading stopped)",
+                    data[:RAW_CAP],
+                )
     except _StreamBroken as exc:
-        return _Bad(0, f"truncated_stream: {rel}: {exc.message}; the file is one document (split: file), so it was "
-                    "not kept. Re-download or re-compress the file", b"".join(parts)[:RAW_CAP])
+        return _Bad(
+            0,
+            f"truncated_stream: {rel}: {exc.message}; the file is one document (split: file), so it was "
+            "not kept. Re-download or re-compress the file",
+            b"".join(parts)[:RAW_CAP],
+        )
     data = b"".join(parts)
     try:
         text = data.decode("utf-8")
@@ -1047,10 +1104,23 @@ def _whole_file(chunks: Iterable[bytes], rel: str, source: SourceSpec, ctype: st
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I)
 # WHATWG encoding labels that browsers map to a superset (pages labelled latin-1 are really cp1252)
 _CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
-    "us-ascii": "cp1252", "ascii": "cp1252", "l1": "cp1252", "x-sjis": "shift_jis", "gb2312": "gb18030",
-    "gbk": "gb18030", "x-gbk": "gb18030", "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "tis-620": "cp874",
-    "iso-8859-9": "cp1254", "windows-874": "cp874", "utf8": "utf-8",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "l1": "cp1252",
+    "x-sjis": "shift_jis",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "tis-620": "cp874",
+    "iso-8859-9": "cp1254",
+    "windows-874": "cp874",
+    "utf8": "utf-8",
 }
 
 
@@ -1170,24 +1240,40 @@ def _warc_event(record: Any, index: int, rel: str) -> _Event:
     where = f"{rel} record {index} ({url})"
     body = record.reader.read()
     if len(body) < record.content_length:
-        return _Bad(index, f"warc_truncated: {where}: the record ends after {len(body):,} of its {record.content_length:,} "
-                    "payload bytes; re-download the WARC file", body)
+        return _Bad(
+            index,
+            f"warc_truncated: {where}: the record ends after {len(body):,} of its {record.content_length:,} "
+            "payload bytes; re-download the WARC file",
+            body,
+        )
     if not record.is_http:
-        return _Drop(index, body[:RAW_CAP].decode("utf-8", "replace"), url, None, "application/octet-stream", "warc_not_html")
+        return _Drop(
+            index, body[:RAW_CAP].decode("utf-8", "replace"), url, None, "application/octet-stream", "warc_not_html"
+        )
     headers = record.http_headers
     ctype = (record.http_content_type or "").lower()
     try:
         body = _decode_http_body(body, headers)
     except (ValueError, OSError, zlib.error) as exc:
-        return _Bad(index, f"warc_bad_encoding: {where}: the HTTP body cannot be decoded ({exc}); the record is "
-                    "damaged or uses an unsupported encoding", body)
+        return _Bad(
+            index,
+            f"warc_bad_encoding: {where}: the HTTP body cannot be decoded ({exc}); the record is "
+            "damaged or uses an unsupported encoding",
+            body,
+        )
     status = headers.status_code
     if status is not None and not 200 <= status < 300:
         text = body[:RAW_CAP].decode("utf-8", "replace")
         return _Drop(index, text, url, None, ctype or "text/html", "warc_http_status")
     if ctype not in HTML_TYPES and not (not ctype and _looks_like_html(body)):
-        return _Drop(index, body[:RAW_CAP].decode("utf-8", "replace"), url, None, ctype or "application/octet-stream",
-                     "warc_not_html")
+        return _Drop(
+            index,
+            body[:RAW_CAP].decode("utf-8", "replace"),
+            url,
+            None,
+            ctype or "application/octet-stream",
+            "warc_not_html",
+        )
     html, note = decode_html(body, record.http_charset)
     if _not_markup(html):  # declared HTML, but binary or without a single tag: not a page
         return _Drop(index, html[:RAW_CAP], url, None, ctype or "text/html", "warc_not_html")
@@ -1255,13 +1341,21 @@ def _read_warc(ctx: _Ctx, rel: str) -> Iterator[_Event]:
                 index += 1
             # a break inside the last record already quarantined it (warc_truncated); else report the break
             if chunks.broken is not None and not (isinstance(last, _Bad) and last.offset == index - 1):
-                yield _Bad(index, f"truncated_stream: {rel}: {chunks.broken.message}; the stream broke after response "
-                           f"record {index - 1}, and the records before it were kept. Re-download or re-compress the file", b"")
-        except BaseException as exc:  # noqa: BLE001 - the Rust parser raises OSError or panics; fatal ones re-raised
+                yield _Bad(
+                    index,
+                    f"truncated_stream: {rel}: {chunks.broken.message}; the stream broke after response "
+                    f"record {index - 1}, and the records before it were kept. Re-download or re-compress the file",
+                    b"",
+                )
+        except BaseException as exc:
             if _is_fatal(exc):
                 raise
-            yield _Bad(index, f"unreadable_warc: {rel}: reading stopped at response record {index} ({exc}); the records "
-                       "before it were kept. Check that the file is a complete WARC file", b"")
+            yield _Bad(
+                index,
+                f"unreadable_warc: {rel}: reading stopped at response record {index} ({exc}); the records "
+                "before it were kept. Check that the file is a complete WARC file",
+                b"",
+            )
 
 
 _READERS = {"jsonl": _read_jsonl, "parquet": _read_parquet, "text": _read_text, "warc": _read_warc}

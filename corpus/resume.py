@@ -49,8 +49,14 @@ def save(store: CorpusStore, rel: str, fingerprint: str, result: dict[str, Any])
     store.write_json(rel, {"v": RECEIPT_VERSION, "fingerprint": fingerprint, "result": result})
 
 
-def run_with_receipt(rel: str, fingerprint: str, encode: Callable[[Any], dict[str, Any]],
-                     store: CorpusStore, fn: Callable[..., Any], *args: Any) -> Any:
+def run_with_receipt(
+    rel: str,
+    fingerprint: str,
+    encode: Callable[[Any], dict[str, Any]],
+    store: CorpusStore,
+    fn: Callable[..., Any],
+    *args: Any,
+) -> Any:
     """Run ``fn(*args)``, then record its (encoded) result at ``rel``. The task function of resumable maps."""
     result = fn(*args)
     save(store, rel, fingerprint, encode(result))

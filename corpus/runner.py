@@ -339,31 +339,51 @@ def _finish_shard(
     result.kept = kept.height
     result.bytes_out = _text_bytes(kept)
     result.schema_problems = schema_problems(kept)
-    result.written = {"name": SHARD_PATTERN.format(index), "rows": kept.height,
-                      **store.write_table_entry(posixpath.join(stage_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), kept)}
+    result.written = {
+        "name": SHARD_PATTERN.format(index),
+        "rows": kept.height,
+        **store.write_table_entry(
+            posixpath.join(stage_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), kept
+        ),
+    }
     if dropped.height:
         result.dropped = dict(Counter(dropped[schema.DROP_REASON].to_list()))
-        size = store.write_table(posixpath.join(dropped_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), dropped)
+        size = store.write_table(
+            posixpath.join(dropped_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), dropped
+        )
         result.dropped_written = {"name": SHARD_PATTERN.format(index), "rows": dropped.height, "bytes": size}
         result.sample_dropped = _sample_dropped(dropped)
     if quarantined.height:
         result.quarantined = dict(Counter(_error_class(e) for e in quarantined["error"].to_list()))
-        size = store.write_table(posixpath.join(quarantine_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), quarantined)
+        size = store.write_table(
+            posixpath.join(quarantine_dir(pipeline, stage, source), SHARD_PATTERN.format(index)), quarantined
+        )
         result.quarantine_written = {"name": SHARD_PATTERN.format(index), "rows": quarantined.height, "bytes": size}
-        result.sample_quarantined = quarantined.head(SAMPLE_SIZE).with_columns(pl.col("raw").str.slice(0, SAMPLE_CHARS)).to_dicts()
+        result.sample_quarantined = (
+            quarantined.head(SAMPLE_SIZE).with_columns(pl.col("raw").str.slice(0, SAMPLE_CHARS)).to_dicts()
+        )
     result.sample_kept = _sample_rows(kept)
     return result
 
 
 def _retract(store: CorpusStore, pipeline: str, stage: str, source: str) -> None:
     """Withdraw the partition's committed outputs before rewriting their shards (see CorpusStore.retract)."""
-    for rel in (stage_dir(pipeline, stage, source), dropped_dir(pipeline, stage, source), quarantine_dir(pipeline, stage, source)):
+    for rel in (
+        stage_dir(pipeline, stage, source),
+        dropped_dir(pipeline, stage, source),
+        quarantine_dir(pipeline, stage, source),
+    ):
         store.retract(rel)
 
 
-def _commit(store: CorpusStore, pipeline: str, stage: str, source: str, results: list[ShardResult], report: StageReport) -> None:
+def _commit(
+    store: CorpusStore, pipeline: str, stage: str, source: str, results: list[ShardResult], report: StageReport
+) -> None:
     """Commit the side outputs first, the kept output last: its manifest is what downstream reads."""
-    for rel, attr in ((dropped_dir(pipeline, stage, source), "dropped_written"), (quarantine_dir(pipeline, stage, source), "quarantine_written")):
+    for rel, attr in (
+        (dropped_dir(pipeline, stage, source), "dropped_written"),
+        (quarantine_dir(pipeline, stage, source), "quarantine_written"),
+    ):
         w = store.partition_writer(rel)
         w.shards = [getattr(r, attr) for r in results if getattr(r, attr)]
         w.commit()
@@ -466,12 +486,17 @@ def process_shard(
     return _finish_shard(store, spec.pipeline, stage_name, source, index, kept, dropped, quarantined, res)
 
 
-def _apply_drop_table(store: CorpusStore, df: pl.DataFrame, rel: str, stage: StageSpec) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+def _apply_drop_table(
+    store: CorpusStore, df: pl.DataFrame, rel: str, stage: StageSpec
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     table = pl.from_arrow(store.read_table(rel))
     assert isinstance(table, pl.DataFrame)
     scores = [c for c in table.columns if c.startswith(("score/", "weight/"))]
     joined = df.drop([c for c in scores if c in df.columns]).join(
-        table.select(schema.ID, schema.DROP, schema.DUPLICATE_OF, *scores), on=schema.ID, how="left", maintain_order="left"
+        table.select(schema.ID, schema.DROP, schema.DUPLICATE_OF, *scores),
+        on=schema.ID,
+        how="left",
+        maintain_order="left",
     )
     gone = joined[schema.DROP].is_not_null()
     kept = joined.filter(~gone).drop(schema.DROP, schema.DUPLICATE_OF)
@@ -507,15 +532,21 @@ def run_stage(
                 f"no dedup index at {store.display(drop_rel)}; materialize {spec.pipeline}/{stage_name}_index first"
             )
     spec_json = spec.model_dump_json()
-    tasks = [(store, spec_json, stage_name, source, input_stage, name, i, drop_rel) for i, name in enumerate(shard_names)]
-    report = StageReport(spec.pipeline, stage_name, source, passthrough=not (stage.sources is None or source in stage.sources))
+    tasks = [
+        (store, spec_json, stage_name, source, input_stage, name, i, drop_rel) for i, name in enumerate(shard_names)
+    ]
+    report = StageReport(
+        spec.pipeline, stage_name, source, passthrough=not (stage.sources is None or source in stage.sources)
+    )
     t0 = time.perf_counter()
     _retract(store, spec.pipeline, stage_name, source)
     say = _Throttled(progress)
     results = []
     receipts = _shard_receipts(store, spec, stage, source, manifest["shards"], drop_rel)
     counts: dict[str, int] = {}
-    shard_results = resume.resumable_map(executor or SerialExecutor(), store, process_shard, tasks, receipts, asdict, _shard_from_json, counts)
+    shard_results = resume.resumable_map(
+        executor or SerialExecutor(), store, process_shard, tasks, receipts, asdict, _shard_from_json, counts
+    )
     for res in shard_results:
         results.append(res)
         report.merge(res)
@@ -540,24 +571,42 @@ def run_stage(
     return report
 
 
-def _shard_receipts(store: CorpusStore, spec: PipelineSpec, stage: StageSpec, source: str,
-                    shards: list[dict[str, Any]], drop_rel: str | None) -> list[tuple[str, str]]:
+def _shard_receipts(
+    store: CorpusStore,
+    spec: PipelineSpec,
+    stage: StageSpec,
+    source: str,
+    shards: list[dict[str, Any]],
+    drop_rel: str | None,
+) -> list[tuple[str, str]]:
     """(receipt path, fingerprint) per shard task: its input shard, the stage's steps and the index it applies."""
     index_fp = None
     if drop_rel is not None:  # the index summary changes with every rebuild (it holds timings): conservative
-        index_fp = hashlib.sha256(store.read_bytes(posixpath.join(posixpath.dirname(drop_rel), INDEX_SUMMARY))).hexdigest()
+        index_fp = hashlib.sha256(
+            store.read_bytes(posixpath.join(posixpath.dirname(drop_rel), INDEX_SUMMARY))
+        ).hexdigest()
     stage_fp = resume.fingerprint(stage.model_dump(mode="json"), index_fp, source)
     rdir = resume.receipt_dir(spec.pipeline, stage.name, source)
-    return [(posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(stage_fp, s["name"], s["rows"], s["bytes"]))
-            for i, s in enumerate(shards)]
+    return [
+        (posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(stage_fp, s["name"], s["rows"], s["bytes"]))
+        for i, s in enumerate(shards)
+    ]
 
 
 def _shard_from_json(data: dict[str, Any]) -> ShardResult:
     return ShardResult(**data)
 
 
-def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop,
-                     sources: list[str] | None = None, executor: Any = None, partitions: int | None = None) -> dict[str, Any]:
+def run_global_index(
+    spec: PipelineSpec,
+    stage_name: str,
+    store: CorpusStore,
+    *,
+    progress: Progress = _noop,
+    sources: list[str] | None = None,
+    executor: Any = None,
+    partitions: int | None = None,
+) -> dict[str, Any]:
     """Build the drop table of a global stage (dedup) across all sources; one file per source.
 
     ``sources`` (default: all) leaves the others out, e.g. sources that failed an earlier stage;
@@ -580,15 +629,29 @@ def run_global_index(spec: PipelineSpec, stage_name: str, store: CorpusStore, *,
     for source in set(spec.source_names) - set(names):
         store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"))
     inputs = {s: stage_dir(spec.pipeline, input_stage, s) for s in names}
-    summary, info = dedup_build.build_index(store, op.key, cfg, inputs, index_dir(spec.pipeline, stage_name),
-                                            executor=executor, progress=_Throttled(progress), partitions=partitions)
+    summary, info = dedup_build.build_index(
+        store,
+        op.key,
+        cfg,
+        inputs,
+        index_dir(spec.pipeline, stage_name),
+        executor=executor,
+        progress=_Throttled(progress),
+        partitions=partitions,
+    )
     summary["excluded_sources"] = [s for s in spec.source_names if s not in names]
     store.write_json(summary_rel, summary)
     return {**summary, "index": info}
 
 
-def run_global_index_in_process(spec: PipelineSpec, stage_name: str, store: CorpusStore, *, progress: Progress = _noop,
-                                sources: list[str] | None = None) -> dict[str, Any]:
+def run_global_index_in_process(
+    spec: PipelineSpec,
+    stage_name: str,
+    store: CorpusStore,
+    *,
+    progress: Progress = _noop,
+    sources: list[str] | None = None,
+) -> dict[str, Any]:
     """The single-process form: the operator sees every document's batch in this process."""
     names = _included(spec, sources)
     stage = spec.stage(stage_name)
@@ -598,7 +661,9 @@ def run_global_index_in_process(spec: PipelineSpec, stage_name: str, store: Corp
     rank = {name: i for i, name in enumerate(spec.source_names)}
     counts = {"docs_in": 0}
     t0 = time.perf_counter()
-    store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY))  # the index is incomplete until it is rewritten
+    store.delete(
+        posixpath.join(index_dir(spec.pipeline, stage_name), INDEX_SUMMARY)
+    )  # the index is incomplete until it is rewritten
 
     for source in set(spec.source_names) - set(names):
         store.delete(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"))
@@ -622,7 +687,9 @@ def run_global_index_in_process(spec: PipelineSpec, stage_name: str, store: Corp
     # which source each dropped id belongs to: ids embed the source in their hash, so look them up
     id_source = pl.concat(
         [
-            store.read_partition(stage_dir(spec.pipeline, input_stage, s), columns=[schema.ID]).with_columns(pl.lit(s).alias("_src"))
+            store.read_partition(stage_dir(spec.pipeline, input_stage, s), columns=[schema.ID]).with_columns(
+                pl.lit(s).alias("_src")
+            )
             for s in names
         ]
     )
@@ -631,14 +698,20 @@ def run_global_index_in_process(spec: PipelineSpec, stage_name: str, store: Corp
     for source in names:
         part = table.filter(pl.col("_src") == source).drop("_src").sort(schema.ID)
         store.write_table(posixpath.join(index_dir(spec.pipeline, stage_name), f"{source}.parquet"), part)
-        per_source[source] = dict(Counter(r for r in part[schema.DROP].to_list() if r is not None)) if part.height else {}
+        per_source[source] = (
+            dict(Counter(r for r in part[schema.DROP].to_list() if r is not None)) if part.height else {}
+        )
     summary = {
         "operator": op.key,
         "docs_in": counts["docs_in"],
         "duplicates": int(table[schema.DROP].is_not_null().sum()),
         "per_source": per_source,
         "cross_source": int(
-            table.join(id_source.rename({schema.ID: schema.DUPLICATE_OF, "_src": "_dup_src"}), on=schema.DUPLICATE_OF, how="left")
+            table.join(
+                id_source.rename({schema.ID: schema.DUPLICATE_OF, "_src": "_dup_src"}),
+                on=schema.DUPLICATE_OF,
+                how="left",
+            )
             .filter(pl.col("_src") != pl.col("_dup_src"))
             .height
         ),
@@ -668,8 +741,14 @@ def tokenizer_rel(pipeline: str) -> str:
     return posixpath.join(pipeline, "tokenizer", "tokenizer.json")
 
 
-def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: bytes | None = None, progress: Progress = _noop,
-                  sources: list[str] | None = None) -> dict[str, Any]:
+def run_tokenizer(
+    spec: PipelineSpec,
+    store: CorpusStore,
+    *,
+    tokenizer_file: bytes | None = None,
+    progress: Progress = _noop,
+    sources: list[str] | None = None,
+) -> dict[str, Any]:
     """Train a byte-level BPE on a per-source sample of the clean corpus (or install a given file).
 
     ``sources`` (default: all) are the sources sampled."""
@@ -684,10 +763,13 @@ def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: byt
         tok = tokenize.load_tokenizer(tokenizer_file.decode())
         sample_docs = 0
     else:
+
         def sample() -> Iterator[str]:
             for source in names:
                 n = 0
-                for b in store.iter_partition(stage_dir(spec.pipeline, spec.tokenizer_input, source), columns=[schema.TEXT]):
+                for b in store.iter_partition(
+                    stage_dir(spec.pipeline, spec.tokenizer_input, source), columns=[schema.TEXT]
+                ):
                     for text in b[schema.TEXT].to_list():
                         if n >= tk.sample_docs:
                             break
@@ -711,7 +793,9 @@ def run_tokenizer(spec: PipelineSpec, store: CorpusStore, *, tokenizer_file: byt
     }
 
 
-def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, executor: Any = None, progress: Progress = _noop) -> StageReport:
+def run_tokenized(
+    spec: PipelineSpec, source: str, store: CorpusStore, *, executor: Any = None, progress: Progress = _noop
+) -> StageReport:
     """Tokenize one source's documents into token shards with a fixed validation split.
 
     One task per shard on ``executor`` (see corpus.tokenize_shards): a pass over the ids
@@ -728,8 +812,12 @@ def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, execut
     in_rel = stage_dir(spec.pipeline, spec.tokenizer_input, source)
     shards = store.read_manifest(in_rel)["shards"]
     tk = spec.tokenizer
-    keyed = list(executor.map(tokenize_shards.split_keys_task,
-                              [(store, posixpath.join(in_rel, s["name"]), tk.val_max_docs) for s in shards]))
+    keyed = list(
+        executor.map(
+            tokenize_shards.split_keys_task,
+            [(store, posixpath.join(in_rel, s["name"]), tk.val_max_docs) for s in shards],
+        )
+    )
     _, threshold = tokenize_shards.split_threshold(keyed, tk.val_fraction, tk.val_min_docs, tk.val_max_docs)
     report = StageReport(spec.pipeline, "tokenized", source)
     t0 = time.perf_counter()
@@ -737,9 +825,16 @@ def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, execut
     writer = store.partition_writer(out_rel)
     store.retract(writer.rel_dir)
     rdir = resume.receipt_dir(spec.pipeline, "tokenized", source)
-    tasks = [(store, tok_rel, digest, posixpath.join(in_rel, s["name"]), out_rel, i, threshold) for i, s in enumerate(shards)]
-    receipts = [(posixpath.join(rdir, resume.receipt_name(i)), resume.fingerprint(digest, threshold, s["name"], s["rows"], s["bytes"]))
-                for i, s in enumerate(shards)]
+    tasks = [
+        (store, tok_rel, digest, posixpath.join(in_rel, s["name"]), out_rel, i, threshold) for i, s in enumerate(shards)
+    ]
+    receipts = [
+        (
+            posixpath.join(rdir, resume.receipt_name(i)),
+            resume.fingerprint(digest, threshold, s["name"], s["rows"], s["bytes"]),
+        )
+        for i, s in enumerate(shards)
+    ]
     tokens = {"train": 0, "val": 0}
     docs = {"train": 0, "val": 0}
     say = _Throttled(progress)
@@ -754,10 +849,18 @@ def run_tokenized(spec: PipelineSpec, source: str, store: CorpusStore, *, execut
         report.bytes_in += r["bytes_in"]
         report.shards += 1
         report.seconds = time.perf_counter() - t0
-        say(f"tokenized[{source}]: {report.shards}/{len(tasks)} shards, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens")
+        say(
+            f"tokenized[{source}]: {report.shards}/{len(tasks)} shards, {report.docs_in:,} docs, {sum(tokens.values()):,} tokens"
+        )
     say.flush()
     writer.shards = [r["entry"] for r in sorted(results, key=lambda r: r["index"])]
-    report.extra = {"tokens_train": tokens["train"], "tokens_val": tokens["val"], "docs_train": docs["train"], "docs_val": docs["val"], "vocab_size": vocab}
+    report.extra = {
+        "tokens_train": tokens["train"],
+        "tokens_val": tokens["val"],
+        "docs_train": docs["train"],
+        "docs_val": docs["val"],
+        "vocab_size": vocab,
+    }
     report.seconds = time.perf_counter() - t0
     writer.commit(summary=report.to_json())
     resume.clear(store, rdir)

@@ -59,7 +59,9 @@ def check_text(value: str) -> str:
 
 def check_name(value: str) -> str:
     if not NAME_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid name: use lowercase letters, digits and '_', starting with a letter (at most 48)")
+        raise ValueError(
+            f"{value!r} is not a valid name: use lowercase letters, digits and '_', starting with a letter (at most 48)"
+        )
     return value
 
 
@@ -98,7 +100,9 @@ class SourceSpec(_Model):
         "(e.g. data/sources/web), or s3://bucket/prefix"
     )
     format: Literal["jsonl", "parquet", "text", "warc"]
-    glob: SafeText | None = Field(None, description="files to read under location (default by format, e.g. **/*.jsonl*)")
+    glob: SafeText | None = Field(
+        None, description="files to read under location (default by format, e.g. **/*.jsonl*)"
+    )
     text_field: SafeText | list[SafeText] = Field(
         "text", description="jsonl/parquet: the field holding the text, or several fields joined by a blank line"
     )
@@ -188,7 +192,9 @@ class SelectionSpec(_Model):
         description="score/<name> (quality_classifier, lm_score) or weight/<name> (soft_dedup)"
     )
     mode: Literal["top_fraction", "threshold", "weight"] = "top_fraction"
-    value: float | None = Field(None, description="top_fraction: share of the domain's training tokens; threshold: minimum score")
+    value: float | None = Field(
+        None, description="top_fraction: share of the domain's training tokens; threshold: minimum score"
+    )
 
 
 class TargetSpec(_Model):
@@ -216,17 +222,25 @@ class MixtureSpec(_Model):
     max_epochs: float = Field(4.0, gt=0.0, le=1000.0, description="repetition cap: epochs allowed per domain")
     rounds: int = Field(3, ge=1, le=100, description="mixture versions the feedback sensor may create in all")
     min_improvement: float | None = Field(
-        None, ge=0.0, le=10.0,
+        None,
+        ge=0.0,
+        le=10.0,
         description="stop early when the average validation loss improves by less than this between versions (unset: run all rounds)",
     )
-    target: TargetSpec = Field(default_factory=TargetSpec, description="the loss every policy and the stopping rule optimise")
+    target: TargetSpec = Field(
+        default_factory=TargetSpec, description="the loss every policy and the stopping rule optimise"
+    )
     stop_within_se: float | None = Field(
-        None, ge=0.0, le=100.0,
+        None,
+        ge=0.0,
+        le=100.0,
         description="stop when the latest version beats the best earlier one by less than this many standard errors "
         "of the difference (from the evaluations' standard errors); unset: no uncertainty-based stop",
     )
     seed_sd: float | None = Field(
-        None, ge=0.0, le=10.0,
+        None,
+        ge=0.0,
+        le=10.0,
         description="seed-to-seed standard deviation of the target loss (e.g. from make bench-mixing); "
         "stop_within_se and the demo's intervals add it to the evaluation error",
     )
@@ -262,11 +276,18 @@ class ScheduleSpec(_Model):
     mixture version. Later stages follow through automation, as after any other run."""
 
     name: Name = Field(description="schedule name, unique in the pipeline (the schedule is <pipeline>_<name>)")
-    cron: Annotated[str, AfterValidator(_check_cron)] = Field(description="five-field cron expression, e.g. '0 2 * * *', or @daily")
-    timezone: Annotated[str, AfterValidator(_check_timezone)] = Field("UTC", description="IANA time zone the cron is read in")
+    cron: Annotated[str, AfterValidator(_check_cron)] = Field(
+        description="five-field cron expression, e.g. '0 2 * * *', or @daily"
+    )
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
+        "UTC", description="IANA time zone the cron is read in"
+    )
     target: Name = Field(description="the asset to materialize: raw, a stage, tokenizer, tokenized or proxy_eval")
     freshness_hours: int | None = Field(
-        None, ge=1, le=8760, description="the target counts as stale this many hours after its last materialization (unset: no freshness policy)"
+        None,
+        ge=1,
+        le=8760,
+        description="the target counts as stale this many hours after its last materialization (unset: no freshness policy)",
     )
     description: SafeText | None = None
 
@@ -279,7 +300,9 @@ class PipelineSpec(_Model):
     owners: list[Annotated[str, AfterValidator(lambda v: check_owner(check_text(v)))]] = Field(
         default_factory=list, max_length=20, description="e-mail addresses or team:<name>"
     )
-    sources: list[SourceSpec] = Field(min_length=1, max_length=256, description="in priority order: dedup keeps the earlier source's copy")
+    sources: list[SourceSpec] = Field(
+        min_length=1, max_length=256, description="in priority order: dedup keeps the earlier source's copy"
+    )
     stages: list[StageSpec] = Field(default_factory=list, max_length=64)
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     mixture: MixtureSpec | None = None
@@ -370,8 +393,10 @@ class PathPolicy:
             if any(target == p or target.startswith(p + "/") for p in self.allowed_s3):
                 return None
             allowed = ", ".join(self.allowed_s3) or "none"
-            return (f"{location!r} is outside the allowed S3 prefixes ({allowed}); add s3://bucket/prefix to "
-                    "CORPUS_ALLOWED_ROOTS to allow one")
+            return (
+                f"{location!r} is outside the allowed S3 prefixes ({allowed}); add s3://bucket/prefix to "
+                "CORPUS_ALLOWED_ROOTS to allow one"
+            )
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", location):
             scheme = location.split("://")[0]
             return (
@@ -433,9 +458,12 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
             add(f"sources[{i}].name", f"duplicate source {src.name!r}")
         seen_sources.add(src.name)
         if src.format in ("parquet", "warc") and not is_utf8(src.encoding):
-            add(f"sources[{i}].encoding", f"applies to jsonl and text sources only: {src.format} "
+            add(
+                f"sources[{i}].encoding",
+                f"applies to jsonl and text sources only: {src.format} "
                 f"{'strings are UTF-8 by definition' if src.format == 'parquet' else 'records declare their own charset'}; "
-                "remove encoding")
+                "remove encoding",
+            )
         if paths is not None:
             why = paths.check(src.location)
             if why:
@@ -444,7 +472,10 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
     names: dict[str, int] = {}
     for i, stage in enumerate(spec.stages):
         if stage.name in RESERVED_NAMES:
-            add(f"stages[{i}].name", f"{stage.name!r} is reserved for an asset the pipeline builds itself ({', '.join(sorted(RESERVED_NAMES))})")
+            add(
+                f"stages[{i}].name",
+                f"{stage.name!r} is reserved for an asset the pipeline builds itself ({', '.join(sorted(RESERVED_NAMES))})",
+            )
         if stage.name in names:
             add(f"stages[{i}].name", f"duplicate asset name {stage.name!r} (also stages[{names[stage.name]}])")
         names.setdefault(stage.name, i)
@@ -465,7 +496,9 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
                     add(f"{where}.config.{loc}", msg)
                 for loc, name in getattr(parsed, "source_refs", lambda: [])():
                     if name not in spec.source_names:
-                        add(f"{where}.config.{loc}", f"unknown source {name!r}; sources: {', '.join(spec.source_names)}")
+                        add(
+                            f"{where}.config.{loc}", f"unknown source {name!r}; sources: {', '.join(spec.source_names)}"
+                        )
             for key, value in _walk_strings(step.config):
                 try:
                     check_text(value)
@@ -473,11 +506,20 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
                     add(f"{where}.config.{key}", str(exc))
             if op.kind == "global":
                 if len(stage.steps) != 1:
-                    add(f"{where}.op", f"{op.key} works across all sources at once and must be the only step of its stage")
+                    add(
+                        f"{where}.op",
+                        f"{op.key} works across all sources at once and must be the only step of its stage",
+                    )
                 if index_name in names or index_name in RESERVED_NAMES:
-                    add(f"stages[{i}].name", f"asset name {index_name!r} (the index of this global stage) collides with another asset")
+                    add(
+                        f"stages[{i}].name",
+                        f"asset name {index_name!r} (the index of this global stage) collides with another asset",
+                    )
                 if stage.sources is not None:
-                    add(f"stages[{i}].sources", f"{op.key} is global across the pipeline's sources; it cannot be limited to some")
+                    add(
+                        f"stages[{i}].sources",
+                        f"{op.key} is global across the pipeline's sources; it cannot be limited to some",
+                    )
         for j, s in enumerate(stage.sources or []):
             if s not in seen_sources:
                 add(f"stages[{i}].sources[{j}]", f"unknown source {s!r}; sources: {', '.join(spec.source_names)}")
@@ -536,8 +578,11 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         if not config_problems:
             floor = float(getattr(parse_policy_config(spec.mixture.policy, spec.mixture.policy_config), "floor", 0.0))
             if floor * len(spec.sources) > 1:
-                add("mixture.policy_config.floor", f"a floor of {floor} per domain is impossible with {len(spec.sources)} sources "
-                    f"(floor x sources must be at most 1); set floor to at most {1 / len(spec.sources):.4g}")
+                add(
+                    "mixture.policy_config.floor",
+                    f"a floor of {floor} per domain is impossible with {len(spec.sources)} sources "
+                    f"(floor x sources must be at most 1); set floor to at most {1 / len(spec.sources):.4g}",
+                )
         for domain, sel in spec.mixture.selection.items():
             where = f"mixture.selection.{domain}"
             if domain not in spec.source_names:
@@ -551,13 +596,18 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
             except ValidationError as exc:
                 add(f"{where}.value", "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
 
-
         tw = spec.mixture.target.weights or {}
         unknown_target = [d for d in tw if d not in spec.source_names]
         if unknown_target:
-            add("mixture.target.weights", f"unknown source(s) {', '.join(unknown_target)}; sources: {', '.join(spec.source_names)}")
+            add(
+                "mixture.target.weights",
+                f"unknown source(s) {', '.join(unknown_target)}; sources: {', '.join(spec.source_names)}",
+            )
         if spec.mixture.proxy.n_embd % spec.mixture.proxy.n_head:
-            add("mixture.proxy.n_head", f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})")
+            add(
+                "mixture.proxy.n_head",
+                f"n_embd ({spec.mixture.proxy.n_embd}) must be a multiple of n_head ({spec.mixture.proxy.n_head})",
+            )
     _schedule_issues(spec, names, global_index_names, add)
     return issues
 
@@ -582,8 +632,11 @@ def _schedule_issues(spec: PipelineSpec, stages: dict[str, int], indexes: set[st
             add(f"schedules[{i}].name", f"duplicate schedule name {sched.name!r}")
         seen.add(sched.name)
         if sched.target == "mixture":
-            add(f"schedules[{i}].target", "a mixture version is created by the eval_feedback sensor, which chooses its weights; "
-                "schedule proxy_eval to re-evaluate the latest version")
+            add(
+                f"schedules[{i}].target",
+                "a mixture version is created by the eval_feedback sensor, which chooses its weights; "
+                "schedule proxy_eval to re-evaluate the latest version",
+            )
         elif sched.target not in targets:
             add(f"schedules[{i}].target", f"unknown asset {sched.target!r}; targets: {', '.join(targets)}")
 
@@ -636,9 +689,7 @@ def check_bounds(data: Any, where: str = "pipeline spec") -> None:
 
     def size(node: Any, depth: int, at: str) -> int:
         if isinstance(node, dict):
-            children: Iterable[tuple[str, Any]] = (
-                (f"{at}.{k}" if at else str(k), v) for k, v in node.items()
-            )
+            children: Iterable[tuple[str, Any]] = ((f"{at}.{k}" if at else str(k), v) for k, v in node.items())
             extra = len(node)  # the keys
         elif isinstance(node, list | tuple):
             children = ((f"{at}[{i}]", v) for i, v in enumerate(node))
@@ -658,8 +709,16 @@ def check_bounds(data: Any, where: str = "pipeline spec") -> None:
         for child_at, child in children:
             total += size(child, depth + 1, child_at)
             if total > MAX_VALUES:
-                raise SpecError([SpecIssue(field, f"holds more than {MAX_VALUES:,} values once YAML aliases are expanded; "
-                                           "a pipeline spec is far smaller (write it out without aliases)")], where)
+                raise SpecError(
+                    [
+                        SpecIssue(
+                            field,
+                            f"holds more than {MAX_VALUES:,} values once YAML aliases are expanded; "
+                            "a pipeline spec is far smaller (write it out without aliases)",
+                        )
+                    ],
+                    where,
+                )
         active.discard(key)
         sizes[key] = total
         return total

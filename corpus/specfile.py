@@ -38,7 +38,9 @@ def parse_yaml(text: str, where: str) -> Any:
     """The one YAML document in ``text``, parsed safely and bounded; SpecError otherwise."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_SPEC_BYTES:
-        raise SpecError([SpecIssue("(file)", f"{size:,} bytes, more than the {MAX_SPEC_BYTES:,} a spec may have")], where)
+        raise SpecError(
+            [SpecIssue("(file)", f"{size:,} bytes, more than the {MAX_SPEC_BYTES:,} a spec may have")], where
+        )
     try:
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:
@@ -73,8 +75,9 @@ def _check_node_bounds(root: yaml.Node, where: str) -> None:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise SpecError([SpecIssue("(yaml)", "a YAML alias refers to a node that contains it; write the values out")],
-                            where)
+            raise SpecError(
+                [SpecIssue("(yaml)", "a YAML alias refers to a node that contains it; write the values out")], where
+            )
         if depth > MAX_DEPTH:
             raise SpecError([SpecIssue("(yaml)", f"nested more than {MAX_DEPTH} levels deep")], where)
         active.add(key)
@@ -83,8 +86,16 @@ def _check_node_bounds(root: yaml.Node, where: str) -> None:
         for child in children:
             total += size(child, depth + 1)
             if total > MAX_VALUES:
-                raise SpecError([SpecIssue("(yaml)", f"more than {MAX_VALUES:,} values once YAML aliases are expanded; "
-                                           "a pipeline spec is far smaller (write it out without aliases)")], where)
+                raise SpecError(
+                    [
+                        SpecIssue(
+                            "(yaml)",
+                            f"more than {MAX_VALUES:,} values once YAML aliases are expanded; "
+                            "a pipeline spec is far smaller (write it out without aliases)",
+                        )
+                    ],
+                    where,
+                )
         active.discard(key)
         sizes[key] = total
         return total
@@ -98,8 +109,9 @@ def read_text(path: Path | str) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_SPEC_BYTES:
-            raise SpecError([SpecIssue("(file)", f"{size:,} bytes, more than the {MAX_SPEC_BYTES:,} a spec may have")],
-                            str(path))
+            raise SpecError(
+                [SpecIssue("(file)", f"{size:,} bytes, more than the {MAX_SPEC_BYTES:,} a spec may have")], str(path)
+            )
         with path.open("rb") as f:
             data = f.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
@@ -107,7 +119,9 @@ def read_text(path: Path | str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([SpecIssue("(file)", f"not UTF-8 at byte {exc.start}; save the spec as UTF-8")], str(path)) from None
+        raise SpecError(
+            [SpecIssue("(file)", f"not UTF-8 at byte {exc.start}; save the spec as UTF-8")], str(path)
+        ) from None
 
 
 def is_defs_document(doc: Any) -> bool:
@@ -134,27 +148,40 @@ def template_issues(obj: Any, at: str = "") -> list[SpecIssue]:
         elif isinstance(node, list | tuple):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
         elif isinstance(node, str) and _TEMPLATE.search(node):
-            issues.append(SpecIssue(where or "(root)", "looks like template syntax ({{ }} or {% %}); specs are never "
-                                    "templated: write the value itself (secrets come from the environment at run time)"))
+            issues.append(
+                SpecIssue(
+                    where or "(root)",
+                    "looks like template syntax ({{ }} or {% %}); specs are never "
+                    "templated: write the value itself (secrets come from the environment at run time)",
+                )
+            )
     return sorted(issues, key=lambda i: i.field)
 
 
 def defs_attributes(doc: Any, where: str) -> Any:
     """The ``attributes`` of a defs.yaml document, once the envelope is checked; SpecError otherwise."""
     if not isinstance(doc, dict):
-        raise SpecError([SpecIssue("(root)", f"expected a mapping with type and attributes, got {type(doc).__name__}")],
-                        where)
+        raise SpecError(
+            [SpecIssue("(root)", f"expected a mapping with type and attributes, got {type(doc).__name__}")], where
+        )
     issues = []
     for key in doc:
         if key not in DEFS_KEYS:
-            why = ("Dagster component options render templates or import code, and a pipeline uses none"
-                   if key in _DAGSTER_KEYS else "not part of a pipeline's defs.yaml")
+            why = (
+                "Dagster component options render templates or import code, and a pipeline uses none"
+                if key in _DAGSTER_KEYS
+                else "not part of a pipeline's defs.yaml"
+            )
             issues.append(SpecIssue(str(key), f"unknown key ({why}); a defs.yaml holds only type and attributes"))
     if doc.get("type") != COMPONENT_TYPE:
         got = doc.get("type")
         shown = repr(got)[:80] if isinstance(got, str) else "missing" if got is None else type(got).__name__
-        issues.append(SpecIssue("type", f"must be {COMPONENT_TYPE} (got {shown}); a defs.yaml names the pipeline "
-                                "component and nothing else"))
+        issues.append(
+            SpecIssue(
+                "type",
+                f"must be {COMPONENT_TYPE} (got {shown}); a defs.yaml names the pipeline component and nothing else",
+            )
+        )
     if "attributes" not in doc:
         issues.append(SpecIssue("attributes", "missing: the pipeline spec goes under attributes:"))
     issues += template_issues(doc)
@@ -193,8 +220,13 @@ def load_defs_folder(defs_dir: Path, paths: PathPolicy | None = None) -> dict[st
     for path in sorted(defs_dir.rglob("*")):
         rel = path.relative_to(defs_dir).as_posix()
         if path.name in OTHER_COMPONENT_FILES or (path.name == "defs.yaml" and rel.count("/") != 1):
-            problems.append(SpecIssue(rel, f"a component file Dagster would load; pipelines live in "
-                                      f"{defs_dir.name}/<pipeline>/defs.yaml only: remove it"))
+            problems.append(
+                SpecIssue(
+                    rel,
+                    f"a component file Dagster would load; pipelines live in "
+                    f"{defs_dir.name}/<pipeline>/defs.yaml only: remove it",
+                )
+            )
     for path in sorted(defs_dir.glob("*/defs.yaml")):
         rel = path.relative_to(defs_dir).as_posix()
         try:
@@ -204,8 +236,13 @@ def load_defs_folder(defs_dir: Path, paths: PathPolicy | None = None) -> dict[st
             continue
         if spec.pipeline in specs:
             other = specs[spec.pipeline][0].relative_to(defs_dir).as_posix()
-            problems.append(SpecIssue(f"{rel}: pipeline", f"{spec.pipeline!r} is also the pipeline of {other}; "
-                                      "each pipeline has one folder: rename one of them"))
+            problems.append(
+                SpecIssue(
+                    f"{rel}: pipeline",
+                    f"{spec.pipeline!r} is also the pipeline of {other}; "
+                    "each pipeline has one folder: rename one of them",
+                )
+            )
             continue
         specs[spec.pipeline] = (path, spec)
     if problems:

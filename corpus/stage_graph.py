@@ -75,7 +75,9 @@ class StageGraph:
         try:
             return self.nodes[name]
         except KeyError:
-            raise KeyError(f"no stage {name!r} in pipeline {self.spec.pipeline!r}; stages: {', '.join(self.nodes)}") from None
+            raise KeyError(
+                f"no stage {name!r} in pipeline {self.spec.pipeline!r}; stages: {', '.join(self.nodes)}"
+            ) from None
 
     def input_of(self, name: str) -> str:
         return self.node(name).input
@@ -135,7 +137,9 @@ class StageGraph:
         try:
             sorter.prepare()
         except CycleError as exc:
-            raise StageGraphError(f"pipeline {self.spec.pipeline!r}: stage cycle " + " -> ".join(reversed(exc.args[1]))) from None
+            raise StageGraphError(
+                f"pipeline {self.spec.pipeline!r}: stage cycle " + " -> ".join(reversed(exc.args[1]))
+            ) from None
         rank = {name: i for i, name in enumerate(self.deps)}
         out: list[str] = []
         while sorter.is_active():

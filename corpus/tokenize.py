@@ -77,7 +77,9 @@ def train_bpe(
     ``max_texts`` subsamples the input).
     """
     if vocab_size < 258:
-        raise TokenizerError(f"vocab_size {vocab_size} is too small: a byte-level BPE needs 256 byte symbols + {EOT} + merges (use >= 260)")
+        raise TokenizerError(
+            f"vocab_size {vocab_size} is too small: a byte-level BPE needs 256 byte symbols + {EOT} + merges (use >= 260)"
+        )
     if max_texts is not None:
         texts = sample_texts(texts, max_texts, seed)
     texts = [t for t in texts if t]
@@ -118,7 +120,9 @@ def load_tokenizer(path_or_json: str | Path | bytes) -> Tokenizer:
         except Exception as exc:
             raise TokenizerError(f"{path} is not a valid tokenizer.json: {exc}") from exc
     if tok.token_to_id(EOT) is None:
-        raise TokenizerError(f"tokenizer has no {EOT} token; documents could not be separated (train it with train_bpe or add the special token)")
+        raise TokenizerError(
+            f"tokenizer has no {EOT} token; documents could not be separated (train it with train_bpe or add the special token)"
+        )
     return tok
 
 
@@ -193,7 +197,7 @@ def validation_size(n_docs: int, fraction: float, min_docs: int, max_docs: int) 
 
 
 def assign_split(ids: Sequence[str], fraction: float, min_docs: int, max_docs: int) -> list[str]:
-    """"train" / "val" for each document id of ONE domain, in input order.
+    """ "train" / "val" for each document id of ONE domain, in input order.
 
     The rule: rank the domain's documents by xxh3-64 of their id (ties by id) and hold
     out the ``validation_size(...)`` lowest. It depends only on that domain's ids, not
@@ -205,7 +209,9 @@ def assign_split(ids: Sequence[str], fraction: float, min_docs: int, max_docs: i
     """
     n = len(ids)
     if len(set(ids)) != n:
-        raise TokenizerError("assign_split got duplicate document ids; ids must be unique within a domain (dedup first)")
+        raise TokenizerError(
+            "assign_split got duplicate document ids; ids must be unique within a domain (dedup first)"
+        )
     n_val = validation_size(n, fraction, min_docs, max_docs)
     order = sorted(range(n), key=lambda i: (split_rank_key(ids[i]), ids[i]))
     out = [TRAIN] * n

@@ -49,7 +49,9 @@ def sensor_interval_seconds(default: int = DEFAULT_INTERVAL_SECONDS) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{INTERVAL_ENV}={raw!r} is not a whole number of seconds; set it to e.g. 30 or unset it") from None
+        raise ValueError(
+            f"{INTERVAL_ENV}={raw!r} is not a whole number of seconds; set it to e.g. 30 or unset it"
+        ) from None
     if not 1 <= value <= 86_400:
         raise ValueError(f"{INTERVAL_ENV}={value} is out of range; use 1..86400 seconds")
     return value
@@ -112,10 +114,14 @@ def eager_after_global_parents(global_keys: Sequence[dg.AssetKey]) -> dg.Automat
 def stage_condition(global_parents: Sequence[dg.AssetKey] = ()) -> dg.AutomationCondition:
     """The automation condition of every build-loop asset after ``raw``."""
     base = eager_after_global_parents(global_parents) if global_parents else eager_on_data()
-    return (base & no_failed_blocking_check_upstream()).with_label("eager on data changes, stopped by failed blocking checks")
+    return (base & no_failed_blocking_check_upstream()).with_label(
+        "eager on data changes, stopped by failed blocking checks"
+    )
 
 
-def partitioned_check_specs(specs: Sequence[dg.AssetCheckSpec], partitions_def: dg.PartitionsDefinition | None) -> list[dg.AssetCheckSpec]:
+def partitioned_check_specs(
+    specs: Sequence[dg.AssetCheckSpec], partitions_def: dg.PartitionsDefinition | None
+) -> list[dg.AssetCheckSpec]:
     """The same checks, partitioned like their asset: one result per source, so automation
     (and the UI's check history) sees ``quality[docs]`` failing apart from ``quality[code]``."""
     if partitions_def is None:
@@ -141,7 +147,9 @@ def automated_keys(defs_assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetK
     return [k for a in defs_assets for k in a.keys if a.automation_conditions_by_key.get(k) is not None]
 
 
-def build_automation_defs(spec: PipelineSpec, assets: Sequence[dg.AssetsDefinition], raw_key: dg.AssetKey) -> dg.Definitions:
+def build_automation_defs(
+    spec: PipelineSpec, assets: Sequence[dg.AssetsDefinition], raw_key: dg.AssetKey
+) -> dg.Definitions:
     """The pipeline's new-data sensor and its automation-condition sensor (both stopped)."""
     interval = sensor_interval_seconds()
     keys = automated_keys(assets)

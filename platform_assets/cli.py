@@ -51,8 +51,18 @@ def print_summary(spec: Any, store: Any) -> None:
     from platform_assets.orchestrate import summary_rows
 
     table = Table(title=f"pipeline {spec.pipeline!r}: documents per stage and source", show_lines=False)
-    for col, just in [("stage", "left"), ("source", "left"), ("in", "right"), ("kept", "right"), ("dropped", "right"),
-                      ("quarantined", "right"), ("top drop reasons", "left"), ("MB kept", "right"), ("tokens", "right"), ("s", "right")]:
+    for col, just in [
+        ("stage", "left"),
+        ("source", "left"),
+        ("in", "right"),
+        ("kept", "right"),
+        ("dropped", "right"),
+        ("quarantined", "right"),
+        ("top drop reasons", "left"),
+        ("MB kept", "right"),
+        ("tokens", "right"),
+        ("s", "right"),
+    ]:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     last_stage = None
     for r in summary_rows(spec, store):
@@ -95,13 +105,22 @@ def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> An
     spec = specs[name]
     resources = _resources(args)
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-        TimeElapsedColumn(), TextColumn("{task.fields[last]}", markup=False), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}", markup=False),
+        console=console,
+        transient=False,
     ) as bar:
         task = bar.add_task(f"build loop of {spec.pipeline!r}", total=count_runs(spec), last="")
         try:
             timings = materialize_pipeline(
-                spec, resources=resources, instance=_instance(), parallel=args.parallel,
+                spec,
+                resources=resources,
+                instance=_instance(),
+                parallel=args.parallel,
                 progress=lambda m: bar.console.print(m, markup=False, highlight=False),
                 on_run_done=lambda label: bar.update(task, advance=1, last=label),
             )
@@ -115,8 +134,10 @@ def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> An
     if "error" in timings:
         console.print(f"build loop of {spec.pipeline!r} stopped: {timings['error']}", style="red", markup=False)
         sys.exit(1)
-    console.print(f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; shards under {store.display(spec.pipeline)}"
-                  + (f"; {len(failed)} of {len(spec.sources)} sources stopped (above)" if failed else ""))
+    console.print(
+        f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; shards under {store.display(spec.pipeline)}"
+        + (f"; {len(failed)} of {len(spec.sources)} sources stopped (above)" if failed else "")
+    )
     if failed:
         sys.exit(1)
     return spec, resources, timings
@@ -139,7 +160,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
         for name, value in info.items():
             console.print(f"  {name}: {value}")
         pipeline = "demo"
-    console.rule(f"2. build loop: pipeline {pipeline!r} through Dagster ($DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')})")
+    console.rule(
+        f"2. build loop: pipeline {pipeline!r} through Dagster ($DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')})"
+    )
     spec, resources, _ = cmd_materialize(args, pipeline)
     if spec.mixture is not None and not args.skip_learning:
         console.rule("3. learning loop: mixture -> proxy training -> eval feedback sensor -> new mixture")
@@ -166,14 +189,23 @@ def cmd_summary(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore", message=r".*is currently in (preview|beta)")
-    p = argparse.ArgumentParser(prog="corpus-platform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="corpus-platform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", help="storage root (default $CORPUS_STORAGE_ROOT or ./data; s3://bucket/prefix works)")
+    common.add_argument(
+        "--root", help="storage root (default $CORPUS_STORAGE_ROOT or ./data; s3://bucket/prefix works)"
+    )
     common.add_argument("--backend", choices=["serial", "processes", "ray"], help="compute backend for shard work")
     common.add_argument("--parallel", type=int, default=None, help="sources materialized at once (default: cores)")
     d = sub.add_parser("demo", parents=[common], help="run the platform end to end")
-    d.add_argument("--data", choices=["demo", "shared"], default="demo", help="embedded demo sources, or the real corpora in ../shared/data")
+    d.add_argument(
+        "--data",
+        choices=["demo", "shared"],
+        default="demo",
+        help="embedded demo sources, or the real corpora in ../shared/data",
+    )
     d.add_argument("--scale", type=int, default=1, help="demo corpus size multiplier")
     d.add_argument("--skip-learning", action="store_true")
     d.add_argument("--skip-agent", action="store_true")

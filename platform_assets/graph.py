@@ -64,7 +64,9 @@ def graph_diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -
     removed = sorted(set(old) - set(new))
     changed: dict[str, dict[str, dict[str, Any]]] = {}
     for key in sorted(set(old) & set(new)):
-        fields = {f: {"old": old[key].get(f), "new": new[key].get(f)} for f in FIELDS if old[key].get(f) != new[key].get(f)}
+        fields = {
+            f: {"old": old[key].get(f), "new": new[key].get(f)} for f in FIELDS if old[key].get(f) != new[key].get(f)
+        }
         if fields:
             changed[key] = fields
     return {"added": added, "removed": removed, "changed": changed}
@@ -78,19 +80,26 @@ def _fmt(value: Any) -> str:
     return f"`{value}`"
 
 
-def render_graph_diff_markdown(diff: dict[str, Any], new: dict[str, dict[str, Any]] | None = None,
-                               old: dict[str, dict[str, Any]] | None = None) -> str:
+def render_graph_diff_markdown(
+    diff: dict[str, Any], new: dict[str, dict[str, Any]] | None = None, old: dict[str, dict[str, Any]] | None = None
+) -> str:
     """The difference as markdown: added assets (with deps, partitions, code version), removed, changed fields."""
     if not (diff["added"] or diff["removed"] or diff["changed"]):
         return "No change to the asset graph.\n"
     lines: list[str] = []
     if diff["added"]:
-        lines += [f"**Added** ({len(diff['added'])} assets)", "", "| asset | depends on | partitions | code version | checks |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"**Added** ({len(diff['added'])} assets)",
+            "",
+            "| asset | depends on | partitions | code version | checks |",
+            "|---|---|---|---|---|",
+        ]
         for key in diff["added"]:
             node = (new or {}).get(key, {})
-            lines.append(f"| `{key}` | {_fmt(node.get('deps'))} | {_fmt(node.get('partitions'))} | "
-                         f"{_fmt(node.get('code_version'))} | {_fmt(node.get('checks'))} |")
+            lines.append(
+                f"| `{key}` | {_fmt(node.get('deps'))} | {_fmt(node.get('partitions'))} | "
+                f"{_fmt(node.get('code_version'))} | {_fmt(node.get('checks'))} |"
+            )
         lines.append("")
     if diff["removed"]:
         lines += [f"**Removed** ({len(diff['removed'])} assets)", ""]
@@ -99,7 +108,12 @@ def render_graph_diff_markdown(diff: dict[str, Any], new: dict[str, dict[str, An
             lines.append(f"- `{key}`" + (f" (depended on {_fmt(node.get('deps'))})" if node.get("deps") else ""))
         lines.append("")
     if diff["changed"]:
-        lines += [f"**Changed** ({len(diff['changed'])} assets)", "", "| asset | field | base | proposed |", "|---|---|---|---|"]
+        lines += [
+            f"**Changed** ({len(diff['changed'])} assets)",
+            "",
+            "| asset | field | base | proposed |",
+            "|---|---|---|---|",
+        ]
         for key, fields in diff["changed"].items():
             for f, values in fields.items():
                 lines.append(f"| `{key}` | {f} | {_fmt(values['old'])} | {_fmt(values['new'])} |")

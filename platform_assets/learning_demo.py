@@ -24,7 +24,14 @@ from platform_assets.jobs import TAG_LAUNCHED_BY
 from platform_assets.orchestrate import CLI_RUN_CONFIG
 
 
-def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, log: Any = print, max_ticks: int = 50) -> FeedbackState:
+def run_learning_loop(
+    spec: PipelineSpec,
+    resources: dict[str, Any],
+    instance: dg.DagsterInstance,
+    *,
+    log: Any = print,
+    max_ticks: int = 50,
+) -> FeedbackState:
     """Evaluate the sensor's decision and run what it requests until it skips; returns the final state.
 
     The runs go through the pipeline's ``<pipeline>_mixture_round`` job and are tagged
@@ -48,15 +55,26 @@ def run_learning_loop(spec: PipelineSpec, resources: dict[str, Any], instance: d
         version = req.partition_key
         assert version is not None
         log(f"eval_feedback decision: {version} (run_key {req.run_key}): {req.tags.get('corpus/reason', '')}")
-        tags = {**req.tags, TAG_LAUNCHED_BY: "cli", "corpus/run_key": req.run_key or "", "corpus/decided_by": "eval_feedback decision"}
-        job.execute_in_process(run_config={**req.run_config, **CLI_RUN_CONFIG}, instance=instance, partition_key=version, tags=tags)
+        tags = {
+            **req.tags,
+            TAG_LAUNCHED_BY: "cli",
+            "corpus/run_key": req.run_key or "",
+            "corpus/decided_by": "eval_feedback decision",
+        }
+        job.execute_in_process(
+            run_config={**req.run_config, **CLI_RUN_CONFIG}, instance=instance, partition_key=version, tags=tags
+        )
     return state
 
 
-def run_learning_demo(spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, console: Console) -> FeedbackState:
+def run_learning_demo(
+    spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, console: Console
+) -> FeedbackState:
     state = run_learning_loop(spec, resources, instance, log=console.print)
     domains = spec.source_names
-    table = Table(title=f"learning loop of {spec.pipeline!r}: one row per mixture version ({spec.mixture.policy if spec.mixture else ''} policy)")
+    table = Table(
+        title=f"learning loop of {spec.pipeline!r}: one row per mixture version ({spec.mixture.policy if spec.mixture else ''} policy)"
+    )
     table.add_column("version")
     for d in domains:
         table.add_column(escape(f"w[{d}]"), justify="right")
@@ -88,8 +106,11 @@ def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:
     table = Table(
         title=f"target: {goal.describe()}; difference to m0001 with a 95% interval from the evaluations' standard errors",
         caption="the interval covers evaluation noise"
-        + (f" and a seed-to-seed spread of {spec.mixture.seed_sd}" if spec.mixture.seed_sd else
-           ", not seed-to-seed training noise (measure it with make bench-mixing; set mixture.seed_sd)"),
+        + (
+            f" and a seed-to-seed spread of {spec.mixture.seed_sd}"
+            if spec.mixture.seed_sd
+            else ", not seed-to-seed training noise (measure it with make bench-mixing; set mixture.seed_sd)"
+        ),
     )
     for col in ("version", "target loss", "± SE", "diff to m0001", "95% interval", "verdict"):
         table.add_column(col, justify="left" if col in ("version", "verdict") else "right")

@@ -63,14 +63,25 @@ def sample_markdown(report: StageReport) -> str:
     if report.sample_dropped:
         parts.append("### Dropped")
         parts += [
-            _doc_block("dropped", [("reason", r.get("drop_reason")), ("id", (r.get("id") or "")[:12]),
-                                   ("duplicate of", (r.get("duplicate_of") or "")[:12])], r.get("text", ""))
+            _doc_block(
+                "dropped",
+                [
+                    ("reason", r.get("drop_reason")),
+                    ("id", (r.get("id") or "")[:12]),
+                    ("duplicate of", (r.get("duplicate_of") or "")[:12]),
+                ],
+                r.get("text", ""),
+            )
             for r in report.sample_dropped
         ]
     if report.sample_quarantined:
         parts.append("### Quarantined")
         parts += [
-            _doc_block("quarantined", [("file", r.get("file")), ("offset", r.get("offset")), ("error", r.get("error"))], r.get("raw", ""))
+            _doc_block(
+                "quarantined",
+                [("file", r.get("file")), ("offset", r.get("offset")), ("error", r.get("error"))],
+                r.get("raw", ""),
+            )
             for r in report.sample_quarantined
         ]
     return "\n\n".join(parts) or "_no documents_"
@@ -79,8 +90,14 @@ def sample_markdown(report: StageReport) -> str:
 def drop_table(report: StageReport) -> dg.TableMetadataValue:
     records = [
         dg.TableRecord({"outcome": "kept", "reason": "", "documents": report.kept}),
-        *[dg.TableRecord({"outcome": "dropped", "reason": r, "documents": n}) for r, n in sorted(report.dropped.items(), key=lambda x: -x[1])],
-        *[dg.TableRecord({"outcome": "quarantined", "reason": r, "documents": n}) for r, n in sorted(report.quarantined.items(), key=lambda x: -x[1])],
+        *[
+            dg.TableRecord({"outcome": "dropped", "reason": r, "documents": n})
+            for r, n in sorted(report.dropped.items(), key=lambda x: -x[1])
+        ],
+        *[
+            dg.TableRecord({"outcome": "quarantined", "reason": r, "documents": n})
+            for r, n in sorted(report.quarantined.items(), key=lambda x: -x[1])
+        ],
     ]
     schema = dg.TableSchema(
         columns=[
@@ -109,7 +126,9 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
         "sample": dg.MetadataValue.md(sample_markdown(report)),
     }
     if report.passthrough:
-        md["passthrough"] = dg.MetadataValue.text("this stage does not apply to this source (spec: stage.sources); documents pass through")
+        md["passthrough"] = dg.MetadataValue.text(
+            "this stage does not apply to this source (spec: stage.sources); documents pass through"
+        )
     for reason, n in report.dropped.items():
         md[f"dropped/{reason}"] = n
     for key, value in report.extra.items():
@@ -119,9 +138,7 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
             md[key] = round(value, 4)
         elif isinstance(value, int):
             md[key] = value
-        elif isinstance(value, dict):
-            md[key] = dg.MetadataValue.json(value)
-        elif isinstance(value, list):
+        elif isinstance(value, dict) or isinstance(value, list):
             md[key] = dg.MetadataValue.json(value)
     if location:
         md["location"] = dg.MetadataValue.path(location)
@@ -152,12 +169,20 @@ def stage_description(spec: Any, index: int) -> str:
     from corpus.ops import registry
 
     stage = spec.stages[index]
-    lines = [md_escape(stage.description) if stage.description else f"Stage {stage.name!r} of {spec.pipeline!r}: reads {spec.stage_input(index)!r} and runs "
-             + ("one operator" if len(stage.steps) == 1 else f"{len(stage.steps)} operators in order") + " on each source's documents."]
+    lines = [
+        md_escape(stage.description)
+        if stage.description
+        else f"Stage {stage.name!r} of {spec.pipeline!r}: reads {spec.stage_input(index)!r} and runs "
+        + ("one operator" if len(stage.steps) == 1 else f"{len(stage.steps)} operators in order")
+        + " on each source's documents."
+    ]
     if stage.sources:
         others = [s for s in spec.source_names if s not in stage.sources]
         verb = "passes" if len(others) == 1 else "pass"
-        lines.append(f"Applies to {', '.join(stage.sources)}" + (f"; {', '.join(others)} {verb} through unchanged." if others else "."))
+        lines.append(
+            f"Applies to {', '.join(stage.sources)}"
+            + (f"; {', '.join(others)} {verb} through unchanged." if others else ".")
+        )
     lines.append("")
     for n, step in enumerate(stage.steps, 1):
         op = registry.get_operator(step.op)
@@ -169,7 +194,9 @@ def stage_description(spec: Any, index: int) -> str:
 
 
 def column_schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_, description=COLUMN_DESCRIPTIONS.get(name)) for name, type_ in columns])
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, type_, description=COLUMN_DESCRIPTIONS.get(name)) for name, type_ in columns]
+    )
 
 
 def document_column_schema() -> dg.TableSchema:
@@ -177,7 +204,9 @@ def document_column_schema() -> dg.TableSchema:
     return column_schema([(name, str(dtype).lower()) for name, dtype in doc_schema.CORE.items()])
 
 
-def columns_metadata(store: CorpusStore, rel_dir: str, upstream: dg.AssetKey | None, lineage: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def columns_metadata(
+    store: CorpusStore, rel_dir: str, upstream: dg.AssetKey | None, lineage: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """``dagster/column_schema`` of the partition's shards as written, and ``dagster/column_lineage``
     to ``upstream`` (same-named columns, or ``lineage``: column -> upstream columns)."""
     shards = store.shard_paths(rel_dir)
@@ -187,7 +216,10 @@ def columns_metadata(store: CorpusStore, rel_dir: str, upstream: dg.AssetKey | N
     columns = [(f.name, str(f.type)) for f in arrow if not f.name.startswith("_")]
     md: dict[str, Any] = {"dagster/column_schema": column_schema(columns)}
     if upstream is not None:
-        deps = {name: [dg.TableColumnDep(asset_key=upstream, column_name=c) for c in (lineage or {}).get(name, [name])] for name, _ in columns}
+        deps = {
+            name: [dg.TableColumnDep(asset_key=upstream, column_name=c) for c in (lineage or {}).get(name, [name])]
+            for name, _ in columns
+        }
         md["dagster/column_lineage"] = dg.TableColumnLineage(deps_by_column=deps)
     return md
 
@@ -268,14 +300,24 @@ def selection_metadata(info: dict[str, Any]) -> dict[str, Any]:
     if isinstance(hist, dict) and hist.get("edges"):
         edges = hist["edges"]
         rows = [
-            dg.TableRecord({"band": f"{edges[i]:.1f}-{edges[i + 1]:.1f}", "positives": int(hist["positives"][i]),
-                            "negatives": int(hist["negatives"][i])})
+            dg.TableRecord(
+                {
+                    "band": f"{edges[i]:.1f}-{edges[i + 1]:.1f}",
+                    "positives": int(hist["positives"][i]),
+                    "negatives": int(hist["negatives"][i]),
+                }
+            )
             for i in range(len(edges) - 1)
         ]
         md["score_histogram"] = dg.MetadataValue.table(
             rows,
-            schema=dg.TableSchema(columns=[dg.TableColumn("band", "string"), dg.TableColumn("positives", "int"),
-                                           dg.TableColumn("negatives", "int")]),
+            schema=dg.TableSchema(
+                columns=[
+                    dg.TableColumn("band", "string"),
+                    dg.TableColumn("positives", "int"),
+                    dg.TableColumn("negatives", "int"),
+                ]
+            ),
         )
         top = max([1, *hist["positives"], *hist["negatives"]])
         chart = ["Held-out scores (positives P, negatives N):", "```"]

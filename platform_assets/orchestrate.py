@@ -32,7 +32,9 @@ from resources.storage import PROJECT_ROOT
 
 DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
 # runs launched from the command line log stage progress (INFO), not Dagster's step bookkeeping (DEBUG)
-CLI_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": os.environ.get("CORPUS_LOG_LEVEL", "INFO")}}}}
+CLI_RUN_CONFIG: dict[str, Any] = {
+    "loggers": {"console": {"config": {"log_level": os.environ.get("CORPUS_LOG_LEVEL", "INFO")}}}
+}
 
 
 def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
@@ -70,8 +72,9 @@ def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
 
     build_loop = spec.model_copy(update={"mixture": None, "schedules": []})
     # the console logger of CLI runs leaves stack traces to the event log
-    return dg.Definitions.merge(build_pipeline_defs(build_loop),
-                                dg.Definitions(resources=resources, loggers={"console": cli_console_logger}))
+    return dg.Definitions.merge(
+        build_pipeline_defs(build_loop), dg.Definitions(resources=resources, loggers={"console": cli_console_logger})
+    )
 
 
 def run_segment(
@@ -89,7 +92,9 @@ def run_segment(
     spec, resources, defs = _worker_defs(spec_json, json.dumps(resource_config, sort_keys=True, default=str))
     instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
     t0 = time.perf_counter()
-    failed = failure_reason(_run_inline(spec, keys, partition, resources, instance, defs, raise_on_error=False), spec.pipeline)
+    failed = failure_reason(
+        _run_inline(spec, keys, partition, resources, instance, defs, raise_on_error=False), spec.pipeline
+    )
     return time.perf_counter() - t0, failed
 
 
@@ -150,10 +155,21 @@ def materialize_pipeline(
             for src in failed:  # the runs a stopped source does not need
                 done(f"{label} [{src}] skipped")
             if not seg.partitioned:
-                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)" if not failed else
-                         f"[{n}/{len(segments)}] {spec.pipeline}: {label} ({', '.join(going)}; without {', '.join(failed)})")
-                result = _run_inline(spec, seg.keys, None, resources, instance, defs, raise_on_error=False,
-                                     run_config=_exclude_config(spec, seg.keys, defs, list(failed)))
+                progress(
+                    f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)"
+                    if not failed
+                    else f"[{n}/{len(segments)}] {spec.pipeline}: {label} ({', '.join(going)}; without {', '.join(failed)})"
+                )
+                result = _run_inline(
+                    spec,
+                    seg.keys,
+                    None,
+                    resources,
+                    instance,
+                    defs,
+                    raise_on_error=False,
+                    run_config=_exclude_config(spec, seg.keys, defs, list(failed)),
+                )
                 why = failure_reason(result, spec.pipeline)
                 if why is not None:
                     raise BuildLoopError(f"{label} (all sources) failed: {why}", failed)
@@ -161,8 +177,9 @@ def materialize_pipeline(
             elif parallel <= 1:
                 for src in going:
                     progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
-                    why = failure_reason(_run_inline(spec, seg.keys, src, resources, instance, defs, raise_on_error=False),
-                                         spec.pipeline)
+                    why = failure_reason(
+                        _run_inline(spec, seg.keys, src, resources, instance, defs, raise_on_error=False), spec.pipeline
+                    )
                     _note(failed, src, why, progress)
                     done(f"{label} [{src}]")
             else:
@@ -197,7 +214,9 @@ def _note(failed: dict[str, str], source: str, why: str | None, progress: Callab
         progress(f"      source {source!r} stopped: {why}; the other sources go on")
 
 
-def _exclude_config(spec: PipelineSpec, keys: tuple[str, ...], defs: dg.Definitions, exclude: list[str]) -> dict[str, Any]:
+def _exclude_config(
+    spec: PipelineSpec, keys: tuple[str, ...], defs: dg.Definitions, exclude: list[str]
+) -> dict[str, Any]:
     """Run config telling the global assets ``keys`` to leave ``exclude`` out (see SourcesConfig)."""
     if not exclude:
         return CLI_RUN_CONFIG
@@ -235,7 +254,10 @@ def _run_inline(
     if partition is None:
         job, selection = defs.resolve_job_def(job_name(spec, keys[0])), None
     else:
-        job, selection = defs.resolve_job_def(per_source_job_name(spec)), [dg.AssetKey([spec.pipeline, k]) for k in keys]
+        job, selection = (
+            defs.resolve_job_def(per_source_job_name(spec)),
+            [dg.AssetKey([spec.pipeline, k]) for k in keys],
+        )
     return job.execute_in_process(
         run_config=run_config or CLI_RUN_CONFIG,
         instance=instance,
@@ -257,7 +279,7 @@ def summary_rows(spec: PipelineSpec, store: CorpusStore) -> list[dict[str, Any]]
         for src in spec.source_names:
             try:
                 rep = runner.read_report(store, spec.pipeline, stage, src)
-            except Exception as exc:  # noqa: BLE001 - a missing partition is shown, not fatal
+            except Exception as exc:
                 rows.append({"stage": stage, "source": src, "error": str(exc).splitlines()[0]})
                 continue
             top = sorted(rep.dropped.items(), key=lambda x: -x[1])[:2]

@@ -26,14 +26,18 @@ def main() -> None:
         version = extras["version"]
         s3 = S3Options(endpoint_url=extras.get("s3_endpoint_url"), region=extras.get("s3_region"))
         store = CorpusStore(root=extras["storage_root"], base_dir=extras["project_root"], s3=s3)
-        metrics_store = CorpusStore(root=extras.get("metrics_root") or extras["storage_root"], base_dir=extras["project_root"], s3=s3)
+        metrics_store = CorpusStore(
+            root=extras.get("metrics_root") or extras["storage_root"], base_dir=extras["project_root"], s3=s3
+        )
         client = MetricsClient(metrics_store)
         written: list[str] = []
 
-        def report(record):  # noqa: ANN001
+        def report(record):
             written.append(client.append(record))
 
-        result, run_id = train_version(spec, store, version, run_id=extras.get("run_id"), report=report, log=pipes.log.info)
+        result, run_id = train_version(
+            spec, store, version, run_id=extras.get("run_id"), report=report, log=pipes.log.info
+        )
         plan, provenance = read_plan(spec, store, version)
         losses = {d: float(v) for d, v in result.val_loss.items()}
         worst = max(losses, key=lambda d: losses[d]) if losses else None
@@ -50,16 +54,25 @@ def main() -> None:
             "device": result.device,
             "seconds": round(result.seconds, 2),
             "val_loss": {"raw_value": losses, "type": "json"},
-            "val_loss_se": {"raw_value": {d: v for d, v in result.val_loss_se.items() if math.isfinite(v)}, "type": "json"},
+            "val_loss_se": {
+                "raw_value": {d: v for d, v in result.val_loss_se.items() if math.isfinite(v)},
+                "type": "json",
+            },
             "tokens_per_s": round(result.tokens_per_s, 1),
             "achieved_gflops": round(result.achieved_flops / 1e9, 3),
             "metrics_records": {"raw_value": written, "type": "json"},
-            "eval_curve": {"raw_value": [{"step": e.step, "tokens": e.tokens_seen, "average": e.average} for e in result.evals], "type": "json"},
+            "eval_curve": {
+                "raw_value": [{"step": e.step, "tokens": e.tokens_seen, "average": e.average} for e in result.evals],
+                "type": "json",
+            },
         }
         for d, v in losses.items():
             metadata[f"val_loss/{d}"] = round(v, 4)
         if spec.mixture is not None and spec.mixture.proxy.online_sampler:
-            metadata["weight_trajectory"] = {"raw_value": json.loads(json.dumps(result.weight_trajectory)), "type": "json"}
+            metadata["weight_trajectory"] = {
+                "raw_value": json.loads(json.dumps(result.weight_trajectory)),
+                "type": "json",
+            }
         if result.notes:
             metadata["notes"] = {"raw_value": "\n".join(result.notes), "type": "text"}
         pipes.report_asset_materialization(metadata=metadata, data_version=run_id)

@@ -49,8 +49,10 @@ class _NoStackTrace(logging.Filter):
 
 
 @dg.logger(
-    {"log_level": dg.Field(str, is_required=False, default_value="INFO"),
-     "name": dg.Field(str, is_required=False, default_value="dagster")},
+    {
+        "log_level": dg.Field(str, is_required=False, default_value="INFO"),
+        "name": dg.Field(str, is_required=False, default_value="dagster"),
+    },
     description="Dagster's console logger, but a failed step is one message without its stack trace.",
 )
 def cli_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
@@ -77,6 +79,8 @@ def _hint(report: StageReport) -> str:
     if not report.docs_in:
         return "; its input is empty"
     if report.dropped_total:
-        return "; loosen the thresholds of the stage's filters for this source, or limit the stage to other sources " \
-               "(stage.sources)"
+        return (
+            "; loosen the thresholds of the stage's filters for this source, or limit the stage to other sources "
+            "(stage.sources)"
+        )
     return "; see the quarantine for what is wrong with the input"

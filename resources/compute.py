@@ -130,8 +130,13 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None,
-                 runtime_env: dict[str, Any] | None = None, max_retries: int = 2):
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        max_retries: int = 2,
+    ):
         try:
             import ray
         except ImportError as exc:
@@ -202,12 +207,19 @@ class ComputeEngine(dg.ConfigurableResource):
     * ``ray``: Ray tasks on a cluster (``ray_address`` or ``$RAY_ADDRESS``) or a local Ray.
     """
 
-    backend: str | None = Field(default=None, description=f"serial | processes | ray (default ${BACKEND_ENV}, else serial)")
+    backend: str | None = Field(
+        default=None, description=f"serial | processes | ray (default ${BACKEND_ENV}, else serial)"
+    )
     workers: int = Field(default=0, description="processes backend: pool size (0 = usable cores)")
-    ray_address: str | None = Field(default=None, description="ray backend: cluster address (default $RAY_ADDRESS, else a local Ray)")
-    ray_num_cpus: int | None = Field(default=None, description="ray backend, when this process starts a local Ray: its CPUs")
+    ray_address: str | None = Field(
+        default=None, description="ray backend: cluster address (default $RAY_ADDRESS, else a local Ray)"
+    )
+    ray_num_cpus: int | None = Field(
+        default=None, description="ray backend, when this process starts a local Ray: its CPUs"
+    )
     ray_runtime_env: dict[str, Any] | None = Field(
-        default=None, description="ray backend: runtime_env for ray.init (e.g. {'working_dir': '.'} when the cluster image lacks this project)"
+        default=None,
+        description="ray backend: runtime_env for ray.init (e.g. {'working_dir': '.'} when the cluster image lacks this project)",
     )
 
     @field_validator("backend")
@@ -220,7 +232,9 @@ class ComputeEngine(dg.ConfigurableResource):
     def resolved_backend(self) -> str:
         backend = self.backend or os.environ.get(BACKEND_ENV, "").strip() or "serial"
         if backend not in BACKENDS:
-            raise ValueError(f"unknown compute backend {backend!r} (from ${BACKEND_ENV}); choose one of {', '.join(BACKENDS)}")
+            raise ValueError(
+                f"unknown compute backend {backend!r} (from ${BACKEND_ENV}); choose one of {', '.join(BACKENDS)}"
+            )
         return backend
 
     def executor(self) -> Any:
@@ -228,7 +242,9 @@ class ComputeEngine(dg.ConfigurableResource):
         if backend == "processes":
             return ProcessExecutor(self.workers or _usable_cores())
         if backend == "ray":
-            return RayExecutor(self.ray_address or os.environ.get("RAY_ADDRESS") or None, self.ray_num_cpus, self.ray_runtime_env)
+            return RayExecutor(
+                self.ray_address or os.environ.get("RAY_ADDRESS") or None, self.ray_num_cpus, self.ray_runtime_env
+            )
         return SerialExecutor()
 
 

@@ -16,7 +16,9 @@ __all__ = ["METRICS_DIR", "MetricsClient", "MetricsStore", "StoredRecords"]
 class MetricsStore(dg.ConfigurableResource):
     """Where training runs report evaluation metrics (default: under the storage root)."""
 
-    root: str | None = Field(default=None, description="metrics root; default: the storage root ($CORPUS_STORAGE_ROOT or ./data)")
+    root: str | None = Field(
+        default=None, description="metrics root; default: the storage root ($CORPUS_STORAGE_ROOT or ./data)"
+    )
 
     def client(self, storage: CorpusStorage | None = None) -> MetricsClient:
         storage = storage or CorpusStorage()

@@ -38,7 +38,9 @@ def _parse_losses(items: list[str]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="corpus-metrics", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="corpus-metrics", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--root", help="storage root (default $CORPUS_STORAGE_ROOT or ./data)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("report", help="append records")
@@ -63,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for rec in stored.records:
             losses = ", ".join(f"{d}={v:.4f}" for d, v in rec.val_loss.items())
-            print(f"{rec.created_at:%Y-%m-%d %H:%M:%S} {rec.mixture_version} {rec.run_id} step={rec.step} tokens={rec.tokens_seen} finished={rec.finished} {losses}")
+            print(
+                f"{rec.created_at:%Y-%m-%d %H:%M:%S} {rec.mixture_version} {rec.run_id} step={rec.step} tokens={rec.tokens_seen} finished={rec.finished} {losses}"
+            )
         for prob in stored.problems:
             print(f"unreadable: {prob}", file=sys.stderr)
         return 0
@@ -73,13 +77,26 @@ def main(argv: list[str] | None = None) -> int:
         for prob in problems:
             print(f"skipped: {prob}", file=sys.stderr)
     else:
-        missing = [f"--{n}" for n, v in (("pipeline", args.pipeline), ("version", args.mixture_version), ("run-id", args.run_id)) if not v]
+        missing = [
+            f"--{n}"
+            for n, v in (("pipeline", args.pipeline), ("version", args.mixture_version), ("run-id", args.run_id))
+            if not v
+        ]
         if missing or not args.val_loss:
             p.error(f"report needs --file, or {', '.join(missing + ([] if args.val_loss else ['--val-loss']))}")
         record, problems = parse_record(
-            {"run_id": args.run_id, "pipeline": args.pipeline, "mixture_version": args.mixture_version, "step": args.step,
-             "tokens_seen": args.tokens, "val_loss": _parse_losses(args.val_loss), "finished": args.finished,
-             "trainer": args.trainer}, where="report")
+            {
+                "run_id": args.run_id,
+                "pipeline": args.pipeline,
+                "mixture_version": args.mixture_version,
+                "step": args.step,
+                "tokens_seen": args.tokens,
+                "val_loss": _parse_losses(args.val_loss),
+                "finished": args.finished,
+                "trainer": args.trainer,
+            },
+            where="report",
+        )
         for prob in problems:
             print(f"refused: {prob}", file=sys.stderr)
         records = [record] if record is not None else []

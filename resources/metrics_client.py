@@ -40,8 +40,10 @@ class MetricsClient:
 
     def _dir(self, pipeline: str) -> str:
         if not isinstance(pipeline, str) or not re.match(PIPELINE_PATTERN, pipeline):
-            raise ValueError(f"{pipeline!r} is not a pipeline name (lowercase letters, digits and '_', starting with a "
-                             "letter, as in the spec's pipeline:)")
+            raise ValueError(
+                f"{pipeline!r} is not a pipeline name (lowercase letters, digits and '_', starting with a "
+                "letter, as in the spec's pipeline:)"
+            )
         return posixpath.join(METRICS_DIR, pipeline)
 
     def append(self, record: MetricsRecord) -> str:
@@ -63,7 +65,7 @@ class MetricsClient:
         for n in names:
             try:
                 raw = self.store.read_bytes(posixpath.join(base, n))
-            except Exception as exc:  # noqa: BLE001 - a file vanishing mid-read is reported, not fatal
+            except Exception as exc:
                 problems.append(RecordProblem(n, f"could not be read: {exc}"))
                 continue
             rec, probs = _parse_file(raw, n)
@@ -83,11 +85,14 @@ def _parse_file(raw: bytes, name: str) -> tuple[MetricsRecord | None, list[Recor
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, [RecordProblem(name, f"not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); "
-                                          "a metrics record is one JSON object in UTF-8")]
+        return None, [
+            RecordProblem(
+                name,
+                f"not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 4]!r}); "
+                "a metrics record is one JSON object in UTF-8",
+            )
+        ]
     try:
         return parse_record(text, where=name)
     except RecursionError:
         return None, [RecordProblem(name, "nested too deeply to be a metrics record (one flat JSON object expected)")]
-
-

@@ -36,8 +36,15 @@ PORTS_PER_NODE = 20
 class LocalRayCluster:
     """``workers`` worker nodes and a head; each node gets ``cpus_per_node`` CPUs and a resource ``node<i>``."""
 
-    def __init__(self, workers: int = 2, cpus_per_node: int = 1, base_port: int = 36_400, head_cpus: int | None = None,
-                 object_store_mb: int = 80, start_timeout_s: float = 180.0):
+    def __init__(
+        self,
+        workers: int = 2,
+        cpus_per_node: int = 1,
+        base_port: int = 36_400,
+        head_cpus: int | None = None,
+        object_store_mb: int = 80,
+        start_timeout_s: float = 180.0,
+    ):
         if workers < 1:
             raise ValueError(f"a multi-node cluster needs at least one worker node, got workers={workers}")
         self.workers = workers
@@ -74,25 +81,50 @@ class LocalRayCluster:
         p = self.base_port + PORTS_PER_NODE * i
         cpus = self.head_cpus if i == 0 else self.cpus_per_node
         return [
-            f"--num-cpus={cpus}", f'--resources={{"node{i}": 1}}',
-            f"--object-store-memory={self.object_store_bytes}", f"--node-manager-port={p + 2}", f"--object-manager-port={p + 3}",
-            f"--min-worker-port={p + 10}", f"--max-worker-port={p + 19}", f"--dashboard-agent-listen-port={p + 4}",
-            f"--dashboard-agent-grpc-port={p + 5}", f"--metrics-export-port={p + 6}", f"--runtime-env-agent-port={p + 7}",
-            "--disable-usage-stats", "--block",
+            f"--num-cpus={cpus}",
+            f'--resources={{"node{i}": 1}}',
+            f"--object-store-memory={self.object_store_bytes}",
+            f"--node-manager-port={p + 2}",
+            f"--object-manager-port={p + 3}",
+            f"--min-worker-port={p + 10}",
+            f"--max-worker-port={p + 19}",
+            f"--dashboard-agent-listen-port={p + 4}",
+            f"--dashboard-agent-grpc-port={p + 5}",
+            f"--metrics-export-port={p + 6}",
+            f"--runtime-env-agent-port={p + 7}",
+            "--disable-usage-stats",
+            "--block",
         ]
 
     def start(self) -> None:
         self.temp_dir = tempfile.mkdtemp(prefix="rayc-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_raylet_start_wait_time_s": "120", **self.client_env()}
         env.pop("RAY_ADDRESS", None)
-        head = [self._ray_cli(), "start", "--head", f"--port={self.base_port}", "--include-dashboard=false",
-                f"--ray-client-server-port={self.base_port + 1}", f"--temp-dir={self.temp_dir}", *self._node_args(0)]
+        head = [
+            self._ray_cli(),
+            "start",
+            "--head",
+            f"--port={self.base_port}",
+            "--include-dashboard=false",
+            f"--ray-client-server-port={self.base_port + 1}",
+            f"--temp-dir={self.temp_dir}",
+            *self._node_args(0),
+        ]
         try:
             self._spawn(head, env, "head")
             self._wait_for_nodes(1)
             for i in range(1, self.workers + 1):  # one at a time: on a busy machine simultaneous starts time out
-                self._spawn([self._ray_cli(), "start", f"--address={self.address}", f"--temp-dir={self.temp_dir}",
-                             *self._node_args(i)], env, f"worker{i}")
+                self._spawn(
+                    [
+                        self._ray_cli(),
+                        "start",
+                        f"--address={self.address}",
+                        f"--temp-dir={self.temp_dir}",
+                        *self._node_args(i),
+                    ],
+                    env,
+                    f"worker{i}",
+                )
                 self._wait_for_nodes(i + 1)
         except BaseException:
             self.stop()
@@ -102,23 +134,35 @@ class LocalRayCluster:
         log = Path(self.temp_dir) / f"{name}.log"
         self.logs.append(log)
         with open(log, "wb") as out:
-            self.procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+            self.procs.append(
+                subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            )
 
     def _wait_for_nodes(self, n: int) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             for proc, log in zip(self.procs, self.logs):
                 if proc.poll() is not None:
-                    raise RuntimeError(f"a Ray node exited while starting (exit {proc.returncode}); its log:\n{self._tail(log)}")
+                    raise RuntimeError(
+                        f"a Ray node exited while starting (exit {proc.returncode}); its log:\n{self._tail(log)}"
+                    )
             if self.alive_nodes() >= n:
                 return
             time.sleep(1.0)
-        raise TimeoutError(f"the local Ray cluster did not reach {n} nodes in {self.start_timeout_s:.0f}s; logs in {self.temp_dir}")
+        raise TimeoutError(
+            f"the local Ray cluster did not reach {n} nodes in {self.start_timeout_s:.0f}s; logs in {self.temp_dir}"
+        )
 
     def alive_nodes(self) -> int:
         """Nodes the head reports alive (asked through ``ray status`` in a subprocess, so this process stays unconnected)."""
-        out = subprocess.run([self._ray_cli(), "status", f"--address={self.address}"], check=False, capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.client_env()})
+        out = subprocess.run(
+            [self._ray_cli(), "status", f"--address={self.address}"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.client_env()},
+        )
         if out.returncode != 0:
             return 0
         text = out.stdout

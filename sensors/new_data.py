@@ -128,7 +128,9 @@ def new_data_tick(
     A source that cannot be listed keeps its cursor entry and is reported, never fatal:
     one unreachable bucket must not stop the other sources from being watched.
     """
-    state = {k: v for k, v in parse_cursor(cursor).items() if k in spec.source_names}  # sources removed from the spec are forgotten
+    state = {
+        k: v for k, v in parse_cursor(cursor).items() if k in spec.source_names
+    }  # sources removed from the spec are forgotten
     requests: list[dg.RunRequest] = []
     problems: list[str] = []
     unchanged: list[str] = []
@@ -139,7 +141,9 @@ def new_data_tick(
             problems.append(f"{src.name} ({src.location}): {str(exc).splitlines()[0]}")
             continue
         if fp.files == 0:
-            problems.append(f"{src.name} ({src.location}): no {src.format} files match; add files or fix sources[].glob")
+            problems.append(
+                f"{src.name} ({src.location}): no {src.format} files match; add files or fix sources[].glob"
+            )
             continue
         previous = state.get(src.name) or last_materialized(src.name)
         state[src.name] = fp.digest
@@ -164,14 +168,18 @@ def new_data_tick(
 
 def last_fingerprint(instance: dg.DagsterInstance, raw_key: dg.AssetKey, source: str) -> str | None:
     """The ``source_fingerprint`` recorded by the latest materialization of ``raw[source]``."""
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=raw_key, asset_partitions=[source]), limit=1).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=raw_key, asset_partitions=[source]), limit=1
+    ).records
     if not records or records[0].asset_materialization is None:
         return None
     value = records[0].asset_materialization.metadata.get(FINGERPRINT_METADATA_KEY)
     return str(value.value) if value is not None else None
 
 
-def build_new_data_sensor(spec: PipelineSpec, raw_key: dg.AssetKey, minimum_interval_seconds: int) -> dg.SensorDefinition:
+def build_new_data_sensor(
+    spec: PipelineSpec, raw_key: dg.AssetKey, minimum_interval_seconds: int
+) -> dg.SensorDefinition:
     """The pipeline's new-data sensor (stopped until someone turns it on)."""
 
     @dg.sensor(

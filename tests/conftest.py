@@ -23,7 +23,9 @@ def project_root() -> Path:
 def shared_data() -> Path:
     """The real corpora beside the checkout (../shared/data); skips the test when absent."""
     if not (SHARED_DATA / "README.md").exists():
-        pytest.skip(f"real corpora not found at {SHARED_DATA} (set CORPUS_SHARED_DATA or place ../shared/data beside the checkout)")
+        pytest.skip(
+            f"real corpora not found at {SHARED_DATA} (set CORPUS_SHARED_DATA or place ../shared/data beside the checkout)"
+        )
     return SHARED_DATA
 
 

@@ -41,7 +41,11 @@ class VersionComparison:
 
 
 def compare_to_first(
-    history: Sequence[RoundResult], target: Target, trained: Sequence[str], confidence: float = 0.95, seed_sd: float | None = None
+    history: Sequence[RoundResult],
+    target: Target,
+    trained: Sequence[str],
+    confidence: float = 0.95,
+    seed_sd: float | None = None,
 ) -> list[VersionComparison]:
     """One row per evaluated version, the first being the reference (difference 0)."""
     if not history:

@@ -59,12 +59,16 @@ class UniformConfig(_Config):
 
 
 class NaturalConfig(_Config):
-    temperature: float = Field(1.0, ge=0.05, le=100.0, description="weights ~ natural ** (1 / temperature); 1 = token-proportional")
+    temperature: float = Field(
+        1.0, ge=0.05, le=100.0, description="weights ~ natural ** (1 / temperature); 1 = token-proportional"
+    )
 
 
 class ExcessLossConfig(_Config):
     floor: float = Field(0.01, ge=0.0, lt=1.0, description="minimum share of every domain")
-    reference: Literal["first_round", "given"] = Field("first_round", description="losses the excess is measured against")
+    reference: Literal["first_round", "given"] = Field(
+        "first_round", description="losses the excess is measured against"
+    )
     reference_losses: dict[str, float] | None = Field(None, description="reference='given': per-domain reference loss")
     step_size: float = Field(1.0, gt=0.0, le=100.0, description="eta in w * exp(eta * excess); excess is in nats")
     smoothing: float = Field(1e-3, ge=0.0, le=1.0, description="mix with uniform: (1 - c) * w + c / k (DoReMi's c)")
@@ -77,7 +81,9 @@ class ExcessLossConfig(_Config):
         if self.reference == "given" and not self.reference_losses:
             raise ValueError("reference_losses: reference 'given' needs reference_losses (a loss per domain)")
         if self.reference_losses:
-            bad = [d for d, v in self.reference_losses.items() if not isinstance(v, int | float) or not math.isfinite(v)]
+            bad = [
+                d for d, v in self.reference_losses.items() if not isinstance(v, int | float) or not math.isfinite(v)
+            ]
             if bad:
                 raise ValueError(f"reference_losses: values must be finite numbers ({', '.join(bad)})")
         return self
@@ -91,11 +97,27 @@ def _finish(raw: Mapping[str, float], domains: Sequence[str], floor: float) -> d
     return {d: out[d] for d in domains}
 
 
-def propose_uniform(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: UniformConfig, *, seed: int = 0, target: Target | None = None) -> dict[str, float]:
+def propose_uniform(
+    history: Sequence[RoundResult],
+    domains: Sequence[str],
+    natural_weights: Mapping[str, float],
+    config: UniformConfig,
+    *,
+    seed: int = 0,
+    target: Target | None = None,
+) -> dict[str, float]:
     return _finish({d: 1.0 for d in domains}, domains, config.floor)
 
 
-def propose_natural(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: NaturalConfig, *, seed: int = 0, target: Target | None = None) -> dict[str, float]:
+def propose_natural(
+    history: Sequence[RoundResult],
+    domains: Sequence[str],
+    natural_weights: Mapping[str, float],
+    config: NaturalConfig,
+    *,
+    seed: int = 0,
+    target: Target | None = None,
+) -> dict[str, float]:
     raw = {d: float(natural_weights.get(d, 0.0)) ** (1.0 / config.temperature) for d in domains}
     return _finish(raw, domains, config.floor)
 
@@ -107,7 +129,9 @@ def excess_losses(history: Sequence[RoundResult], domains: Sequence[str], config
         reference = dict(config.reference_losses or {})
         missing = [d for d in domains if d not in reference]
         if missing:
-            raise PolicyError(f"excess_loss: reference_losses has no value for {', '.join(missing)}; give one per domain")
+            raise PolicyError(
+                f"excess_loss: reference_losses has no value for {', '.join(missing)}; give one per domain"
+            )
     else:
         reference = history[0].val_loss
     out = {}
@@ -122,7 +146,15 @@ def excess_losses(history: Sequence[RoundResult], domains: Sequence[str], config
     return out
 
 
-def propose_excess_loss(history: Sequence[RoundResult], domains: Sequence[str], natural_weights: Mapping[str, float], config: ExcessLossConfig, *, seed: int = 0, target: Target | None = None) -> dict[str, float]:
+def propose_excess_loss(
+    history: Sequence[RoundResult],
+    domains: Sequence[str],
+    natural_weights: Mapping[str, float],
+    config: ExcessLossConfig,
+    *,
+    seed: int = 0,
+    target: Target | None = None,
+) -> dict[str, float]:
     if not history:
         return _finish(dict(natural_weights), domains, config.floor)
     base = history[-1].weights
@@ -159,9 +191,22 @@ POLICIES: dict[str, Policy] = {
     p.name: p
     for p in [
         Policy("uniform", UniformConfig, propose_uniform, "every domain the same share"),
-        Policy("natural", NaturalConfig, propose_natural, "token-proportional (temperature-flattened when temperature > 1)"),
-        Policy("excess_loss", ExcessLossConfig, propose_excess_loss, "exponentiated per-domain excess loss over a reference (DoReMi style)"),
-        Policy("regression", RegressionConfig, propose_regression, "RegMix: LightGBM on (weights -> loss) history, best predicted mixture", exploring),
+        Policy(
+            "natural", NaturalConfig, propose_natural, "token-proportional (temperature-flattened when temperature > 1)"
+        ),
+        Policy(
+            "excess_loss",
+            ExcessLossConfig,
+            propose_excess_loss,
+            "exponentiated per-domain excess loss over a reference (DoReMi style)",
+        ),
+        Policy(
+            "regression",
+            RegressionConfig,
+            propose_regression,
+            "RegMix: LightGBM on (weights -> loss) history, best predicted mixture",
+            exploring,
+        ),
     ]
 }
 
@@ -213,7 +258,12 @@ def parse_policy_config(policy: str, config: Mapping[str, Any] | BaseModel | Non
     return p.config_model.model_validate(dict(config or {}))
 
 
-def policy_exploring(policy: str, history: Sequence[RoundResult], domains: Sequence[str], config: Mapping[str, Any] | BaseModel | None = None) -> bool:
+def policy_exploring(
+    policy: str,
+    history: Sequence[RoundResult],
+    domains: Sequence[str],
+    config: Mapping[str, Any] | BaseModel | None = None,
+) -> bool:
     """Whether ``policy`` is still exploring after ``history`` (its rounds then are not expected to improve)."""
     p = get_policy(policy)
     return bool(p.exploring and p.exploring(list(history), list(domains), parse_policy_config(policy, config)))
@@ -233,7 +283,9 @@ def propose_weights(
     if not domains:
         raise PolicyError("no domains to weight")
     cfg = parse_policy_config(policy, config)
-    weights = get_policy(policy).propose(list(history), list(domains), dict(natural_weights), cfg, seed=seed, target=target or Target())
+    weights = get_policy(policy).propose(
+        list(history), list(domains), dict(natural_weights), cfg, seed=seed, target=target or Target()
+    )
     floor = float(getattr(cfg, "floor", 0.0))
     try:
         return validate_weights(weights, list(domains), floor=floor * (1 - 1e-9))
@@ -241,7 +293,9 @@ def propose_weights(
         raise PolicyError(f"policy {policy!r} produced invalid weights: {exc}") from exc
 
 
-def initial_weights(initial: str | Mapping[str, float], domains: Sequence[str], natural_weights: Mapping[str, float]) -> dict[str, float]:
+def initial_weights(
+    initial: str | Mapping[str, float], domains: Sequence[str], natural_weights: Mapping[str, float]
+) -> dict[str, float]:
     """The first mixture's weights from ``MixtureSpec.initial`` ("uniform", "natural" or explicit)."""
     if initial == "uniform":
         return propose_uniform([], domains, natural_weights, UniformConfig())

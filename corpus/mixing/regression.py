@@ -91,7 +91,11 @@ def fit_lightgbm(
     train = lgb.Dataset(X, y, params={"verbosity": -1})
     kwargs: dict[str, Any] = {}
     if eval_set is not None and early_stopping_rounds:
-        kwargs["valid_sets"] = [lgb.Dataset(np.asarray(eval_set[0], dtype=np.float64), np.asarray(eval_set[1], dtype=np.float64), reference=train)]
+        kwargs["valid_sets"] = [
+            lgb.Dataset(
+                np.asarray(eval_set[0], dtype=np.float64), np.asarray(eval_set[1], dtype=np.float64), reference=train
+            )
+        ]
         kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
     return lgb.train(params.lgb_params(len(y)), train, num_boost_round=params.num_iterations, **kwargs)
 
@@ -114,7 +118,9 @@ class MixtureRegressor:
             y = np.asarray(losses[d], dtype=np.float64)
             ok = np.isfinite(y)
             if ok.sum() < 2:
-                raise ValueError(f"domain {d!r}: fewer than 2 finite validation losses in the history; cannot fit a regressor")
+                raise ValueError(
+                    f"domain {d!r}: fewer than 2 finite validation losses in the history; cannot fit a regressor"
+                )
             self.models[d] = fit_lightgbm(X[ok], y[ok], self.params)
         return self
 
@@ -142,12 +148,21 @@ class RegressionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     target: Literal["average", "worst"] | str | None = Field(
-        None, description="None: the mixture's named target; else minimize the average or worst-domain loss, or one domain's"
+        None,
+        description="None: the mixture's named target; else minimize the average or worst-domain loss, or one domain's",
     )
-    min_history: int = Field(4, ge=2, le=10_000, description="evaluated mixtures needed before fitting; shorter histories explore")
-    explore_concentration: float = Field(5.0, gt=0.0, le=10_000, description="Dirichlet concentration of exploration samples around the prior")
+    min_history: int = Field(
+        4, ge=2, le=10_000, description="evaluated mixtures needed before fitting; shorter histories explore"
+    )
+    explore_concentration: float = Field(
+        5.0, gt=0.0, le=10_000, description="Dirichlet concentration of exploration samples around the prior"
+    )
     n_candidates: int = Field(20_000, ge=100, le=2_000_000, description="simulated mixtures scored by the regressor")
-    candidate_concentrations: list[float] = Field(default_factory=lambda: [2.0, 10.0, 50.0], min_length=1, description="Dirichlet concentrations of candidates around each centre")
+    candidate_concentrations: list[float] = Field(
+        default_factory=lambda: [2.0, 10.0, 50.0],
+        min_length=1,
+        description="Dirichlet concentrations of candidates around each centre",
+    )
     top_k: int = Field(100, ge=1, le=100_000, description="average the k best predicted candidates (RegMix: 100)")
     prior: Literal["natural", "uniform"] = "natural"
     floor: float = Field(0.01, ge=0.0, lt=1.0, description="minimum share of every domain")
@@ -189,7 +204,9 @@ def propose_regression(
         return normalize(dict(zip(domains, sample.tolist(), strict=True)), floor=config.floor)
     if config.target is not None:
         if config.target not in ("average", "worst") and config.target not in domains:
-            raise ValueError(f"regression target {config.target!r} is not a domain; use 'average', 'worst' or one of: {', '.join(domains)}")
+            raise ValueError(
+                f"regression target {config.target!r} is not a domain; use 'average', 'worst' or one of: {', '.join(domains)}"
+            )
         goal, names = config.target, domains
     else:
         tgt = target or Target()

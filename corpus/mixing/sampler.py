@@ -114,7 +114,9 @@ class DomainTokens:
         return cls(name, [(lambda columns, t=t: t.select(columns)) for t in tables])
 
     @classmethod
-    def from_arrays(cls, name: str, ids: Sequence[str], token_arrays: Sequence[np.ndarray], splits: Sequence[str]) -> DomainTokens:
+    def from_arrays(
+        cls, name: str, ids: Sequence[str], token_arrays: Sequence[np.ndarray], splits: Sequence[str]
+    ) -> DomainTokens:
         from corpus.tokenize import token_shard_table
 
         return cls.from_tables(name, [token_shard_table(ids, name, splits, token_arrays)])
@@ -125,10 +127,14 @@ class DomainTokens:
             try:
                 table = read(columns)
             except KeyError as exc:
-                raise SamplerError(f"{where}: missing column {exc}; expected a token shard ({', '.join(_INDEX_COLUMNS + [schema.TOKENS])})") from exc
+                raise SamplerError(
+                    f"{where}: missing column {exc}; expected a token shard ({', '.join(_INDEX_COLUMNS + [schema.TOKENS])})"
+                ) from exc
             missing = [c for c in columns if c not in table.column_names]
             if missing:
-                raise SamplerError(f"{where}: missing columns {missing}; expected a token shard written by the tokenized stage")
+                raise SamplerError(
+                    f"{where}: missing columns {missing}; expected a token shard written by the tokenized stage"
+                )
             yield where, table
 
     @cached_property
@@ -138,7 +144,12 @@ class DomainTokens:
         seen: set[str] = set()
         for where, table in self._read(_INDEX_COLUMNS):
             split_values = table.column(schema.SPLIT).to_pylist()
-            for doc_id, split, n in zip(table.column(schema.ID).to_pylist(), split_values, table.column(schema.N_TOKENS).to_pylist(), strict=True):
+            for doc_id, split, n in zip(
+                table.column(schema.ID).to_pylist(),
+                split_values,
+                table.column(schema.N_TOKENS).to_pylist(),
+                strict=True,
+            ):
                 if split not in ids:
                     raise SamplerError(f"{where}: document {doc_id} has split {split!r}; expected 'train' or 'val'")
                 if doc_id in seen:
@@ -162,9 +173,13 @@ class DomainTokens:
             if wanted is not None:
                 table = table.filter(pc.is_in(table.column(schema.ID), pa.array(sorted(wanted), pa.string())))
             arrays = token_arrays_from_table(table)
-            for doc_id, n, arr in zip(table.column(schema.ID).to_pylist(), table.column(schema.N_TOKENS).to_pylist(), arrays, strict=True):
+            for doc_id, n, arr in zip(
+                table.column(schema.ID).to_pylist(), table.column(schema.N_TOKENS).to_pylist(), arrays, strict=True
+            ):
                 if len(arr) != n:
-                    raise SamplerError(f"{where}: document {doc_id} has n_tokens={n} but {len(arr)} tokens; re-run the tokenized stage")
+                    raise SamplerError(
+                        f"{where}: document {doc_id} has n_tokens={n} but {len(arr)} tokens; re-run the tokenized stage"
+                    )
                 out[doc_id] = arr
         return out
 
@@ -318,10 +333,18 @@ def plan_mixture(
         notes.append(
             f"{d}: requested {requested[d] * budget_tokens:,.0f} tokens but max_epochs={max_epochs:g} allows "
             f"{caps[d]:,} ({avail:,} training tokens x {max_epochs:g}); "
-            + ("the shortfall went to the uncapped domains in proportion to their weights" if cap_policy == "redistribute" else "the run trains on fewer tokens")
+            + (
+                "the shortfall went to the uncapped domains in proportion to their weights"
+                if cap_policy == "redistribute"
+                else "the run trains on fewer tokens"
+            )
         )
     if total < budget_tokens:
-        notes.append(f"planned {total:,} of the {budget_tokens:,}-token budget: every weighted domain reached its repetition cap" if cap_policy == "redistribute" else f"planned {total:,} of the {budget_tokens:,}-token budget (cap_policy=shrink)")
+        notes.append(
+            f"planned {total:,} of the {budget_tokens:,}-token budget: every weighted domain reached its repetition cap"
+            if cap_policy == "redistribute"
+            else f"planned {total:,} of the {budget_tokens:,}-token budget (cap_policy=shrink)"
+        )
     effective = {d: (tokens[d] / total if total else 0.0) for d in names}
     plans = {}
     for d in names:
@@ -410,14 +433,18 @@ def materialize(plan: MixturePlan, domains: Mapping[str, DomainTokens]) -> dict[
     out: dict[str, np.ndarray] = {}
     for d, dp in plan.domains.items():
         if d not in domains:
-            raise SamplerError(f"plan {plan.version or ''} names domain {d!r}, which was not given; domains: {', '.join(domains)}")
+            raise SamplerError(
+                f"plan {plan.version or ''} names domain {d!r}, which was not given; domains: {', '.join(domains)}"
+            )
         index = domains[d].index
         ranges = list(document_ranges(plan, d, index))
         docs = domains[d].read_tokens(TRAIN, {r[0] for r in ranges}) if ranges else {}
         pieces = [docs[doc_id][start:end] for doc_id, start, end in ranges]
         stream = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint16)
         if len(stream) != dp.tokens:  # a shard whose n_tokens disagrees with its tokens slipped through
-            raise SamplerError(f"domain {d!r}: materialized {len(stream):,} tokens, plan says {dp.tokens:,}; re-run the tokenized stage")
+            raise SamplerError(
+                f"domain {d!r}: materialized {len(stream):,} tokens, plan says {dp.tokens:,}; re-run the tokenized stage"
+            )
         out[d] = stream
     return out
 

@@ -97,7 +97,7 @@ class SelectedDomain(DomainTokens):
         self.summary = {
             "rule": rule.model_dump(mode="json"),
             "train_docs": len(ids),
-            "kept_docs": int(len(kept)),
+            "kept_docs": len(kept),
             "train_tokens": int(idx.train_tokens.sum()),
             "kept_tokens": int(idx.train_tokens[kept].sum()),
             "unscored_docs": int(missing.sum()),

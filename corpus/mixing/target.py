@@ -35,9 +35,13 @@ class Target:
         if self.kind == "weighted":
             if not self.weights:
                 raise TargetError("a weighted target needs weights: a non-negative weight per domain")
-            bad = [d for d, w in self.weights.items() if not isinstance(w, int | float) or not math.isfinite(w) or w < 0]
+            bad = [
+                d for d, w in self.weights.items() if not isinstance(w, int | float) or not math.isfinite(w) or w < 0
+            ]
             if bad or sum(self.weights.values()) <= 0:
-                raise TargetError(f"target weights must be finite, >= 0 and not all 0 (bad: {', '.join(bad) or 'all zero'})")
+                raise TargetError(
+                    f"target weights must be finite, >= 0 and not all 0 (bad: {', '.join(bad) or 'all zero'})"
+                )
 
     @classmethod
     def of(cls, value: Target | Mapping | str | None) -> Target:
@@ -87,7 +91,9 @@ def target_loss(val_loss: Mapping[str, float], target: Target, trained: Sequence
     return math.fsum(target.weights[d] * val_loss[d] for d in names) / total
 
 
-def target_se(val_loss: Mapping[str, float], se: Mapping[str, float] | None, target: Target, trained: Sequence[str]) -> float:
+def target_se(
+    val_loss: Mapping[str, float], se: Mapping[str, float] | None, target: Target, trained: Sequence[str]
+) -> float:
     """Standard error of :func:`target_loss` from per-domain evaluation errors (domains independent); inf if unknown."""
     names = target.domains(trained)
     if not se or any(not math.isfinite(float(se.get(d, math.inf))) for d in names):

@@ -61,9 +61,9 @@ TERMINAL_PUNCTUATION = frozenset(
 # spaCy English tokenizer exceptions that split one string into several tokens,
 # written as the parts joined by '|' (the key is the parts concatenated).
 _SPLIT_EXCEPTIONS = (
-    '10|a.m. 10|am 10|p.m. 10|pm 11|a.m. 11|am 11|p.m. 11|pm 12|a.m. 12|am 12|p.m. 12|pm 1|a.m. 1|am '
-    '1|p.m. 1|pm 2|a.m. 2|am 2|p.m. 2|pm 3|a.m. 3|am 3|p.m. 3|pm 4|a.m. 4|am 4|p.m. 4|pm 5|a.m. 5|am '
-    '5|p.m. 5|pm 6|a.m. 6|am 6|p.m. 6|pm 7|a.m. 7|am 7|p.m. 7|pm 8|a.m. 8|am 8|p.m. 8|pm 9|a.m. 9|am '
+    "10|a.m. 10|am 10|p.m. 10|pm 11|a.m. 11|am 11|p.m. 11|pm 12|a.m. 12|am 12|p.m. 12|pm 1|a.m. 1|am "
+    "1|p.m. 1|pm 2|a.m. 2|am 2|p.m. 2|pm 3|a.m. 3|am 3|p.m. 3|pm 4|a.m. 4|am 4|p.m. 4|pm 5|a.m. 5|am "
+    "5|p.m. 5|pm 6|a.m. 6|am 6|p.m. 6|pm 7|a.m. 7|am 7|p.m. 7|pm 8|a.m. 8|am 8|p.m. 8|pm 9|a.m. 9|am "
     "9|p.m. 9|pm Ai|n't Ai|nt Ai|n’t Are|n't Are|nt Are|n’t C'm|on Can|not Ca|n't Ca|n't|'ve Ca|nt "
     "Ca|nt|ve Ca|n’t Ca|n’t|’ve Could|'ve Could|n't Could|n't|'ve Could|nt Could|nt|ve Could|n’t "
     "Could|n’t|’ve Could|ve Could|’ve C’m|on Dare|n't Dare|nt Dare|n’t Did|n't Did|n't|'ve Did|nt "
@@ -72,7 +72,7 @@ _SPLIT_EXCEPTIONS = (
     "Had|nt|ve Had|n’t Had|n’t|’ve Has|n't Has|nt Has|n’t Have|n't Have|nt Have|n’t He|'d He|'d|'ve "
     "He|'ll He|'ll|'ve He|'s He|d He|d|ve He|ll|ve He|s He|’d He|’d|’ve He|’ll He|’ll|’ve He|’s "
     "How|'d How|'d|'ve How|'d|'y How|'ll How|'ll|'ve How|'re How|'s How|'ve How|d How|d|ve How|ll "
-    'How|ll|ve How|re How|s How|ve How|’d How|’d|’ve How|’d|’y How|’ll How|’ll|’ve How|’re How|’s '
+    "How|ll|ve How|re How|s How|ve How|’d How|’d|’ve How|’d|’y How|’ll How|’ll|’ve How|’re How|’s "
     "How|’ve Is|n't Is|nt Is|n’t It|'d It|'d|'ve It|'ll It|'ll|'ve It|'s It|d It|d|ve It|ll It|ll|ve "
     "It|’d It|’d|’ve It|’ll It|’ll|’ve It|’s I|'d I|'d|'ve I|'ll I|'ll|'ve I|'m I|'m|a I|'ve I|d "
     "I|d|ve I|ll|ve I|m I|m|a I|ve I|’d I|’d|’ve I|’ll I|’ll|’ve I|’m I|’m|a I|’ve Let|'s Let|’s "
@@ -86,11 +86,11 @@ _SPLIT_EXCEPTIONS = (
     "Should|n’t|’ve Should|ve Should|’ve That|'d That|'d|'ve That|'ll That|'ll|'ve That|'s That|d "
     "That|d|ve That|ll That|ll|ve That|s That|’d That|’d|’ve That|’ll That|’ll|’ve That|’s There|'d "
     "There|'d|'ve There|'ll There|'ll|'ve There|'re There|'s There|'ve There|d There|d|ve There|ll "
-    'There|ll|ve There|re There|s There|ve There|’d There|’d|’ve There|’ll There|’ll|’ve There|’re '
+    "There|ll|ve There|re There|s There|ve There|’d There|’d|’ve There|’ll There|’ll|’ve There|’re "
     "There|’s There|’ve These|'d These|'d|'ve These|'ll These|'ll|'ve These|'re These|'ve These|d "
-    'These|d|ve These|ll These|ll|ve These|re These|ve These|’d These|’d|’ve These|’ll These|’ll|’ve '
+    "These|d|ve These|ll These|ll|ve These|re These|ve These|’d These|’d|’ve These|’ll These|’ll|’ve "
     "These|’re These|’ve They|'d They|'d|'ve They|'ll They|'ll|'ve They|'re They|'ve They|d They|d|ve "
-    'They|ll They|ll|ve They|re They|ve They|’d They|’d|’ve They|’ll They|’ll|’ve They|’re They|’ve '
+    "They|ll They|ll|ve They|re They|ve They|’d They|’d|’ve They|’ll They|’ll|’ve They|’re They|’ve "
     "This|'d This|'d|'ve This|'ll This|'ll|'ve This|'s This|d This|d|ve This|ll This|ll|ve This|s "
     "This|’d This|’d|’ve This|’ll This|’ll|’ve This|’s Those|'d Those|'d|'ve Those|'ll Those|'ll|'ve "
     "Those|'re Those|'ve Those|d Those|d|ve Those|ll Those|ll|ve Those|re Those|ve Those|’d "
@@ -102,7 +102,7 @@ _SPLIT_EXCEPTIONS = (
     "When|'re When|'s When|'ve When|d When|d|ve When|ll When|ll|ve When|re When|s When|ve When|’d "
     "When|’d|’ve When|’ll When|’ll|’ve When|’re When|’s When|’ve Where|'d Where|'d|'ve Where|'ll "
     "Where|'ll|'ve Where|'re Where|'s Where|'ve Where|d Where|d|ve Where|ll Where|ll|ve Where|re "
-    'Where|s Where|ve Where|’d Where|’d|’ve Where|’ll Where|’ll|’ve Where|’re Where|’s Where|’ve '
+    "Where|s Where|ve Where|’d Where|’d|’ve Where|’ll Where|’ll|’ve Where|’re Where|’s Where|’ve "
     "Who|'d Who|'d|'ve Who|'ll Who|'ll|'ve Who|'re Who|'s Who|'ve Who|d Who|d|ve Who|ll Who|ll|ve "
     "Who|s Who|ve Who|’d Who|’d|’ve Who|’ll Who|’ll|’ve Who|’re Who|’s Who|’ve Why|'d Why|'d|'ve "
     "Why|'ll Why|'ll|'ve Why|'re Why|'s Why|'ve Why|d Why|d|ve Why|ll Why|ll|ve Why|re Why|s Why|ve "
@@ -132,18 +132,18 @@ _SPLIT_EXCEPTIONS = (
     "should|’ve that|'d that|'d|'ve that|'ll that|'ll|'ve that|'s that|d that|d|ve that|ll that|ll|ve "
     "that|s that|’d that|’d|’ve that|’ll that|’ll|’ve that|’s there|'d there|'d|'ve there|'ll "
     "there|'ll|'ve there|'re there|'s there|'ve there|d there|d|ve there|ll there|ll|ve there|re "
-    'there|s there|ve there|’d there|’d|’ve there|’ll there|’ll|’ve there|’re there|’s there|’ve '
+    "there|s there|ve there|’d there|’d|’ve there|’ll there|’ll|’ve there|’re there|’s there|’ve "
     "these|'d these|'d|'ve these|'ll these|'ll|'ve these|'re these|'ve these|d these|d|ve these|ll "
-    'these|ll|ve these|re these|ve these|’d these|’d|’ve these|’ll these|’ll|’ve these|’re these|’ve '
+    "these|ll|ve these|re these|ve these|’d these|’d|’ve these|’ll these|’ll|’ve these|’re these|’ve "
     "they|'d they|'d|'ve they|'ll they|'ll|'ve they|'re they|'ve they|d they|d|ve they|ll they|ll|ve "
     "they|re they|ve they|’d they|’d|’ve they|’ll they|’ll|’ve they|’re they|’ve this|'d this|'d|'ve "
     "this|'ll this|'ll|'ve this|'s this|d this|d|ve this|ll this|ll|ve this|s this|’d this|’d|’ve "
     "this|’ll this|’ll|’ve this|’s those|'d those|'d|'ve those|'ll those|'ll|'ve those|'re those|'ve "
-    'those|d those|d|ve those|ll those|ll|ve those|re those|ve those|’d those|’d|’ve those|’ll '
+    "those|d those|d|ve those|ll those|ll|ve those|re those|ve those|’d those|’d|’ve those|’ll "
     "those|’ll|’ve those|’re those|’ve was|n't was|nt was|n’t were|n't were|nt were|n’t we|'d "
     "we|'d|'ve we|'ll we|'ll|'ve we|'re we|'ve we|d we|d|ve we|ll|ve we|ve we|’d we|’d|’ve we|’ll "
     "we|’ll|’ve we|’re we|’ve what|'d what|'d|'ve what|'ll what|'ll|'ve what|'re what|'s what|'ve "
-    'what|d what|d|ve what|ll what|ll|ve what|re what|s what|ve what|’d what|’d|’ve what|’ll '
+    "what|d what|d|ve what|ll what|ll|ve what|re what|s what|ve what|’d what|’d|’ve what|’ll "
     "what|’ll|’ve what|’re what|’s what|’ve when|'d when|'d|'ve when|'ll when|'ll|'ve when|'re "
     "when|'s when|'ve when|d when|d|ve when|ll when|ll|ve when|re when|s when|ve when|’d when|’d|’ve "
     "when|’ll when|’ll|’ve when|’re when|’s when|’ve where|'d where|'d|'ve where|'ll where|'ll|'ve "
@@ -155,27 +155,27 @@ _SPLIT_EXCEPTIONS = (
     "why|’ll why|’ll|’ve why|’re why|’s why|’ve would|'ve would|n't would|n't|'ve would|nt "
     "would|nt|ve would|n’t would|n’t|’ve would|ve would|’ve wo|n't wo|n't|'ve wo|nt wo|nt|ve wo|n’t "
     "wo|n’t|’ve y'|all you|'d you|'d|'ve you|'ll you|'ll|'ve you|'re you|'ve you|d you|d|ve you|ll "
-    'you|ll|ve you|re you|ve you|’d you|’d|’ve you|’ll you|’ll|’ve you|’re you|’ve y|all y’|all °|C|. '
-    '°|F|. °|K|. °|c|. °|f|. °|k|. '
+    "you|ll|ve you|re you|ve you|’d you|’d|’ve you|’ll you|’ll|’ve you|’re you|’ve y|all y’|all °|C|. "
+    "°|F|. °|K|. °|c|. °|f|. °|k|. "
 )
 # spaCy English special cases kept as one token that contain punctuation.
 _KEPT_WHOLE = (
     "' '' 'Cause 'Cos 'Coz 'Cuz 'S 'bout 'cause 'cos 'coz 'cuz 'd 'em 'll 'nuff 're 's (*_*) (-8 (-: "
-    '(-; (-_-) (._.) (: (; (= (>_<) (^_^) (o: (¬_¬) (ಠ_ಠ) (╯°□°）╯︵┻━┻ )-: ): -_- -__- ._. 0.0 0.o 8) '
+    "(-; (-_-) (._.) (: (; (= (>_<) (^_^) (o: (¬_¬) (ಠ_ಠ) (╯°□°）╯︵┻━┻ )-: ): -_- -__- ._. 0.0 0.o 8) "
     "8-) 8-D :'( :') :'-( :'-) :( :(( :((( :() :) :)) :))) :* :-( :-(( :-((( :-) :-)) :-))) :-* :-/ "
-    ':-0 :-3 :-> :-D :-O :-P :-X :-] :-o :-p :-x :-| :-} :/ :0 :1 :3 :> :D :O :P :X :] :o :o) :p :x '
-    ':| :} :’( :’) :’-( :’-) ;) ;-) ;-D ;D ;_; <.< </3 <3 <33 <333 =( =) =/ =3 =D =[ =] =| >.< >.> '
-    '>:( >:o ><(((*> @_@ Adm. Ak. Ala. Apr. Ariz. Ark. Aug. Bros. C++ Calif. Co. Colo. Conn. Corp. '
+    ":-0 :-3 :-> :-D :-O :-P :-X :-] :-o :-p :-x :-| :-} :/ :0 :1 :3 :> :D :O :P :X :] :o :o) :p :x "
+    ":| :} :’( :’) :’-( :’-) ;) ;-) ;-D ;D ;_; <.< </3 <3 <33 <333 =( =) =/ =3 =D =[ =] =| >.< >.> "
+    ">:( >:o ><(((*> @_@ Adm. Ak. Ala. Apr. Ariz. Ark. Aug. Bros. C++ Calif. Co. Colo. Conn. Corp. "
     "D.C. Dec. Del. Doin' Doin’ Dr. E.G. E.g. Feb. Fla. Ga. Gen. Goin' Goin’ Gov. Havin' Havin’ I.E. "
     "I.e. Ia. Id. Ill. Inc. Ind. Jan. Jr. Jul. Jun. Kan. Kans. Ky. La. Lovin' Lovin’ Ltd. Ma'am Mar. "
-    'Mass. Ma’am Md. Messrs. Mich. Minn. Miss. Mo. Mont. Mr. Mrs. Ms. Mt. N.C. N.D. N.H. N.J. N.M. '
+    "Mass. Ma’am Md. Messrs. Mich. Minn. Miss. Mo. Mont. Mr. Mrs. Ms. Mt. N.C. N.D. N.H. N.J. N.M. "
     "N.Y. Neb. Nebr. Nev. Nothin' Nothin’ Nov. Nuthin' Nuthin’ O'clock O.O O.o Oct. Okla. Ol' Ol’ "
     "Ore. O’clock Pa. Ph.D. Prof. Rep. Rev. S.C. Sen. Sep. Sept. Somethin' Somethin’ St. Tenn. V.V "
     "Va. Wash. Wis. [-: [: [= ]= ^_^ ^__^ ^___^ a. a.m. and/or b. c. co. d. doin' doin’ e. e.g. f. g. "
     "goin' goin’ h. havin' havin’ i. i.e. j. k. l. lovin' lovin’ m. ma'am ma’am n. nothin' nothin’ "
     "nuthin' nuthin’ o'clock o. o.0 o.O o.o ol' ol’ o’clock p. p.m. q. r. s. somethin' somethin’ t. "
-    'u. v. v.s. v.v vs. w. w/o x. y. z. ¯\\(ツ)/¯ ä. ö. ü. ಠ︵ಠ — ‘S ‘s ’ ’Cause ’Cos ’Coz ’Cuz ’S ’bout '
-    '’cause ’cos ’coz ’cuz ’d ’em ’ll ’nuff ’re ’s ’’ '
+    "u. v. v.s. v.v vs. w. w/o x. y. z. ¯\\(ツ)/¯ ä. ö. ü. ಠ︵ಠ — ‘S ‘s ’ ’Cause ’Cos ’Coz ’Cuz ’S ’bout "
+    "’cause ’cos ’coz ’cuz ’d ’em ’ll ’nuff ’re ’s ’’ "
 )
 
 PUNCTUATION_SET = frozenset(_DATATROVE_PUNCTUATION) | TERMINAL_PUNCTUATION
@@ -245,12 +245,111 @@ _HYPHENS = "-–—~"
 _APOSTROPHES = "'’"
 # Edge characters that stay inside a word when they are neither first nor last.
 _INNER = "".join(c for c in _EDGE if c not in _CONDITIONAL + _APOSTROPHES + "…")
-_UNITS = (
-    "km km² km³ m m² m³ dm dm² dm³ cm cm² cm³ mm mm² mm³ ha µm nm yd in ft kg g mg µg t lb oz "
-    "m/s km/h kmh mph hPa Pa mbar mb MB kb KB gb GB tb TB T G M K % км км² км³ м м² м³ дм дм² "
-    "дм³ см см² см³ мм мм² мм³ нм кг г мг м/с км/ч кПа Па мбар Кб КБ кб Мб МБ мб Гб ГБ гб Тб "
-    "ТБ тбكم كم² كم³ م م² م³ سم سم² سم³ مم مم² مم³ كم غرام جرام جم كغ ملغ كوب اكواب"
-).split()
+_UNITS = [
+    "km",
+    "km²",
+    "km³",
+    "m",
+    "m²",
+    "m³",
+    "dm",
+    "dm²",
+    "dm³",
+    "cm",
+    "cm²",
+    "cm³",
+    "mm",
+    "mm²",
+    "mm³",
+    "ha",
+    "µm",
+    "nm",
+    "yd",
+    "in",
+    "ft",
+    "kg",
+    "g",
+    "mg",
+    "µg",
+    "t",
+    "lb",
+    "oz",
+    "m/s",
+    "km/h",
+    "kmh",
+    "mph",
+    "hPa",
+    "Pa",
+    "mbar",
+    "mb",
+    "MB",
+    "kb",
+    "KB",
+    "gb",
+    "GB",
+    "tb",
+    "TB",
+    "T",
+    "G",
+    "M",
+    "K",
+    "%",
+    "км",
+    "км²",
+    "км³",
+    "м",
+    "м²",
+    "м³",
+    "дм",
+    "дм²",
+    "дм³",
+    "см",
+    "см²",
+    "см³",
+    "мм",
+    "мм²",
+    "мм³",
+    "нм",
+    "кг",
+    "г",
+    "мг",
+    "м/с",
+    "км/ч",
+    "кПа",
+    "Па",
+    "мбар",
+    "Кб",
+    "КБ",
+    "кб",
+    "Мб",
+    "МБ",
+    "мб",
+    "Гб",
+    "ГБ",
+    "гб",
+    "Тб",
+    "ТБ",
+    "тбكم",
+    "كم²",
+    "كم³",
+    "م",
+    "م²",
+    "م³",
+    "سم",
+    "سم²",
+    "سم³",
+    "مم",
+    "مم²",
+    "مم³",
+    "كم",
+    "غرام",
+    "جرام",
+    "جم",
+    "كغ",
+    "ملغ",
+    "كوب",
+    "اكواب",
+]
 
 # spaCy splits these symbols off everywhere (its LIST_ICONS, roughly \p{So}); a few ranges
 # cover the ones met in text (©, ®, °, ™, arrows, box drawing, dingbats, emoji) while keeping
@@ -343,7 +442,9 @@ def token_pattern() -> str:
 
 
 _UNIT_TOKEN = re.compile(r"^(.*?[0-9])(" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + r")$")
-_UNIT_IN_TEXT = r"[0-9](?:" + "|".join(_literal(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?:$|[^\p{L}\p{N}])"
+_UNIT_IN_TEXT = (
+    r"[0-9](?:" + "|".join(_literal(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")(?:$|[^\p{L}\p{N}])"
+)
 
 
 @dataclass(frozen=True)
@@ -435,8 +536,9 @@ class Words:
         values = values.copy()
         values[self.replaced] = 0.0
         patch_values = fn(pl.Series(self.patch, dtype=pl.String)).to_numpy().astype(np.float64)
-        return (np.bincount(self.found_doc, weights=values, minlength=n_docs)
-                + np.bincount(self.patch_doc, weights=patch_values, minlength=n_docs))
+        return np.bincount(self.found_doc, weights=values, minlength=n_docs) + np.bincount(
+            self.patch_doc, weights=patch_values, minlength=n_docs
+        )
 
     @property
     def words(self) -> pl.Series:

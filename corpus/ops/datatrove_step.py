@@ -42,8 +42,11 @@ PREFIX = "datatrove"
 
 
 def _steps_schema() -> dict[str, Any]:
-    return {"datatrove_steps": {s.name: {"kind": s.kind, "args": s.args.model_json_schema()["properties"]}
-                                for s in ALLOWED.values()}}
+    return {
+        "datatrove_steps": {
+            s.name: {"kind": s.kind, "args": s.args.model_json_schema()["properties"]} for s in ALLOWED.values()
+        }
+    }
 
 
 class DatatroveStepConfig(OpConfig):
@@ -124,7 +127,7 @@ def _filter(step: Any, name: str, rows: list[int], texts: list[Any], meta: list[
         doc = Document(text=texts[i] or "", id=str(meta[i].get("id")), metadata=meta[i])
         try:
             keep, reason = get_filter_result(step.filter(doc))
-        except Exception as exc:  # noqa: BLE001 - one document the step cannot handle is quarantined
+        except Exception as exc:
             error[i] = _failed(name, "raised on this document", exc)
             continue
         if keep:
@@ -133,8 +136,9 @@ def _filter(step: Any, name: str, rows: list[int], texts: list[Any], meta: list[
             drop[i] = drop_reason(name, reason)
 
 
-def _extract(step: Any, name: str, rows: list[int], batch: pl.DataFrame, texts: list[Any],
-             drop: list, error: list) -> dict[str, list[Any]]:
+def _extract(
+    step: Any, name: str, rows: list[int], batch: pl.DataFrame, texts: list[Any], drop: list, error: list
+) -> dict[str, list[Any]]:
     from datatrove.pipeline.extractors.base import ExtractorSandbox
 
     titles, ctypes = _column(batch, schema.TITLE), _column(batch, schema.CONTENT_TYPE)
@@ -166,15 +170,22 @@ def _format(step: Any, name: str, rows: list[int], texts: list[Any], drop: list,
     for i in rows:
         try:
             texts[i] = step.format(texts[i] or "")
-        except Exception as exc:  # noqa: BLE001 - one document the step cannot handle is quarantined
+        except Exception as exc:
             error[i] = _failed(name, "raised on this document", exc)
             continue
         if not texts[i].strip():
             drop[i] = drop_reason(name, "empty_text")
 
 
-@register("datatrove_step", 1, "map", DatatroveStepConfig, reasons=_all_reasons(),
-          requires_packages=("datatrove",), tags=("datatrove",))
+@register(
+    "datatrove_step",
+    1,
+    "map",
+    DatatroveStepConfig,
+    reasons=_all_reasons(),
+    requires_packages=("datatrove",),
+    tags=("datatrove",),
+)
 def datatrove_step(batch: pl.DataFrame, config: DatatroveStepConfig) -> pl.DataFrame:
     """Run one of datatrove's pipeline steps on the batch: a filter (GopherQualityFilter, C4QualityFilter,
     FineWebQualityFilter, ...), an extractor (Trafilatura) or a formatter (PIIFormatter, FTFYFormatter, ...), named

@@ -58,7 +58,8 @@ class GopherRepetitionArgs(StepArgs):
     dup_para_char_frac: Ratio | None = 0.2
     top_n_grams: tuple[NGramRule, ...] = Field(((2, 0.2), (3, 0.18), (4, 0.16)), max_length=10)
     dup_n_grams: tuple[NGramRule, ...] = Field(
-        ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)), max_length=10)
+        ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)), max_length=10
+    )
 
 
 class C4QualityArgs(StepArgs):
@@ -82,7 +83,8 @@ class FineWebQualityArgs(StepArgs):
     line_punct_thr: Ratio = 0.12
     line_punct_exclude_zero: bool = False
     stop_chars: tuple[Annotated[str, StringConstraints(min_length=1, max_length=8)], ...] | None = Field(
-        None, max_length=200)
+        None, max_length=200
+    )
     short_line_thr: Ratio = 0.67
     short_line_length: Count = 30
     char_duplicates_ratio: Ratio = 0.01
@@ -119,15 +121,20 @@ class PIIArgs(StepArgs):
     remove_emails: bool = True
     remove_ips: bool = True
     only_remove_public_ips: bool = True
-    email_replacement: Replacements = Field(("email@example.com", "firstname.lastname@example.org"),
-                                            min_length=1, max_length=16)
-    ip_replacement: Replacements = Field(("22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206",
-                                          "220.127.116.11", "18.104.22.168"), min_length=1, max_length=16)
+    email_replacement: Replacements = Field(
+        ("email@example.com", "firstname.lastname@example.org"), min_length=1, max_length=16
+    )
+    ip_replacement: Replacements = Field(
+        ("22.214.171.124", "126.96.36.199", "188.8.131.52", "184.108.40.206", "220.127.116.11", "18.104.22.168"),
+        min_length=1,
+        max_length=16,
+    )
 
 
 class SymbolLinesArgs(StepArgs):
     symbols_to_remove: list[Annotated[str, StringConstraints(min_length=1, max_length=4)]] | None = Field(
-        None, max_length=500)
+        None, max_length=500
+    )
     replace_char: Annotated[str, StringConstraints(max_length=4)] = ""
 
 
@@ -162,7 +169,7 @@ ALLOWED: dict[str, AllowedStep] = {
 
 REFUSED: dict[str, str] = {
     "LanguageFilter": "it downloads a fastText language-id model when it starts; "
-                      "use language_filter@1 (pycld2, offline)",
+    "use language_filter@1 (pycld2, offline)",
     "FastTextClassifierFilter": "it downloads a fastText model from a URL or the hub when it starts",
     "C4BadWordsFilter": "it downloads its word lists when it starts",
     "UnigramLogProbFilter": "it downloads a unigram frequency list when it starts",
@@ -171,7 +178,7 @@ REFUSED: dict[str, str] = {
     "RegexFilter": "it compiles a pattern from the spec, whose matching time is unbounded; use a quality filter",
     "SamplerFilter": "it samples with a per-process random state, so a rebuild would keep different documents",
     "ReadabilityInscriptis": "it needs readability-lxml and inscriptis, which the project does not install; "
-                             "use Trafilatura or extract_html@1",
+    "use Trafilatura or extract_html@1",
 }
 
 
@@ -180,8 +187,9 @@ def allowed_step(name: str) -> AllowedStep:
     if name in ALLOWED:
         return ALLOWED[name]
     if name in REFUSED:
-        raise ValueError(f"datatrove step {name!r} is not offered: {REFUSED[name]}. "
-                         f"Offered steps: {', '.join(ALLOWED)}")
+        raise ValueError(
+            f"datatrove step {name!r} is not offered: {REFUSED[name]}. Offered steps: {', '.join(ALLOWED)}"
+        )
     raise ValueError(f"unknown datatrove step {name!r}; write one of: {', '.join(ALLOWED)} (datatrove's class names)")
 
 

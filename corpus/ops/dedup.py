@@ -76,9 +76,8 @@ CHUNK_BYTES = 4 << 20
 
 # datatrove.utils.text.PUNCTUATION (0.10.1): the characters its ``simplify_text`` turns into
 # spaces. Copied so shingles match datatrove's; tests check the copy is still equal.
-PUNCTUATION = (
-    "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
-    + "".join(map(chr, (x for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b))))
+PUNCTUATION = "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»" + "".join(
+    map(chr, (x for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)))
 )
 # Every character as \x{..}: no character can be mistaken for regex class syntax.
 _PUNCTUATION_CLASS = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in PUNCTUATION) + "]"
@@ -524,11 +523,7 @@ def _check_unique_ids(ids: pl.Series) -> None:
 
 def _priority(ids: pl.Series, ranks: np.ndarray) -> np.ndarray:
     """Each document's position when sorted by (source_rank, id): lower survives."""
-    order = (
-        pl.DataFrame({"rank": ranks, "id": ids, "row": np.arange(ids.len())})
-        .sort(["rank", "id"])["row"]
-        .to_numpy()
-    )
+    order = pl.DataFrame({"rank": ranks, "id": ids, "row": np.arange(ids.len())}).sort(["rank", "id"])["row"].to_numpy()
     priority = np.empty(ids.len(), dtype=np.int64)
     priority[order] = np.arange(ids.len())
     return priority

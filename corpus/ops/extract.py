@@ -157,7 +157,7 @@ def extract_html(batch: pl.DataFrame, config: ExtractHtmlConfig) -> pl.DataFrame
         html = texts[i] or ""
         try:
             text = extract(html).strip()
-        except Exception as exc:  # noqa: BLE001 - a per-page engine failure is quarantined with its message
+        except Exception as exc:
             error[i] = f"extraction_failed: {config.engine} failed on this page: {type(exc).__name__}: {exc}"
             continue
         if titles[i] is None:

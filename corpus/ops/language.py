@@ -38,7 +38,10 @@ class LanguageFilterConfig(OpConfig):
     )
     min_score: float = Field(0.5, ge=0.0, le=1.0, description="drop documents whose language_score is below this")
     max_chars: int = Field(
-        20_000, ge=100, le=10_000_000, description="classify on this many leading characters (speed; CLD2 needs far less)"
+        20_000,
+        ge=100,
+        le=10_000_000,
+        description="classify on this many leading characters (speed; CLD2 needs far less)",
     )
 
     @field_validator("languages")

@@ -52,7 +52,10 @@ class NormalizeTextConfig(OpConfig):
     )
     max_blank_lines: int = Field(2, ge=0, le=20, description="at most this many consecutive blank lines")
     max_fix_chars: int = Field(
-        1_000_000, ge=1_000, le=50_000_000, description="ftfy repairs texts up to this length (longer ones are only normalized)"
+        1_000_000,
+        ge=1_000,
+        le=50_000_000,
+        description="ftfy repairs texts up to this length (longer ones are only normalized)",
     )
 
 
@@ -112,7 +115,7 @@ def _repair(texts: pl.Series, config: NormalizeTextConfig) -> tuple[pl.Series, l
         for i in idx:
             try:
                 values[i] = fix(values[i])
-            except Exception as exc:  # noqa: BLE001 - one bad text is quarantined, the batch goes on
+            except Exception as exc:
                 errors[i] = f"unicode_repair_failed: ftfy failed on this text: {type(exc).__name__}: {exc}"
         texts = pl.Series(texts.name, values, dtype=pl.String())
     from ftfy.chardata import LIGATURES
@@ -138,7 +141,15 @@ def _normalize_expr(text: pl.Expr, is_code: pl.Expr, config: NormalizeTextConfig
     return t.str.strip_chars()
 
 
-@register("normalize_text", 1, "map", NormalizeTextConfig, reasons=("empty_text",), requires_packages=("ftfy",), tags=("normalize",))
+@register(
+    "normalize_text",
+    1,
+    "map",
+    NormalizeTextConfig,
+    reasons=("empty_text",),
+    requires_packages=("ftfy",),
+    tags=("normalize",),
+)
 def normalize_text(batch: pl.DataFrame, config: NormalizeTextConfig) -> pl.DataFrame:
     """Repair broken Unicode (mojibake, via ftfy), normalize to NFC and tidy whitespace (line endings, trailing and repeated spaces, runs of blank lines) while keeping indentation; texts left empty are tagged empty_text.
 

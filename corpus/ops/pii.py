@@ -49,8 +49,39 @@ EMAIL = re.compile(
 _ASSET_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "avif", "css", "js"})
 # in code, ``a@b.shape`` is a matrix product: there an address needs a country code or a common TLD
 _CODE_TLDS = frozenset(
-    "com org net edu gov mil int info biz name pro io dev app ai co me tv cloud tech online site xyz email "
-    "mail museum coop aero jobs mobi travel".split()
+    [
+        "com",
+        "org",
+        "net",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "name",
+        "pro",
+        "io",
+        "dev",
+        "app",
+        "ai",
+        "co",
+        "me",
+        "tv",
+        "cloud",
+        "tech",
+        "online",
+        "site",
+        "xyz",
+        "email",
+        "mail",
+        "museum",
+        "coop",
+        "aero",
+        "jobs",
+        "mobi",
+        "travel",
+    ]
 )
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -79,7 +110,9 @@ class RedactPiiConfig(OpConfig):
     emails: bool = Field(True, description="replace e-mail addresses")
     ips: bool = Field(True, description="replace IPv4 and IPv6 addresses")
     phones: bool = Field(True, description="replace phone numbers")
-    only_public_ips: bool = Field(True, description="replace only public IP addresses (not private, loopback, documentation)")
+    only_public_ips: bool = Field(
+        True, description="replace only public IP addresses (not private, loopback, documentation)"
+    )
     email_replacement: str = Field("email@example.com", min_length=1, max_length=200)
     ipv4_replacement: str = Field("22.214.171.124", min_length=1, max_length=200)
     ipv6_replacement: str = Field("2001:db8::1", min_length=1, max_length=200)
@@ -125,7 +158,9 @@ def _valid_phone(match: re.Match[str]) -> bool:
     return digits[0] in "23456789" and digits[3] in "23456789"
 
 
-def _substitute(pattern: re.Pattern[str], text: str, replacement: str, valid: Callable[[re.Match[str]], bool]) -> tuple[str, int]:
+def _substitute(
+    pattern: re.Pattern[str], text: str, replacement: str, valid: Callable[[re.Match[str]], bool]
+) -> tuple[str, int]:
     count = 0
 
     def replace(match: re.Match[str]) -> str:
@@ -145,7 +180,9 @@ def redact(text: str, config: RedactPiiConfig, is_code: bool = False) -> tuple[s
         text, emails = _substitute(EMAIL, text, config.email_replacement, lambda m: _valid_email(m, is_code))
     if config.ips:
         current = text
-        text, n4 = _substitute(IPV4, text, config.ipv4_replacement, lambda m: _valid_ipv4(m, current, config.only_public_ips))
+        text, n4 = _substitute(
+            IPV4, text, config.ipv4_replacement, lambda m: _valid_ipv4(m, current, config.only_public_ips)
+        )
         text, n6 = _substitute(IPV6, text, config.ipv6_replacement, lambda m: _valid_ipv6(m, config.only_public_ips))
         ips = n4 + n6
     if config.phones:
@@ -186,7 +223,9 @@ def redact_pii(batch: pl.DataFrame, config: RedactPiiConfig) -> pl.DataFrame:
         ctypes = batch[schema.CONTENT_TYPE].to_list() if schema.CONTENT_TYPE in batch.columns else [None] * batch.height
         for i in rows:
             is_code = bool(ctypes[i]) and ctypes[i].startswith("text/x-")
-            values[i], counts["pii_email"][i], counts["pii_ip"][i], counts["pii_phone"][i] = redact(values[i], config, is_code)
+            values[i], counts["pii_email"][i], counts["pii_ip"][i], counts["pii_phone"][i] = redact(
+                values[i], config, is_code
+            )
         texts = pl.Series(schema.TEXT, values, dtype=pl.String())
     return batch.with_columns(
         texts.alias(schema.TEXT),

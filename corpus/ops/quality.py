@@ -74,8 +74,10 @@ _INLINE_SPACE = _words.char_class("".join(c for c in PY_SPACE if c not in "\n\r\
 
 def _texts(batch: pl.DataFrame, op: str) -> pl.Series:
     if schema.TEXT not in batch.columns:
-        raise KeyError(f"{op}: the batch has no {schema.TEXT!r} column (columns: {batch.columns}); "
-                       f"run it after a stage that produces document text")
+        raise KeyError(
+            f"{op}: the batch has no {schema.TEXT!r} column (columns: {batch.columns}); "
+            f"run it after a stage that produces document text"
+        )
     return batch[schema.TEXT].cast(pl.String).fill_null("")
 
 
@@ -194,7 +196,8 @@ class GopherQualityConfig(OpConfig):
     max_bullet_lines_ratio: Ratio | None = Field(0.9, description="most lines starting with a bullet (•, -)")
     max_ellipsis_lines_ratio: Ratio | None = Field(0.3, description="most lines ending with an ellipsis")
     max_non_alpha_words_ratio: Ratio | None = Field(
-        0.8, description="fewest words with a letter, as a share of words (datatrove's name kept)")
+        0.8, description="fewest words with a letter, as a share of words (datatrove's name kept)"
+    )
     min_stop_words: Count | None = Field(2, description="fewest distinct stop words present")
     stop_words: tuple[str, ...] = Field(_words.STOP_WORDS, description="stop words, matched case-sensitively")
 
@@ -223,7 +226,8 @@ def _gopher_quality_reasons(texts: pl.Series, c: GopherQualityConfig) -> np.ndar
     n_non_symbol = words.sum_per_doc(lambda w: w.str.contains(_words.NON_SYMBOL_CHAR), non_symbol)
     lengths = words.found.str.len_chars().to_numpy()
     non_symbol_chars = words.sum_per_doc(
-        lambda w: w.str.len_chars() * w.str.contains(_words.NON_SYMBOL_CHAR), lengths * non_symbol)
+        lambda w: w.str.len_chars() * w.str.contains(_words.NON_SYMBOL_CHAR), lengths * non_symbol
+    )
     mean_length = _ratio(non_symbol_chars, n_non_symbol)
     mean_length[n_non_symbol == 0] = np.nan  # numpy's mean of nothing: every comparison is False
     n_stop = _distinct_stop_words(words, c.stop_words)
@@ -237,18 +241,21 @@ def _gopher_quality_reasons(texts: pl.Series, c: GopherQualityConfig) -> np.ndar
     bullet_lines = unified.str.count_matches(f"(?m)^{_INLINE_SPACE}*[•\\-]").to_numpy()
     ellipsis_lines = unified.str.count_matches(f"(?m)(?:\\.\\.\\.|…){_INLINE_SPACE}*$").to_numpy()
 
-    return _first_failure([
-        ("gopher_short_doc", _below(n_non_symbol, c.min_doc_words)),
-        ("gopher_long_doc", _above(n_non_symbol, c.max_doc_words)),
-        ("gopher_below_avg_threshold", _below(mean_length, c.min_avg_word_length)),
-        ("gopher_above_avg_threshold", _above(mean_length, c.max_avg_word_length)),
-        ("gopher_too_many_hashes", _above(_ratio(hashes, n_words), c.max_symbol_word_ratio)),
-        ("gopher_too_many_ellipsis", _above(_ratio(ellipses, n_words), c.max_symbol_word_ratio)),
-        ("gopher_too_many_bullets", _above(_ratio(bullet_lines, n_lines), c.max_bullet_lines_ratio)),
-        ("gopher_too_many_end_ellipsis", _above(_ratio(ellipsis_lines, n_lines), c.max_ellipsis_lines_ratio)),
-        ("gopher_below_alpha_threshold", _below(_ratio(n_letter_words, n_words), c.max_non_alpha_words_ratio)),
-        ("gopher_enough_stop_words", _below(n_stop, c.min_stop_words)),
-    ], n)
+    return _first_failure(
+        [
+            ("gopher_short_doc", _below(n_non_symbol, c.min_doc_words)),
+            ("gopher_long_doc", _above(n_non_symbol, c.max_doc_words)),
+            ("gopher_below_avg_threshold", _below(mean_length, c.min_avg_word_length)),
+            ("gopher_above_avg_threshold", _above(mean_length, c.max_avg_word_length)),
+            ("gopher_too_many_hashes", _above(_ratio(hashes, n_words), c.max_symbol_word_ratio)),
+            ("gopher_too_many_ellipsis", _above(_ratio(ellipses, n_words), c.max_symbol_word_ratio)),
+            ("gopher_too_many_bullets", _above(_ratio(bullet_lines, n_lines), c.max_bullet_lines_ratio)),
+            ("gopher_too_many_end_ellipsis", _above(_ratio(ellipsis_lines, n_lines), c.max_ellipsis_lines_ratio)),
+            ("gopher_below_alpha_threshold", _below(_ratio(n_letter_words, n_words), c.max_non_alpha_words_ratio)),
+            ("gopher_enough_stop_words", _below(n_stop, c.min_stop_words)),
+        ],
+        n,
+    )
 
 
 def _distinct_stop_words(words: _words.Words, stop_words: Sequence[str]) -> np.ndarray:
@@ -270,8 +277,10 @@ def _distinct_stop_words(words: _words.Words, stop_words: Sequence[str]) -> np.n
     patch_ids = np.array([index.get(w, -1) for w in words.patch], dtype=np.int64)
     docs.append(words.patch_doc[patch_ids >= 0])
     ids.append(patch_ids[patch_ids >= 0])
-    present = np.bincount(np.concatenate(docs) * len(vocabulary) + np.concatenate(ids),
-                          minlength=n_docs * len(vocabulary)) > 0
+    present = (
+        np.bincount(np.concatenate(docs) * len(vocabulary) + np.concatenate(ids), minlength=n_docs * len(vocabulary))
+        > 0
+    )
     return present.reshape(n_docs, len(vocabulary)).sum(axis=1)
 
 
@@ -301,14 +310,17 @@ class GopherRepetitionConfig(OpConfig):
     dup_para_char_frac: Ratio | None = Field(0.2, description="most characters in repeated paragraphs")
     top_n_grams: tuple[tuple[NGramSize, Ratio], ...] = Field(
         ((2, 0.2), (3, 0.18), (4, 0.16)),
-        description="(n, fraction): most characters covered by the most frequent n-gram")
+        description="(n, fraction): most characters covered by the most frequent n-gram",
+    )
     dup_n_grams: tuple[tuple[NGramSize, Ratio], ...] = Field(
         ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)),
-        description="(n, fraction): most characters in repeated n-grams")
+        description="(n, fraction): most characters in repeated n-grams",
+    )
 
 
-@register("gopher_repetition", 1, "filter", GopherRepetitionConfig, reasons=GOPHER_REPETITION_REASONS,
-          tags=("quality",))
+@register(
+    "gopher_repetition", 1, "filter", GopherRepetitionConfig, reasons=GOPHER_REPETITION_REASONS, tags=("quality",)
+)
 def score_gopher_repetition(batch: pl.DataFrame, config: GopherRepetitionConfig) -> pl.DataFrame:
     """Tag repetitive documents, as datatrove's GopherRepetitionFilter does (same rules, thresholds, reasons): repeated paragraphs or lines, a 2-4-gram covering too much of the text, too many characters in repeated 5-10-grams.
 
@@ -326,13 +338,16 @@ def _gopher_repetition_reasons(texts: pl.Series, c: GopherRepetitionConfig) -> n
     n_para, para_dups, para_dup_chars = _count_duplicates(paragraphs)
     lines = texts.str.replace_all(r"\n+", "\n").str.split("\n")
     n_lines, line_dups, line_dup_chars = _count_duplicates(lines)
-    reasons = _first_failure([
-        ("empty", text_len == 0),
-        ("dup_para_frac", _above(_ratio(para_dups, n_para), c.dup_para_frac)),
-        ("dup_para_char_frac", _above(_ratio(para_dup_chars, text_len), c.dup_para_char_frac)),
-        ("dup_line_frac", _above(_ratio(line_dups, n_lines), c.dup_line_frac)),
-        ("dup_line_char_frac", _above(_ratio(line_dup_chars, text_len), c.dup_line_char_frac)),
-    ], n)
+    reasons = _first_failure(
+        [
+            ("empty", text_len == 0),
+            ("dup_para_frac", _above(_ratio(para_dups, n_para), c.dup_para_frac)),
+            ("dup_para_char_frac", _above(_ratio(para_dup_chars, text_len), c.dup_para_char_frac)),
+            ("dup_line_frac", _above(_ratio(line_dups, n_lines), c.dup_line_frac)),
+            ("dup_line_char_frac", _above(_ratio(line_dup_chars, text_len), c.dup_line_char_frac)),
+        ],
+        n,
+    )
     undecided = np.flatnonzero(reasons == None)  # noqa: E711 - elementwise on an object array
     if len(undecided) and (c.top_n_grams or c.dup_n_grams):
         reasons[undecided] = _ngram_reasons(texts.gather(undecided), text_len[undecided], c)
@@ -619,7 +634,8 @@ class FineWebQualityConfig(OpConfig):
     line_punct_thr: Ratio = Field(0.12, description="fewest lines ending with terminal punctuation, as a share")
     line_punct_exclude_zero: bool = Field(False, description="keep documents where no line ends with punctuation")
     stop_chars: tuple[str, ...] | None = Field(
-        None, description="line endings that count as punctuation (null: datatrove's TERMINAL_PUNCTUATION)")
+        None, description="line endings that count as punctuation (null: datatrove's TERMINAL_PUNCTUATION)"
+    )
     short_line_thr: Ratio = Field(0.67, description="most lines of at most short_line_length characters, as a share")
     short_line_length: Count = Field(30, description="a line this long or shorter is short")
     char_duplicates_ratio: Ratio = Field(0.01, description="most characters in repeated lines, as a share")

@@ -44,10 +44,16 @@ class OnlineSamplerConfig(BaseModel):
     smoothing: float = Field(0.5, ge=0.0, lt=1.0, description="EMA factor of the per-domain reward")
     floor: float = Field(0.02, ge=0.0, le=0.5, description="exploration floor: minimum share of every domain")
     prior: bool = Field(True, description="multiply by the run's initial weights (False: start from uniform)")
-    reward: Literal["progress", "loss"] = Field("progress", description="ADO-style learnable progress, or raw training loss (ODM)")
-    min_points: int = Field(4, ge=3, le=10_000, description="progress: loss points per domain before its scaling law is fitted")
+    reward: Literal["progress", "loss"] = Field(
+        "progress", description="ADO-style learnable progress, or raw training loss (ODM)"
+    )
+    min_points: int = Field(
+        4, ge=3, le=10_000, description="progress: loss points per domain before its scaling law is fitted"
+    )
     prior_mix: float = Field(0.3, ge=0.0, le=1.0, description="progress: share of the prior mixed into the weights")
-    credit_smoothing: float = Field(0.9, ge=0.0, lt=1.0, description="progress: EMA factor of mu (the running average of weights)")
+    credit_smoothing: float = Field(
+        0.9, ge=0.0, lt=1.0, description="progress: EMA factor of mu (the running average of weights)"
+    )
 
 
 def fit_power_law(n: np.ndarray, loss: np.ndarray) -> tuple[float, float, float] | None:
@@ -69,7 +75,12 @@ def fit_power_law(n: np.ndarray, loss: np.ndarray) -> tuple[float, float, float]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)  # a flat curve has no covariance; the fit itself is fine
             (eps, beta, alpha), _ = curve_fit(
-                f, x, loss, p0=(0.8 * lo, 0.2 * lo, 0.5), bounds=([0.0, 0.0, 1e-3], [lo, 10 * lo + 10, 3.0]), maxfev=2000
+                f,
+                x,
+                loss,
+                p0=(0.8 * lo, 0.2 * lo, 0.5),
+                bounds=([0.0, 0.0, 1e-3], [lo, 10 * lo + 10, 3.0]),
+                maxfev=2000,
             )
     except (RuntimeError, ValueError):
         return None
@@ -86,8 +97,14 @@ class OnlineSampler:
     """Draws the domain of each training sequence and updates the weights from losses."""
 
     def __init__(
-        self, domains: Sequence[str], initial_weights: Mapping[str, float], config: OnlineSamplerConfig | None = None, *,
-        seed: int = 0, tokens_per_sequence: int = 1, emphasis: Mapping[str, float] | None = None,
+        self,
+        domains: Sequence[str],
+        initial_weights: Mapping[str, float],
+        config: OnlineSamplerConfig | None = None,
+        *,
+        seed: int = 0,
+        tokens_per_sequence: int = 1,
+        emphasis: Mapping[str, float] | None = None,
     ):
         if not domains:
             raise ValueError("the online sampler needs at least one domain")
@@ -145,7 +162,9 @@ class OnlineSampler:
             if len(pts) >= self.config.min_points:
                 n = np.array([p[0] for p in pts])
                 loss = np.array([p[1] for p in pts])
-                fit = fit_power_law(n[len(n) // 5 :], loss[len(n) // 5 :])  # skip the first fifth (ADO ignores early steps)
+                fit = fit_power_law(
+                    n[len(n) // 5 :], loss[len(n) // 5 :]
+                )  # skip the first fifth (ADO ignores early steps)
                 self.progress[i] = learnable_progress(float(self.tokens[i]), fit) if fit else np.nan
         known = np.isfinite(self.progress)
         if known.any():

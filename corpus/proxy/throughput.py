@@ -7,7 +7,9 @@ import time
 import torch
 
 
-def matmul_gflops(device: str = "cpu", n: int | None = None, seconds: float = 1.0, dtype: torch.dtype | None = None) -> float:
+def matmul_gflops(
+    device: str = "cpu", n: int | None = None, seconds: float = 1.0, dtype: torch.dtype | None = None
+) -> float:
     """GFLOP/s of repeated ``n x n`` matmuls (``2 n^3`` FLOPs each) for about ``seconds``.
 
     Defaults: fp32 1024 x 1024 on CPU (the current torch thread count), bf16 8192 x 8192 on CUDA.

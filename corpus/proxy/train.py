@@ -39,7 +39,18 @@ import torch
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
 
-PROXY_FIELDS = ("n_layer", "n_head", "n_embd", "seq_len", "batch_size", "learning_rate", "eval_tokens", "seed", "online_sampler", "device")
+PROXY_FIELDS = (
+    "n_layer",
+    "n_head",
+    "n_embd",
+    "seq_len",
+    "batch_size",
+    "learning_rate",
+    "eval_tokens",
+    "seed",
+    "online_sampler",
+    "device",
+)
 
 
 class TrainError(ValueError):
@@ -145,7 +156,9 @@ def _lr(step: int, total: int, base: float, opts: TrainOptions) -> float:
     return base * (opts.min_lr_frac + (1 - opts.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def evaluate(model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32) -> dict[str, float]:
+def evaluate(
+    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32
+) -> dict[str, float]:
     """Mean next-token NLL (nats) over each domain's validation stream; every token but the first is predicted once."""
     return evaluate_with_se(model, val_streams, seq_len, device, batch_size)[0]
 
@@ -190,7 +203,11 @@ def token_losses_per_domain(
 
 
 def evaluate_with_se(
-    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32,
+    model: GPT,
+    val_streams: Mapping[str, np.ndarray],
+    seq_len: int,
+    device: torch.device,
+    batch_size: int = 32,
     prefix_tokens: int | None = None,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """Per-domain mean validation NLL, its standard error, and the mean over the first ``prefix_tokens`` tokens only.
@@ -252,11 +269,15 @@ def train(
         if not len(windows[d]):
             notes.append(f"{d}: fewer than seq_len+1={seq_len + 1} training tokens; not trained on")
     if not trainable:
-        raise TrainError(f"no domain has a full training sequence of {seq_len + 1} tokens; lower seq_len or raise the budget")
+        raise TrainError(
+            f"no domain has a full training sequence of {seq_len + 1} tokens; lower seq_len or raise the budget"
+        )
     for kind, group in (("training", train_streams), ("validation", val_streams)):
         for d, s in group.items():
             if len(s) and int(s.max()) >= vocab_size:
-                raise TrainError(f"domain {d!r}: {kind} token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer disagree")
+                raise TrainError(
+                    f"domain {d!r}: {kind} token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer disagree"
+                )
     val = {d: np.asarray(s[:eval_tokens]) for d, s in val_streams.items()}
     for d in domains:
         if len(val.get(d, ())) < 2:
@@ -266,7 +287,9 @@ def train(
     per_step = batch_size * seq_len
     steps = (budget_tokens // per_step) if budget_tokens is not None else total_windows // batch_size
     if steps < 1:
-        raise TrainError(f"budget of {budget_tokens or total_windows * seq_len} tokens is less than one batch ({batch_size} x {seq_len} tokens)")
+        raise TrainError(
+            f"budget of {budget_tokens or total_windows * seq_len} tokens is less than one batch ({batch_size} x {seq_len} tokens)"
+        )
 
     cfg = GPTConfig(
         vocab_size=vocab_size,
@@ -288,11 +311,15 @@ def train(
     shares = {d: len(windows[d]) / total_windows for d in trainable}
     start_weights = {d: float(weights.get(d, 0.0)) for d in trainable} if weights else shares
     sampler = (
-        OnlineSampler(trainable, start_weights, opts.online, seed=seed, tokens_per_sequence=seq_len, emphasis=opts.target_emphasis)
+        OnlineSampler(
+            trainable, start_weights, opts.online, seed=seed, tokens_per_sequence=seq_len, emphasis=opts.target_emphasis
+        )
         if online
         else None
     )
-    fixed_order = np.concatenate([np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(trainable)])
+    fixed_order = np.concatenate(
+        [np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(trainable)]
+    )
     used = np.zeros(len(trainable), dtype=np.int64)
     cursors = {i: 0 for i in range(len(trainable))}
     domain_orders = {i: rng.permutation(windows[d]) for i, d in enumerate(trainable)}
@@ -414,7 +441,7 @@ def flops_per_token(n_params: int, n_layer: int, n_embd: int, seq_len: int) -> f
     return 6.0 * n_params + 6.0 * n_layer * seq_len * n_embd
 
 
-def _autocast(device: torch.device):  # noqa: ANN202
+def _autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -7,7 +7,6 @@ Dagster Pipes and writes per-domain validation losses to the metrics store. The
 ``eval_feedback`` sensor closes the loop.
 """
 
-
 import os
 import sys
 from typing import Any
@@ -31,12 +30,18 @@ def mixture_config_schema(spec: PipelineSpec) -> dict[str, dg.Field]:
     ``weights`` names every domain and nothing else, so the launchpad refuses an unknown or
     missing domain before any run exists; non-negativity and the sum of 1 are checked when
     the run starts, before anything is written."""
-    weights = dg.Shape({d: dg.Field(float, description=f"weight of {d} (>= 0; all weights sum to 1)") for d in spec.source_names})
+    weights = dg.Shape(
+        {d: dg.Field(float, description=f"weight of {d} (>= 0; all weights sum to 1)") for d in spec.source_names}
+    )
     return {
-        "weights": dg.Field(weights, is_required=False, description="weight per domain; default: the spec's initial mixture"),
+        "weights": dg.Field(
+            weights, is_required=False, description="weight per domain; default: the spec's initial mixture"
+        ),
         "reason": dg.Field(str, default_value="", description="why these weights (the policy's explanation)"),
         "source_records": dg.Field([str], default_value=[], description="metrics records that produced these weights"),
-        "source_runs": dg.Field([str], default_value=[], description="training runs whose records produced these weights"),
+        "source_runs": dg.Field(
+            [str], default_value=[], description="training runs whose records produced these weights"
+        ),
     }
 
 
@@ -66,7 +71,11 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         partitions_def=versions,
         deps=[dg.AssetDep(tokenized_key, partition_mapping=dg.AllPartitionMapping())],
         code_version=f"mixture@1:{m.seed}:{m.budget_tokens}:{m.max_epochs}"
-        + (f":selection-{spec_fingerprint({d: s.model_dump(mode='json') for d, s in m.selection.items()})}" if m.selection else ""),
+        + (
+            f":selection-{spec_fingerprint({d: s.model_dump(mode='json') for d, s in m.selection.items()})}"
+            if m.selection
+            else ""
+        ),
         config_schema=mixture_config_schema(spec),
         check_specs=check_spec(mixture_key, WEIGHTS_VALID, versions),
         description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
@@ -85,7 +94,10 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         source_records, source_runs = list(config.get("source_records", [])), list(config.get("source_runs", []))
         if config.get("weights") is None:
             weights = initial_weights(m.initial, spec.source_names, natural)
-            reason = config.get("reason") or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
+            reason = (
+                config.get("reason")
+                or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
+            )
         else:
             try:
                 weights = validate_weights(config["weights"], spec.source_names)
@@ -93,8 +105,16 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
                 raise dg.Failure(f"run config ops.{spec.pipeline}__mixture.config.weights: {exc}") from None
             reason = config.get("reason", "")
         plan = learning.plan_version(
-            spec, store, version, weights,
-            provenance={"reason": reason, "source_records": source_records, "source_runs": source_runs, "run_id": context.run_id},
+            spec,
+            store,
+            version,
+            weights,
+            provenance={
+                "reason": reason,
+                "source_records": source_records,
+                "source_runs": source_runs,
+                "run_id": context.run_id,
+            },
         )
         context.log.info(f"{version}: {reason}")
         md: dict[str, Any] = {
@@ -156,7 +176,9 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
             if s3.session_token:
                 env["AWS_SESSION_TOKEN"] = s3.session_token
         cmd = [sys.executable, "-m", "platform_assets.proxy_pipes"]
-        result = pipes_subprocess_client.run(command=cmd, context=context, extras=extras, env=env, cwd=str(PROJECT_ROOT)).get_materialize_result()
+        result = pipes_subprocess_client.run(
+            command=cmd, context=context, extras=extras, env=env, cwd=str(PROJECT_ROOT)
+        ).get_materialize_result()
         # link the evaluation to the run that planned the mixture version it trained on
         mixture_run = _latest_run_id(context.instance, mixture_key, version)
         lineage = {"mixture_run": dg.MetadataValue.dagster_run(mixture_run)} if mixture_run else {}
@@ -191,18 +213,33 @@ def eval_curve_metadata(curve: list[dict[str, Any]]) -> dict[str, Any]:
     the final point as numbers, which the *Plots* tab draws across mixture versions."""
     if not curve:
         return {}
-    schema = dg.TableSchema(columns=[dg.TableColumn("step", "int"), dg.TableColumn("tokens", "int"), dg.TableColumn("average_val_loss", "float")])
-    rows = [dg.TableRecord({"step": int(p["step"]), "tokens": int(p["tokens"]), "average_val_loss": round(float(p["average"]), 4)}) for p in curve]
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("step", "int"),
+            dg.TableColumn("tokens", "int"),
+            dg.TableColumn("average_val_loss", "float"),
+        ]
+    )
+    rows = [
+        dg.TableRecord(
+            {"step": int(p["step"]), "tokens": int(p["tokens"]), "average_val_loss": round(float(p["average"]), 4)}
+        )
+        for p in curve
+    ]
     return {"eval_curve": dg.MetadataValue.table(records=rows, schema=schema), "eval_points": len(curve)}
 
 
 def _latest_run_id(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> str | None:
     """The Dagster run of the latest materialization of ``key[partition]``, if any."""
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
     return records[0].run_id if records else None
 
 
-def _mixture_lineage(instance: dg.DagsterInstance, spec: PipelineSpec, eval_key: dg.AssetKey, source_runs: list[str]) -> dict[str, Any]:
+def _mixture_lineage(
+    instance: dg.DagsterInstance, spec: PipelineSpec, eval_key: dg.AssetKey, source_runs: list[str]
+) -> dict[str, Any]:
     """Run links a person follows from a mixture version: the token shards it draws from
     (``tokenized_run/<domain>``) and the evaluations whose records produced its weights
     (``source_eval_run/<version>``; external trainers' runs have no Dagster run and are

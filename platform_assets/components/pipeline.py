@@ -11,7 +11,6 @@ Assets are thin: they resolve resources, call :mod:`corpus.runner` and return me
 and blocking check results.
 """
 
-
 import posixpath
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,16 @@ from sensors.new_data import FINGERPRINT_METADATA_KEY, fingerprint_source
 
 READER_VERSION = "read@1"
 TOKENIZE_VERSION = "tokenize@1"
-KIND_BY_TAG = {"extract": "html", "language": "cld2", "quality": "polars", "dedup": "numpy", "pii": "polars", "normalize": "ftfy",
-               "selection": "numpy", "decontamination": "numpy"}
+KIND_BY_TAG = {
+    "extract": "html",
+    "language": "cld2",
+    "quality": "polars",
+    "dedup": "numpy",
+    "pii": "polars",
+    "normalize": "ftfy",
+    "selection": "numpy",
+    "decontamination": "numpy",
+}
 
 
 class SourcesConfig(dg.Config):
@@ -81,7 +88,12 @@ class PipelineComponent(dg.Component):
     def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "PipelineComponent":
         if not isinstance(attributes, PipelineSpec):
             raise SpecError(
-                [SpecIssue("attributes", "a pipeline needs its spec under `attributes:` (see platform_assets/defs/demo/defs.yaml)")],
+                [
+                    SpecIssue(
+                        "attributes",
+                        "a pipeline needs its spec under `attributes:` (see platform_assets/defs/demo/defs.yaml)",
+                    )
+                ],
                 where=f"{context.path}/defs.yaml",
             )
         project_root = Path(context.project_root)
@@ -133,8 +145,12 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         "Malformed records are quarantined with file, offset and error.",
         kinds={"parquet"},
         check_specs=partitioned_check_specs(stage_check_specs(key, stage_label="raw"), _partitions(spec)),
-        metadata={"sources": dg.MetadataValue.json({n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()}),
-                  "dagster/column_schema": document_column_schema()},
+        metadata={
+            "sources": dg.MetadataValue.json(
+                {n: {k: v for k, v in s.items() if k in ("location", "format")} for n, s in sources.items()}
+            ),
+            "dagster/column_schema": document_column_schema(),
+        },
         **_common(spec),
     )
     def raw(context: dg.AssetExecutionContext, storage: CorpusStorage) -> dg.MaterializeResult:
@@ -144,7 +160,9 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
         context.log.info(f"reading source {source!r} ({src.format}) from {src.location}")
         # fingerprint first: files changing during the read show up as a change on the sensor's next tick
         fingerprint = fingerprint_source(src, *storage.source_location(src.location))
-        report = runner.run_raw(spec, source, store, source_location=storage.source_location(src.location), progress=context.log.info)
+        report = runner.run_raw(
+            spec, source, store, source_location=storage.source_location(src.location), progress=context.log.info
+        )
         return dg.MaterializeResult(
             metadata={
                 **report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "raw", source))),
@@ -187,11 +205,18 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             check_specs=check_spec(index_key, INDEX_ACCOUNTED),
             **_common(spec),
         )
-        def stage_index(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage,
-                        compute: ComputeEngine) -> dg.MaterializeResult:
+        def stage_index(
+            context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage, compute: ComputeEngine
+        ) -> dg.MaterializeResult:
             store = storage.store()
-            summary = runner.run_global_index(spec, stage.name, store, progress=context.log.info, sources=config.included(spec),
-                                              executor=compute.executor())
+            summary = runner.run_global_index(
+                spec,
+                stage.name,
+                store,
+                progress=context.log.info,
+                sources=config.included(spec),
+                executor=compute.executor(),
+            )
             md: dict[str, Any] = {
                 "docs_in": summary["docs_in"],
                 "duplicates": summary["duplicates"],
@@ -211,8 +236,11 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
             own = [posixpath.join(runner.index_dir(spec.pipeline, stage.name), f"{src}.parquet") for src in included]
             inputs = [runner.stage_dir(spec.pipeline, input_stage, src) for src in included]
             present = [src for src, rel in zip(included, own, strict=True) if store.exists(rel)]
-            return dg.MaterializeResult(metadata=md, data_version=global_version(store, own, inputs),
-                                        check_results=[index_check(index_key, summary, included, present)])
+            return dg.MaterializeResult(
+                metadata=md,
+                data_version=global_version(store, own, inputs),
+                check_results=[index_check(index_key, summary, included, present)],
+            )
 
         out.append(stage_index)
 
@@ -225,18 +253,26 @@ def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinitio
         kinds=_stage_kinds(ops),
         check_specs=partitioned_check_specs(stage_check_specs(key, stage_label=stage.name), _partitions(spec)),
         automation_condition=stage_condition([index_key] if is_global else []),
-        metadata={"operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps]),
-                  "dagster/column_schema": document_column_schema()},
+        metadata={
+            "operators": dg.MetadataValue.json([s.model_dump(mode="json") for s in stage.steps]),
+            "dagster/column_schema": document_column_schema(),
+        },
         **_common(spec),
     )
-    def stage_asset(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
+    def stage_asset(
+        context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine
+    ) -> dg.MaterializeResult:
         source = context.partition_key
         store = storage.store()
-        report = runner.run_stage(spec, stage.name, source, store, executor=compute.executor(), progress=context.log.info)
+        report = runner.run_stage(
+            spec, stage.name, source, store, executor=compute.executor(), progress=context.log.info
+        )
         out_rel = runner.stage_dir(spec.pipeline, stage.name, source)
         return dg.MaterializeResult(
-            metadata={**report_metadata(report, location=store.display(out_rel)),
-                      **columns_metadata(store, out_rel, _key(spec, input_stage))},
+            metadata={
+                **report_metadata(report, location=store.display(out_rel)),
+                **columns_metadata(store, out_rel, _key(spec, input_stage)),
+            },
             check_results=report_checks(report, key),
             data_version=content_version(store, runner.stage_dir(spec.pipeline, stage.name, source)),
         )
@@ -263,27 +299,43 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         check_specs=check_spec(tok_key, ROUND_TRIP),
         **_common(spec),
     )
-    def tokenizer(context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage) -> dg.MaterializeResult:
+    def tokenizer(
+        context: dg.AssetExecutionContext, config: SourcesConfig, storage: CorpusStorage
+    ) -> dg.MaterializeResult:
         store = storage.store()
         file_bytes = None
         if tk.kind == "file" and tk.path:
             fs, path = storage.source_location(tk.path)
             with fs.open_input_stream(path) as f:
                 file_bytes = f.read()
-        info = runner.run_tokenizer(spec, store, tokenizer_file=file_bytes, progress=context.log.info,
-                                    sources=config.included(spec))
+        info = runner.run_tokenizer(
+            spec, store, tokenizer_file=file_bytes, progress=context.log.info, sources=config.included(spec)
+        )
         return dg.MaterializeResult(
             metadata={
-                **({"excluded_sources": dg.MetadataValue.json(config.exclude_sources)} if config.exclude_sources else {}),
+                **(
+                    {"excluded_sources": dg.MetadataValue.json(config.exclude_sources)}
+                    if config.exclude_sources
+                    else {}
+                ),
                 "vocab_size": info["vocab_size"],
                 "sample_docs": info["sample_docs"],
                 "sha256": info["sha256"],
                 "seconds": round(info["seconds"], 3),
                 "location": dg.MetadataValue.path(store.display(runner.tokenizer_rel(spec.pipeline))),
             },
-            data_version=global_version(store, [info["sha256"]],
-                                        [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in config.included(spec)]),
-            check_results=[tokenizer_check(tok_key, store.read_bytes(runner.tokenizer_rel(spec.pipeline)), tk.vocab_size if tk.kind == "bpe" else None)],
+            data_version=global_version(
+                store,
+                [info["sha256"]],
+                [runner.stage_dir(spec.pipeline, spec.tokenizer_input, s) for s in config.included(spec)],
+            ),
+            check_results=[
+                tokenizer_check(
+                    tok_key,
+                    store.read_bytes(runner.tokenizer_rel(spec.pipeline)),
+                    tk.vocab_size if tk.kind == "bpe" else None,
+                )
+            ],
         )
 
     @dg.asset(
@@ -296,17 +348,35 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         kinds={"parquet", "tokenizers"},
         check_specs=partitioned_check_specs(stage_check_specs(toks_key, stage_label="tokenized"), _partitions(spec)),
         automation_condition=stage_condition([tok_key]),
-        metadata={"dagster/column_schema": column_schema([("id", "string"), ("source", "string"), ("tokens", "list<uint16|uint32>"),
-                                                          ("n_tokens", "int"), ("split", "string")])},
+        metadata={
+            "dagster/column_schema": column_schema(
+                [
+                    ("id", "string"),
+                    ("source", "string"),
+                    ("tokens", "list<uint16|uint32>"),
+                    ("n_tokens", "int"),
+                    ("split", "string"),
+                ]
+            )
+        },
         **_common(spec),
     )
-    def tokenized(context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine) -> dg.MaterializeResult:
+    def tokenized(
+        context: dg.AssetExecutionContext, storage: CorpusStorage, compute: ComputeEngine
+    ) -> dg.MaterializeResult:
         source = context.partition_key
         store = storage.store()
         report = runner.run_tokenized(spec, source, store, executor=compute.executor(), progress=context.log.info)
         return dg.MaterializeResult(
-            metadata={**report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
-                      **columns_metadata(store, runner.stage_dir(spec.pipeline, "tokenized", source), _key(spec, spec.tokenizer_input), TOKEN_LINEAGE)},
+            metadata={
+                **report_metadata(report, location=store.display(runner.stage_dir(spec.pipeline, "tokenized", source))),
+                **columns_metadata(
+                    store,
+                    runner.stage_dir(spec.pipeline, "tokenized", source),
+                    _key(spec, spec.tokenizer_input),
+                    TOKEN_LINEAGE,
+                ),
+            },
             check_results=report_checks(report, toks_key),
             data_version=content_version(store, runner.stage_dir(spec.pipeline, "tokenized", source)),
         )
@@ -326,6 +396,10 @@ def build_pipeline_defs(spec: PipelineSpec) -> dg.Definitions:
 
         learning = build_learning_defs(spec)
         every_asset += list(learning.assets or [])
-        extra.append(dg.Definitions(assets=with_freshness(spec, list(learning.assets or [])), jobs=learning.jobs, sensors=learning.sensors))
+        extra.append(
+            dg.Definitions(
+                assets=with_freshness(spec, list(learning.assets or [])), jobs=learning.jobs, sensors=learning.sensors
+            )
+        )
     extra.append(build_run_defs(spec, every_asset))
     return dg.Definitions.merge(dg.Definitions(assets=with_freshness(spec, assets)), *extra)

@@ -8,7 +8,14 @@ import pytest
 
 from tests.agent.helpers import make_repo
 
-SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "ANTHROPIC_API_KEY", "CORPUS_ALLOWED_ROOTS")
+SECRET_ENV = (
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITHUB_REPOSITORY",
+    "GITHUB_API_URL",
+    "ANTHROPIC_API_KEY",
+    "CORPUS_ALLOWED_ROOTS",
+)
 
 
 @pytest.fixture

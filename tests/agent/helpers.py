@@ -71,10 +71,18 @@ def notes_records(n: int = 30, *, injection: bool = False, secret: str | None = 
     docs[3] = {**docs[3], "text": docs[3]["text"] + " Write to the archivist at jane.doe@example.com for copies."}
     docs.append({**docs[5], "url": "https://mirror.example.org/notes/5"})  # an exact copy
     if injection:
-        docs.insert(0, {"text": INJECTION + " " + prose(rng), "url": "https://example.org/notes/evil", "title": "notice"})
+        docs.insert(
+            0, {"text": INJECTION + " " + prose(rng), "url": "https://example.org/notes/evil", "title": "notice"}
+        )
     if secret:
-        docs.insert(1, {"text": f"Deployment notes. The token is {secret} and must stay private. " + prose(rng),
-                        "url": "https://example.org/notes/leak", "title": "leak"})
+        docs.insert(
+            1,
+            {
+                "text": f"Deployment notes. The token is {secret} and must stay private. " + prose(rng),
+                "url": "https://example.org/notes/leak",
+                "title": "leak",
+            },
+        )
     return docs
 
 
@@ -84,11 +92,16 @@ def write_warc(path: Path, pages: list[tuple[str, str]]) -> None:
     out = []
     for url, html in pages:
         body = html.encode("utf-8")
-        http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
-                f"WARC-Record-ID: <urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url)}>\r\n"
-                f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n")
+        http = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = (
+            f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+            f"WARC-Record-ID: <urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url)}>\r\n"
+            f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n"
+        )
         out.append(gzip.compress(head.encode() + http + b"\r\n\r\n", mtime=0))
     path.write_bytes(b"".join(out))
 
@@ -98,10 +111,12 @@ def html_pages(n: int = 12) -> list[tuple[str, str]]:
     pages = []
     for i in range(n):
         chosen = rng.sample(SENTENCES, 16)
-        paras = "".join(f"<p>{' '.join(chosen[k:k + 4])}</p>" for k in range(0, 16, 4))
-        html = (f"<!doctype html><html><head><title>Page {i}</title></head><body><nav><a href='/'>Home</a> | "
-                f"<a href='/about'>About</a></nav><main><article><h1>Page {i}</h1>{paras}</article></main>"
-                "<footer>Copyright the site. All rights reserved.</footer></body></html>")
+        paras = "".join(f"<p>{' '.join(chosen[k : k + 4])}</p>" for k in range(0, 16, 4))
+        html = (
+            f"<!doctype html><html><head><title>Page {i}</title></head><body><nav><a href='/'>Home</a> | "
+            f"<a href='/about'>About</a></nav><main><article><h1>Page {i}</h1>{paras}</article></main>"
+            "<footer>Copyright the site. All rights reserved.</footer></body></html>"
+        )
         pages.append((f"https://site.example.org/page/{i}", html))
     return pages
 
@@ -114,7 +129,9 @@ def make_repo(tmp_path: Path) -> Path:
     """A git repository (branch main, one commit) with the demo defs, pyproject.toml and small sources."""
     repo = tmp_path / "repo"
     (repo / "platform_assets" / "defs" / "demo").mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "platform_assets" / "defs" / "demo" / "defs.yaml", repo / "platform_assets" / "defs" / "demo")
+    shutil.copy(
+        PROJECT_ROOT / "platform_assets" / "defs" / "demo" / "defs.yaml", repo / "platform_assets" / "defs" / "demo"
+    )
     shutil.copy(PROJECT_ROOT / "pyproject.toml", repo / "pyproject.toml")
     write_jsonl(repo / "data" / "sources" / "notes" / "notes.jsonl", notes_records())
     write_warc(repo / "data" / "sources" / "pages" / "pages.warc.gz", html_pages())
@@ -158,8 +175,13 @@ def text(s: str) -> dict[str, Any]:
 def message(*blocks: dict[str, Any], stop: str | None = None, tokens: tuple[int, int] = (1200, 300)) -> dict[str, Any]:
     stop = stop or ("tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn")
     return {
-        "id": f"msg_{next(_ids):04d}", "type": "message", "role": "assistant", "model": "claude-test",
-        "content": list(blocks), "stop_reason": stop, "stop_sequence": None,
+        "id": f"msg_{next(_ids):04d}",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": list(blocks),
+        "stop_reason": stop,
+        "stop_sequence": None,
         "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
     }
 
@@ -184,15 +206,21 @@ class ScriptedModel:
         try:
             step = next(self.steps)
         except StopIteration:
-            return httpx2.Response(500, json={"type": "error", "error": {"type": "api_error", "message": "script ended"}})
+            return httpx2.Response(
+                500, json={"type": "error", "error": {"type": "api_error", "message": "script ended"}}
+            )
         return httpx2.Response(200, json=step(body) if callable(step) else step)
 
     def client(self) -> Any:
         import anthropic
         import httpx2
 
-        return anthropic.Anthropic(api_key="test-key", base_url="http://model.test", max_retries=0,
-                                   http_client=httpx2.Client(transport=httpx2.MockTransport(self.handler)))
+        return anthropic.Anthropic(
+            api_key="test-key",
+            base_url="http://model.test",
+            max_retries=0,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(self.handler)),
+        )
 
     def tool_results(self, request_index: int) -> list[dict[str, Any]]:
         """The tool_result blocks the loop sent in request ``request_index`` (its last user message)."""
@@ -205,7 +233,9 @@ def notes_spec(pipeline: str = "notes_clean", location: str = "data/sources/note
     spec = {
         "pipeline": pipeline,
         "description": "English notes",
-        "sources": [{"name": "notes", "location": location, "format": "jsonl", "url_field": "url", "title_field": "title"}],
+        "sources": [
+            {"name": "notes", "location": location, "format": "jsonl", "url_field": "url", "title_field": "title"}
+        ],
         "stages": [
             {"name": "normalized", "op": "normalize_text@1"},
             {"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1"}]},
@@ -215,4 +245,3 @@ def notes_spec(pipeline: str = "notes_clean", location: str = "data/sources/note
     }
     spec.update(extra)
     return spec
-

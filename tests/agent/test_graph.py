@@ -11,8 +11,10 @@ from tests.agent.helpers import notes_spec
 
 def test_snapshot_has_keys_deps_partitions_code_versions_checks() -> None:
     snap = asset_graph_snapshot(parse_spec(notes_spec()))
-    assert set(snap) == {f"notes_clean/{k}" for k in
-                         ("raw", "normalized", "quality", "deduped_index", "deduped", "redacted", "tokenizer", "tokenized")}
+    assert set(snap) == {
+        f"notes_clean/{k}"
+        for k in ("raw", "normalized", "quality", "deduped_index", "deduped", "redacted", "tokenizer", "tokenized")
+    }
     assert snap["notes_clean/deduped"]["deps"] == ["notes_clean/deduped_index", "notes_clean/quality"]
     assert snap["notes_clean/deduped_index"]["partitions"] is None  # global across sources
     assert snap["notes_clean/quality"]["partitions"] == "static[notes]"

@@ -29,7 +29,10 @@ def test_goal_languages() -> None:
 
 
 def test_planner_on_small_sources(temp_repo: Path) -> None:
-    code = [{"text": f"def f{i}(x):\n    return x * {i}\n\n\nclass C{i}:\n    pass\n", "path": f"m{i}.py"} for i in range(20)]
+    code = [
+        {"text": f"def f{i}(x):\n    return x * {i}\n\n\nclass C{i}:\n    pass\n", "path": f"m{i}.py"}
+        for i in range(20)
+    ]
     write_jsonl(temp_repo / "data" / "sources" / "code" / "code.jsonl", code)
     toolbox = Toolbox(temp_repo, ["data/sources/notes", "data/sources/pages"])
     sub = plan_offline("clean English text", toolbox, pipeline="small")
@@ -52,33 +55,61 @@ def test_code_gets_no_prose_filters(temp_repo: Path) -> None:
     for i in range(12):
         (folder / f"handler_{i}.py").write_text(
             f"import os\n\n\ndef handler_{i}(event, context):\n    value = os.environ.get('K{i}')\n"
-            f"    return {{'status': {i}, 'value': value}}\n")
+            f"    return {{'status': {i}, 'value': value}}\n"
+        )
     toolbox = Toolbox(temp_repo, ["data/sources/code"])
     assert toolbox.sources["code"].format == "text"
     sub = plan_offline("clean Python code", toolbox)
     assert toolbox.profiles["code"]["code_share"] == 1.0
-    assert not any(op in all_ops(sub.spec) for op in ("gopher_quality@1", "c4_quality@1", "fineweb_quality@1",
-                                                        "gopher_repetition@1", "normalize_text@1"))
+    assert not any(
+        op in all_ops(sub.spec)
+        for op in ("gopher_quality@1", "c4_quality@1", "fineweb_quality@1", "gopher_repetition@1", "normalize_text@1")
+    )
     assert "source code" in sub.rationale and sub.dry_run.final_kept() == {"code": 12}
 
 
 def row(stage: str, source: str, docs_in: int, kept: int, dropped: dict[str, int] | None = None, **kw) -> StageRow:
-    return StageRow(stage, source, docs_in, kept, dropped or {}, {}, bytes_in=kw.get("bytes_in", 100), bytes_out=kw.get("bytes_out", 100),
-                    extra=kw.get("extra", {}))
+    return StageRow(
+        stage,
+        source,
+        docs_in,
+        kept,
+        dropped or {},
+        {},
+        bytes_in=kw.get("bytes_in", 100),
+        bytes_out=kw.get("bytes_out", 100),
+        extra=kw.get("extra", {}),
+    )
 
 
 def test_revise_loosens_a_filter_that_drops_everything_and_removes_an_idle_stage() -> None:
-    plan = Plan(spec={"pipeline": "p", "sources": [{"name": "a"}, {"name": "b"}], "stages": [
-        {"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "c4_quality@1"}]},
-        {"name": "language", "steps": [{"op": "language_filter@1", "config": {"languages": ["en"]}}], "sources": ["a", "b"]},
-        {"name": "redacted", "steps": [{"op": "redact_pii@1"}]},
-    ]})
-    result = DryRunResult("p", 50, rows=[
-        row("quality", "a", 50, 2, {"too_few_sentences": 45, "dup_line_frac": 3}),
-        row("quality", "b", 50, 3, {"too_few_sentences": 47}),
-        row("language", "a", 2, 2), row("language", "b", 3, 0, {"language_not_allowed": 3}),
-        row("redacted", "a", 2, 2), row("redacted", "b", 0, 0),
-    ])
+    plan = Plan(
+        spec={
+            "pipeline": "p",
+            "sources": [{"name": "a"}, {"name": "b"}],
+            "stages": [
+                {"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "c4_quality@1"}]},
+                {
+                    "name": "language",
+                    "steps": [{"op": "language_filter@1", "config": {"languages": ["en"]}}],
+                    "sources": ["a", "b"],
+                },
+                {"name": "redacted", "steps": [{"op": "redact_pii@1"}]},
+            ],
+        }
+    )
+    result = DryRunResult(
+        "p",
+        50,
+        rows=[
+            row("quality", "a", 50, 2, {"too_few_sentences": 45, "dup_line_frac": 3}),
+            row("quality", "b", 50, 3, {"too_few_sentences": 47}),
+            row("language", "a", 2, 2),
+            row("language", "b", 3, 0, {"language_not_allowed": 3}),
+            row("redacted", "a", 2, 2),
+            row("redacted", "b", 0, 0),
+        ],
+    )
     assert revise(plan, result)
     stages = {s["name"]: s for s in plan.spec["stages"]}
     assert stages["quality"]["steps"][1] == {"op": "c4_quality@1", "config": {"min_num_sentences": 1}}
@@ -106,8 +137,12 @@ def real_proposals(shared_data: Path) -> dict[str, tuple]:
         mp.setenv("CORPUS_ALLOWED_ROOTS", str(shared_data))  # wherever the corpora are, they are allowed
         for key, rel in REAL_SOURCES.items():
             toolbox = Toolbox(root, [os.path.relpath(shared_data / rel, root)], limits=ToolLimits(profile_docs=120))
-            out[key] = (plan_offline("clean text for language-model training", toolbox, pipeline=f"real_{key}",
-                                     dry_run_docs=60), toolbox)
+            out[key] = (
+                plan_offline(
+                    "clean text for language-model training", toolbox, pipeline=f"real_{key}", dry_run_docs=60
+                ),
+                toolbox,
+            )
     return out
 
 

@@ -52,13 +52,21 @@ def test_branch_is_made_without_touching_the_checkout(temp_repo: Path) -> None:
     (temp_repo / "scratch.txt").write_text("untracked\n")
     git(temp_repo, "add", "scratch.txt")  # something staged, too
     before = repo_state(temp_repo)
-    first = commit_to_branch(temp_repo, "main", "proposal/x", {"platform_assets/defs/x/defs.yaml": b"a: 1\n"}, "Propose x")
+    first = commit_to_branch(
+        temp_repo, "main", "proposal/x", {"platform_assets/defs/x/defs.yaml": b"a: 1\n"}, "Propose x"
+    )
     assert first.status == "created" and git(temp_repo, "rev-parse", "proposal/x~1") == before["main"]
     assert git(temp_repo, "show", "proposal/x:platform_assets/defs/x/defs.yaml") == "a: 1"
-    assert git(temp_repo, "show", "proposal/x:README.md") == "scratch repository for tests"  # base content, not the local edit
-    again = commit_to_branch(temp_repo, "main", "proposal/x", {"platform_assets/defs/x/defs.yaml": b"a: 1\n"}, "Propose x")
+    assert (
+        git(temp_repo, "show", "proposal/x:README.md") == "scratch repository for tests"
+    )  # base content, not the local edit
+    again = commit_to_branch(
+        temp_repo, "main", "proposal/x", {"platform_assets/defs/x/defs.yaml": b"a: 1\n"}, "Propose x"
+    )
     assert again.status == "unchanged" and again.commit == first.commit  # idempotent
-    changed = commit_to_branch(temp_repo, "main", "proposal/x", {"platform_assets/defs/x/defs.yaml": b"a: 2\n"}, "Propose x")
+    changed = commit_to_branch(
+        temp_repo, "main", "proposal/x", {"platform_assets/defs/x/defs.yaml": b"a: 2\n"}, "Propose x"
+    )
     assert changed.status == "replaced" and git(temp_repo, "rev-list", "--count", "main..proposal/x") == "1"
     assert repo_state(temp_repo) == before
 
@@ -79,10 +87,16 @@ def load_with_dagster(repo: Path, folder: str) -> dict:
 
     from platform_assets.graph import defs_snapshot
 
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "main", folder], capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "main", folder], capture_output=True, check=True
+    ).stdout
     with create_defs_folder_sandbox() as sandbox:
-        tarfile.open(fileobj=io.BytesIO(archive)).extractall(sandbox.defs_folder_path.parent / "checkout", filter="data")
-        shutil.copytree(sandbox.defs_folder_path.parent / "checkout" / folder, sandbox.defs_folder_path / Path(folder).name)
+        tarfile.open(fileobj=io.BytesIO(archive)).extractall(
+            sandbox.defs_folder_path.parent / "checkout", filter="data"
+        )
+        shutil.copytree(
+            sandbox.defs_folder_path.parent / "checkout" / folder, sandbox.defs_folder_path / Path(folder).name
+        )
         with sandbox.build_all_defs() as defs:
             return defs_snapshot(defs)
 
@@ -94,7 +108,9 @@ def test_merged_proposal_loads_and_changes_show_in_the_graph(temp_repo: Path) ->
     assert sorted(published.graph_diff["added"])[:2] == ["notes_clean/deduped", "notes_clean/deduped_index"]
     git(temp_repo, "merge", "-q", "--no-ff", "proposal/notes_clean", "-m", "Approve notes_clean")
     snapshot = load_with_dagster(temp_repo, "platform_assets/defs/notes_clean")
-    assert {"notes_clean/raw", "notes_clean/quality", "notes_clean/deduped_index", "notes_clean/tokenized"} <= set(snapshot)
+    assert {"notes_clean/raw", "notes_clean/quality", "notes_clean/deduped_index", "notes_clean/tokenized"} <= set(
+        snapshot
+    )
     assert snapshot["notes_clean/quality"]["deps"] == ["notes_clean/normalized"]
     assert snapshot["notes_clean/raw"]["partitions"] == "static[notes]"
     specs, problems = specs_at(temp_repo, "main")
@@ -108,7 +124,10 @@ def test_merged_proposal_loads_and_changes_show_in_the_graph(temp_repo: Path) ->
     diff = second.graph_diff
     assert diff["added"] == [] and diff["removed"] == ["notes_clean/redacted"]
     assert "code_version" in diff["changed"]["notes_clean/quality"]
-    assert diff["changed"]["notes_clean/tokenizer"]["deps"] == {"old": ["notes_clean/redacted"], "new": ["notes_clean/deduped"]}
+    assert diff["changed"]["notes_clean/tokenizer"]["deps"] == {
+        "old": ["notes_clean/redacted"],
+        "new": ["notes_clean/deduped"],
+    }
     md = git(temp_repo, "show", "proposal/notes_clean:platform_assets/defs/notes_clean/PROPOSAL.md")
     assert "**Removed** (1 assets)" in md and "`notes_clean/redacted`" in md and "**Changed**" in md
 
@@ -119,7 +138,9 @@ def test_outside_a_git_repository_the_proposal_goes_to_a_folder(temp_repo: Path,
     published = publish(submitted(plain, notes_spec()), plain)
     assert published.where == "folder" and published.folder == plain / ".proposals" / "notes_clean"
     doc = yaml.safe_load((published.folder / "defs.yaml").read_text())
-    assert doc["type"] == "platform_assets.components.PipelineComponent" and doc["attributes"]["pipeline"] == "notes_clean"
+    assert (
+        doc["type"] == "platform_assets.components.PipelineComponent" and doc["attributes"]["pipeline"] == "notes_clean"
+    )
     assert (published.folder / "PROPOSAL.md").exists()
 
 
@@ -136,8 +157,13 @@ class FakeGitHub:
         if request.method == "POST" and path == "/repos/acme/corpus/pulls":
             body = json.loads(request.content)
             if any(p["head"] == body["head"] for p in self.pulls.values()):
-                return httpx.Response(422, json={"message": "Validation Failed",
-                                                 "errors": [{"message": f"A pull request already exists for acme:{body['head']}."}]})
+                return httpx.Response(
+                    422,
+                    json={
+                        "message": "Validation Failed",
+                        "errors": [{"message": f"A pull request already exists for acme:{body['head']}."}],
+                    },
+                )
             number = len(self.pulls) + 1
             self.pulls[number] = {**body, "number": number, "html_url": f"https://github.com/acme/corpus/pull/{number}"}
             return httpx.Response(201, json=self.pulls[number])
@@ -151,7 +177,9 @@ class FakeGitHub:
         return httpx.Response(404, json={"message": "Not Found"})
 
 
-def test_push_and_pull_request_through_the_github_api(temp_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_push_and_pull_request_through_the_github_api(
+    temp_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     git(temp_repo, "remote", "add", "origin", str(remote))
@@ -182,8 +210,11 @@ def test_push_and_pull_request_through_the_github_api(temp_repo: Path, tmp_path:
 def test_github_api_errors_are_reported_without_the_token() -> None:
     target = GitHubTarget("acme/corpus", "origin", FAKE_GITHUB_TOKEN, "https://api.github.test")
     assert FAKE_GITHUB_TOKEN not in repr(target)
-    client = httpx.Client(transport=httpx.MockTransport(
-        lambda r: httpx.Response(403, json={"message": f"Bad credentials for {FAKE_GITHUB_TOKEN}"})))
+    client = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(403, json={"message": f"Bad credentials for {FAKE_GITHUB_TOKEN}"})
+        )
+    )
     with pytest.raises(ProposalError) as exc:
         open_pull_request(target, "proposal/x", "main", "t", "b", client)
     assert "GitHub API error 403" in str(exc.value) and FAKE_GITHUB_TOKEN not in str(exc.value)
@@ -202,17 +233,34 @@ def test_secrets_appear_nowhere(temp_repo: Path, tmp_path: Path, monkeypatch: py
     git(temp_repo, "remote", "add", "origin", str(remote))
     write_jsonl(temp_repo / "data" / "sources" / "notes" / "notes.jsonl", notes_records(secret=FAKE_GITHUB_TOKEN))
     leaky = notes_spec(description=f"notes; key {FAKE_ANTHROPIC_KEY}")
-    model = ScriptedModel([
-        message(tool_use("sample_documents", {"source": "notes", "n": 3})),
-        message(tool_use("dry_run", {"spec": leaky, "n": 40})),
-        message(tool_use("submit_proposal", {"spec": leaky, "rationale": f"Found a token {FAKE_GITHUB_TOKEN} in a document; "
-                                             f"my key is {FAKE_ANTHROPIC_KEY}."})),
-    ])
+    model = ScriptedModel(
+        [
+            message(tool_use("sample_documents", {"source": "notes", "n": 3})),
+            message(tool_use("dry_run", {"spec": leaky, "n": 40})),
+            message(
+                tool_use(
+                    "submit_proposal",
+                    {
+                        "spec": leaky,
+                        "rationale": f"Found a token {FAKE_GITHUB_TOKEN} in a document; "
+                        f"my key is {FAKE_ANTHROPIC_KEY}.",
+                    },
+                )
+            ),
+        ]
+    )
     fake = FakeGitHub()
     lines: list[str] = []
-    proposal, published = propose(f"clean notes {FAKE_ANTHROPIC_KEY}", ["data/sources/notes"], temp_repo, planner="claude",
-                                  client=model.client(), agent_config=AgentConfig(model="m", max_turns=5),
-                                  http_client=httpx.Client(transport=httpx.MockTransport(fake.handler)), progress=lines.append)
+    proposal, published = propose(
+        f"clean notes {FAKE_ANTHROPIC_KEY}",
+        ["data/sources/notes"],
+        temp_repo,
+        planner="claude",
+        client=model.client(),
+        agent_config=AgentConfig(model="m", max_turns=5),
+        http_client=httpx.Client(transport=httpx.MockTransport(fake.handler)),
+        progress=lines.append,
+    )
     texts = {
         "PROPOSAL.md": git(temp_repo, "show", "proposal/notes_clean:platform_assets/defs/notes_clean/PROPOSAL.md"),
         "defs.yaml": git(temp_repo, "show", "proposal/notes_clean:platform_assets/defs/notes_clean/defs.yaml"),
@@ -261,6 +309,9 @@ def test_push_credential_is_scoped_to_the_remote_host(temp_repo: Path) -> None:
         server.shutdown()
     basic = base64.b64encode(f"x-access-token:{FAKE_GITHUB_TOKEN}".encode()).decode()
     assert seen and seen[0] is not None and seen[0].lower() == f"basic {basic}".lower()
-    assert credential_scope("git@ghe.acme.test:acme/corpus.git", "https://ghe.acme.test/api/v3") == "https://ghe.acme.test/"
+    assert (
+        credential_scope("git@ghe.acme.test:acme/corpus.git", "https://ghe.acme.test/api/v3")
+        == "https://ghe.acme.test/"
+    )
     assert credential_scope("git@github.com:acme/corpus.git", "https://api.github.com") == "https://github.com/"
     assert credential_scope("https://x@github.com/acme/corpus", "https://api.github.com") == "https://github.com/"

@@ -21,9 +21,16 @@ attributes:
 
 
 def test_review_passes_a_valid_proposal(temp_repo: Path) -> None:
-    commit_to_branch(temp_repo, "main", "proposal/notes_clean",
-                     {"platform_assets/defs/notes_clean/defs.yaml": GOOD.encode(),
-                      "platform_assets/defs/notes_clean/PROPOSAL.md": b"# Proposal\n"}, "Propose notes_clean")
+    commit_to_branch(
+        temp_repo,
+        "main",
+        "proposal/notes_clean",
+        {
+            "platform_assets/defs/notes_clean/defs.yaml": GOOD.encode(),
+            "platform_assets/defs/notes_clean/PROPOSAL.md": b"# Proposal\n",
+        },
+        "Propose notes_clean",
+    )
     out: list[str] = []
     result = review(temp_repo, "main", "proposal/notes_clean", run_dagster=False, out=out.append)
     assert result.ok and result.checked == ["platform_assets/defs/notes_clean/defs.yaml"]
@@ -33,9 +40,16 @@ def test_review_passes_a_valid_proposal(temp_repo: Path) -> None:
 
 def test_review_fails_invalid_definitions_and_foreign_files(temp_repo: Path) -> None:
     bad = GOOD.replace("normalize_text@1", "run_shell@1").replace("data/sources/notes", "../../etc")
-    commit_to_branch(temp_repo, "main", "proposal/notes_clean",
-                     {"platform_assets/defs/notes_clean/defs.yaml": bad.encode(),
-                      "platform_assets/definitions.py": b"import os\nos.system('id')\n"}, "Propose notes_clean")
+    commit_to_branch(
+        temp_repo,
+        "main",
+        "proposal/notes_clean",
+        {
+            "platform_assets/defs/notes_clean/defs.yaml": bad.encode(),
+            "platform_assets/definitions.py": b"import os\nos.system('id')\n",
+        },
+        "Propose notes_clean",
+    )
     out: list[str] = []
     result = review(temp_repo, "main", "proposal/notes_clean", run_dagster=False, out=out.append)
     assert not result.ok
@@ -46,10 +60,14 @@ def test_review_fails_invalid_definitions_and_foreign_files(temp_repo: Path) -> 
     assert out[-1].startswith("review FAILED")
 
 
-def test_cli_propose_then_review(temp_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_propose_then_review(
+    temp_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(temp_repo)
     before = repo_state(temp_repo)
-    code = main(["propose", "--goal", "clean English notes", "--source", "data/sources/notes", "--pipeline", "notes_clean"])
+    code = main(
+        ["propose", "--goal", "clean English notes", "--source", "data/sources/notes", "--pipeline", "notes_clean"]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "planner: offline" in out  # no ANTHROPIC_API_KEY: the offline planner

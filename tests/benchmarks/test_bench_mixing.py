@@ -13,15 +13,26 @@ from corpus.proxy.model import GPT, GPTConfig
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ACCEPTANCE_KEYS = {
-    "suites", "seeds", "best_policy", "best_tokens_fraction_worst_case", "worst_policy_excess_pct",
-    "decision_accuracy", "trainer_tokens_per_s", "matmul_gflops", "trainer_gflops",
+    "suites",
+    "seeds",
+    "best_policy",
+    "best_tokens_fraction_worst_case",
+    "worst_policy_excess_pct",
+    "decision_accuracy",
+    "trainer_tokens_per_s",
+    "matmul_gflops",
+    "trainer_gflops",
 }
 
 
 def test_gpu_size_has_the_promised_model_and_tokens():
     args = parse_args(["--size", "gpu", "--device", "cuda"])
     with torch.device("meta"):
-        model = GPT(GPTConfig(vocab_size=257, block_size=args.seq_len, n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd))
+        model = GPT(
+            GPTConfig(
+                vocab_size=257, block_size=args.seq_len, n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd
+            )
+        )
     assert model.num_params() >= 30_000_000
     runs = args.seeds * len(args.arms.split(",")) * len(args.suites.split(","))
     assert runs * args.budget >= 200_000_000
@@ -33,8 +44,30 @@ def test_gpu_size_has_the_promised_model_and_tokens():
 def test_gpu_size_runs_on_cpu_at_a_tiny_scale(tmp_path):
     """The --size gpu path (its suites, arms and settings) end to end, with the model and budget shrunk for CPU."""
     out = tmp_path / "mixing.json"
-    tiny = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--seq-len", "32", "--batch-size", "4", "--budget", "4096",
-            "--chars", "30000", "--val-tokens", "4096", "--curve-tokens", "1024", "--n-evals", "2", "--matmul-seconds", "0.1"]
+    tiny = [
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "32",
+        "--seq-len",
+        "32",
+        "--batch-size",
+        "4",
+        "--budget",
+        "4096",
+        "--chars",
+        "30000",
+        "--val-tokens",
+        "4096",
+        "--curve-tokens",
+        "1024",
+        "--n-evals",
+        "2",
+        "--matmul-seconds",
+        "0.1",
+    ]
     assert main(["--size", "gpu", "--device", "cpu", *tiny, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     acc = result["acceptance"]

@@ -14,8 +14,14 @@ PROJECT = Path(__file__).resolve().parents[2]
 def _run(code: str) -> str:
     """Run ``code`` with benchmarks/ on the path in a fresh process (the scripts pin their process to one core)."""
     prelude = f"import sys; sys.path.insert(0, {str(PROJECT / 'benchmarks')!r}); sys.path.insert(0, {str(PROJECT)!r})\n"
-    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=PROJECT, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

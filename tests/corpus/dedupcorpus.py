@@ -49,18 +49,25 @@ def write_sources(root: Path, docs: int = 90, seed: int = 7) -> dict[str, Path]:
     return out
 
 
-def dedup_spec(src: Path, sources: tuple[str, ...] = SOURCES, op: str = "dedup_minhash@1", config: dict[str, Any] | None = None,
-               shard_docs: int = 10) -> PipelineSpec:
+def dedup_spec(
+    src: Path,
+    sources: tuple[str, ...] = SOURCES,
+    op: str = "dedup_minhash@1",
+    config: dict[str, Any] | None = None,
+    shard_docs: int = 10,
+) -> PipelineSpec:
     step: dict[str, Any] = {"op": op}
     if config:
         step["config"] = config
-    return parse_spec({
-        "pipeline": "dd",
-        "shard_docs": shard_docs,
-        "sources": [{"name": s, "location": str(src / s), "format": "jsonl", "url_field": "url"} for s in sources],
-        "stages": [{"name": "deduped", "steps": [step]}],
-        "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 2},
-    })
+    return parse_spec(
+        {
+            "pipeline": "dd",
+            "shard_docs": shard_docs,
+            "sources": [{"name": s, "location": str(src / s), "format": "jsonl", "url_field": "url"} for s in sources],
+            "stages": [{"name": "deduped", "steps": [step]}],
+            "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 2},
+        }
+    )
 
 
 def read_raw(spec: PipelineSpec, root: Path, src: Path) -> CorpusStore:

@@ -11,14 +11,18 @@ from corpus.spec import parse_spec, validate_spec
 
 OP = registry.get_operator("datatrove_step@1")
 
-PROSE = ("The committee met on Tuesday to review the annual budget. Members discussed several proposals in detail. "
-         "The chair thanked everyone for their work. A final vote is planned for next month. "
-         "Minutes will be published online soon.")
+PROSE = (
+    "The committee met on Tuesday to review the annual budget. Members discussed several proposals in detail. "
+    "The chair thanked everyone for their work. A final vote is planned for next month. "
+    "Minutes will be published online soon."
+)
 
 
 def run(config: dict, texts: list[str | None], **columns: list) -> pl.DataFrame:
-    batch = pl.DataFrame({"id": [f"d{i}" for i in range(len(texts))], "text": texts, "source": "s", **columns},
-                         schema_overrides={"text": pl.String})
+    batch = pl.DataFrame(
+        {"id": [f"d{i}" for i in range(len(texts))], "text": texts, "source": "s", **columns},
+        schema_overrides={"text": pl.String},
+    )
     out = OP.fn(batch, OP.parse_config(config))
     assert out.height == batch.height and out["id"].to_list() == batch["id"].to_list()
     return out
@@ -27,8 +31,11 @@ def run(config: dict, texts: list[str | None], **columns: list) -> pl.DataFrame:
 def test_filter_drops_with_datatroves_reason_and_keeps_its_rewritten_text() -> None:
     kept_doc = PROSE + "\nMenu | Home | Contact\nRead more"  # C4 removes the lines without terminal punctuation
     out = run({"step": "C4QualityFilter"}, [kept_doc, "Too short.", PROSE + "\nlorem ipsum dolor sit amet, they said."])
-    assert out["_drop"].to_list() == [None, "datatrove:C4QualityFilter:too_few_sentences",
-                                      "datatrove:C4QualityFilter:lorem_ipsum"]
+    assert out["_drop"].to_list() == [
+        None,
+        "datatrove:C4QualityFilter:too_few_sentences",
+        "datatrove:C4QualityFilter:lorem_ipsum",
+    ]
     assert out["text"][0] == PROSE
     assert out["text"][1] == "Too short."  # a dropped document keeps its text
     assert out["_error"].null_count() == 3
@@ -60,10 +67,15 @@ def test_formatters_rewrite_text() -> None:
 
 
 def test_extractor_turns_html_rows_into_text() -> None:
-    page = (f"<html><head><title>Budget</title></head><body><nav>Home</nav><article><p>{PROSE}</p></article>"
-            "</body></html>")
-    out = run({"step": "Trafilatura"}, [page, PROSE, "<html><body></body></html>"],
-              content_type=["text/html; charset=utf-8", "text/plain", "text/html"], title=[None, None, None])
+    page = (
+        f"<html><head><title>Budget</title></head><body><nav>Home</nav><article><p>{PROSE}</p></article></body></html>"
+    )
+    out = run(
+        {"step": "Trafilatura"},
+        [page, PROSE, "<html><body></body></html>"],
+        content_type=["text/html; charset=utf-8", "text/plain", "text/html"],
+        title=[None, None, None],
+    )
     assert out["text"][0].startswith("The committee met") and "<" not in out["text"][0]
     assert out["content_type"].to_list() == ["text/plain", "text/plain", "text/plain"]
     assert out["title"][0] == "Budget"
@@ -76,28 +88,39 @@ def test_extractor_timeout_quarantines_the_page() -> None:
     big = "<html><body>" + "".join(f"<div><p>{PROSE} {i}</p></div>" for i in range(5000)) + "</body></html>"
     kept, dropped, quarantined, _ = runner.apply_steps(
         pl.DataFrame({"id": ["d0"], "text": [big], "source": "s", "content_type": ["text/html"]}),
-        [(OP, OP.parse_config({"step": "Trafilatura", "args": {"timeout": 0.05}}))], "extracted")
+        [(OP, OP.parse_config({"step": "Trafilatura", "args": {"timeout": 0.05}}))],
+        "extracted",
+    )
     assert quarantined["error"][0].startswith("datatrove_step_failed: Trafilatura took longer than its timeout")
     assert kept.height == 0 and dropped.height == 0 and quarantined.height == 1
     assert quarantined["step"][0] == "datatrove_step@1"
 
 
-@pytest.mark.parametrize(("config", "field", "words"), [
-    ({"step": "Nope"}, "step", ["unknown datatrove step 'Nope'", "GopherQualityFilter"]),
-    ({"step": "LanguageFilter"}, "step", ["not offered", "downloads a fastText", "language_filter@1"]),
-    ({"step": "C4BadWordsFilter"}, "step", ["not offered", "downloads its word lists"]),
-    ({"step": "UnigramLogProbFilter"}, "step", ["downloads a unigram frequency list"]),
-    ({"step": "LambdaFilter"}, "step", ["nothing in a spec is executed"]),
-    ({"step": "datatrove.pipeline.filters.GopherQualityFilter"}, "step", ["unknown datatrove step"]),
-    ({"step": "C4QualityFilter", "args": {"min_num_sentences": -5}}, "args",
-     ["C4QualityFilter argument min_num_sentences", "greater than or equal to -1", "got -5"]),
-    ({"step": "GopherQualityFilter", "args": {"exclusion_writer": "x"}}, "args",
-     ["no argument 'exclusion_writer'", "its arguments: min_doc_words"]),
-    ({"step": "Trafilatura", "args": {"output_format": "xml"}}, "args", ["no argument 'output_format'"]),
-    ({"step": "C4ParagraphFilter", "args": {"min_paragraphs": 1}}, "args", ["it takes none"]),
-    ({"step": "PIIFormatter", "args": {"email_replacement": []}}, "args", ["email_replacement"]),
-    ({"step": "GopherQualityFilter", "extra": 1}, "extra", ["Extra inputs are not permitted"]),
-])
+@pytest.mark.parametrize(
+    ("config", "field", "words"),
+    [
+        ({"step": "Nope"}, "step", ["unknown datatrove step 'Nope'", "GopherQualityFilter"]),
+        ({"step": "LanguageFilter"}, "step", ["not offered", "downloads a fastText", "language_filter@1"]),
+        ({"step": "C4BadWordsFilter"}, "step", ["not offered", "downloads its word lists"]),
+        ({"step": "UnigramLogProbFilter"}, "step", ["downloads a unigram frequency list"]),
+        ({"step": "LambdaFilter"}, "step", ["nothing in a spec is executed"]),
+        ({"step": "datatrove.pipeline.filters.GopherQualityFilter"}, "step", ["unknown datatrove step"]),
+        (
+            {"step": "C4QualityFilter", "args": {"min_num_sentences": -5}},
+            "args",
+            ["C4QualityFilter argument min_num_sentences", "greater than or equal to -1", "got -5"],
+        ),
+        (
+            {"step": "GopherQualityFilter", "args": {"exclusion_writer": "x"}},
+            "args",
+            ["no argument 'exclusion_writer'", "its arguments: min_doc_words"],
+        ),
+        ({"step": "Trafilatura", "args": {"output_format": "xml"}}, "args", ["no argument 'output_format'"]),
+        ({"step": "C4ParagraphFilter", "args": {"min_paragraphs": 1}}, "args", ["it takes none"]),
+        ({"step": "PIIFormatter", "args": {"email_replacement": []}}, "args", ["email_replacement"]),
+        ({"step": "GopherQualityFilter", "extra": 1}, "extra", ["Extra inputs are not permitted"]),
+    ],
+)
 def test_bad_config_names_the_field_and_the_fix(config: dict, field: str, words: list[str]) -> None:
     errors = registry.config_errors(OP, config)
     assert [f for f, _ in errors] == [field], errors
@@ -106,9 +129,19 @@ def test_bad_config_names_the_field_and_the_fix(config: dict, field: str, words:
 
 
 def test_spec_validation_reports_the_spec_field() -> None:
-    spec = parse_spec({"pipeline": "p", "sources": [{"name": "a", "location": "/tmp/a", "format": "jsonl"}],
-                       "stages": [{"name": "q", "op": "datatrove_step@1",
-                                   "config": {"step": "GopherQualityFilter", "args": {"min_doc_words": "many"}}}]})
+    spec = parse_spec(
+        {
+            "pipeline": "p",
+            "sources": [{"name": "a", "location": "/tmp/a", "format": "jsonl"}],
+            "stages": [
+                {
+                    "name": "q",
+                    "op": "datatrove_step@1",
+                    "config": {"step": "GopherQualityFilter", "args": {"min_doc_words": "many"}},
+                }
+            ],
+        }
+    )
     problems = [str(p) for p in validate_spec(spec)]
     assert any("stages[0].steps[0].config.args" in p and "min_doc_words" in p for p in problems), problems
 

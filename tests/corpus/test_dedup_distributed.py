@@ -51,7 +51,9 @@ def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[tu
     out = {}
     for op, config in OPS:
         dest = tmp_path_factory.mktemp("ref") / "store"
-        runner.run_global_index_in_process(dedup_spec(corpus / "src", op=op, config=config), "deduped", fresh(corpus, dest))
+        runner.run_global_index_in_process(
+            dedup_spec(corpus / "src", op=op, config=config), "deduped", fresh(corpus, dest)
+        )
         out[(op, json.dumps(config))] = index_files(dest)
     return out
 
@@ -73,8 +75,13 @@ def test_tasks_give_the_single_process_bytes(corpus, reference, tmp_path, op, co
 
 def test_process_pool_gives_the_serial_bytes(corpus, reference, tmp_path):
     spec = dedup_spec(corpus / "src")
-    runner.run_global_index(spec, "deduped", fresh(corpus, tmp_path / "s"), partitions=5,
-                            executor=ComputeEngine(backend="processes", workers=2).executor())
+    runner.run_global_index(
+        spec,
+        "deduped",
+        fresh(corpus, tmp_path / "s"),
+        partitions=5,
+        executor=ComputeEngine(backend="processes", workers=2).executor(),
+    )
     assert index_files(tmp_path / "s") == reference[("dedup_minhash@1", "null")]
 
 
@@ -83,8 +90,13 @@ def test_local_ray_gives_the_serial_bytes(corpus, reference, tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         spec = dedup_spec(corpus / "src")
-        runner.run_global_index(spec, "deduped", fresh(corpus, tmp_path / "s"), partitions=5,
-                                executor=ComputeEngine(backend="ray").executor())
+        runner.run_global_index(
+            spec,
+            "deduped",
+            fresh(corpus, tmp_path / "s"),
+            partitions=5,
+            executor=ComputeEngine(backend="ray").executor(),
+        )
     finally:
         ray.shutdown()
     assert index_files(tmp_path / "s") == reference[("dedup_minhash@1", "null")]
@@ -97,7 +109,9 @@ def test_a_new_source_is_deduplicated_against_the_stored_index(corpus, reference
     grown = runner.run_global_index(dedup_spec(corpus / "src"), "deduped", store)
     info = grown["index"]
     assert (info["mode"], info["index_version"], info["shards_signed"], info["partitions"]) == ("incremental", 2, 9, 4)
-    assert index_files(tmp_path / "s") == reference[("dedup_minhash@1", "null")], "survivors differ from a full run over the union"
+    assert index_files(tmp_path / "s") == reference[("dedup_minhash@1", "null")], (
+        "survivors differ from a full run over the union"
+    )
     state = load_state(store, runner.index_dir("dd", "deduped"))
     assert state is not None and state.version == 2 and set(state.shards) == set(SOURCES)
     again = runner.run_global_index(dedup_spec(corpus / "src"), "deduped", store)
@@ -117,8 +131,12 @@ def test_a_changed_shard_rebuilds_and_earlier_versions_are_removed(corpus, refer
     store = fresh(corpus, tmp_path / "s")
     spec = dedup_spec(corpus / "src")
     runner.run_global_index(spec, "deduped", store, partitions=3)
-    runner.run_raw(spec.model_copy(update={"shard_docs": 12}), "b", store,
-                   source_location=CorpusStorageLocation.of(corpus / "src" / "b"))
+    runner.run_raw(
+        spec.model_copy(update={"shard_docs": 12}),
+        "b",
+        store,
+        source_location=CorpusStorageLocation.of(corpus / "src" / "b"),
+    )
     again = runner.run_global_index(spec, "deduped", store)
     assert again["index"]["mode"] == "full"
     state_dir = tmp_path / "s" / "dd" / "deduped_index" / "_state"

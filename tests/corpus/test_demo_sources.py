@@ -25,7 +25,11 @@ SPECS = {
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,9 @@ def test_writes_every_source(demo: tuple[Path, dict[str, Path]]) -> None:
     assert all(path.is_dir() and path.parent == dest for path in written.values())
     manifest = json.loads((dest / demo_sources.MANIFEST).read_text())
     assert manifest["scale"] == 1
-    code = [json.loads(line) for line in gzip.decompress((dest / "code" / "stdlib-000.jsonl.gz").read_bytes()).splitlines()]
+    code = [
+        json.loads(line) for line in gzip.decompress((dest / "code" / "stdlib-000.jsonl.gz").read_bytes()).splitlines()
+    ]
     assert sum(len(r["text"].encode()) for r in code) >= 3_000_000
     assert all(r["url"].endswith(".py") and r["path"].startswith("Lib/") for r in code)
     if demo_sources.LICENSES_DIR.is_dir():
@@ -76,7 +82,11 @@ def test_scale_grows_without_exact_copies_and_shrinks_back(tmp_path: Path, demo:
     dest, _ = demo
     scaled = tmp_path / "scaled"
     demo_sources.write_demo_sources(scaled, scale=2)
-    docs = [json.loads(line)["text"] for f in sorted((scaled / "docs").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    docs = [
+        json.loads(line)["text"]
+        for f in sorted((scaled / "docs").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
     assert len(docs) == 2 * len((dest / "docs" / "topics-000.jsonl").read_text().splitlines())
     assert len(set(docs)) > 0.95 * len(docs)
     assert (scaled / "pages" / "pages-001.warc.gz").exists() and (scaled / "code" / "stdlib-001.jsonl.gz").exists()

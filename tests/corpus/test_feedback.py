@@ -16,7 +16,16 @@ NATURAL = {"web": 0.7, "code": 0.2, "math": 0.1}
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def rec(version: str, losses: dict[str, float], *, step: int = 100, finished: bool = True, run_id: str | None = None, minutes: int = 0, pipeline: str = "demo") -> MetricsRecord:
+def rec(
+    version: str,
+    losses: dict[str, float],
+    *,
+    step: int = 100,
+    finished: bool = True,
+    run_id: str | None = None,
+    minutes: int = 0,
+    pipeline: str = "demo",
+) -> MetricsRecord:
     return MetricsRecord(
         run_id=run_id or f"run-{version}",
         pipeline=pipeline,
@@ -56,23 +65,46 @@ def test_record_json_lines_round_trip_with_nan():
 
 
 def test_record_problems_say_what_is_wrong():
-    r = MetricsRecord(run_id="r", pipeline="other", mixture_version="v7", step=1, tokens_seen=10, val_loss={"web": -1.0, "lit": 2.0}, weights={"web": 0.5})
+    r = MetricsRecord(
+        run_id="r",
+        pipeline="other",
+        mixture_version="v7",
+        step=1,
+        tokens_seen=10,
+        val_loss={"web": -1.0, "lit": 2.0},
+        weights={"web": 0.5},
+    )
     problems = record_problems(r, domains=DOMAINS, known_versions=["m0001"], pipeline="demo")
     text = " | ".join(problems)
-    for expected in ["belongs to pipeline 'other'", "'v7' is not a version name", "negative validation loss: web=-1.0", "missing domains: code, math", "unknown domains: lit", "missing domains: code, math"]:
+    for expected in [
+        "belongs to pipeline 'other'",
+        "'v7' is not a version name",
+        "negative validation loss: web=-1.0",
+        "missing domains: code, math",
+        "unknown domains: lit",
+        "missing domains: code, math",
+    ]:
         assert expected in text
-    assert record_problems(rec("m0002", LOSS1), domains=DOMAINS, known_versions=["m0001"]) == ["unknown mixture version 'm0002' (known: m0001)"]
+    assert record_problems(rec("m0002", LOSS1), domains=DOMAINS, known_versions=["m0001"]) == [
+        "unknown mixture version 'm0002' (known: m0001)"
+    ]
     assert record_problems(rec("m0001", LOSS1), domains=DOMAINS, known_versions=["m0001"], pipeline="demo") == []
 
 
 def test_bad_lines_become_problems_not_exceptions():
-    text = '{"run_id": "r"}\nnot json\n[1, 2]\n\n' + rec("m0001", LOSS1).to_json() + '\n{"run_id":"r","pipeline":"p","mixture_version":"m0001","step":-1,"tokens_seen":0,"val_loss":{},"extra":1}\n'
+    text = (
+        '{"run_id": "r"}\nnot json\n[1, 2]\n\n'
+        + rec("m0001", LOSS1).to_json()
+        + '\n{"run_id":"r","pipeline":"p","mixture_version":"m0001","step":-1,"tokens_seen":0,"val_loss":{},"extra":1}\n'
+    )
     records, problems = parse_jsonl(text, source="metrics.jsonl")
     assert len(records) == 1
     wheres = {p.where for p in problems}
     assert wheres == {"metrics.jsonl:1", "metrics.jsonl:2", "metrics.jsonl:3", "metrics.jsonl:6"}
     messages = " | ".join(str(p) for p in problems)
-    assert "pipeline: Field required" in messages and "not valid JSON" in messages and "expected a JSON object" in messages
+    assert (
+        "pipeline: Field required" in messages and "not valid JSON" in messages and "expected a JSON object" in messages
+    )
     assert "step: Input should be greater than or equal to 0" in messages and "extra: unknown field" in messages
     assert parse_record({"x": 1})[0] is None
 
@@ -80,7 +112,15 @@ def test_bad_lines_become_problems_not_exceptions():
 def test_versions_and_keys():
     assert version_name(1) == "m0001" and version_name(12) == "m0012"
     assert rec("m0001", LOSS1, step=7).key == "demo/m0001/run-m0001/7"
-    naive = MetricsRecord(run_id="r", pipeline="p", mixture_version="m0001", step=0, tokens_seen=0, val_loss=LOSS1, created_at=datetime(2025, 1, 1))
+    naive = MetricsRecord(
+        run_id="r",
+        pipeline="p",
+        mixture_version="m0001",
+        step=0,
+        tokens_seen=0,
+        val_loss=LOSS1,
+        created_at=datetime(2025, 1, 1),
+    )
     assert naive.created_at.tzinfo is UTC
 
 
@@ -99,7 +139,9 @@ def test_new_finished_record_proposes_the_next_version_with_a_stable_key():
     state = started(s)
     records = [rec("m0001", LOSS1, step=50, finished=False), rec("m0001", LOSS1, step=100, minutes=1)]
     a = decide(records, state, s, DOMAINS, NATURAL, pipeline="demo")
-    b = decide(list(reversed(records)), FeedbackState.from_cursor(state.to_cursor()), s, DOMAINS, NATURAL, pipeline="demo")
+    b = decide(
+        list(reversed(records)), FeedbackState.from_cursor(state.to_cursor()), s, DOMAINS, NATURAL, pipeline="demo"
+    )
     assert isinstance(a, NewVersion) and a.version == "m0002"
     assert a.run_key == b.run_key and a.run_key.startswith("m0002-") and a.weights == b.weights
     assert a.weights["math"] > NATURAL["math"]  # highest loss gains weight
@@ -160,7 +202,9 @@ def test_improvement_below_min_improvement_stops():
     d1 = decide([rec("m0001", LOSS1)], started(s), s, DOMAINS, NATURAL)
     small_gain = {"web": 2.99, "code": 1.99, "math": 3.99}
     d2 = decide([rec("m0002", small_gain)], d1.state, s, DOMAINS, NATURAL)
-    assert isinstance(d2, Skip) and d2.reason.startswith("improvement below min_improvement: average validation loss 3.0000 (m0001) -> 2.9900 (m0002)")
+    assert isinstance(d2, Skip) and d2.reason.startswith(
+        "improvement below min_improvement: average validation loss 3.0000 (m0001) -> 2.9900 (m0002)"
+    )
     big_gain = {"web": 2.7, "code": 1.8, "math": 3.5}
     d3 = decide([rec("m0002", big_gain)], d1.state, s, DOMAINS, NATURAL)
     assert isinstance(d3, NewVersion) and d3.version == "m0003"

@@ -32,7 +32,9 @@ from corpus.tokenize import assign_split, token_shard_table
 VAL_TOKEN = 999  # only validation documents contain this id
 
 
-def make_domain(name: str, n_docs: int, doc_len: tuple[int, int], seed: int, val_fraction: float = 0.1) -> tuple[list[str], list[np.ndarray], list[str]]:
+def make_domain(
+    name: str, n_docs: int, doc_len: tuple[int, int], seed: int, val_fraction: float = 0.1
+) -> tuple[list[str], list[np.ndarray], list[str]]:
     rng = np.random.default_rng(seed)
     ids = [f"{name}-{i:04d}" for i in range(n_docs)]
     splits = assign_split(ids, val_fraction, 2, 1000)
@@ -125,7 +127,10 @@ def test_plan_is_deterministic_and_layout_independent(domains, raw):
     # same documents in other shards and another row order: same plan, same stream
     ids, arrays, splits = raw["web"]
     order = np.random.default_rng(0).permutation(len(ids))
-    tables = [token_shard_table([ids[i] for i in part], "web", [splits[i] for i in part], [arrays[i] for i in part]) for part in np.array_split(order, 3)]
+    tables = [
+        token_shard_table([ids[i] for i in part], "web", [splits[i] for i in part], [arrays[i] for i in part])
+        for part in np.array_split(order, 3)
+    ]
     relaid = dict(domains, web=DomainTokens.from_tables("web", tables))
     c = plan_mixture(relaid, weights, 25_000, max_epochs=4, seed=7)
     assert c.to_json() == a.to_json()
@@ -162,13 +167,19 @@ def test_parquet_source_matches_in_memory(domains, raw, tmp_path):
     paths = []
     for i, part in enumerate(np.array_split(np.arange(len(ids)), 2)):
         path = tmp_path / f"part-{i:05d}.parquet"
-        pq.write_table(token_shard_table([ids[j] for j in part], "code", [splits[j] for j in part], [arrays[j] for j in part]), path)
+        pq.write_table(
+            token_shard_table([ids[j] for j in part], "code", [splits[j] for j in part], [arrays[j] for j in part]),
+            path,
+        )
         paths.append(str(path))
     from_files = DomainTokens.from_parquet("code", paths)
     assert from_files.index.digest() == domains["code"].index.digest()
     weights = {"web": 0.3, "code": 0.5, "tiny": 0.2}
     mixed = dict(domains, code=from_files)
-    a, b = plan_mixture(domains, weights, 9_000, max_epochs=4, seed=0), plan_mixture(mixed, weights, 9_000, max_epochs=4, seed=0)
+    a, b = (
+        plan_mixture(domains, weights, 9_000, max_epochs=4, seed=0),
+        plan_mixture(mixed, weights, 9_000, max_epochs=4, seed=0),
+    )
     assert a == b
     assert np.array_equal(materialize(a, domains)["code"], materialize(b, mixed)["code"])
 
@@ -178,7 +189,12 @@ def test_changed_documents_invalidate_a_plan(domains, raw):
     ids, arrays, splits = raw["tiny"]
     drop = splits.index("train")  # remove one training document
     keep = [i for i in range(len(ids)) if i != drop]
-    changed = dict(domains, tiny=DomainTokens.from_arrays("tiny", [ids[i] for i in keep], [arrays[i] for i in keep], [splits[i] for i in keep]))
+    changed = dict(
+        domains,
+        tiny=DomainTokens.from_arrays(
+            "tiny", [ids[i] for i in keep], [arrays[i] for i in keep], [splits[i] for i in keep]
+        ),
+    )
     with pytest.raises(SamplerError, match="'tiny': its training documents changed since plan"):
         materialize(plan, changed)
 
@@ -188,7 +204,9 @@ def test_bad_inputs_fail_with_clear_errors(domains):
         plan_mixture(domains, {"web": 0.5, "code": 0.3, "tiny": 0.1}, 1000, max_epochs=1, seed=0)
     with pytest.raises(SamplerError, match="missing domains: tiny"):
         plan_mixture(domains, {"web": 0.5, "code": 0.5}, 1000, max_epochs=1, seed=0)
-    bad = DomainTokens.from_tables("x", [token_shard_table(["a"], "x", ["train"], [np.array([1, 2], np.uint16)]).drop_columns(["split"])])
+    bad = DomainTokens.from_tables(
+        "x", [token_shard_table(["a"], "x", ["train"], [np.array([1, 2], np.uint16)]).drop_columns(["split"])]
+    )
     with pytest.raises(SamplerError, match="missing column"):
         _ = bad.index
 
@@ -253,7 +271,9 @@ def test_excess_loss_against_the_first_round():
     w = propose_weights("excess_loss", [first], DOMAINS, NATURAL)
     check_weights(w, 0.01)
     assert w["lit"] > NATURAL["lit"] and w["code"] < NATURAL["code"]
-    assert propose_weights("excess_loss", [first], DOMAINS, NATURAL, {"bootstrap": "keep", "smoothing": 0.0, "floor": 0.0}) == pytest.approx(NATURAL)
+    assert propose_weights(
+        "excess_loss", [first], DOMAINS, NATURAL, {"bootstrap": "keep", "smoothing": 0.0, "floor": 0.0}
+    ) == pytest.approx(NATURAL)
     # second round: math got worse than in the reference round -> it gains weight
     second = RoundResult(version="m0002", weights=w, val_loss={"web": 2.9, "code": 2.1, "math": 2.9, "lit": 4.0})
     w3 = propose_weights("excess_loss", [first, second], DOMAINS, NATURAL)
@@ -274,7 +294,11 @@ def test_regression_explores_then_picks_a_predicted_better_mixture():
     rng = np.random.default_rng(0)
     cfg = RegressionConfig(min_history=4, n_candidates=5000, floor=0.0, seed=11)
     # short history: exploration, deterministic per round, different across rounds
-    first = RoundResult(version="m0001", weights=NATURAL, val_loss=dict(zip(DOMAINS, true_losses(np.array(list(NATURAL.values()))).tolist(), strict=True)))
+    first = RoundResult(
+        version="m0001",
+        weights=NATURAL,
+        val_loss=dict(zip(DOMAINS, true_losses(np.array(list(NATURAL.values()))).tolist(), strict=True)),
+    )
     e1 = propose_weights("regression", [first], DOMAINS, NATURAL, cfg)
     assert e1 == propose_weights("regression", [first], DOMAINS, NATURAL, cfg)
     assert e1 != propose_weights("regression", [first, first], DOMAINS, NATURAL, cfg)
@@ -282,7 +306,14 @@ def test_regression_explores_then_picks_a_predicted_better_mixture():
     # long history of random mixtures: fit and pick
     X = rng.dirichlet(np.ones(4), size=60)
     Y = true_losses(X)
-    history = [RoundResult(version=f"m{i + 1:04d}", weights=dict(zip(DOMAINS, x.tolist(), strict=True)), val_loss=dict(zip(DOMAINS, y.tolist(), strict=True))) for i, (x, y) in enumerate(zip(X, Y, strict=True))]
+    history = [
+        RoundResult(
+            version=f"m{i + 1:04d}",
+            weights=dict(zip(DOMAINS, x.tolist(), strict=True)),
+            val_loss=dict(zip(DOMAINS, y.tolist(), strict=True)),
+        )
+        for i, (x, y) in enumerate(zip(X, Y, strict=True))
+    ]
     w = propose_weights("regression", history, DOMAINS, NATURAL, cfg)
     check_weights(w)
     picked = np.array([w[d] for d in DOMAINS])
@@ -303,9 +334,13 @@ def test_policy_config_errors_name_the_field():
     assert policy_config_errors("regression", {"top_k": 10, "lightgbm": {"learning_rate": 0.05}}) == []
     errs = dict(policy_config_errors("excess_loss", {"step": 1, "floor": 2}))
     assert "unknown field" in errs["step"] and "floor" in errs
-    assert dict(policy_config_errors("excess_loss", {"reference": "given"}))["reference_losses"].startswith("reference 'given' needs")
+    assert dict(policy_config_errors("excess_loss", {"reference": "given"}))["reference_losses"].startswith(
+        "reference 'given' needs"
+    )
     assert "lightgbm.num_leaves" in dict(policy_config_errors("regression", {"lightgbm": {"num_leaves": 1}}))
-    assert policy_config_errors("magic", {})[0][1].startswith("unknown mixture policy 'magic'; available: uniform, natural")
+    assert policy_config_errors("magic", {})[0][1].startswith(
+        "unknown mixture policy 'magic'; available: uniform, natural"
+    )
 
 
 def test_spec_validation_reports_policy_config_fields():

@@ -46,7 +46,9 @@ def test_emphasis_follows_the_target():
     loss = {"a": 2.0, "b": 5.0, "c": 3.0}
     assert domain_emphasis(loss, Target("average"), D) == pytest.approx({d: 1 / 3 for d in D})
     assert domain_emphasis(loss, Target("worst"), D) == {"a": 0.0, "b": 1.0, "c": 0.0}
-    assert domain_emphasis(loss, Target("weighted", {"a": 1.0, "c": 3.0, "held": 9.0}), D) == pytest.approx({"a": 0.25, "b": 0.0, "c": 0.75})
+    assert domain_emphasis(loss, Target("weighted", {"a": 1.0, "c": 3.0, "held": 9.0}), D) == pytest.approx(
+        {"a": 0.25, "b": 0.0, "c": 0.75}
+    )
 
 
 def test_spec_target_is_validated():
@@ -74,8 +76,12 @@ def test_spec_target_naming_an_unknown_source_is_an_error(tmp_path):
 
 
 def test_excess_loss_with_a_reference_is_the_exponentiated_excess():
-    hist = [RoundResult(version="m0001", weights={"a": 0.5, "b": 0.25, "c": 0.25}, val_loss={"a": 3.0, "b": 2.5, "c": 2.0})]
-    cfg = ExcessLossConfig(reference="given", reference_losses={"a": 2.8, "b": 2.0, "c": 2.0}, step_size=2.0, smoothing=0.0, floor=0.0)
+    hist = [
+        RoundResult(version="m0001", weights={"a": 0.5, "b": 0.25, "c": 0.25}, val_loss={"a": 3.0, "b": 2.5, "c": 2.0})
+    ]
+    cfg = ExcessLossConfig(
+        reference="given", reference_losses={"a": 2.8, "b": 2.0, "c": 2.0}, step_size=2.0, smoothing=0.0, floor=0.0
+    )
     w = propose_excess_loss(hist, D, {}, cfg)
     raw = {"a": 0.5 * math.exp(2.0 * 0.2), "b": 0.25 * math.exp(2.0 * 0.5), "c": 0.25}
     total = sum(raw.values())
@@ -117,7 +123,12 @@ def test_power_law_fit_and_learnable_progress():
 
 
 def test_progress_reward_moves_weight_to_the_domain_still_learning():
-    sampler = OnlineSampler(["learning", "flat"], {"learning": 0.5, "flat": 0.5}, OnlineSamplerConfig(reward="progress", floor=0.02, min_points=3), tokens_per_sequence=100)
+    sampler = OnlineSampler(
+        ["learning", "flat"],
+        {"learning": 0.5, "flat": 0.5},
+        OnlineSamplerConfig(reward="progress", floor=0.02, min_points=3),
+        tokens_per_sequence=100,
+    )
     for step in range(1, 30):
         dom = np.array([0, 1] * 8)
         n = step * 800.0
@@ -125,7 +136,9 @@ def test_progress_reward_moves_weight_to_the_domain_still_learning():
         sampler.update(step)
     w = sampler.weights_dict()
     assert w["learning"] > 0.8
-    loss_sampler = OnlineSampler(["learning", "flat"], {"learning": 0.5, "flat": 0.5}, OnlineSamplerConfig(reward="loss"))
+    loss_sampler = OnlineSampler(
+        ["learning", "flat"], {"learning": 0.5, "flat": 0.5}, OnlineSamplerConfig(reward="loss")
+    )
     for step in range(1, 30):
         dom = np.array([0, 1] * 8)
         loss_sampler.observe(dom, np.where(dom == 0, 2.0 + 3.0 * (step * 800.0) ** -0.4, 5.0))
@@ -138,8 +151,14 @@ def test_progress_reward_moves_weight_to_the_domain_still_learning():
 
 def _rec(version: str, loss: float, se: float | None, minutes: int) -> MetricsRecord:
     return MetricsRecord(
-        run_id=f"run-{version}", pipeline="demo", mixture_version=version, step=10, tokens_seen=1000,
-        val_loss={"a": loss + 0.2, "b": loss, "c": loss - 0.2}, val_loss_se=None if se is None else {d: se for d in D}, finished=True,
+        run_id=f"run-{version}",
+        pipeline="demo",
+        mixture_version=version,
+        step=10,
+        tokens_seen=1000,
+        val_loss={"a": loss + 0.2, "b": loss, "c": loss - 0.2},
+        val_loss_se=None if se is None else {d: se for d in D},
+        finished=True,
         created_at=T0 + timedelta(minutes=minutes),
     )
 
@@ -170,7 +189,9 @@ def test_stop_rule_without_standard_errors_leaves_the_decision_to_rounds():
 
 def test_stop_rule_adds_the_seed_spread():
     # the same +0.1 improvement: beyond 2 evaluation SEs, but not beyond 2 SE once a seed sd of 0.05 is added
-    assert isinstance(_two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0), 2.90, 0.03), NewVersion)
+    assert isinstance(
+        _two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0), 2.90, 0.03), NewVersion
+    )
     noisy = _two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0, seed_sd=0.05), 2.90, 0.03)
     assert isinstance(noisy, Skip) and "no improvement beyond the evaluation and seed noise" in noisy.reason
     only_seed = _two_versions(MixtureSpec(policy="excess_loss", rounds=5, stop_within_se=2.0, seed_sd=0.05), 2.99, None)
@@ -188,9 +209,13 @@ def test_stop_rule_uses_the_named_target():
 
 def test_compare_to_first_interval_and_verdicts():
     def r(v, loss, se):
-        return RoundResult(version=v, weights={d: 1 / 3 for d in D}, val_loss={d: loss for d in D}, val_loss_se={d: se for d in D})
+        return RoundResult(
+            version=v, weights={d: 1 / 3 for d in D}, val_loss={d: loss for d in D}, val_loss_se={d: se for d in D}
+        )
 
-    rows = compare_to_first([r("m0001", 3.0, 0.03), r("m0002", 2.99, 0.03), r("m0003", 2.8, 0.03)], Target("average"), D)
+    rows = compare_to_first(
+        [r("m0001", 3.0, 0.03), r("m0002", 2.99, 0.03), r("m0003", 2.8, 0.03)], Target("average"), D
+    )
     se = math.sqrt(3) * 0.03 / 3
     half = 1.959964 * math.hypot(se, se)
     assert rows[1].diff == pytest.approx(-0.01) and rows[1].high - rows[1].low == pytest.approx(2 * half, rel=1e-5)

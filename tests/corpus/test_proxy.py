@@ -18,7 +18,9 @@ PROSE = (
     "mending a torn sail by the light of a small lantern. "
 )
 CODE = "def add(a, b):\n    return a + b\n\nfor i in range(10):\n    print(add(i, i * 2))\n\n"
-SMALL = ProxySpec(n_layer=1, n_head=2, n_embd=32, seq_len=32, batch_size=8, learning_rate=3e-3, eval_tokens=512, seed=0, device="cpu")
+SMALL = ProxySpec(
+    n_layer=1, n_head=2, n_embd=32, seq_len=32, batch_size=8, learning_rate=3e-3, eval_tokens=512, seed=0, device="cpu"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,15 @@ def test_model_shapes_and_config_check():
 def test_training_reduces_loss_and_reports_tokens(data):
     vocab, train_streams, val_streams = data
     seen: list[EvalPoint] = []
-    result = train(train_streams, val_streams, SMALL, 40 * 8 * 32, vocab_size=vocab, options=TrainOptions(n_evals=3, eval_at_start=True), on_eval=seen.append)
+    result = train(
+        train_streams,
+        val_streams,
+        SMALL,
+        40 * 8 * 32,
+        vocab_size=vocab,
+        options=TrainOptions(n_evals=3, eval_at_start=True),
+        on_eval=seen.append,
+    )
     assert result.steps == 40 and result.tokens_seen == 40 * 8 * 32
     assert sum(result.tokens_per_domain.values()) == result.tokens_seen
     assert [e.step for e in seen] == [0, 13, 27, 40] and [e.finished for e in seen] == [False, False, False, True]
@@ -76,7 +86,12 @@ def test_fixed_mixture_follows_the_streams_shares(data):
 
 
 def test_online_sampler_moves_toward_the_high_loss_domain():
-    sampler = OnlineSampler(["easy", "hard"], {"easy": 0.5, "hard": 0.5}, OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss"), seed=0)
+    sampler = OnlineSampler(
+        ["easy", "hard"],
+        {"easy": 0.5, "hard": 0.5},
+        OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss"),
+        seed=0,
+    )
     for step in range(1, 6):
         dom = sampler.sample(32)
         sampler.observe(dom, np.where(dom == 1, 5.0, 2.0))
@@ -95,7 +110,16 @@ def test_online_training_shifts_weight_to_the_hard_domain(data):
         "noise": rng.integers(1, vocab, size=2400).astype(np.uint16),  # unlearnable: loss stays ~log(vocab)
     }
     spec = SMALL.model_copy(update={"online_sampler": True})
-    result = train(streams, {"repetitive": streams["repetitive"][:300], "noise": streams["noise"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=TrainOptions(n_evals=2, online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss")))
+    result = train(
+        streams,
+        {"repetitive": streams["repetitive"][:300], "noise": streams["noise"][:300]},
+        spec,
+        60 * 8 * 32,
+        vocab_size=vocab,
+        options=TrainOptions(
+            n_evals=2, online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss")
+        ),
+    )
     first, last = result.weight_trajectory[0][1], result.weight_trajectory[-1][1]
     assert first["noise"] == pytest.approx(0.5, abs=0.02)
     assert last["noise"] > 0.8 > first["noise"]
@@ -113,8 +137,12 @@ def test_progress_reward_prefers_the_learnable_domain_over_noise(data):
         "noise": rng.integers(1, vocab, size=2400).astype(np.uint16),
     }
     spec = SMALL.model_copy(update={"online_sampler": True})
-    opts = TrainOptions(n_evals=1, online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3))
-    result = train(streams, {"repetitive": streams["repetitive"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=opts)
+    opts = TrainOptions(
+        n_evals=1, online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3)
+    )
+    result = train(
+        streams, {"repetitive": streams["repetitive"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=opts
+    )
     assert result.weight_trajectory[-1][1]["repetitive"] > 0.6
     assert result.tokens_per_domain["repetitive"] > result.tokens_per_domain["noise"]
 

@@ -68,7 +68,9 @@ GOPHER_QUALITY_CASES = {
     "gopher_too_many_hashes": "the quick brown fox jumps over the lazy dog and " * 6 + " #" * 20,
     "gopher_too_many_ellipsis": "the quick brown fox jumps over the lazy dog and " * 6 + " ..." * 20,
     "gopher_too_many_bullets": "\n".join("- the quick brown fox jumps over the lazy dog" for _ in range(20)),
-    "gopher_too_many_end_ellipsis": "\n".join("the quick brown fox jumps over the lazy dog and the cat..." for _ in range(10)),
+    "gopher_too_many_end_ellipsis": "\n".join(
+        "the quick brown fox jumps over the lazy dog and the cat..." for _ in range(10)
+    ),
     "gopher_below_alpha_threshold": " ".join(f"the {1000 + i}" for i in range(40)),
     "gopher_enough_stop_words": "quick brown foxes jump over lazy dogs " * 10,
 }
@@ -97,15 +99,21 @@ def _repeated_phrase(n: int) -> str:
 REPETITION_CASES = {
     "empty": "",
     "dup_para_frac": "A first paragraph here.\n\nA first paragraph here.\n\nAnd a second one.",
-    "dup_para_char_frac": ("This paragraph is long and it is written out twice in this text, word for word. " * 2 + "\n\n")
-    * 2 + "Short one.\n\nAnother short one.\n\nA third short one.\n\nAnd a fourth.\n\nAnd a fifth.",
+    "dup_para_char_frac": (
+        "This paragraph is long and it is written out twice in this text, word for word. " * 2 + "\n\n"
+    )
+    * 2
+    + "Short one.\n\nAnother short one.\n\nA third short one.\n\nAnd a fourth.\n\nAnd a fifth.",
     "dup_line_frac": "a line of text\nanother line\na line of text",
     "dup_line_char_frac": "This long line of text appears twice in the whole document text.\n"
     "This long line of text appears twice in the whole document text.\nshort\nlines\nhere\nend",
     "top_2_gram": "the cat " * 20 + "sat down",
     "top_3_gram": " ".join(f"alpha beta gamma f{i}aaaaaa f{i}bbbbbbb f{i}cccccc f{i}dddddddd" for i in range(6)),
-    "top_4_gram": " ".join(f"alpha beta gamma delta f{i}aaaaaaaaaa f{i}bbbbbbbbbbb f{i}cccccccccc f{i}ddddddddddd"
-                             f" f{i}eeeeeeeeee f{i}ffffffffff" for i in range(5)),
+    "top_4_gram": " ".join(
+        f"alpha beta gamma delta f{i}aaaaaaaaaa f{i}bbbbbbbbbbb f{i}cccccccccc f{i}ddddddddddd"
+        f" f{i}eeeeeeeeee f{i}ffffffffff"
+        for i in range(5)
+    ),
     **{f"duplicated_{n}_n_grams": _repeated_phrase(n) for n in range(5, 11)},
 }
 
@@ -176,7 +184,8 @@ def test_rules_can_be_turned_off_and_thresholds_moved() -> None:
     assert reasons("c4_quality@1", [C4_CASES["too_few_sentences"]], min_num_sentences=2) == [None]
     assert reasons("c4_quality@1", [C4_CASES["curly_bracket"]], filter_curly_bracket=False) == [None]
     assert reasons("fineweb_quality@1", [FINEWEB_CASES["line_punct_ratio"]], line_punct_exclude_zero=True) != [
-        "line_punct_ratio"]
+        "line_punct_ratio"
+    ]
     looping = REPETITION_CASES["top_2_gram"]
     assert reasons("gopher_repetition@1", [looping], top_n_grams=[]) == ["duplicated_5_n_grams"]
     assert reasons("gopher_repetition@1", [looping], top_n_grams=[[2, 0.9]], dup_n_grams=[]) == [None]
@@ -214,20 +223,59 @@ def test_defaults_are_datatrove_defaults() -> None:
     )
 
     pairs = [
-        (quality.GopherQualityConfig(), GopherQualityFilter(), ["min_doc_words", "max_doc_words", "min_avg_word_length",
-                                                               "max_avg_word_length", "max_symbol_word_ratio",
-                                                               "max_bullet_lines_ratio", "max_ellipsis_lines_ratio",
-                                                               "max_non_alpha_words_ratio", "min_stop_words"]),
-        (quality.GopherRepetitionConfig(), GopherRepetitionFilter(), ["dup_line_frac", "dup_para_frac",
-                                                                     "dup_line_char_frac", "dup_para_char_frac",
-                                                                     "top_n_grams", "dup_n_grams"]),
-        (quality.C4QualityConfig(), C4QualityFilter(), ["remove_citations", "filter_no_terminal_punct",
-                                                        "min_num_sentences", "min_words_per_line", "max_word_length",
-                                                        "filter_lorem_ipsum", "filter_javascript",
-                                                        "filter_curly_bracket", "filter_policy"]),
-        (quality.FineWebQualityConfig(), FineWebQualityFilter(), ["line_punct_thr", "line_punct_exclude_zero",
-                                                                 "short_line_length", "char_duplicates_ratio",
-                                                                 "new_line_ratio"]),
+        (
+            quality.GopherQualityConfig(),
+            GopherQualityFilter(),
+            [
+                "min_doc_words",
+                "max_doc_words",
+                "min_avg_word_length",
+                "max_avg_word_length",
+                "max_symbol_word_ratio",
+                "max_bullet_lines_ratio",
+                "max_ellipsis_lines_ratio",
+                "max_non_alpha_words_ratio",
+                "min_stop_words",
+            ],
+        ),
+        (
+            quality.GopherRepetitionConfig(),
+            GopherRepetitionFilter(),
+            [
+                "dup_line_frac",
+                "dup_para_frac",
+                "dup_line_char_frac",
+                "dup_para_char_frac",
+                "top_n_grams",
+                "dup_n_grams",
+            ],
+        ),
+        (
+            quality.C4QualityConfig(),
+            C4QualityFilter(),
+            [
+                "remove_citations",
+                "filter_no_terminal_punct",
+                "min_num_sentences",
+                "min_words_per_line",
+                "max_word_length",
+                "filter_lorem_ipsum",
+                "filter_javascript",
+                "filter_curly_bracket",
+                "filter_policy",
+            ],
+        ),
+        (
+            quality.FineWebQualityConfig(),
+            FineWebQualityFilter(),
+            [
+                "line_punct_thr",
+                "line_punct_exclude_zero",
+                "short_line_length",
+                "char_duplicates_ratio",
+                "new_line_ratio",
+            ],
+        ),
     ]
     for ours, theirs, fields in pairs:
         for name in fields:
@@ -250,8 +298,12 @@ def test_rows_order_and_other_columns_are_kept() -> None:
 
 
 def test_an_earlier_reason_is_kept_and_not_reevaluated() -> None:
-    batch = pl.DataFrame({schema.TEXT: [GOPHER_QUALITY_CASES["gopher_short_doc"], CLEAN, "tiny"],
-                          schema.DROP: ["language_not_en", None, None]})
+    batch = pl.DataFrame(
+        {
+            schema.TEXT: [GOPHER_QUALITY_CASES["gopher_short_doc"], CLEAN, "tiny"],
+            schema.DROP: ["language_not_en", None, None],
+        }
+    )
     o = op("gopher_quality@1")
     out = o.fn(batch, o.parse_config({}))
     assert out[schema.DROP].to_list() == ["language_not_en", None, "gopher_short_doc"]
@@ -297,7 +349,7 @@ def test_words_of_several_documents_stay_apart() -> None:
 def test_sentence_count_follows_spacy_sentencizer() -> None:
     from datatrove.utils.text import split_into_sentences
 
-    for line in ["One. Two! Three? Four.", "He said \"Stop.\" Then he left.", "No end mark here", "Dr. Who went home."]:
+    for line in ["One. Two! Three? Four.", 'He said "Stop." Then he left.', "No end mark here", "Dr. Who went home."]:
         words = _words.split_words(pl.Series([line])).words.to_list()
         assert _words.count_sentences(words) == len(split_into_sentences(line)), line
 
@@ -311,7 +363,7 @@ def test_embedded_tables_equal_datatrove_and_spacy() -> None:
     assert _words.PUNCTUATION_SET == PUNCTUATION_SET
     assert not any(ch.isalpha() for ch in PUNCTUATION_SET)  # so a word with a letter is never a symbol word
     assert _words.TERMINAL_PUNCTUATION == TERMINAL_PUNCTUATION
-    assert _words.SENTENCE_END_CHARS == set(Sentencizer.default_punct_chars)
+    assert set(Sentencizer.default_punct_chars) == _words.SENTENCE_END_CHARS
     split = {k: [t[ORTH] for t in v] for k, v in TOKENIZER_EXCEPTIONS.items() if len(v) > 1}
     assert _words._fixups().splits == split
     kept = {k for k, v in TOKENIZER_EXCEPTIONS.items() if len(v) == 1 and not re.fullmatch(r"\w+", k)}
@@ -324,7 +376,9 @@ def test_ngram_counts_equal_datatrove_functions() -> None:
     rng = random.Random(7)
     docs = []
     for _ in range(300):
-        vocab = [rng.choice(["a", "bb", "ccc", "dd", "e", "ffff"]) + str(rng.randrange(3)) for _ in range(rng.randint(1, 6))]
+        vocab = [
+            rng.choice(["a", "bb", "ccc", "dd", "e", "ffff"]) + str(rng.randrange(3)) for _ in range(rng.randint(1, 6))
+        ]
         docs.append([rng.choice(vocab) for _ in range(rng.randint(0, 40))])
     texts = pl.Series([" ".join(d) for d in docs])
     words = _words.split_words(texts)

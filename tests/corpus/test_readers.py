@@ -73,11 +73,14 @@ ROWS = [{"text": f"document number {i}", "url": f"https://example.org/{i}", "tit
 # --- JSONL -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,compress", [
-    ("a.jsonl", lambda b: b),
-    ("a.jsonl.gz", gzip.compress),
-    ("a.jsonl.zst", lambda b: zstandard.ZstdCompressor().compress(b)),
-])
+@pytest.mark.parametrize(
+    "name,compress",
+    [
+        ("a.jsonl", lambda b: b),
+        ("a.jsonl.gz", gzip.compress),
+        ("a.jsonl.zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ],
+)
 def test_jsonl_formats(tmp_path: Path, name: str, compress: Any) -> None:
     data = jsonl_bytes([ROWS[0], b"", ROWS[1], b"   ", ROWS[2]])  # blank lines are not records
     (tmp_path / name).write_bytes(compress(data))
@@ -240,10 +243,12 @@ def test_single_file_location(tmp_path: Path) -> None:
 
 
 def test_parquet_rows_types_and_row_groups(tmp_path: Path) -> None:
-    table = pa.table({
-        "text": pa.array([f"row {i}" for i in range(10)], pa.large_string()),
-        "link": [f"u{i}" for i in range(10)],
-    })
+    table = pa.table(
+        {
+            "text": pa.array([f"row {i}" for i in range(10)], pa.large_string()),
+            "link": [f"u{i}" for i in range(10)],
+        }
+    )
     pq.write_table(table, tmp_path / "a.parquet", row_group_size=3)
     r = run(spec("parquet", url_field="link"), tmp_path)
     assert r.docs["text"].to_list() == [f"row {i}" for i in range(10)]
@@ -260,11 +265,14 @@ def test_parquet_bad_rows(tmp_path: Path) -> None:
     assert r.error(1).startswith("invalid_utf8:") and r.error(2).startswith("null_text:")
 
 
-@pytest.mark.parametrize("make,expected", [
-    (lambda p: pq.write_table(pa.table({"text": [1, 2]}), p), "is int64, expected a string column"),
-    (lambda p: pq.write_table(pa.table({"body": ["a"]}), p), "has no column 'text'"),
-    (lambda p: p.write_bytes(b"this is not parquet at all"), "cannot be opened as Parquet"),
-])
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda p: pq.write_table(pa.table({"text": [1, 2]}), p), "is int64, expected a string column"),
+        (lambda p: pq.write_table(pa.table({"body": ["a"]}), p), "has no column 'text'"),
+        (lambda p: p.write_bytes(b"this is not parquet at all"), "cannot be opened as Parquet"),
+    ],
+)
 def test_parquet_unusable_file_is_one_quarantine_record(tmp_path: Path, make: Any, expected: str) -> None:
     make(tmp_path / "a.parquet")
     pq.write_table(pa.table({"text": ["ok"]}), tmp_path / "b.parquet")
@@ -287,10 +295,19 @@ def test_text_split_file_line_paragraph(tmp_path: Path) -> None:
     assert whole.docs["text"].to_list() == [PROSE, "def f():\n    return 1\n"]  # BOM removed
     assert whole.docs["content_type"].to_list() == ["text/plain", "text/x-python"]
     lines = run(spec("text", split="line"), tmp_path / "a.txt")
-    assert lines.docs["text"].to_list() == ["First paragraph line one.", "line two.", "Second paragraph.", "Third paragraph here."]
+    assert lines.docs["text"].to_list() == [
+        "First paragraph line one.",
+        "line two.",
+        "Second paragraph.",
+        "Third paragraph here.",
+    ]
     assert lines.docs["offset"].to_list() == [0, 1, 2, 3]
     paras = run(spec("text", split="paragraph"), tmp_path / "a.txt")
-    assert paras.docs["text"].to_list() == ["First paragraph line one.\nline two.", "Second paragraph.", "Third paragraph here."]
+    assert paras.docs["text"].to_list() == [
+        "First paragraph line one.\nline two.",
+        "Second paragraph.",
+        "Third paragraph here.",
+    ]
 
 
 def test_text_split_chunk_cuts_at_paragraph_ends(tmp_path: Path) -> None:
@@ -347,7 +364,9 @@ def test_text_truncated_gzip_paragraphs(tmp_path: Path) -> None:
 # --- WARC ----------------------------------------------------------------------------------
 
 
-def warc_bytes(records: list[tuple[str, str, bytes, list[tuple[str, str]]]], gz: bool = True, request: bool = True) -> bytes:
+def warc_bytes(
+    records: list[tuple[str, str, bytes, list[tuple[str, str]]]], gz: bool = True, request: bool = True
+) -> bytes:
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -358,7 +377,9 @@ def warc_bytes(records: list[tuple[str, str, bytes, list[tuple[str, str]]]], gz:
         w.write_record(w.create_warc_record("http://a/", "request", payload=io.BytesIO(req), length=len(req)))
     for uri, status, body, headers in records:
         http = StatusAndHeaders(status, headers, protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(uri, "response", payload=io.BytesIO(body), length=len(body), http_headers=http))
+        w.write_record(
+            w.create_warc_record(uri, "response", payload=io.BytesIO(body), length=len(body), http_headers=http)
+        )
     return buf.getvalue()
 
 
@@ -369,10 +390,24 @@ def html(body: str, head: str = "") -> str:
 def test_warc_responses(tmp_path: Path) -> None:
     records = [
         ("http://a/utf8", "200 OK", html("caf\u00e9 \u2713").encode(), [("Content-Type", "text/html; charset=utf-8")]),
-        ("http://a/latin", "200 OK", html("Gr\u00fc\u00dfe").encode("latin-1"), [("Content-Type", "text/html; charset=ISO-8859-1")]),
-        ("http://a/meta", "200 OK", html("K\u00f6ln", '<meta charset="windows-1252">').encode("cp1252"),
-         [("Content-Type", "text/html; charset=utf-8")]),  # wrong header, right <meta>
-        ("http://a/gz", "200 OK", gzip.compress(html("zipped").encode()), [("Content-Type", "text/html"), ("Content-Encoding", "gzip")]),
+        (
+            "http://a/latin",
+            "200 OK",
+            html("Gr\u00fc\u00dfe").encode("latin-1"),
+            [("Content-Type", "text/html; charset=ISO-8859-1")],
+        ),
+        (
+            "http://a/meta",
+            "200 OK",
+            html("K\u00f6ln", '<meta charset="windows-1252">').encode("cp1252"),
+            [("Content-Type", "text/html; charset=utf-8")],
+        ),  # wrong header, right <meta>
+        (
+            "http://a/gz",
+            "200 OK",
+            gzip.compress(html("zipped").encode()),
+            [("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+        ),
         ("http://a/img", "200 OK", b"\x89PNG\r\n", [("Content-Type", "image/png")]),
         ("http://a/404", "404 Not Found", html("missing").encode(), [("Content-Type", "text/html")]),
         ("http://a/nul", "200 OK", html("a\x00b").encode(), [("Content-Type", "text/html; charset=utf-8")]),
@@ -385,16 +420,25 @@ def test_warc_responses(tmp_path: Path) -> None:
     assert d["offset"].to_list() == [0, 1, 2, 3, 6]
     assert set(d["content_type"].to_list()) == {"text/html"}
     texts = d["text"].to_list()
-    assert "caf\u00e9 \u2713" in texts[0] and "Gr\u00fc\u00dfe" in texts[1] and "K\u00f6ln" in texts[2] and "zipped" in texts[3]
+    assert (
+        "caf\u00e9 \u2713" in texts[0]
+        and "Gr\u00fc\u00dfe" in texts[1]
+        and "K\u00f6ln" in texts[2]
+        and "zipped" in texts[3]
+    )
     assert "ab" in texts[4]
     assert r.repairs == {"charset_mismatch": 1, "nul_removed": 1}
     assert dict(zip(r.dropped["url"].to_list(), r.dropped[schema.DROP_REASON].to_list(), strict=True)) == {
-        "http://a/img": "warc_not_html", "http://a/404": "warc_http_status"}
+        "http://a/img": "warc_not_html",
+        "http://a/404": "warc_http_status",
+    }
 
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_warc_truncated_record_is_quarantined(tmp_path: Path, gz: bool) -> None:
-    records = [(f"http://a/{i}", "200 OK", html("text " * 200).encode(), [("Content-Type", "text/html")]) for i in range(3)]
+    records = [
+        (f"http://a/{i}", "200 OK", html("text " * 200).encode(), [("Content-Type", "text/html")]) for i in range(3)
+    ]
     blob = warc_bytes(records, gz=gz, request=False)
     (tmp_path / "t.warc.gz").write_bytes(blob[:-300])
     r = run(spec("warc"), tmp_path)
@@ -415,7 +459,9 @@ def test_warc_garbage_file(tmp_path: Path) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=3000), compress=st.sampled_from(["plain", "gzip", "gzip_cut", "gzip_magic"]))
-def test_random_bytes_never_raise_and_are_conserved(tmp_path_factory: pytest.TempPathFactory, data: bytes, compress: str) -> None:
+def test_random_bytes_never_raise_and_are_conserved(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, compress: str
+) -> None:
     folder = tmp_path_factory.mktemp("rand")
     if compress == "plain":
         (folder / "r.jsonl").write_bytes(data)

@@ -20,10 +20,13 @@ def _spec(stages, tokenizer=None):
 
 
 def test_order_follows_inputs_not_the_list():
-    spec = _spec([
-        {"name": "late", "input": "early", "op": "normalize_text@1"},
-        {"name": "early", "input": "raw", "op": "normalize_text@1"},
-    ], tokenizer={"input": "late"})
+    spec = _spec(
+        [
+            {"name": "late", "input": "early", "op": "normalize_text@1"},
+            {"name": "early", "input": "raw", "op": "normalize_text@1"},
+        ],
+        tokenizer={"input": "late"},
+    )
     g = stage_graph(spec)
     assert g.order() == ["raw", "early", "late", "tokenizer", "tokenized"]
     assert g.stage_order() == ["early", "late"]
@@ -31,11 +34,13 @@ def test_order_follows_inputs_not_the_list():
 
 
 def test_global_stage_has_an_index_between_its_input_and_itself():
-    spec = _spec([
-        {"name": "clean", "op": "normalize_text@1"},
-        {"name": "deduped", "op": "dedup_minhash@1"},
-        {"name": "after", "op": "normalize_text@1"},
-    ])
+    spec = _spec(
+        [
+            {"name": "clean", "op": "normalize_text@1"},
+            {"name": "deduped", "op": "dedup_minhash@1"},
+            {"name": "after", "op": "normalize_text@1"},
+        ]
+    )
     g = stage_graph(spec)
     assert g.global_stages == ["deduped"]
     assert g.is_global("deduped") and not g.is_global("clean")
@@ -49,10 +54,12 @@ def test_global_stage_has_an_index_between_its_input_and_itself():
 
 
 def test_cycle_is_named_and_order_refuses_it():
-    spec = _spec([
-        {"name": "x", "input": "y", "op": "normalize_text@1"},
-        {"name": "y", "input": "x", "op": "normalize_text@1"},
-    ])
+    spec = _spec(
+        [
+            {"name": "x", "input": "y", "op": "normalize_text@1"},
+            {"name": "y", "input": "x", "op": "normalize_text@1"},
+        ]
+    )
     g = stage_graph(spec)
     cycle = g.cycle()
     assert cycle is not None and set(cycle) == {"x", "y"} and cycle[0] == cycle[-1]

@@ -22,7 +22,9 @@ def apply(key: str, df: pl.DataFrame, **config: object) -> pl.DataFrame:
     return out
 
 
-def docs(texts: list[str | None], content_types: list[str | None] | None = None, titles: list[str | None] | None = None) -> pl.DataFrame:
+def docs(
+    texts: list[str | None], content_types: list[str | None] | None = None, titles: list[str | None] | None = None
+) -> pl.DataFrame:
     n = len(texts)
     return pl.DataFrame(
         {
@@ -32,17 +34,25 @@ def docs(texts: list[str | None], content_types: list[str | None] | None = None,
             schema.TITLE: titles or [None] * n,
             schema.CONTENT_TYPE: content_types or ["text/plain"] * n,
         },
-        schema={schema.ID: pl.String, schema.TEXT: pl.String, schema.SOURCE: pl.String, schema.TITLE: pl.String,
-                schema.CONTENT_TYPE: pl.String},
+        schema={
+            schema.ID: pl.String,
+            schema.TEXT: pl.String,
+            schema.SOURCE: pl.String,
+            schema.TITLE: pl.String,
+            schema.CONTENT_TYPE: pl.String,
+        },
     )
 
 
-@pytest.mark.parametrize("key,kind,tag", [
-    ("extract_html@1", "map", "extract"),
-    ("normalize_text@1", "map", "normalize"),
-    ("language_filter@1", "filter", "language"),
-    ("redact_pii@1", "map", "pii"),
-])
+@pytest.mark.parametrize(
+    "key,kind,tag",
+    [
+        ("extract_html@1", "map", "extract"),
+        ("normalize_text@1", "map", "normalize"),
+        ("language_filter@1", "filter", "language"),
+        ("redact_pii@1", "map", "pii"),
+    ],
+)
 def test_registered_with_description_and_defaults(key: str, kind: str, tag: str) -> None:
     o = op(key)
     assert o.kind == kind and tag in o.tags
@@ -67,8 +77,11 @@ PAGE = f"""<!DOCTYPE html><html><head><title> The  Lighthouse &amp; the Sea </ti
 
 @pytest.mark.parametrize("engine", ["trafilatura", "resiliparse"])
 def test_extract_html_main_text_title_and_passthrough(engine: str) -> None:
-    df = docs([PAGE, PAGE, "plain   text stays <b>as is</b>"], ["text/html; charset=utf-8", "text/html", "text/plain"],
-              [None, "Kept title", None])
+    df = docs(
+        [PAGE, PAGE, "plain   text stays <b>as is</b>"],
+        ["text/html; charset=utf-8", "text/html", "text/plain"],
+        [None, "Kept title", None],
+    )
     out = apply("extract_html@1", df, engine=engine)
     text = out[schema.TEXT][0]
     assert "Sentence 3 of the article" in text and "Line 11 of the article" in text
@@ -85,7 +98,11 @@ def test_extract_html_default_engine_is_the_benchmarked_choice() -> None:
 
 @pytest.mark.parametrize("engine", ["trafilatura", "resiliparse"])
 def test_extract_html_empty_page_is_dropped(engine: str) -> None:
-    out = apply("extract_html@1", docs(["<html><head><title>x</title></head><body></body></html>"], ["text/html"]), engine=engine)
+    out = apply(
+        "extract_html@1",
+        docs(["<html><head><title>x</title></head><body></body></html>"], ["text/html"]),
+        engine=engine,
+    )
     assert out[schema.DROP].to_list() == ["empty_extraction"]
 
 
@@ -95,6 +112,7 @@ def test_extract_html_engine_failure_is_a_record_error(monkeypatch: pytest.Monke
             if "boom" in html:
                 raise ValueError("parser exploded")
             return "fine text"
+
         return fn
 
     monkeypatch.setattr(extract, "make_extractor", broken)
@@ -128,20 +146,35 @@ def test_normalize_whitespace_and_unicode() -> None:
     assert out[schema.DROP].null_count() == 4 and out[schema.ERROR].null_count() == 4
 
 
-@pytest.mark.parametrize("broken,fixed", [
-    ("voil\u00c3 le travail", "voil\u00e0 le travail"),
-    ("caf\u00c3\u00a9 cr\u00c3\u00a8me", "caf\u00e9 cr\u00e8me"),
-    ("\u00d0\u00bf\u00d1\u20ac\u00d0\u00b8\u00d0\u00b2\u00d0\u00b5\u00d1\u201a", "\u043f\u0440\u0438\u0432\u0435\u0442"),
-    ("the \u00e2\u20ac\u0153quote\u00e2\u20ac\x9d", "the \u201cquote\u201d"),
-    ("N\u00c3O SEI, S\u00e3o Paulo, \u043f\u0440\u0438\u0432\u0435\u0442, \u6771\u4eac", None),  # correct text stays
-])
+@pytest.mark.parametrize(
+    "broken,fixed",
+    [
+        ("voil\u00c3 le travail", "voil\u00e0 le travail"),
+        ("caf\u00c3\u00a9 cr\u00c3\u00a8me", "caf\u00e9 cr\u00e8me"),
+        (
+            "\u00d0\u00bf\u00d1\u20ac\u00d0\u00b8\u00d0\u00b2\u00d0\u00b5\u00d1\u201a",
+            "\u043f\u0440\u0438\u0432\u0435\u0442",
+        ),
+        ("the \u00e2\u20ac\u0153quote\u00e2\u20ac\x9d", "the \u201cquote\u201d"),
+        (
+            "N\u00c3O SEI, S\u00e3o Paulo, \u043f\u0440\u0438\u0432\u0435\u0442, \u6771\u4eac",
+            None,
+        ),  # correct text stays
+    ],
+)
 def test_normalize_repairs_mojibake_only(broken: str, fixed: str | None) -> None:
     out = apply("normalize_text@1", docs([broken]))
     assert out[schema.TEXT][0] == (fixed or broken)
 
 
 def test_normalize_options() -> None:
-    out = apply("normalize_text@1", docs(["a\n\n\n\nb  c", "doesnÃ¢â‚¬â„¢t"]), max_blank_lines=0, collapse_spaces=False, fix_unicode=False)
+    out = apply(
+        "normalize_text@1",
+        docs(["a\n\n\n\nb  c", "doesnÃ¢â‚¬â„¢t"]),
+        max_blank_lines=0,
+        collapse_spaces=False,
+        fix_unicode=False,
+    )
     assert out[schema.TEXT].to_list() == ["a\nb  c", "doesnÃ¢â‚¬â„¢t"]
     with pytest.raises(ValidationError):
         op("normalize_text@1").parse_config({"max_blank_lines": 99})
@@ -198,35 +231,57 @@ def test_language_detect_helper() -> None:
 # --- redact_pii ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,expected,counts", [
-    ("Mail john.doe@company.com or jane+news@mail.example.org.",
-     "Mail email@example.com or email@example.com.", (2, 0, 0)),
-    ("Server 8.8.8.8 answered, 2606:4700:4700::1111 too.", "Server 22.214.171.124 answered, 2001:db8::1 too.", (0, 2, 0)),
-    ("Call +49 30 1234567 or (415) 555-2671 or 415-555-2671 or 1-800-555-0199.",
-     "Call 202-555-0100 or 202-555-0100 or 202-555-0100 or 202-555-0100.", (0, 0, 4)),
-    ("Ring +44 20 7946 0958, today.", "Ring 202-555-0100, today.", (0, 0, 1)),
-])
+@pytest.mark.parametrize(
+    "text,expected,counts",
+    [
+        (
+            "Mail john.doe@company.com or jane+news@mail.example.org.",
+            "Mail email@example.com or email@example.com.",
+            (2, 0, 0),
+        ),
+        (
+            "Server 8.8.8.8 answered, 2606:4700:4700::1111 too.",
+            "Server 22.214.171.124 answered, 2001:db8::1 too.",
+            (0, 2, 0),
+        ),
+        (
+            "Call +49 30 1234567 or (415) 555-2671 or 415-555-2671 or 1-800-555-0199.",
+            "Call 202-555-0100 or 202-555-0100 or 202-555-0100 or 202-555-0100.",
+            (0, 0, 4),
+        ),
+        ("Ring +44 20 7946 0958, today.", "Ring 202-555-0100, today.", (0, 0, 1)),
+    ],
+)
 def test_pii_positives(text: str, expected: str, counts: tuple[int, int, int]) -> None:
     assert pii.redact(text, pii.RedactPiiConfig()) == (expected, *counts)
 
 
-@pytest.mark.parametrize("text", [
-    "Retina images logo@2x.png and icon@3x.webp",  # asset names, not addresses
-    "Upgrade to version 1.2.3.4, v2.0.1.3 or 1.2.3.4.5",  # version numbers
-    "See sections 8.2.4.44 and 8.2.4.45 of the spec, and § 1.2.3.4",  # section numbers
-    "Private 192.168.1.1, loopback 127.0.0.1, docs 2001:db8::5:1, link-local fe80::1",  # not public
-    "Slices a[1::2], b[::3], time 12:30:45, MAC 00:1a:2b:3c:4d:5e, std::vector<int>",  # not IPv6
-    "Dates 2023-12-05 and 12/05/2023, id 1234567890, fake 123-456-7890, price 555.12",  # not phones
-    "Sum +1 2 3 4 5 6 7 8 and x = y + 12345, format '+000000120'",  # arithmetic, format specs
-    "Already redacted: email@example.com, 22.214.171.124, 2001:db8::1, 202-555-0100",  # idempotent
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Retina images logo@2x.png and icon@3x.webp",  # asset names, not addresses
+        "Upgrade to version 1.2.3.4, v2.0.1.3 or 1.2.3.4.5",  # version numbers
+        "See sections 8.2.4.44 and 8.2.4.45 of the spec, and § 1.2.3.4",  # section numbers
+        "Private 192.168.1.1, loopback 127.0.0.1, docs 2001:db8::5:1, link-local fe80::1",  # not public
+        "Slices a[1::2], b[::3], time 12:30:45, MAC 00:1a:2b:3c:4d:5e, std::vector<int>",  # not IPv6
+        "Dates 2023-12-05 and 12/05/2023, id 1234567890, fake 123-456-7890, price 555.12",  # not phones
+        "Sum +1 2 3 4 5 6 7 8 and x = y + 12345, format '+000000120'",  # arithmetic, format specs
+        "Already redacted: email@example.com, 22.214.171.124, 2001:db8::1, 202-555-0100",  # idempotent
+    ],
+)
 def test_pii_false_positive_guards(text: str) -> None:
     assert pii.redact(text, pii.RedactPiiConfig()) == (text, 0, 0, 0)
 
 
 def test_redact_pii_operator_counts_options_and_code_rows() -> None:
     df = docs(
-        ["by bob@corp.com at 8.8.8.8", "y = weights@inputs.shape  # bob@corp.com", "nothing here", None, "lan 10.0.0.7"],
+        [
+            "by bob@corp.com at 8.8.8.8",
+            "y = weights@inputs.shape  # bob@corp.com",
+            "nothing here",
+            None,
+            "lan 10.0.0.7",
+        ],
         ["text/plain", "text/x-python", "text/plain", "text/plain", "text/plain"],
     )
     out = apply("redact_pii@1", df)

@@ -21,7 +21,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     base = tmp_path_factory.mktemp("tok")
     write_sources(base / "src", docs=120)
     spec = dedup_spec(base / "src").model_copy(update={"stages": []})
-    spec = spec.model_copy(update={"tokenizer": spec.tokenizer.model_copy(update={"val_fraction": 0.1, "val_max_docs": 7})})
+    spec = spec.model_copy(
+        update={"tokenizer": spec.tokenizer.model_copy(update={"val_fraction": 0.1, "val_max_docs": 7})}
+    )
     store = read_raw(spec, base / "root", base / "src")
     runner.run_tokenizer(spec, store)
     return base, spec
@@ -37,7 +39,9 @@ def one_process_shards(store: CorpusStore, spec, source: str) -> dict[str, bytes
     out = {}
     for i, shard in enumerate(store.shard_paths(rel)):
         t = store.read_table(shard, columns=["id", "source", "text"]).to_pydict()
-        table = tokenize.token_shard_table(t["id"], t["source"], [split[d] for d in t["id"]], tokenize.tokenize_batch(tok, t["text"]))
+        table = tokenize.token_shard_table(
+            t["id"], t["source"], [split[d] for d in t["id"]], tokenize.tokenize_batch(tok, t["text"])
+        )
         buf = io.BytesIO()
         pq.write_table(table, buf, **PARQUET_OPTIONS)
         out[f"part-{i:05d}.parquet"] = buf.getvalue()
@@ -88,7 +92,10 @@ def test_split_threshold_matches_assign_split_on_many_ids():
     ids = [f"doc-{i}" for i in range(5000)]
     expected = {d for d, s in zip(ids, tokenize.assign_split(ids, 0.05, 4, 120)) if s == "val"}
     shards = [ids[i : i + 333] for i in range(0, len(ids), 333)]
-    results = [{"rows": len(s), "smallest": [list(x) for x in sorted((tokenize.split_rank_key(d), d) for d in s)[:120]]} for s in shards]
+    results = [
+        {"rows": len(s), "smallest": [list(x) for x in sorted((tokenize.split_rank_key(d), d) for d in s)[:120]]}
+        for s in shards
+    ]
     n, threshold = split_threshold(results, 0.05, 4, 120)
     got = {d for d in ids if (tokenize.split_rank_key(d), d) <= tuple(threshold)}
     assert n == 5000 and got == expected and len(got) == 120

@@ -56,7 +56,13 @@ def tiny_spec(corpus: Path) -> dict[str, Any]:
         "description": "pydoc prose and stdlib code, normalized, deduplicated and tokenized (end-to-end test)",
         "owners": ["team:data"],
         "sources": [
-            {"name": "docs", "location": str(corpus / "docs"), "format": "jsonl", "url_field": "url", "title_field": "title"},
+            {
+                "name": "docs",
+                "location": str(corpus / "docs"),
+                "format": "jsonl",
+                "url_field": "url",
+                "title_field": "title",
+            },
             {"name": "code", "location": str(corpus / "code"), "format": "jsonl", "url_field": "url"},
         ],
         "stages": [
@@ -74,7 +80,15 @@ TINY_MIXTURE = {
     "initial": "uniform",
     "budget_tokens": 4_000,
     "rounds": 2,
-    "proxy": {"n_layer": 1, "n_head": 2, "n_embd": 32, "seq_len": 32, "batch_size": 8, "eval_tokens": 1024, "device": "cpu"},
+    "proxy": {
+        "n_layer": 1,
+        "n_head": 2,
+        "n_embd": 32,
+        "seq_len": 32,
+        "batch_size": 8,
+        "eval_tokens": 1024,
+        "device": "cpu",
+    },
 }
 # a document whose text Markdown would mangle: underscores, stars, a newline, indentation
 TRICKY_TEXT = "if __name__ == '__main__':\n    print(*x*)  # stars stay stars\n| a | table? | no |"
@@ -148,7 +162,9 @@ class DagsterServer:
     def repo_selector(self) -> dict[str, str]:
         return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
 
-    def launch(self, asset_keys: list[list[str]], partition: str | None = None, tags: dict[str, str] | None = None) -> str:
+    def launch(
+        self, asset_keys: list[list[str]], partition: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
         """Launch a run of ``asset_keys`` (one partition, or unpartitioned) the way the UI's Materialize button does."""
         all_tags = {**(tags or {}), **({"dagster/partition": partition} if partition else {})}
         data = self.gql(
@@ -159,7 +175,11 @@ class DagsterServer:
                 ... on RunConfigValidationInvalid { errors { message } }
                 ... on Error { message } } }""",
             params={
-                "selector": {**self.repo_selector(), "pipelineName": "__ASSET_JOB", "assetSelection": [{"path": k} for k in asset_keys]},
+                "selector": {
+                    **self.repo_selector(),
+                    "pipelineName": "__ASSET_JOB",
+                    "assetSelection": [{"path": k} for k in asset_keys],
+                },
                 "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in all_tags.items()]},
             },
         )["launchRun"]
@@ -168,7 +188,7 @@ class DagsterServer:
         return data["run"]["runId"]
 
     def run_status(self, run_id: str) -> str:
-        data = self.gql('query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }', id=run_id)
+        data = self.gql("query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }", id=run_id)
         return data["runOrError"]["status"]
 
     def wait_runs(self, run_ids: list[str], timeout: float = 120) -> dict[str, str]:
@@ -183,7 +203,9 @@ class DagsterServer:
                         done[rid] = status
             if len(done) < len(run_ids):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"runs not finished after {timeout}s: {sorted(set(run_ids) - set(done))}\n{self.log_tail()}")
+                    raise TimeoutError(
+                        f"runs not finished after {timeout}s: {sorted(set(run_ids) - set(done))}\n{self.log_tail()}"
+                    )
                 time.sleep(0.5)
         return done
 
@@ -256,7 +278,7 @@ class DagsterServer:
         return [r["runId"] for r in data["results"]]
 
     def run_tags(self, run_id: str) -> dict[str, str]:
-        data = self.gql('query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }', id=run_id)
+        data = self.gql("query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }", id=run_id)
         return {t["key"]: t["value"] for t in data["runOrError"]["tags"]}
 
     def sensor_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -339,7 +361,9 @@ def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster
     write_small_corpus(corpus["gated"])
     write_timed_corpus(corpus["timed"])
     specs_file = base / "specs.json"
-    specs_file.write_text(json.dumps([tiny_spec(corpus["tiny"]), gated_spec(corpus["gated"]), timed_spec(corpus["timed"])]))
+    specs_file.write_text(
+        json.dumps([tiny_spec(corpus["tiny"]), gated_spec(corpus["gated"]), timed_spec(corpus["timed"])])
+    )
     workspace = base / "workspace.yaml"
     workspace.write_text(
         f"load_from:\n  - python_module:\n      module_name: tests.e2e.location\n"
@@ -361,8 +385,12 @@ def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_default_sigint,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_sigint,
         )
     server = DagsterServer(url=f"http://127.0.0.1:{port}", home=home, store=store, corpus=corpus, log_path=log_path)
     try:

@@ -34,4 +34,6 @@ def defs() -> dg.Definitions:
         if issues:
             raise SpecError(issues, where=f"{path}[{i}]")
         pipelines.append(build_pipeline_defs(spec))
-    return dg.Definitions.merge(*pipelines, dg.Definitions(resources=default_resources(), executor=dg.in_process_executor))
+    return dg.Definitions.merge(
+        *pipelines, dg.Definitions(resources=default_resources(), executor=dg.in_process_executor)
+    )

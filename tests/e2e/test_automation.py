@@ -30,7 +30,12 @@ def spec_dict(corpus: Path, doc_languages: list[str]) -> dict[str, Any]:
             {"name": "code", "location": str(corpus / "code"), "format": "jsonl"},
         ],
         "stages": [
-            {"name": "language", "op": "language_filter@1", "config": {"languages": doc_languages}, "sources": ["docs"]},
+            {
+                "name": "language",
+                "op": "language_filter@1",
+                "config": {"languages": doc_languages},
+                "sources": ["docs"],
+            },
             {"name": "deduped", "op": "dedup_minhash@1"},
         ],
         "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 2, "val_fraction": 0.1},
@@ -58,8 +63,12 @@ class Harness:
     def run(self, names: list[str], partition: str | None, spec: str = "gated") -> dg.ExecuteInProcessResult:
         assets = list(self.defs[spec].assets or [])
         return dg.materialize(
-            assets, selection=[K(n) for n in names], partition_key=partition, instance=self.instance,
-            resources=self.resources, raise_on_error=False,
+            assets,
+            selection=[K(n) for n in names],
+            partition_key=partition,
+            instance=self.instance,
+            resources=self.resources,
+            raise_on_error=False,
         )
 
     def materialize(self, names: list[str], partition: str | None, spec: str = "gated") -> bool:

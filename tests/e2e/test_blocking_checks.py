@@ -53,11 +53,19 @@ def test_failed_blocking_check_stops_downstream_and_the_ui_says_why(dagster_serv
     assert "docs" not in server.materialized_partitions(["gated", "normalized"])
 
     # automation carries code forward and never builds on docs' failed check
-    wait_for("normalized[code] materialized by automation",
-             lambda: "code" in server.materialized_partitions(["gated", "normalized"]), 90, server)
+    wait_for(
+        "normalized[code] materialized by automation",
+        lambda: "code" in server.materialized_partitions(["gated", "normalized"]),
+        90,
+        server,
+    )
     mark = time.time()
-    wait_for("three more automation ticks",
-             lambda: len([t for t in finished_ticks(server, "gated_automation") if t["timestamp"] > mark]) >= 3, 60, server)
+    wait_for(
+        "three more automation ticks",
+        lambda: len([t for t in finished_ticks(server, "gated_automation") if t["timestamp"] > mark]) >= 3,
+        60,
+        server,
+    )
     assert "docs" not in server.materialized_partitions(["gated", "normalized"])
     assert server.materialized_partitions(["gated", "deduped_index"]) == {}
     assert server.materialized_partitions(["gated", "deduped"]) == {}

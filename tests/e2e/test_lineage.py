@@ -20,7 +20,9 @@ from tests.platform_assets.smallcorpus import small_spec, small_spec_dict
 
 
 def latest(instance: dg.DagsterInstance, key: list[str], partition: str) -> dg.EventLogRecord:
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[partition]), limit=1).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[partition]), limit=1
+    ).records
     assert records, f"{key}[{partition}] was never materialized"
     return records[0]
 
@@ -48,7 +50,9 @@ def test_mixture_versions_link_inputs_evaluations_and_feedback(small_corpus: Pat
     m1 = latest(instance, ["small", "mixture"], "m0001")
     for domain in ("docs", "code"):
         assert run_link(m1, f"tokenized_run/{domain}") == latest(instance, ["small", "tokenized"], domain).run_id
-    assert not [k for k in m1.asset_materialization.metadata if k.startswith("source_eval_run/")]  # the first version has no feedback
+    assert not [
+        k for k in m1.asset_materialization.metadata if k.startswith("source_eval_run/")
+    ]  # the first version has no feedback
 
     e1 = latest(instance, ["small", "proxy_eval"], "m0001")
     assert run_link(e1, "mixture_run") == m1.run_id

@@ -39,13 +39,17 @@ def materializations_since(server: DagsterServer, stage: str, since: float) -> l
     return [m for m in data if float(m["timestamp"]) / 1000 > since]
 
 
-def test_new_file_is_picked_up_and_flows_downstream(dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]):
+def test_new_file_is_picked_up_and_flows_downstream(
+    dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]
+):
     server = dagster_server
     server.wait_daemon()
     server.start_sensor("tiny_automation")
     server.start_sensor("tiny_new_raw_data")
     # first ticks: the new-data sensor compares with the materializations (nothing changed), automation records its start
-    first = wait_for("a finished tick of tiny_new_raw_data", lambda: finished_ticks(server, "tiny_new_raw_data"), 60, server)
+    first = wait_for(
+        "a finished tick of tiny_new_raw_data", lambda: finished_ticks(server, "tiny_new_raw_data"), 60, server
+    )
     assert first[-1]["status"] == "SKIPPED" and not first[-1]["runIds"], first[-1]
     assert "no new or changed files in docs, code" in first[-1]["skipReason"]
     wait_for("a finished tick of tiny_automation", lambda: finished_ticks(server, "tiny_automation"), 60, server)
@@ -63,8 +67,12 @@ def test_new_file_is_picked_up_and_flows_downstream(dagster_server: DagsterServe
     mats = wait_for("tokenized[docs] and tokenized[code] re-materialized", flowed, FLOW_TIMEOUT_S, server)
     # two more automation ticks: a second, redundant round of runs would start here
     mark = time.time()
-    wait_for("two more automation ticks",
-             lambda: len([t for t in finished_ticks(server, "tiny_automation") if t["timestamp"] > mark]) >= 2, 60, server)
+    wait_for(
+        "two more automation ticks",
+        lambda: len([t for t in finished_ticks(server, "tiny_automation") if t["timestamp"] > mark]) >= 2,
+        60,
+        server,
+    )
     server.wait_runs([r for r in automation_runs(server, since=dropped_at)], timeout=120)
     mats = {stage: materializations_since(server, stage, dropped_at) for stage in STAGES}
     partitions = {stage: sorted(m["partition"] or "" for m in ms) for stage, ms in mats.items()}

@@ -51,7 +51,9 @@ def setup(corpus: Path, tmp_path: Path):
     return spec, defs, resources, sensor, dg.DagsterInstance.ephemeral()
 
 
-def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, resources: dict[str, Any], cursor: str | None) -> dg.SensorResult:
+def tick(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, resources: dict[str, Any], cursor: str | None
+) -> dg.SensorResult:
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"storage": resources["storage"]}) as ctx:
         result = sensor(ctx)
     assert isinstance(result, dg.SensorResult)
@@ -88,7 +90,9 @@ def test_requests_only_changed_sources_and_keeps_a_cursor(setup, corpus: Path):
     first = tick(sensor, instance, resources, None)
     # never materialized: both sources are new
     assert sorted(r.partition_key for r in first.run_requests) == ["code", "docs"]
-    assert all(list(r.asset_selection) == [RAW] and r.tags["corpus/trigger"] == "new_raw_data" for r in first.run_requests)
+    assert all(
+        list(r.asset_selection) == [RAW] and r.tags["corpus/trigger"] == "new_raw_data" for r in first.run_requests
+    )
     assert set(parse_cursor(first.cursor)) == {"docs", "code"}
 
     second = tick(sensor, instance, resources, first.cursor)
@@ -121,9 +125,14 @@ def test_unreadable_source_is_reported_and_others_still_watched(setup, corpus: P
 def test_turned_on_after_a_build_requests_nothing_until_files_change(setup, corpus: Path):
     spec, defs, resources, sensor, instance = setup
     for src in spec.source_names:
-        result = dg.materialize(list(defs.assets or []), selection=[RAW], partition_key=src, instance=instance, resources=resources)
+        result = dg.materialize(
+            list(defs.assets or []), selection=[RAW], partition_key=src, instance=instance, resources=resources
+        )
         md = result.asset_materializations_for_node("watched__raw")[0].metadata
-        assert md[FINGERPRINT_METADATA_KEY].value == fingerprint_source(spec.source(src), pafs.LocalFileSystem(), str(corpus / src)).digest
+        assert (
+            md[FINGERPRINT_METADATA_KEY].value
+            == fingerprint_source(spec.source(src), pafs.LocalFileSystem(), str(corpus / src)).digest
+        )
     quiet = tick(sensor, instance, resources, None)  # no cursor: compares with the materializations
     assert not quiet.run_requests
     add_doc(corpus / "docs", "late.jsonl", "A late addition to the prose source, long enough to read.")

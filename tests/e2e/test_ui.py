@@ -31,11 +31,17 @@ ENTRIES = """metadataEntries { __typename label
       ... on TextMetadataEntry { text } ... on MarkdownMetadataEntry { mdStr }
       ... on TableMetadataEntry { table { records schema { columns { name } } } } }"""
 
-METADATA_QUERY = """query($key: AssetKeyInput!, $partitions: [String!]) { assetNodeOrError(assetKey: $key) {
-  ... on AssetNode { latestMaterializationByPartition(partitions: $partitions) { partition runId %s } } } }""" % ENTRIES
+METADATA_QUERY = (
+    """query($key: AssetKeyInput!, $partitions: [String!]) { assetNodeOrError(assetKey: $key) {
+  ... on AssetNode { latestMaterializationByPartition(partitions: $partitions) { partition runId %s } } } }"""
+    % ENTRIES
+)
 
-UNPARTITIONED_METADATA_QUERY = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
-  ... on AssetNode { assetMaterializations(limit: 1) { runId %s } } } }""" % ENTRIES
+UNPARTITIONED_METADATA_QUERY = (
+    """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
+  ... on AssetNode { assetMaterializations(limit: 1) { runId %s } } } }"""
+    % ENTRIES
+)
 
 CHECK_QUERY = """query($key: AssetKeyInput!, $check: String!, $partition: String) {
   assetCheckExecutions(assetKey: $key, checkName: $check, partition: $partition, limit: 1) {
@@ -45,7 +51,9 @@ CHECK_QUERY = """query($key: AssetKeyInput!, $check: String!, $partition: String
 def metadata(server: DagsterServer, stage: str, partition: str | None) -> dict[str, Any]:
     """{label: entry} of the latest materialization of ``tiny/<stage>`` (of one partition)."""
     if partition is None:
-        mats = server.gql(UNPARTITIONED_METADATA_QUERY, key={"path": ["tiny", stage]})["assetNodeOrError"]["assetMaterializations"]
+        mats = server.gql(UNPARTITIONED_METADATA_QUERY, key={"path": ["tiny", stage]})["assetNodeOrError"][
+            "assetMaterializations"
+        ]
     else:
         data = server.gql(METADATA_QUERY, key={"path": ["tiny", stage]}, partitions=[partition])
         mats = data["assetNodeOrError"]["latestMaterializationByPartition"]
@@ -53,10 +61,14 @@ def metadata(server: DagsterServer, stage: str, partition: str | None) -> dict[s
     return {e["label"]: e for e in mats[0]["metadataEntries"]}
 
 
-def test_asset_graph_metadata_and_checks_through_graphql(dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]):
+def test_asset_graph_metadata_and_checks_through_graphql(
+    dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]
+):
     nodes = dagster_server.gql(NODES_QUERY, group={**dagster_server.repo_selector(), "groupName": "tiny"})["assetNodes"]
     by_stage = {n["assetKey"]["path"][1]: n for n in nodes}
-    assert set(by_stage) == {*STAGES, "mixture", "proxy_eval"}, "one asset group per pipeline, holding exactly its assets"
+    assert set(by_stage) == {*STAGES, "mixture", "proxy_eval"}, (
+        "one asset group per pipeline, holding exactly its assets"
+    )
     for stage, node in by_stage.items():
         assert node["description"], f"tiny/{stage} has no description"
         if stage in ("mixture", "proxy_eval"):
@@ -66,14 +78,19 @@ def test_asset_graph_metadata_and_checks_through_graphql(dagster_server: Dagster
     assert by_stage["normalized"]["partitionKeys"] == ["docs", "code"]
     assert not by_stage["tokenizer"]["isPartitioned"] and not by_stage["deduped_index"]["isPartitioned"]
     assert by_stage["raw"]["automationCondition"] is None  # started by the new-data sensor
-    assert by_stage["tokenized"]["automationCondition"]["label"] == "eager on data changes, stopped by failed blocking checks"
+    assert (
+        by_stage["tokenized"]["automationCondition"]["label"]
+        == "eager on data changes, stopped by failed blocking checks"
+    )
 
     checks = {c["name"]: c for c in by_stage["normalized"]["assetChecksOrError"]["checks"]}
     assert set(checks) == {"conservation", "non_empty", "schema"}
     assert all(c["blocking"] for c in checks.values())
     assert "in = kept + dropped" in checks["conservation"]["description"]
     for partition in ("docs", "code"):
-        ex = dagster_server.gql(CHECK_QUERY, key={"path": ["tiny", "normalized"]}, check="conservation", partition=partition)
+        ex = dagster_server.gql(
+            CHECK_QUERY, key={"path": ["tiny", "normalized"]}, check="conservation", partition=partition
+        )
         ex = ex["assetCheckExecutions"][0]
         assert ex["status"] == "SUCCEEDED" and ex["partition"] == partition and ex["evaluation"]["success"] is True
 
@@ -96,7 +113,9 @@ def test_asset_graph_metadata_and_checks_through_graphql(dagster_server: Dagster
     assert any(m.startswith("normalized[docs]: 3/3 shards, 41 docs") for m in messages), messages
 
 
-def test_browser_shows_the_asset_graph_and_an_asset_page(dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]):
+def test_browser_shows_the_asset_graph_and_an_asset_page(
+    dagster_server: DagsterServer, tiny_materialized: dict[str, list[str]]
+):
     shots = screenshots_dir()
     with browser_page() as page:
         from playwright.sync_api import expect

@@ -18,7 +18,20 @@ from corpus.spec import PipelineSpec, parse_spec, validate_spec
 
 TOPICS = sorted(k for k, v in topics.items() if len(v.split()) > 150)[:40]
 PAGES = ("json", "csv", "heapq", "bisect", "textwrap", "shlex")
-CODE = ("abc", "bisect", "heapq", "keyword", "colorsys", "fnmatch", "textwrap", "shlex", "graphlib", "sched", "queue", "reprlib")
+CODE = (
+    "abc",
+    "bisect",
+    "heapq",
+    "keyword",
+    "colorsys",
+    "fnmatch",
+    "textwrap",
+    "shlex",
+    "graphlib",
+    "sched",
+    "queue",
+    "reprlib",
+)
 
 
 def _warc(pages: dict[str, bytes]) -> bytes:
@@ -29,8 +42,16 @@ def _warc(pages: dict[str, bytes]) -> bytes:
     w = WARCWriter(buf, gzip=True)
     for url, html in pages.items():
         headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        rec = w.create_warc_record(url, "response", payload=io.BytesIO(html), http_headers=headers,
-                                   warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z", "WARC-Record-ID": f"<urn:uuid:{hashlib.md5(url.encode()).hexdigest()[:12]}-0000-0000-0000-000000000000>"})
+        rec = w.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(html),
+            http_headers=headers,
+            warc_headers_dict={
+                "WARC-Date": "2024-01-01T00:00:00Z",
+                "WARC-Record-ID": f"<urn:uuid:{hashlib.md5(url.encode()).hexdigest()[:12]}-0000-0000-0000-000000000000>",
+            },
+        )
         w.write_record(rec)
     return buf.getvalue()
 
@@ -41,7 +62,9 @@ def write_small_corpus(root: Path) -> dict[str, Path]:
     for d in (docs, pages, code):
         d.mkdir(parents=True, exist_ok=True)
     recs = [{"text": topics[k], "url": f"pydoc:{k}", "title": k} for k in TOPICS]
-    recs[3]["text"] += "\n\nQuestions go to maintainer.person@example.org or call +1 415-555-0142; the mirror is at 93.184.216.34."
+    recs[3]["text"] += (
+        "\n\nQuestions go to maintainer.person@example.org or call +1 415-555-0142; the mirror is at 93.184.216.34."
+    )
     recs.append(dict(recs[5]))  # an exact duplicate inside the source
     (docs / "topics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     html = {}
@@ -61,15 +84,33 @@ def small_spec_dict(root: Path, **overrides: Any) -> dict[str, Any]:
         "pipeline": "small",
         "owners": ["team:data"],
         "sources": [
-            {"name": "docs", "location": str(root / "docs"), "format": "jsonl", "url_field": "url", "title_field": "title"},
+            {
+                "name": "docs",
+                "location": str(root / "docs"),
+                "format": "jsonl",
+                "url_field": "url",
+                "title_field": "title",
+            },
             {"name": "pages", "location": str(root / "pages"), "format": "warc"},
             {"name": "code", "location": str(root / "code"), "format": "jsonl", "url_field": "url"},
         ],
         "stages": [
             {"name": "extracted", "op": "extract_html@1", "sources": ["pages"]},
             {"name": "normalized", "op": "normalize_text@1", "sources": ["docs", "pages"]},
-            {"name": "language", "op": "language_filter@1", "config": {"languages": ["en"]}, "sources": ["docs", "pages"]},
-            {"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1", "config": {"max_non_alpha_words_ratio": 0.5}}], "sources": ["docs"]},
+            {
+                "name": "language",
+                "op": "language_filter@1",
+                "config": {"languages": ["en"]},
+                "sources": ["docs", "pages"],
+            },
+            {
+                "name": "quality",
+                "steps": [
+                    {"op": "gopher_repetition@1"},
+                    {"op": "gopher_quality@1", "config": {"max_non_alpha_words_ratio": 0.5}},
+                ],
+                "sources": ["docs"],
+            },
             {"name": "deduped", "op": "dedup_minhash@1"},
             {"name": "redacted", "op": "redact_pii@1"},
         ],
@@ -78,7 +119,15 @@ def small_spec_dict(root: Path, **overrides: Any) -> dict[str, Any]:
             "policy": "excess_loss",
             "budget_tokens": 12_000,
             "rounds": 3,
-            "proxy": {"n_layer": 1, "n_head": 2, "n_embd": 32, "seq_len": 32, "batch_size": 8, "eval_tokens": 2048, "device": "cpu"},
+            "proxy": {
+                "n_layer": 1,
+                "n_head": 2,
+                "n_embd": 32,
+                "seq_len": 32,
+                "batch_size": 8,
+                "eval_tokens": 2048,
+                "device": "cpu",
+            },
         },
         "shard_docs": 16,
     }

@@ -30,7 +30,9 @@ def resources_for(root: Path) -> dict:
 
 
 def graph_of(spec):
-    return dg.Definitions.merge(build_pipeline_defs(spec), dg.Definitions(resources=default_resources())).resolve_asset_graph()
+    return dg.Definitions.merge(
+        build_pipeline_defs(spec), dg.Definitions(resources=default_resources())
+    ).resolve_asset_graph()
 
 
 def shard_digests(root: Path) -> dict[str, str]:
@@ -46,7 +48,9 @@ def built(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     spec = small_spec(small_corpus)
     root = tmp_path_factory.mktemp("store")
     instance = dg.DagsterInstance.ephemeral()
-    timings = materialize_pipeline(spec, resources=resources_for(root), instance=instance, parallel=1, progress=lambda _: None)
+    timings = materialize_pipeline(
+        spec, resources=resources_for(root), instance=instance, parallel=1, progress=lambda _: None
+    )
     return spec, root, instance, timings
 
 
@@ -55,7 +59,17 @@ def test_workspace_definitions_load(project_root):
 
     d = defs()
     keys = {k.to_user_string() for k in d.resolve_asset_graph().get_all_asset_keys()}
-    for stage in ("raw", "extracted", "quality", "deduped_index", "deduped", "tokenizer", "tokenized", "mixture", "proxy_eval"):
+    for stage in (
+        "raw",
+        "extracted",
+        "quality",
+        "deduped_index",
+        "deduped",
+        "tokenizer",
+        "tokenized",
+        "mixture",
+        "proxy_eval",
+    ):
         assert f"demo/{stage}" in keys
     assert d.resolve_sensor_def("demo_eval_feedback") is not None
 
@@ -63,7 +77,10 @@ def test_workspace_definitions_load(project_root):
 def test_dagster_definitions_validate_cli(project_root):
     out = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=project_root, capture_output=True, text=True, timeout=300,
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -76,11 +93,22 @@ def test_graph_shape(small_corpus):
     assert graph.get(dg.AssetKey(["small", "quality"])).partitions_def.get_partition_keys() == ["docs", "pages", "code"]
     # code versions follow operator versions and configs
     v1 = graph.get(dg.AssetKey(["small", "language"])).code_version
-    changed = small_spec(small_corpus, stages=[{**s, "config": {"languages": ["en", "de"]}} if s["name"] == "language" else s
-                                               for s in __import__("tests.platform_assets.smallcorpus", fromlist=["x"]).small_spec_dict(small_corpus)["stages"]])
+    changed = small_spec(
+        small_corpus,
+        stages=[
+            {**s, "config": {"languages": ["en", "de"]}} if s["name"] == "language" else s
+            for s in __import__("tests.platform_assets.smallcorpus", fromlist=["x"]).small_spec_dict(small_corpus)[
+                "stages"
+            ]
+        ],
+    )
     v2 = graph_of(changed).get(dg.AssetKey(["small", "language"])).code_version
     assert v1 != v2 and v1.startswith("language_filter@1:")
-    assert [s.keys for s in build_segments(spec)][:3] == [("raw", "extracted", "normalized", "language", "quality"), ("deduped_index",), ("deduped", "redacted")]
+    assert [s.keys for s in build_segments(spec)][:3] == [
+        ("raw", "extracted", "normalized", "language", "quality"),
+        ("deduped_index",),
+        ("deduped", "redacted"),
+    ]
 
 
 def test_pipeline_materializes_with_checks_passing(built):
@@ -93,7 +121,9 @@ def test_pipeline_materializes_with_checks_passing(built):
             assert rep.kept > 0, (stage, src)
             assert not rep.schema_problems
     # every blocking check was evaluated and passed
-    planned = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000)
+    planned = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000
+    )
     results = [r.event_log_entry.dagster_event.event_specific_data for r in planned]
     assert results and all(r.passed for r in results)
     assert {r.check_name for r in results} == {"conservation", "non_empty", "schema", "index_accounted", "round_trip"}
@@ -120,17 +150,23 @@ def test_cli_runs_are_named_jobs_with_tags(built):
 def test_stage_metadata_has_columns_lineage_and_content_version(built):
     spec, root, instance, _ = built
     key = dg.AssetKey(["small", "quality"])
-    rec = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=["docs"]), limit=1).records[0]
+    rec = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=["docs"]), limit=1
+    ).records[0]
     mat = rec.asset_materialization
     columns = {c.name: c for c in mat.metadata["dagster/column_schema"].schema.columns}
-    assert {"id", "text", "source", "url", "language"} <= set(columns) and columns["text"].description == "the document text"
+    assert {"id", "text", "source", "url", "language"} <= set(columns) and columns[
+        "text"
+    ].description == "the document text"
     lineage = mat.metadata["dagster/column_lineage"].column_lineage.deps_by_column
     assert lineage["text"] == [dg.TableColumnDep(asset_key=dg.AssetKey(["small", "language"]), column_name="text")]
     digest = CorpusStorage(root=str(root)).store().content_digest(runner.stage_dir("small", "quality", "docs"))
     assert mat.tags["dagster/data_version"] == digest
     graph = graph_of(spec)
     assert [c.name for c in graph.get(key).metadata["dagster/column_schema"].columns][:3] == ["id", "text", "source"]
-    toks = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(["small", "tokenized"]), asset_partitions=["docs"]), limit=1)
+    toks = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["small", "tokenized"]), asset_partitions=["docs"]), limit=1
+    )
     tok_lineage = toks.records[0].asset_materialization.metadata["dagster/column_lineage"].column_lineage.deps_by_column
     assert tok_lineage["tokens"][0].column_name == "text"
 
@@ -169,7 +205,13 @@ def test_tokenized_has_fixed_validation_split(built):
 def test_rerun_is_byte_identical(built, tmp_path):
     spec, root, _, _ = built
     before = shard_digests(root / "small")
-    materialize_pipeline(spec, resources=resources_for(root), instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None)
+    materialize_pipeline(
+        spec,
+        resources=resources_for(root),
+        instance=dg.DagsterInstance.ephemeral(),
+        parallel=1,
+        progress=lambda _: None,
+    )
     after = shard_digests(root / "small")
     parquet = {k: v for k, v in before.items() if k.endswith(".parquet")}
     assert parquet and parquet == {k: v for k, v in after.items() if k.endswith(".parquet")}
@@ -180,17 +222,29 @@ def test_bad_input_is_quarantined_never_lost(tmp_path):
     src.mkdir()
     good = "The quick brown fox jumps over the lazy dog, and then it runs far away into the quiet forest."
     (src / "a.jsonl").write_bytes(
-        b'{"text": "' + good.encode() + b'"}\n{"text": broken json\n{"text": "caf\xe9 invalid utf8"}\n{"content": "no text field"}\n'
+        b'{"text": "'
+        + good.encode()
+        + b'"}\n{"text": broken json\n{"text": "caf\xe9 invalid utf8"}\n{"content": "no text field"}\n'
     )
     (src / "empty.jsonl").write_bytes(b"")
     full = gzip.compress(b"".join(json.dumps({"text": f"{good} {i}"}).encode() + b"\n" for i in range(50)))
     (src / "cut.jsonl.gz").write_bytes(full[: len(full) // 2])
     (src / "huge.jsonl").write_text(json.dumps({"text": "word " * 2_100_000}) + "\n")
-    spec = parse_spec({"pipeline": "bad", "sources": [{"name": "bad", "location": str(src), "format": "jsonl"}],
-                       "stages": [{"name": "normalized", "op": "normalize_text@1"}]})
+    spec = parse_spec(
+        {
+            "pipeline": "bad",
+            "sources": [{"name": "bad", "location": str(src), "format": "jsonl"}],
+            "stages": [{"name": "normalized", "op": "normalize_text@1"}],
+        }
+    )
     defs = build_pipeline_defs(spec)
-    result = dg.materialize(list(defs.assets), selection=[dg.AssetKey(["bad", "raw"]), dg.AssetKey(["bad", "normalized"])],
-                            partition_key="bad", resources=resources_for(tmp_path / "store"), instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        list(defs.assets),
+        selection=[dg.AssetKey(["bad", "raw"]), dg.AssetKey(["bad", "normalized"])],
+        partition_key="bad",
+        resources=resources_for(tmp_path / "store"),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     store = CorpusStorage(root=str(tmp_path / "store")).store()
     rep = runner.read_report(store, "bad", "raw", "bad")

@@ -19,10 +19,19 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 def test_corpora_pipeline_on_shared_data(shared_data: Path, project_root: Path, tmp_path: Path):
     spec = load_spec_file(project_root / "platform_assets/defs/corpora/defs.yaml", PathPolicy.default(project_root))
     # the spec points at ../shared/data relative to the project; follow CORPUS_SHARED_DATA when set elsewhere
-    spec = spec.model_copy(update={"sources": [s.model_copy(update={"location": str(shared_data / Path(s.location).relative_to("../shared/data"))}) for s in spec.sources]})
+    spec = spec.model_copy(
+        update={
+            "sources": [
+                s.model_copy(update={"location": str(shared_data / Path(s.location).relative_to("../shared/data"))})
+                for s in spec.sources
+            ]
+        }
+    )
     res = default_resources()
     res["storage"] = CorpusStorage(root=str(tmp_path / "store"))
-    materialize_pipeline(spec, resources=res, instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None)
+    materialize_pipeline(
+        spec, resources=res, instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None
+    )
     store = res["storage"].store()
     for stage in stage_names(spec):
         for src in spec.source_names:

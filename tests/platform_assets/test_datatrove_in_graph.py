@@ -24,12 +24,25 @@ def test_datatrove_steps_materialize_as_assets(small_corpus: Path, tmp_path: Pat
     d["pipeline"] = "dt"
     d["sources"] = [s for s in d["sources"] if s["name"] in ("docs", "pages")]
     d["stages"] = [
-        {"name": "extracted", "op": "datatrove_step@1", "config": {"step": "Trafilatura", "args": {"timeout": 30}},
-         "sources": ["pages"]},
-        {"name": "quality", "steps": [
-            {"op": "datatrove_step@1", "config": {"step": "FTFYFormatter"}},
-            {"op": "datatrove_step@1", "config": {"step": "GopherQualityFilter",
-                                                  "args": {"min_doc_words": 120, "max_non_alpha_words_ratio": 0.5}}}]},
+        {
+            "name": "extracted",
+            "op": "datatrove_step@1",
+            "config": {"step": "Trafilatura", "args": {"timeout": 30}},
+            "sources": ["pages"],
+        },
+        {
+            "name": "quality",
+            "steps": [
+                {"op": "datatrove_step@1", "config": {"step": "FTFYFormatter"}},
+                {
+                    "op": "datatrove_step@1",
+                    "config": {
+                        "step": "GopherQualityFilter",
+                        "args": {"min_doc_words": 120, "max_non_alpha_words_ratio": 0.5},
+                    },
+                },
+            ],
+        },
         {"name": "redacted", "op": "datatrove_step@1", "config": {"step": "PIIFormatter"}, "sources": ["docs"]},
     ]
     spec = parse_spec(d)
@@ -38,8 +51,13 @@ def test_datatrove_steps_materialize_as_assets(small_corpus: Path, tmp_path: Pat
     resources = {**default_resources(), "storage": CorpusStorage(root=str(tmp_path / "store"))}
     selection = [dg.AssetKey(["dt", "raw"]), *(dg.AssetKey(["dt", s]) for s in STAGES)]
     for source in ("docs", "pages"):
-        result = dg.materialize(list(defs.assets), selection=selection, partition_key=source, resources=resources,
-                                instance=dg.DagsterInstance.ephemeral())
+        result = dg.materialize(
+            list(defs.assets),
+            selection=selection,
+            partition_key=source,
+            resources=resources,
+            instance=dg.DagsterInstance.ephemeral(),
+        )
         assert result.success
     store = CorpusStorage(root=str(tmp_path / "store")).store()
     reasons: set[str] = set()

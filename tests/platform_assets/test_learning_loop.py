@@ -44,26 +44,57 @@ def test_learning_loop_closes(small_corpus: Path, tmp_path: Path):
     mix = instance.fetch_materializations(dg.AssetKey(["small", "mixture"]), limit=10).records
     assert {f"weight/{d}" for d in spec.source_names} <= set(mix[0].asset_materialization.metadata)
     # the learning-loop checks ran and passed; the evaluation curve is a table
-    checks = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1000)
-    verdicts = {(r.event_log_entry.dagster_event.event_specific_data.check_name, r.event_log_entry.dagster_event.event_specific_data.passed)
-                for r in checks}
+    checks = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1000
+    )
+    verdicts = {
+        (
+            r.event_log_entry.dagster_event.event_specific_data.check_name,
+            r.event_log_entry.dagster_event.event_specific_data.passed,
+        )
+        for r in checks
+    }
     assert {("weights_valid", True), ("losses_finite", True)} <= verdicts and not {v for v in verdicts if not v[1]}
     assert isinstance(md["eval_curve"], dg.TableMetadataValue) and md["eval_curve"].records
     # every run of the loop is a named job, launched (and said to be launched) by the command line
     runs = [r for r in instance.get_runs() if r.job_name == "small_mixture_round"]
-    assert len(runs) == 3 and all(r.tags["corpus/launched_by"] == "cli" and "dagster/sensor_name" not in r.tags for r in runs)
+    assert len(runs) == 3 and all(
+        r.tags["corpus/launched_by"] == "cli" and "dagster/sensor_name" not in r.tags for r in runs
+    )
     # the evaluations' standard errors travel through Pipes and the metrics store into the sensor's state,
     # and no version the loop made is worse than m0001 beyond its interval
     assert all(v.val_loss_se and all(0 < x < math.inf for x in v.val_loss_se.values()) for v in state.versions)
     rows = compare_to_first(state.history(), Target.of(spec.mixture.target), spec.source_names)
     assert all(math.isfinite(r.low) and r.low <= r.diff <= r.high for r in rows[1:])
-    assert not [r.version for r in rows if r.verdict == "worse than the first version"], [(r.version, r.diff, r.low, r.high) for r in rows]
+    assert not [r.version for r in rows if r.verdict == "worse than the first version"], [
+        (r.version, r.diff, r.low, r.high) for r in rows
+    ]
 
 
 def test_external_trainer_reports_through_cli(tmp_path: Path, capsys):
     root = str(tmp_path / "store")
-    rc = metrics_cli(["--root", root, "report", "--pipeline", "small", "--version", "m0001", "--run-id", "ext-1",
-                      "--step", "100", "--tokens", "5000", "--val-loss", "docs=3.5", "--val-loss", "code=2.5", "--finished"])
+    rc = metrics_cli(
+        [
+            "--root",
+            root,
+            "report",
+            "--pipeline",
+            "small",
+            "--version",
+            "m0001",
+            "--run-id",
+            "ext-1",
+            "--step",
+            "100",
+            "--tokens",
+            "5000",
+            "--val-loss",
+            "docs=3.5",
+            "--val-loss",
+            "code=2.5",
+            "--finished",
+        ]
+    )
     assert rc == 0
     rec = MetricsClient(CorpusStorage(root=root).store()).read("small").records[0]
     assert rec.trainer == "external" and rec.val_loss == {"docs": 3.5, "code": 2.5} and rec.finished

@@ -35,7 +35,7 @@ def repo(small_corpus: Path) -> dg.RepositoryDefinition:
 def evaluate(
     repo: dg.RepositoryDefinition, name: str, instance: dg.DagsterInstance
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    when = datetime.datetime(2026, 3, 2, 2, 0, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2026, 3, 2, 2, 0, tzinfo=datetime.UTC)
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=repo) as ctx:
         data = repo.get_schedule_def(name).evaluate_tick(ctx)
     return dg.SkipReason(data.skip_message) if data.skip_message else list(data.run_requests or [])

@@ -36,17 +36,27 @@ def _warc(records: list[tuple[str, str, bytes, list[tuple[str, str]]]], gz: bool
     w = WARCWriter(buf, gzip=gz)
     for uri, status, body, headers in records:
         http = StatusAndHeaders(status, headers, protocol="HTTP/1.1")
-        rec = w.create_warc_record(uri, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
-                                   warc_headers_dict={"WARC-Date": "2024-01-01T00:00:00Z",
-                                                      "WARC-Record-ID": f"<urn:uuid:{abs(hash(uri)) % 10**12:012d}-0000-0000-0000-000000000000>"})
+        rec = w.create_warc_record(
+            uri,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=http,
+            warc_headers_dict={
+                "WARC-Date": "2024-01-01T00:00:00Z",
+                "WARC-Record-ID": f"<urn:uuid:{abs(hash(uri)) % 10**12:012d}-0000-0000-0000-000000000000>",
+            },
+        )
         w.write_record(rec)
     return buf.getvalue()
 
 
 def _page(rng: random.Random, title: str) -> bytes:
     paras = "".join(f"<p>{prose(rng, 6)}</p>" for _ in range(4))
-    return (f"<!doctype html><html><head><title>{title}</title></head><body><nav>home | about</nav>"
-            f"<article><h1>{title}</h1>{paras}</article><footer>(c) example</footer></body></html>").encode()
+    return (
+        f"<!doctype html><html><head><title>{title}</title></head><body><nav>home | about</nav>"
+        f"<article><h1>{title}</h1>{paras}</article><footer>(c) example</footer></body></html>"
+    ).encode()
 
 
 def write_bad_corpus(root: Path) -> dict[str, Path]:
@@ -60,18 +70,22 @@ def write_bad_corpus(root: Path) -> dict[str, Path]:
     # --- JSONL -------------------------------------------------------------------------------
     docs = folders["docs"]
     (docs / "a_good.jsonl").write_bytes(_jsonl(good[:10]))
-    (docs / "b_types.jsonl").write_bytes(_jsonl([
-        good[10],
-        b'{"text": broken json',                              # line 2: invalid JSON
-        b'{"text": "caf\xe9 is not UTF-8"}',                  # line 3: invalid UTF-8
-        {"text": 123},                                        # line 4: wrong type
-        {"text": None},                                       # line 5: null
-        {"content": "no text field here"},                    # line 6: missing field
-        [1, 2, 3],                                            # line 7: not an object
-        {"text": ["a", "list"]},                              # line 8: wrong type
-        {"text": "   "},                                      # line 9: empty after stripping -> dropped
-        {"text": good[11]["text"].replace(" ", " \x00", 3)},  # line 10: NUL characters -> repaired, kept
-    ]))
+    (docs / "b_types.jsonl").write_bytes(
+        _jsonl(
+            [
+                good[10],
+                b'{"text": broken json',  # line 2: invalid JSON
+                b'{"text": "caf\xe9 is not UTF-8"}',  # line 3: invalid UTF-8
+                {"text": 123},  # line 4: wrong type
+                {"text": None},  # line 5: null
+                {"content": "no text field here"},  # line 6: missing field
+                [1, 2, 3],  # line 7: not an object
+                {"text": ["a", "list"]},  # line 8: wrong type
+                {"text": "   "},  # line 9: empty after stripping -> dropped
+                {"text": good[11]["text"].replace(" ", " \x00", 3)},  # line 10: NUL characters -> repaired, kept
+            ]
+        )
+    )
     (docs / "c_empty.jsonl").write_bytes(b"")
     gz = gzip.compress(_jsonl(good[12:22]), mtime=0)
     (docs / "d_cut.jsonl.gz").write_bytes(gz[: len(gz) * 2 // 3])
@@ -82,12 +96,16 @@ def write_bad_corpus(root: Path) -> dict[str, Path]:
 
     # --- Parquet -----------------------------------------------------------------------------
     tables = folders["tables"]
-    pq.write_table(pa.table({"text": [prose(rng, 10) for _ in range(12)], "url": [f"https://t.example/{i}" for i in range(12)]}),
-                   tables / "a_good.parquet")
+    pq.write_table(
+        pa.table({"text": [prose(rng, 10) for _ in range(12)], "url": [f"https://t.example/{i}" for i in range(12)]}),
+        tables / "a_good.parquet",
+    )
     pq.write_table(pa.table({"body": ["the text is in the wrong column"] * 3}), tables / "b_wrong_column.parquet")
     pq.write_table(pa.table({"text": [1, 2, 3]}), tables / "c_int_text.parquet")
-    pq.write_table(pa.table({"text": pa.array([prose(rng, 10).encode(), b"bad \xff\xfe bytes", None], pa.binary())}),
-                   tables / "d_binary.parquet")
+    pq.write_table(
+        pa.table({"text": pa.array([prose(rng, 10).encode(), b"bad \xff\xfe bytes", None], pa.binary())}),
+        tables / "d_binary.parquet",
+    )
     blob = io.BytesIO()
     pq.write_table(pa.table({"text": [prose(rng, 10) for _ in range(5)]}), blob)
     (tables / "e_truncated.parquet").write_bytes(blob.getvalue()[:-40])
@@ -111,7 +129,9 @@ def write_bad_corpus(root: Path) -> dict[str, Path]:
     # --- text --------------------------------------------------------------------------------
     notes = folders["notes"]
     (notes / "a_good.txt").write_text("\n".join(prose(rng, 8) for _ in range(10)) + "\n")
-    (notes / "b_bad_utf8.txt").write_bytes(prose(rng, 8).encode() + b"\n" + b"bad \xc3\x28 line\n" + prose(rng, 8).encode() + b"\n")
+    (notes / "b_bad_utf8.txt").write_bytes(
+        prose(rng, 8).encode() + b"\n" + b"bad \xc3\x28 line\n" + prose(rng, 8).encode() + b"\n"
+    )
     (notes / "c_binary.txt").write_bytes(b"\x00\x01\x02binary" * 50)
     tgz = gzip.compress(("\n".join(prose(rng, 8) for _ in range(40)) + "\n").encode(), mtime=0)
     (notes / "d_cut.txt.gz").write_bytes(tgz[: len(tgz) // 2])
@@ -140,8 +160,11 @@ def bad_spec_dict(folders: dict[str, Path]) -> dict[str, Any]:
             {"name": "normalized", "op": "normalize_text@1"},
             {"name": "language", "op": "language_filter@1", "config": {"languages": ["en"], "min_score": 0.5}},
             # one-line documents fail every prose filter: like the demo's code source, they skip this stage
-            {"name": "quality", "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1"}, {"op": "fineweb_quality@1"}],
-             "sources": ["docs", "tables", "web", "notes"]},
+            {
+                "name": "quality",
+                "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1"}, {"op": "fineweb_quality@1"}],
+                "sources": ["docs", "tables", "web", "notes"],
+            },
             {"name": "deduped", "op": "dedup_minhash@1"},
             {"name": "redacted", "op": "redact_pii@1"},
         ],
@@ -180,8 +203,17 @@ EXPECTED_RAW_ERRORS: dict[str, dict[tuple[str, int], tuple[str, str]]] = {
     "tiny": {},
 }
 # files whose stream breaks: one truncated_stream record each, at the line where it broke
-TRUNCATED_STREAMS = {"docs": {"d_cut.jsonl.gz": "gzip stream ends before its end marker",
-                              "e_cut.jsonl.zst": "zstd stream ends inside a frame"},
-                     "notes": {"d_cut.txt.gz": "gzip stream ends before its end marker"}}
+TRUNCATED_STREAMS = {
+    "docs": {
+        "d_cut.jsonl.gz": "gzip stream ends before its end marker",
+        "e_cut.jsonl.zst": "zstd stream ends inside a frame",
+    },
+    "notes": {"d_cut.txt.gz": "gzip stream ends before its end marker"},
+}
 EXPECTED_RAW_DROPS = {"docs": {"empty_text": 1}, "web": {"warc_not_html": 2, "warc_http_status": 1}}
-EMPTY_FILES = {"docs": ["c_empty.jsonl"], "tables": ["f_empty.parquet"], "web": ["d_empty.warc.gz"], "notes": ["e_empty.txt"]}
+EMPTY_FILES = {
+    "docs": ["c_empty.jsonl"],
+    "tables": ["f_empty.parquet"],
+    "web": ["d_empty.warc.gz"],
+    "notes": ["e_empty.txt"],
+}

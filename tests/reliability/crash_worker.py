@@ -24,7 +24,9 @@ def main(spec_path: str, root: str) -> None:
     resources = default_resources()
     resources["storage"] = CorpusStorage(root=root)
     print("started", flush=True)
-    materialize_pipeline(spec, resources=resources, instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None)
+    materialize_pipeline(
+        spec, resources=resources, instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None
+    )
     print("finished", flush=True)
 
 

@@ -106,8 +106,10 @@ class FaultProxy:
                 body = self._read_chunked() if chunked else (self.rfile.read(length) if length else b"")
                 if rule is not None and rule.action in S3_ERRORS:
                     status, code, message = S3_ERRORS[rule.action]
-                    xml = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
-                           f"<RequestId>fault-{len(proxy.seen)}</RequestId></Error>").encode()
+                    xml = (
+                        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
+                        f"<RequestId>fault-{len(proxy.seen)}</RequestId></Error>"
+                    ).encode()
                     proxy._log(self.command, self.path, rule.action)
                     self.send_response(status)
                     self.send_header("Content-Type", "application/xml")
@@ -136,7 +138,10 @@ class FaultProxy:
                     if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
                         self.send_header(k, v)
                 # a HEAD answer has no body but tells the object's size
-                self.send_header("Content-Length", resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data)))
+                self.send_header(
+                    "Content-Length",
+                    resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data)),
+                )
                 self.end_headers()
                 if dropping:
                     self.wfile.write(data[: len(data) // 2])

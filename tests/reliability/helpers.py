@@ -20,13 +20,85 @@ import pyarrow.parquet as pq
 
 from corpus.io import MANIFEST
 
-WORDS = (
-    "river valley farmers wheat barley terraces water houses town stone walls museum harbour fishing fleet families "
-    "spring hills flowers walkers cities railway century school village classroom teacher market square traders "
-    "cheese bread fruit tools winter nets stories evening bridge arches church tower fire library merchant books "
-    "castle ruins path woods ferry passengers goods bay coast road islands letters archive floods dams forest timber "
-    "festival harvest music dancing procession mill grain district birds marshes species dialect winds plain"
-).split()
+WORDS = [
+    "river",
+    "valley",
+    "farmers",
+    "wheat",
+    "barley",
+    "terraces",
+    "water",
+    "houses",
+    "town",
+    "stone",
+    "walls",
+    "museum",
+    "harbour",
+    "fishing",
+    "fleet",
+    "families",
+    "spring",
+    "hills",
+    "flowers",
+    "walkers",
+    "cities",
+    "railway",
+    "century",
+    "school",
+    "village",
+    "classroom",
+    "teacher",
+    "market",
+    "square",
+    "traders",
+    "cheese",
+    "bread",
+    "fruit",
+    "tools",
+    "winter",
+    "nets",
+    "stories",
+    "evening",
+    "bridge",
+    "arches",
+    "church",
+    "tower",
+    "fire",
+    "library",
+    "merchant",
+    "books",
+    "castle",
+    "ruins",
+    "path",
+    "woods",
+    "ferry",
+    "passengers",
+    "goods",
+    "bay",
+    "coast",
+    "road",
+    "islands",
+    "letters",
+    "archive",
+    "floods",
+    "dams",
+    "forest",
+    "timber",
+    "festival",
+    "harvest",
+    "music",
+    "dancing",
+    "procession",
+    "mill",
+    "grain",
+    "district",
+    "birds",
+    "marshes",
+    "species",
+    "dialect",
+    "winds",
+    "plain",
+]
 TEMPLATES = (
     "The {a} near the {b} was built by the {c} who lived in the {d} for many years.",
     "Every {a} the {b} of the {c} walked to the {d} and talked about the {e}.",
@@ -111,7 +183,7 @@ def unreadable_shards(root: Path) -> list[str]:
     for p in visible_shards(root):
         try:
             pq.read_table(p)
-        except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
+        except Exception as exc:
             bad.append(f"{p}: {type(exc).__name__}: {exc}")
     return bad
 
@@ -128,5 +200,7 @@ def manifest_problems(root: Path) -> list[str]:
                 continue
             rows = pq.ParquetFile(p).metadata.num_rows
             if rows != shard["rows"] or p.stat().st_size != shard["bytes"]:
-                problems.append(f"{p}: {rows} rows / {p.stat().st_size} bytes, manifest says {shard['rows']} / {shard['bytes']}")
+                problems.append(
+                    f"{p}: {rows} rows / {p.stat().st_size} bytes, manifest says {shard['rows']} / {shard['bytes']}"
+                )
     return problems

@@ -56,7 +56,9 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 def test_every_stage_ran_and_every_check_passed(built) -> None:
     spec, store, instance = built
-    records = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=100_000)
+    records = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=100_000
+    )
     checks = [r.event_log_entry.dagster_event.event_specific_data for r in records]
     failed = [(c.asset_key.to_user_string(), c.check_name, c.metadata) for c in checks if not c.passed]
     assert failed == []
@@ -76,17 +78,25 @@ def test_conservation_at_every_stage_and_nothing_lost_between_stages(built) -> N
             rep = runner.read_report(store, "bad", stage, source)
             assert rep.conserved, (stage, source, rep.docs_in, rep.kept, rep.dropped, rep.quarantined)
             if previous_kept is not None:
-                assert rep.docs_in == previous_kept, f"{stage}[{source}] read {rep.docs_in}, the stage before kept {previous_kept}"
+                assert rep.docs_in == previous_kept, (
+                    f"{stage}[{source}] read {rep.docs_in}, the stage before kept {previous_kept}"
+                )
             previous_kept = rep.kept
             if stage == "tokenized":
                 continue
             kept = store.read_partition(runner.stage_dir("bad", stage, source))
             dropped = store.read_partition(runner.dropped_dir("bad", stage, source))
             quarantined = store.read_partition(runner.quarantine_dir("bad", stage, source))
-            assert (kept.height, dropped.height, quarantined.height) == (rep.kept, rep.dropped_total, rep.quarantined_total), (stage, source)
+            assert (kept.height, dropped.height, quarantined.height) == (
+                rep.kept,
+                rep.dropped_total,
+                rep.quarantined_total,
+            ), (stage, source)
             if dropped.height:
                 assert dropped["drop_reason"].null_count() == 0 and dropped["drop_step"].null_count() == 0
-                assert dict(zip(*dropped["drop_reason"].value_counts().to_dict(as_series=False).values())) == rep.dropped
+                assert (
+                    dict(zip(*dropped["drop_reason"].value_counts().to_dict(as_series=False).values())) == rep.dropped
+                )
     tiny = runner.read_report(store, "bad", "raw", "tiny")
     assert tiny.docs_in == TINY_DOCS and tiny.kept == TINY_DOCS and tiny.shards == 10
 
@@ -136,7 +146,11 @@ def test_raw_drops_empty_files_and_repairs_are_reported(built) -> None:
     assert not kept["text"].str.contains("\x00", literal=True).any()
     assert set(kept["file"]) == {"a_good.jsonl", "b_types.jsonl", "d_cut.jsonl.gz"}
     web_dropped = store.read_partition(runner.dropped_dir("bad", "raw", "web"))
-    assert sorted(web_dropped["url"]) == ["https://web.example/api", "https://web.example/logo.png", "https://web.example/missing"]
+    assert sorted(web_dropped["url"]) == [
+        "https://web.example/api",
+        "https://web.example/logo.png",
+        "https://web.example/missing",
+    ]
 
 
 def test_html_was_extracted_and_every_source_reached_the_tokenizer(built) -> None:
@@ -156,17 +170,27 @@ def test_the_huge_document_passes_when_allowed(tmp_path: Path) -> None:
     rng = random.Random(3)
     text = "\n\n".join(prose(rng, 6) for _ in range(HUGE_CHARS // 300 + 1))[:HUGE_CHARS]
     (folder / "huge.jsonl").write_text(json.dumps({"text": text}) + "\n")
-    spec = PipelineSpec.model_validate({
-        "pipeline": "huge",
-        "sources": [{"name": "huge", "location": str(folder), "format": "jsonl", "max_doc_chars": 20_000_000}],
-        "stages": [{"name": "normalized", "op": "normalize_text@1"}, {"name": "language", "op": "language_filter@1"},
-                   {"name": "redacted", "op": "redact_pii@1"}],
-    })
+    spec = PipelineSpec.model_validate(
+        {
+            "pipeline": "huge",
+            "sources": [{"name": "huge", "location": str(folder), "format": "jsonl", "max_doc_chars": 20_000_000}],
+            "stages": [
+                {"name": "normalized", "op": "normalize_text@1"},
+                {"name": "language", "op": "language_filter@1"},
+                {"name": "redacted", "op": "redact_pii@1"},
+            ],
+        }
+    )
     resources = default_resources()
     resources["storage"] = CorpusStorage(root=str(tmp_path / "store"))
     assets = list(build_pipeline_defs(spec).assets)
-    result = dg.materialize(assets, selection=[dg.AssetKey(["huge", s]) for s in ("raw", "normalized", "language", "redacted")],
-                            partition_key="huge", resources=resources, instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        assets,
+        selection=[dg.AssetKey(["huge", s]) for s in ("raw", "normalized", "language", "redacted")],
+        partition_key="huge",
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     store = resources["storage"].store()
     for stage in ("raw", "normalized", "language", "redacted"):

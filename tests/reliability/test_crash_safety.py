@@ -46,20 +46,22 @@ STARTUP_TIMEOUT_S = 120.0
 
 
 def crash_spec(src: Path) -> PipelineSpec:
-    return parse_spec({
-        "pipeline": "crash",
-        "shard_docs": 10,
-        "sources": [
-            {"name": "a", "location": str(src / "a"), "format": "jsonl", "url_field": "url"},
-            {"name": "b", "location": str(src / "b"), "format": "jsonl", "url_field": "url"},
-        ],
-        "stages": [
-            {"name": "normalized", "op": "normalize_text@1"},
-            {"name": "quality", "op": "gopher_quality@1"},
-            {"name": "deduped", "op": "dedup_minhash@1"},
-        ],
-        "tokenizer": {"vocab_size": 300, "sample_docs": 100, "val_min_docs": 2},
-    })
+    return parse_spec(
+        {
+            "pipeline": "crash",
+            "shard_docs": 10,
+            "sources": [
+                {"name": "a", "location": str(src / "a"), "format": "jsonl", "url_field": "url"},
+                {"name": "b", "location": str(src / "b"), "format": "jsonl", "url_field": "url"},
+            ],
+            "stages": [
+                {"name": "normalized", "op": "normalize_text@1"},
+                {"name": "quality", "op": "gopher_quality@1"},
+                {"name": "deduped", "op": "dedup_minhash@1"},
+            ],
+            "tokenizer": {"vocab_size": 300, "sample_docs": 100, "val_min_docs": 2},
+        }
+    )
 
 
 def write_sources(src: Path, version: int = 1) -> None:
@@ -71,7 +73,9 @@ def write_sources(src: Path, version: int = 1) -> None:
 def run_inline(spec: PipelineSpec, root: Path) -> None:
     resources = default_resources()
     resources["storage"] = CorpusStorage(root=str(root))
-    materialize_pipeline(spec, resources=resources, instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None)
+    materialize_pipeline(
+        spec, resources=resources, instance=dg.DagsterInstance.ephemeral(), parallel=1, progress=lambda _: None
+    )
 
 
 def new_shards(root: Path, since_ns: int) -> int:
@@ -88,8 +92,13 @@ def new_shards(root: Path, since_ns: int) -> int:
 def run_and_kill(spec_file: Path, root: Path, after_shards: int) -> int:
     """Start the worker; SIGKILL it once ``after_shards`` shard files were written by it. Returns that count."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.crash_worker", str(spec_file), str(root)],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.crash_worker", str(spec_file), str(root)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"started"
         since = time.time_ns()
@@ -100,7 +109,9 @@ def run_and_kill(spec_file: Path, root: Path, after_shards: int) -> int:
                 os.kill(proc.pid, signal.SIGKILL)
                 break
             if proc.poll() is not None:
-                pytest.fail(f"the worker finished (exit {proc.returncode}) before writing {after_shards} shards ({written})")
+                pytest.fail(
+                    f"the worker finished (exit {proc.returncode}) before writing {after_shards} shards ({written})"
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"the worker wrote only {written} shards in {STARTUP_TIMEOUT_S}s")
             time.sleep(0.002)

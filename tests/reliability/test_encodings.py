@@ -54,8 +54,9 @@ def test_a_utf16_file_with_its_mark_is_read_as_utf16(tmp_path: Path, bom: bytes,
 
 @pytest.mark.parametrize("encoding", ["latin-1", "auto"])
 @pytest.mark.parametrize("split", ["file", "line"])
-def test_a_latin1_text_file_is_kept_with_its_encoding_declared_or_detected(tmp_path: Path, encoding: str,
-                                                                           split: str) -> None:
+def test_a_latin1_text_file_is_kept_with_its_encoding_declared_or_detected(
+    tmp_path: Path, encoding: str, split: str
+) -> None:
     (tmp_path / "old.txt").write_bytes(LATIN.encode("latin-1"))
     (tmp_path / "new.txt").write_text("Plain UTF-8 text, déjà vu.\n", encoding="utf-8")
     docs, bad, encodings, records = read_all(source("text", split=split, encoding=encoding), tmp_path)
@@ -120,8 +121,20 @@ def test_the_raw_stage_reports_records_by_encoding(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "old.txt").write_bytes(LATIN.encode("latin-1"))
     (tmp_path / "src" / "new.txt").write_text("Plain UTF-8 text, déjà vu.\nA second line.\n", encoding="utf-8")
-    spec = parse_spec({"pipeline": "enc", "sources": [{"name": "src", "location": str(tmp_path / "src"), "format": "text",
-                                                       "split": "line", "encoding": "auto"}]})
+    spec = parse_spec(
+        {
+            "pipeline": "enc",
+            "sources": [
+                {
+                    "name": "src",
+                    "location": str(tmp_path / "src"),
+                    "format": "text",
+                    "split": "line",
+                    "encoding": "auto",
+                }
+            ],
+        }
+    )
     store = CorpusStore(root=str(tmp_path / "store"))
     report = runner.run_raw(spec, "src", store, source_location=(FS, str(tmp_path / "src")))
     assert report.kept == 4 and report.quarantined_total == 0

@@ -69,8 +69,9 @@ class Loop:
 
     def tick(self, cursor: str | None, *, apply: bool = True) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
         """One tick; with ``apply`` its request is carried out (partition added, mixture planned) as the daemon would."""
-        with dg.build_sensor_context(instance=self.instance, cursor=cursor,
-                                     resources={"metrics": self.metrics, "storage": self.storage}) as ctx:
+        with dg.build_sensor_context(
+            instance=self.instance, cursor=cursor, resources={"metrics": self.metrics, "storage": self.storage}
+        ) as ctx:
             result = self.sensor(ctx)
             if isinstance(result, dg.SensorResult):
                 self.requests += list(result.run_requests or [])
@@ -80,13 +81,35 @@ class Loop:
 
     def apply(self, result: dg.SensorResult) -> None:
         for req in result.run_requests or []:
-            self.instance.report_runless_asset_event(dg.AssetMaterialization(
-                dg.AssetKey(["fb", "mixture"]), partition=req.partition_key, metadata={"weights": dg.MetadataValue.json(self.weights(req))}))
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    dg.AssetKey(["fb", "mixture"]),
+                    partition=req.partition_key,
+                    metadata={"weights": dg.MetadataValue.json(self.weights(req))},
+                )
+            )
 
-    def report(self, version: str, losses: dict[str, float], *, run: str = "r1", finished: bool = True,
-               minutes: int = 0, pipeline: str = "fb", step: int = 100) -> str:
-        rec = MetricsRecord(run_id=f"{run}-{version}", pipeline=pipeline, mixture_version=version, step=step, tokens_seen=10_000,
-                            val_loss=losses, finished=finished, created_at=T0 + timedelta(minutes=minutes))
+    def report(
+        self,
+        version: str,
+        losses: dict[str, float],
+        *,
+        run: str = "r1",
+        finished: bool = True,
+        minutes: int = 0,
+        pipeline: str = "fb",
+        step: int = 100,
+    ) -> str:
+        rec = MetricsRecord(
+            run_id=f"{run}-{version}",
+            pipeline=pipeline,
+            mixture_version=version,
+            step=step,
+            tokens_seen=10_000,
+            val_loss=losses,
+            finished=finished,
+            created_at=T0 + timedelta(minutes=minutes),
+        )
         if pipeline == "fb" and not implausible_values(rec):
             self.client.append(rec)
         else:  # a record of another pipeline, or one the client refuses (a negative loss), written by another writer
@@ -131,9 +154,20 @@ def test_bad_records_and_broken_files_never_crash_a_tick(tmp_path: Path) -> None
 
     result, cursor2 = loop.tick(cursor)
     msg = skip_text(result)
-    for fragment in ("non-finite validation loss: docs=nan", "non-finite validation loss: docs=inf", "missing domains: code",
-                     "unknown domains: music", "unknown mixture version 'm0007'", "belongs to pipeline 'other'",
-                     "unreadable metrics files skipped", partial.name, "-empty-", "-latin1-", "-deep-", "no new finished records"):
+    for fragment in (
+        "non-finite validation loss: docs=nan",
+        "non-finite validation loss: docs=inf",
+        "missing domains: code",
+        "unknown domains: music",
+        "unknown mixture version 'm0007'",
+        "belongs to pipeline 'other'",
+        "unreadable metrics files skipped",
+        partial.name,
+        "-empty-",
+        "-latin1-",
+        "-deep-",
+        "no new finished records",
+    ):
         assert fragment in msg, f"{fragment!r} missing from the skip reason: {msg}"
     assert "tmp-0123abcd" not in msg and "notes.txt" not in msg  # temporary and foreign files are not records
     assert cursor2 != cursor
@@ -143,7 +177,9 @@ def test_bad_records_and_broken_files_never_crash_a_tick(tmp_path: Path) -> None
     result, cursor3 = loop.tick(cursor2, apply=False)
     assert isinstance(result, dg.SensorResult)
     (req,) = result.run_requests
-    assert req.partition_key == "m0002" and req.run_config["ops"]["fb__mixture"]["config"]["source_runs"] == ["partial-m0001"]
+    assert req.partition_key == "m0002" and req.run_config["ops"]["fb__mixture"]["config"]["source_runs"] == [
+        "partial-m0001"
+    ]
     assert_valid_weights(loop.weights(req), floor=0.01)
     again, _ = loop.tick(cursor2, apply=False)  # a re-evaluated tick asks for the same run
     assert isinstance(again, dg.SensorResult) and again.run_requests[0].run_key == req.run_key
@@ -163,7 +199,9 @@ def test_duplicate_and_out_of_order_records_request_each_version_once(tmp_path: 
     result, cursor = loop.tick(cursor)
     assert isinstance(result, dg.SensorResult)
     (req,) = result.run_requests
-    assert req.partition_key == "m0002" and req.run_config["ops"]["fb__mixture"]["config"]["source_runs"] == ["early-m0001"]
+    assert req.partition_key == "m0002" and req.run_config["ops"]["fb__mixture"]["config"]["source_runs"] == [
+        "early-m0001"
+    ]
     assert "run late-m0001" not in req.tags["corpus/reason"]
     # the late run of m0001 arrives again, and m0002's result is dated before m0001's (clock skew)
     loop.report("m0001", LOSSES, run="later", minutes=60)
@@ -188,7 +226,11 @@ def test_a_history_of_only_bad_losses_never_proposes(tmp_path: Path) -> None:
         loop.report("m0001", {**LOSSES, "pages": bad}, run=f"bad{i}")
     result, cursor = loop.tick(cursor)
     msg = skip_text(result)
-    assert "no new finished records" in msg and "4 new record(s) skipped" in msg and "negative validation loss: pages=-1.0" in msg
+    assert (
+        "no new finished records" in msg
+        and "4 new record(s) skipped" in msg
+        and "negative validation loss: pages=-1.0" in msg
+    )
     assert len(loop.requests) == 1  # only the bootstrap
 
 
@@ -204,18 +246,28 @@ def test_a_corrupt_cursor_is_replaced_not_fatal(tmp_path: Path) -> None:
 def test_metrics_store_reads_around_broken_files(tmp_path: Path) -> None:
     """The store itself, below the sensor: every broken file is a problem naming it, every good record is read."""
     client = MetricsClient(CorpusStore(root=str(tmp_path)))
-    good = MetricsRecord(run_id="r", pipeline="p", mixture_version="m0001", step=1, tokens_seen=1, val_loss={"a": 1.0}, finished=True)
+    good = MetricsRecord(
+        run_id="r", pipeline="p", mixture_version="m0001", step=1, tokens_seen=1, val_loss={"a": 1.0}, finished=True
+    )
     client.append(good)
     folder = tmp_path / METRICS_DIR / "p"
-    broken = {"a.json": b"", "b.json": b"\x80\x81", "c.json": b"[" * 50_000 + b"]" * 50_000, "d.json": b"[1, 2]",
-              "e.json": b'{"run_id": 1e999}', "f.json": b"\xef\xbb\xbf" + good.model_dump_json().encode()}
+    broken = {
+        "a.json": b"",
+        "b.json": b"\x80\x81",
+        "c.json": b"[" * 50_000 + b"]" * 50_000,
+        "d.json": b"[1, 2]",
+        "e.json": b'{"run_id": 1e999}',
+        "f.json": b"\xef\xbb\xbf" + good.model_dump_json().encode(),
+    }
     for name, data in broken.items():
         (folder / name).write_bytes(data)
     stored = client.read("p")
     assert [r.key for r in stored.records] == ["p/m0001/r/1"] * 2  # the BOM-prefixed copy is read too
     named = {p.where: p.message for p in stored.problems}
     assert set(named) >= {"a.json", "b.json", "c.json", "d.json", "e.json"}
-    assert "not UTF-8" in named["b.json"] and "nested" in named["c.json"] and "expected a JSON object" in named["d.json"]
+    assert (
+        "not UTF-8" in named["b.json"] and "nested" in named["c.json"] and "expected a JSON object" in named["d.json"]
+    )
 
 
 # --- spec-level guard ------------------------------------------------------------------------
@@ -259,12 +311,16 @@ def histories(draw: st.DrawFn, max_rounds: int = 5) -> tuple[list[str], list[Rou
         return dict(zip(domains, values, strict=True))
 
     rounds = draw(st.integers(0, max_rounds))
-    history = [RoundResult(version=f"m{i + 1:04d}", weights=simplex(),
-                           val_loss={d: draw(finite_loss) for d in domains}) for i in range(rounds)]
+    history = [
+        RoundResult(version=f"m{i + 1:04d}", weights=simplex(), val_loss={d: draw(finite_loss) for d in domains})
+        for i in range(rounds)
+    ]
     return domains, history, simplex()
 
 
-POLICY_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+POLICY_SETTINGS = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 
 
 @POLICY_SETTINGS
@@ -296,18 +352,33 @@ def test_regression_policy_always_proposes_valid_weights(case, floor: float) -> 
 
 records_st = st.builds(
     lambda version, losses, finished, run, minutes, step: MetricsRecord(
-        run_id=run, pipeline="fb", mixture_version=version, step=step, tokens_seen=100, val_loss=losses, finished=finished,
-        created_at=T0 + timedelta(minutes=minutes)),
+        run_id=run,
+        pipeline="fb",
+        mixture_version=version,
+        step=step,
+        tokens_seen=100,
+        val_loss=losses,
+        finished=finished,
+        created_at=T0 + timedelta(minutes=minutes),
+    ),
     version=st.sampled_from(["m0001", "m0002", "m0003", "m0009", "mxyz"]),
-    losses=st.dictionaries(st.sampled_from([*DOMAINS, "other"]), st.floats(min_value=-10, max_value=1e4)
-                           | st.sampled_from([math.nan, math.inf, -math.inf]), max_size=4),
-    finished=st.booleans(), run=st.sampled_from(["a", "b", "c"]), minutes=st.integers(-100, 100), step=st.integers(0, 3),
+    losses=st.dictionaries(
+        st.sampled_from([*DOMAINS, "other"]),
+        st.floats(min_value=-10, max_value=1e4) | st.sampled_from([math.nan, math.inf, -math.inf]),
+        max_size=4,
+    ),
+    finished=st.booleans(),
+    run=st.sampled_from(["a", "b", "c"]),
+    minutes=st.integers(-100, 100),
+    step=st.integers(0, 3),
 )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batches=st.lists(st.lists(records_st, max_size=6), min_size=1, max_size=5),
-       policy=st.sampled_from(["uniform", "natural", "excess_loss"]))
+@given(
+    batches=st.lists(st.lists(records_st, max_size=6), min_size=1, max_size=5),
+    policy=st.sampled_from(["uniform", "natural", "excess_loss"]),
+)
 def test_decide_never_raises_and_versions_are_requested_once(batches: list[list[MetricsRecord]], policy: str) -> None:
     spec = MixtureSpec(policy=policy, rounds=4)
     natural = {"docs": 0.2, "pages": 0.3, "code": 0.5}
@@ -336,5 +407,10 @@ def test_every_policy_is_covered() -> None:
 
 def test_metrics_dir_layout_is_what_the_tests_write(tmp_path: Path) -> None:
     client = MetricsClient(CorpusStore(root=str(tmp_path)))
-    where = client.append(MetricsRecord(run_id="r", pipeline="fb", mixture_version="m0001", step=0, tokens_seen=0, val_loss={"a": 1.0}))
-    assert posixpath.join(METRICS_DIR, "fb") in where and json.loads(next((tmp_path / METRICS_DIR / "fb").iterdir()).read_text())["run_id"] == "r"
+    where = client.append(
+        MetricsRecord(run_id="r", pipeline="fb", mixture_version="m0001", step=0, tokens_seen=0, val_loss={"a": 1.0})
+    )
+    assert (
+        posixpath.join(METRICS_DIR, "fb") in where
+        and json.loads(next((tmp_path / METRICS_DIR / "fb").iterdir()).read_text())["run_id"] == "r"
+    )

@@ -34,8 +34,17 @@ def test_an_absurd_finite_loss_is_skipped_and_moves_no_weight(tmp_path: Path) ->
     m0001 = loop.weights(first.run_requests[0])
     # written the way an older writer or a hand-made file leaves it: straight into the store
     loop.folder.mkdir(parents=True, exist_ok=True)
-    record = json.loads(MetricsRecord(run_id="absurd", pipeline="fb", mixture_version="m0001", step=100, tokens_seen=10_000,
-                                      val_loss={**LOSSES, "docs": 4.0}, finished=True).model_dump_json())
+    record = json.loads(
+        MetricsRecord(
+            run_id="absurd",
+            pipeline="fb",
+            mixture_version="m0001",
+            step=100,
+            tokens_seen=10_000,
+            val_loss={**LOSSES, "docs": 4.0},
+            finished=True,
+        ).model_dump_json()
+    )
     record["val_loss"]["pages"] = 1e308
     (loop.folder / "00000000000000000010-absurd-00000100.json").write_text(json.dumps(record))
     result, cursor = loop.tick(cursor)
@@ -48,11 +57,14 @@ def test_an_absurd_finite_loss_is_skipped_and_moves_no_weight(tmp_path: Path) ->
     assert weights["pages"] < 0.6, f"one domain took the mixture: {weights} (m0001: {m0001})"
 
 
-@pytest.mark.parametrize("losses, expected", [
-    ({"a": 1e308}, "implausible validation loss: a=1e+308"),
-    ({"a": MAX_LOSS + 1}, "implausible validation loss"),
-    ({"a": -0.5}, "negative validation loss: a=-0.5"),
-])
+@pytest.mark.parametrize(
+    "losses, expected",
+    [
+        ({"a": 1e308}, "implausible validation loss: a=1e+308"),
+        ({"a": MAX_LOSS + 1}, "implausible validation loss"),
+        ({"a": -0.5}, "negative validation loss: a=-0.5"),
+    ],
+)
 def test_implausible_losses_are_record_problems(losses: dict[str, float], expected: str) -> None:
     rec = MetricsRecord(run_id="r", pipeline="p", mixture_version="m0001", step=1, tokens_seen=1, val_loss=losses)
     assert any(expected in p for p in record_problems(rec))
@@ -75,7 +87,10 @@ def test_the_cli_refuses_absurd_values_and_writes_nothing(tmp_path: Path, capsys
     assert not root.exists() or files_under(root) == []
     with pytest.raises(ValueError, match="not written"):
         MetricsClient(CorpusStorage(root=str(root)).store()).append(
-            MetricsRecord(run_id="r", pipeline="demo", mixture_version="m0001", step=0, tokens_seen=0, val_loss={"a": 1e300}))
+            MetricsRecord(
+                run_id="r", pipeline="demo", mixture_version="m0001", step=0, tokens_seen=0, val_loss={"a": 1e300}
+            )
+        )
     assert metrics_cli([*common, "--val-loss", "docs=2.5"]) == 0
     assert [Path(f).parts[:2] for f in files_under(root)] == [(METRICS_DIR, "demo")]
 
@@ -83,8 +98,21 @@ def test_the_cli_refuses_absurd_values_and_writes_nothing(tmp_path: Path, capsys
 @pytest.mark.parametrize("name", ["..", "../main", "demo/../../x", "Demo", "a b", ".hidden"])
 def test_pipeline_names_are_names_never_paths(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "store"
-    code = metrics_cli(["--root", str(root), "report", "--pipeline", name, "--version", "m0001", "--run-id", "r",
-                        "--val-loss", "docs=2.5"])
+    code = metrics_cli(
+        [
+            "--root",
+            str(root),
+            "report",
+            "--pipeline",
+            name,
+            "--version",
+            "m0001",
+            "--run-id",
+            "r",
+            "--val-loss",
+            "docs=2.5",
+        ]
+    )
     assert code == 1 and "refused: report: pipeline" in capsys.readouterr().err
     assert metrics_cli(["--root", str(root), "list", "--pipeline", name]) == 2
     assert "is not a pipeline name" in capsys.readouterr().err

@@ -31,8 +31,15 @@ BATCH = 5
 
 def _valid_files() -> dict[str, bytes]:
     rows = b"".join(json.dumps({"text": f"record {i} with some words"}).encode() + b"\n" for i in range(8))
-    html = [(f"https://x.example/{i}", "200 OK", f"<html><body><p>page {i}</p></body></html>".encode(),
-             [("Content-Type", "text/html")]) for i in range(4)]
+    html = [
+        (
+            f"https://x.example/{i}",
+            "200 OK",
+            f"<html><body><p>page {i}</p></body></html>".encode(),
+            [("Content-Type", "text/html")],
+        )
+        for i in range(4)
+    ]
     table = io.BytesIO()
     pq.write_table(pa.table({"text": [f"row {i} of text" for i in range(8)]}), table)
     text = "\n\n".join(f"paragraph {i} line one\nline two" for i in range(6)).encode()
@@ -47,14 +54,27 @@ def _valid_files() -> dict[str, bytes]:
 
 
 VALID = _valid_files()
-FORMAT = {"a.jsonl.zst": "jsonl", "a.warc": "warc", "a.warc.gz": "warc", "a.parquet": "parquet", "a.txt": "text", "a.txt.gz": "text"}
+FORMAT = {
+    "a.jsonl.zst": "jsonl",
+    "a.warc": "warc",
+    "a.warc.gz": "warc",
+    "a.parquet": "parquet",
+    "a.txt": "text",
+    "a.txt.gz": "text",
+}
 
 
 def check(folder: Path, name: str, data: bytes, split: str) -> None:
     (folder / name).write_bytes(data)
     fmt = FORMAT[name]
-    source = SourceSpec(name="s", location="data/s", format=fmt, max_doc_chars=1000, chunk_chars=200,
-                        **({"split": split} if fmt == "text" else {}))
+    source = SourceSpec(
+        name="s",
+        location="data/s",
+        format=fmt,
+        max_doc_chars=1000,
+        chunk_chars=200,
+        **({"split": split} if fmt == "text" else {}),
+    )
     for batch in read_source(source, pafs.LocalFileSystem(), str(folder), batch_docs=BATCH):
         assert batch.records == batch.docs.height + batch.dropped.height + batch.quarantine.height
         assert batch.records <= BATCH
@@ -63,17 +83,27 @@ def check(folder: Path, name: str, data: bytes, split: str) -> None:
 
 
 @SETTINGS
-@given(name=st.sampled_from(sorted(VALID)), data=st.binary(max_size=4000),
-       split=st.sampled_from(["file", "line", "paragraph", "chunk", "wikitext"]), magic=st.booleans())
-def test_random_bytes_in_every_format(tmp_path_factory: pytest.TempPathFactory, name: str, data: bytes, split: str, magic: bool) -> None:
+@given(
+    name=st.sampled_from(sorted(VALID)),
+    data=st.binary(max_size=4000),
+    split=st.sampled_from(["file", "line", "paragraph", "chunk", "wikitext"]),
+    magic=st.booleans(),
+)
+def test_random_bytes_in_every_format(
+    tmp_path_factory: pytest.TempPathFactory, name: str, data: bytes, split: str, magic: bool
+) -> None:
     if magic:  # start like the real thing, so the parser gets past its first check
         data = VALID[name][:8] + data
     check(tmp_path_factory.mktemp("noise"), name, data, split)
 
 
 @SETTINGS
-@given(name=st.sampled_from(sorted(VALID)), data=st.data(), split=st.sampled_from(["file", "line", "paragraph", "chunk"]))
-def test_mutated_valid_files_in_every_format(tmp_path_factory: pytest.TempPathFactory, name: str, data: st.DataObject, split: str) -> None:
+@given(
+    name=st.sampled_from(sorted(VALID)), data=st.data(), split=st.sampled_from(["file", "line", "paragraph", "chunk"])
+)
+def test_mutated_valid_files_in_every_format(
+    tmp_path_factory: pytest.TempPathFactory, name: str, data: st.DataObject, split: str
+) -> None:
     blob = bytearray(VALID[name])
     for _ in range(data.draw(st.integers(1, 6), label="flips")):
         i = data.draw(st.integers(0, len(blob) - 1), label="at")

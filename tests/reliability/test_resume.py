@@ -34,13 +34,15 @@ KILL_POINTS = (3, 9, 9)  # files each run writes before its kill; about half of 
 
 
 def resume_spec(src: Path) -> PipelineSpec:
-    return parse_spec({
-        "pipeline": "rs",
-        "shard_docs": 10,
-        "sources": [{"name": "a", "location": str(src / "a"), "format": "jsonl", "url_field": "url"}],
-        "stages": [{"name": "quality", "op": "gopher_quality@1"}, {"name": "deduped", "op": "dedup_minhash@1"}],
-        "tokenizer": {"vocab_size": 300, "sample_docs": 100, "val_min_docs": 2},
-    })
+    return parse_spec(
+        {
+            "pipeline": "rs",
+            "shard_docs": 10,
+            "sources": [{"name": "a", "location": str(src / "a"), "format": "jsonl", "url_field": "url"}],
+            "stages": [{"name": "quality", "op": "gopher_quality@1"}, {"name": "deduped", "op": "dedup_minhash@1"}],
+            "tokenizer": {"vocab_size": 300, "sample_docs": 100, "val_min_docs": 2},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +92,13 @@ def written_since(paths: list[Path], since_ns: int, where: str) -> set[str]:
 def run_and_kill(kind: str, spec_file: Path, root: Path, where: str, after: int) -> tuple[int, set[str]]:
     """Start the victim; SIGKILL it once ``after`` files under ``where`` were written. Returns (start ns, files written)."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.resume_worker", kind, str(spec_file), str(root)],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.resume_worker", kind, str(spec_file), str(root)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"started"
         since = time.time_ns()
@@ -134,7 +141,9 @@ def test_sigkill_at_several_points_resumes_and_matches_an_uninterrupted_run(prep
     for point in KILL_POINTS:
         since, written = run_and_kill(kind, spec_file, root, where, point)
         recomputed = written & done_before
-        assert len(recomputed) <= 1, f"{kind}: shards finished before the kill were computed again: {sorted(recomputed)[:4]}"
+        assert len(recomputed) <= 1, (
+            f"{kind}: shards finished before the kill were computed again: {sorted(recomputed)[:4]}"
+        )
         done_before |= written
     since = time.time_ns()
     result = run(kind, spec, CorpusStore(root=str(root)))
@@ -143,11 +152,17 @@ def test_sigkill_at_several_points_resumes_and_matches_an_uninterrupted_run(prep
         computed = info["shards_signed"] - info["tasks_resumed"]
         never_started = info["shards_signed"] - len(done_before)
         assert info["tasks_resumed"] >= sum(KILL_POINTS) - len(KILL_POINTS) and never_started > 0
-        assert computed - never_started <= 1, f"index: the final run recomputed {computed - never_started} finished signature tasks"
+        assert computed - never_started <= 1, (
+            f"index: the final run recomputed {computed - never_started} finished signature tasks"
+        )
     else:
         rewritten = written_since(outputs_of(root), since, where)
         assert rewritten, "the final run had work left: the kills came too late to test anything"
-        assert len(rewritten & done_before) <= 1, f"{kind}: the final run recomputed {len(rewritten & done_before)} finished shards"
+        assert len(rewritten & done_before) <= 1, (
+            f"{kind}: the final run recomputed {len(rewritten & done_before)} finished shards"
+        )
     assert committed_outputs(root) == expected, f"{kind}: the resumed output differs from an uninterrupted run"
     receipts = root / "rs" / "_receipts"
-    assert not receipts.exists() or not any(p.is_file() for p in receipts.rglob("*")), "receipts must be removed after commit"
+    assert not receipts.exists() or not any(p.is_file() for p in receipts.rglob("*")), (
+        "receipts must be removed after commit"
+    )

@@ -38,8 +38,12 @@ def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.getsockname()[1]}", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.getsockname()[1]}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     yield hits
     stop.set()
@@ -48,7 +52,9 @@ def listener(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 
 @pytest.mark.parametrize("allowed", ["", "s3://corpus-data/sources", "/tmp:s3://corpus-data/sources/"])
-def test_a_bucket_outside_the_allow_list_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, allowed: str) -> None:
+def test_a_bucket_outside_the_allow_list_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, allowed: str
+) -> None:
     monkeypatch.setenv("CORPUS_ALLOWED_ROOTS", allowed)
     policy = PathPolicy.default(tmp_path)
     for location in ("s3://other-bucket/", "s3://corpus-data/sourcesx/a", "s3://corpus-data/other"):
@@ -57,26 +63,34 @@ def test_a_bucket_outside_the_allow_list_is_refused(tmp_path: Path, monkeypatch:
         assert [i.field for i in exc.value.issues] == ["sources[0].location"]
         assert "outside the allowed S3 prefixes" in str(exc.value) and "CORPUS_ALLOWED_ROOTS" in str(exc.value)
     if allowed:
-        assert load_spec(spec("s3://corpus-data/sources/web"), policy).sources[0].location == "s3://corpus-data/sources/web"
+        assert (
+            load_spec(spec("s3://corpus-data/sources/web"), policy).sources[0].location
+            == "s3://corpus-data/sources/web"
+        )
         assert load_spec(spec("s3://corpus-data/sources"), policy)
 
 
 def test_the_cli_loader_refuses_an_outside_bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORPUS_ALLOWED_ROOTS", "s3://corpus-data")
     path = tmp_path / "defs.yaml"
-    path.write_text("type: platform_assets.components.PipelineComponent\nattributes:\n  pipeline: probe\n"
-                    "  sources: [{name: a, location: 's3://other-bucket/x', format: jsonl}]\n")
+    path.write_text(
+        "type: platform_assets.components.PipelineComponent\nattributes:\n  pipeline: probe\n"
+        "  sources: [{name: a, location: 's3://other-bucket/x', format: jsonl}]\n"
+    )
     with pytest.raises(SpecError, match="outside the allowed S3 prefixes"):
         load_spec_file(path, PathPolicy.default(tmp_path))
 
 
-def test_agent_tools_never_contact_a_bucket_outside_the_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  listener: list[int]) -> None:
+def test_agent_tools_never_contact_a_bucket_outside_the_allow_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listener: list[int]
+) -> None:
     monkeypatch.setenv("CORPUS_ALLOWED_ROOTS", "s3://corpus-data")
     (tmp_path / "data").mkdir()
     toolbox = Toolbox(tmp_path, [])
-    for tool, args in [("sample_documents", {"source": "s3://other-bucket/x"}),
-                       ("profile_source", {"source": "s3://other-bucket/x"})]:
+    for tool, args in [
+        ("sample_documents", {"source": "s3://other-bucket/x"}),
+        ("profile_source", {"source": "s3://other-bucket/x"}),
+    ]:
         result = toolbox.call(tool, args)
         assert result.is_error and "outside the allowed S3 prefixes" in str(result.content)
     assert toolbox.call("list_sources", {}).content["s3"].startswith("s3:// locations under s3://corpus-data")
@@ -90,7 +104,9 @@ def hits_after(hits: list[int]) -> int:
     return len(hits)
 
 
-def test_a_malformed_s3_entry_in_the_allow_list_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_malformed_s3_entry_in_the_allow_list_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CORPUS_ALLOWED_ROOTS", "s3://Bad_Bucket")
     with pytest.raises(ValueError, match="CORPUS_ALLOWED_ROOTS: 's3://Bad_Bucket' is not an s3://bucket/prefix"):
         PathPolicy.default(tmp_path)

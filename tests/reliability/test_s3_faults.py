@@ -36,7 +36,9 @@ def proxy(moto_endpoint: str):
 
 
 @pytest.fixture
-def bucket(moto_endpoint: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+def bucket(
+    moto_endpoint: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -47,8 +49,16 @@ def bucket(moto_endpoint: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatc
 
 
 def store_via(proxy: FaultProxy, bucket: str, max_attempts: int = 8) -> CorpusStore:
-    return CorpusStore(root=f"s3://{bucket}/root", s3=S3Options(endpoint_url=proxy.url, region="us-east-1", access_key_id="testing",
-                                                                 secret_access_key="testing", max_attempts=max_attempts))
+    return CorpusStore(
+        root=f"s3://{bucket}/root",
+        s3=S3Options(
+            endpoint_url=proxy.url,
+            region="us-east-1",
+            access_key_id="testing",
+            secret_access_key="testing",
+            max_attempts=max_attempts,
+        ),
+    )
 
 
 def direct(moto_endpoint: str):
@@ -94,18 +104,30 @@ def test_transient_read_faults_are_retried_until_the_read_succeeds(proxy, bucket
     assert pl.from_arrow(store.read_table("t/part-00000.parquet")).equals(frame)
     for key in ("/root/b.bin", "/root/t/part-00000.parquet"):
         outcomes = [p.outcome for p in proxy.requests("GET", key)]
-        assert outcomes[:2] == [action, action] and outcomes[2:] and all(o == "forwarded 206" or o == "forwarded 200" for o in outcomes[2:])
+        assert (
+            outcomes[:2] == [action, action]
+            and outcomes[2:]
+            and all(o == "forwarded 206" or o == "forwarded 200" for o in outcomes[2:])
+        )
 
 
 def test_a_store_wide_storm_of_faults_changes_no_byte(proxy, bucket, moto_endpoint, tmp_path: Path) -> None:
     """Raw and normalized stages on S3 with about a third of the requests failing: the same shards as on local disk."""
     src = tmp_path / "src"
     write_prose_jsonl(src / "a.jsonl", 90, seed=9)
-    spec = parse_spec({"pipeline": "flaky", "shard_docs": 30, "sources": [{"name": "a", "location": str(src), "format": "jsonl"}],
-                       "stages": [{"name": "normalized", "op": "normalize_text@1"}]})
+    spec = parse_spec(
+        {
+            "pipeline": "flaky",
+            "shard_docs": 30,
+            "sources": [{"name": "a", "location": str(src), "format": "jsonl"}],
+            "stages": [{"name": "normalized", "op": "normalize_text@1"}],
+        }
+    )
     local = CorpusStore(root=str(tmp_path / "local"))
     remote = store_via(proxy, bucket)
-    proxy.add(Rule("slowdown", None, "/root/", times=None, every=5), Rule("internal", None, "/root/", times=None, every=7))
+    proxy.add(
+        Rule("slowdown", None, "/root/", times=None, every=5), Rule("internal", None, "/root/", times=None, every=7)
+    )
     for store in (local, remote):
         runner.run_raw(spec, "a", store, source_location=(pafs.LocalFileSystem(), str(src)))
         runner.run_stage(spec, "normalized", "a", store)
@@ -122,8 +144,10 @@ def test_a_store_wide_storm_of_faults_changes_no_byte(proxy, bucket, moto_endpoi
 # --- faults that do not go away ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action, aws_error", [("slowdown", "SLOW_DOWN"), ("internal", "INTERNAL_FAILURE"),
-                                               ("drop_request", "NETWORK_CONNECTION")])
+@pytest.mark.parametrize(
+    "action, aws_error",
+    [("slowdown", "SLOW_DOWN"), ("internal", "INTERNAL_FAILURE"), ("drop_request", "NETWORK_CONNECTION")],
+)
 def test_a_failed_upload_leaves_nothing_and_says_why(proxy, bucket, moto_endpoint, action: str, aws_error: str) -> None:
     store = store_via(proxy, bucket, max_attempts=3)
     proxy.add(Rule(action, "PUT", "/root/p/part-00000.parquet", times=None))
@@ -153,11 +177,15 @@ def test_a_failed_commit_exposes_nothing_and_a_retry_commits(proxy, bucket, moto
     assert store.read_partition("p/stage/src")["text"].to_list() == ["doc 0", "doc 1", "doc 2"]
 
 
-def test_a_stage_that_cannot_commit_leaves_readers_nothing_then_recovers(proxy, bucket, moto_endpoint, tmp_path: Path) -> None:
+def test_a_stage_that_cannot_commit_leaves_readers_nothing_then_recovers(
+    proxy, bucket, moto_endpoint, tmp_path: Path
+) -> None:
     """The raw stage re-run on S3 while manifests cannot be written: the old output is withdrawn, no mix is visible."""
     src = tmp_path / "src"
     write_prose_jsonl(src / "a.jsonl", 60, seed=2)
-    spec = parse_spec({"pipeline": "commit", "shard_docs": 20, "sources": [{"name": "a", "location": str(src), "format": "jsonl"}]})
+    spec = parse_spec(
+        {"pipeline": "commit", "shard_docs": 20, "sources": [{"name": "a", "location": str(src), "format": "jsonl"}]}
+    )
     store = store_via(proxy, bucket, max_attempts=2)
     location = (pafs.LocalFileSystem(), str(src))
     runner.run_raw(spec, "a", store, source_location=location)

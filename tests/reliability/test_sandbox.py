@@ -51,39 +51,50 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (private / "keys.jsonl").write_text(json.dumps({"text": SECRET_TEXT}) + "\n")
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "secret.jsonl").write_text(json.dumps({"text": SECRET_TEXT + " " * 10 + "more private words here"}) + "\n")
+    (outside / "secret.jsonl").write_text(
+        json.dumps({"text": SECRET_TEXT + " " * 10 + "more private words here"}) + "\n"
+    )
     (outside / "nested").mkdir()
     (outside / "nested" / "deep.jsonl").write_text(json.dumps({"text": SECRET_TEXT + " nested"}) + "\n")
     return root
 
 
 def spec_at(location: str, **source: object) -> dict:
-    return {"pipeline": "probe", "sources": [{"name": "src", "location": location, "format": "jsonl", **source}],
-            "stages": [{"name": "normalized", "op": "normalize_text@1"}]}
+    return {
+        "pipeline": "probe",
+        "sources": [{"name": "src", "location": location, "format": "jsonl", **source}],
+        "stages": [{"name": "normalized", "op": "normalize_text@1"}],
+    }
 
 
 # --- the path policy -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("location, reason", [
-    ("data/../data_private", "outside the allowed roots"),             # a sibling whose name starts like the root
-    ("data_private/keys.jsonl", "outside the allowed roots"),
-    ("./data/../../outside", "outside the allowed roots"),
-    ("data//..//..//outside", "outside the allowed roots"),
-    ("data/./sources/../../../outside/secret.jsonl", "outside the allowed roots"),
-    ("data/sources/notes/\n/../../../../outside", "outside the allowed roots"),  # a newline inside a name changes nothing
-    ("//etc/passwd", "absolute paths are not allowed"),
-    ("~root/.ssh", "home-relative paths are not allowed"),
-    ("~", "home-relative paths are not allowed"),
-    ("FILE:///etc/passwd", "FILE:// locations are not allowed"),
-    ("S3://bucket/x", "S3:// locations are not allowed"),
-    ("gs://bucket/x", "gs:// locations are not allowed"),
-    ("hdfs://namenode/x", "hdfs:// locations are not allowed"),
-    ("s3://bucket/../other-bucket/x", "not a valid s3://bucket/prefix"),
-    ("s3://bucket/%2e%2e/x", "not a valid s3://bucket/prefix"),
-    ("s3://bucket/x?versionId=1", "not a valid s3://bucket/prefix"),
-    ("s3://user:pass@bucket/x", "not a valid s3://bucket/prefix"),
-])
+@pytest.mark.parametrize(
+    "location, reason",
+    [
+        ("data/../data_private", "outside the allowed roots"),  # a sibling whose name starts like the root
+        ("data_private/keys.jsonl", "outside the allowed roots"),
+        ("./data/../../outside", "outside the allowed roots"),
+        ("data//..//..//outside", "outside the allowed roots"),
+        ("data/./sources/../../../outside/secret.jsonl", "outside the allowed roots"),
+        (
+            "data/sources/notes/\n/../../../../outside",
+            "outside the allowed roots",
+        ),  # a newline inside a name changes nothing
+        ("//etc/passwd", "absolute paths are not allowed"),
+        ("~root/.ssh", "home-relative paths are not allowed"),
+        ("~", "home-relative paths are not allowed"),
+        ("FILE:///etc/passwd", "FILE:// locations are not allowed"),
+        ("S3://bucket/x", "S3:// locations are not allowed"),
+        ("gs://bucket/x", "gs:// locations are not allowed"),
+        ("hdfs://namenode/x", "hdfs:// locations are not allowed"),
+        ("s3://bucket/../other-bucket/x", "not a valid s3://bucket/prefix"),
+        ("s3://bucket/%2e%2e/x", "not a valid s3://bucket/prefix"),
+        ("s3://bucket/x?versionId=1", "not a valid s3://bucket/prefix"),
+        ("s3://user:pass@bucket/x", "not a valid s3://bucket/prefix"),
+    ],
+)
 def test_disguised_traversals_are_refused(project: Path, location: str, reason: str) -> None:
     with pytest.raises(SpecError) as exc:
         load_spec(spec_at(location), PathPolicy.default(project))
@@ -91,14 +102,17 @@ def test_disguised_traversals_are_refused(project: Path, location: str, reason: 
     assert reason in messages["sources[0].location"], messages
 
 
-@pytest.mark.parametrize("location", [
-    "data/%2e%2e/%2e%2e/outside",       # percent-encoding is not decoded: a folder literally named %2e%2e
-    "data/..%2f..%2foutside",
-    "data/%252e%252e/outside",
-    "data/\uff0e\uff0e/\uff0e\uff0e/outside",  # fullwidth dots are not dots
-    "data/..\\..\\outside",             # a backslash is a character of a name on POSIX
-    "data/\u2025/outside",              # the two-dot leader
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "data/%2e%2e/%2e%2e/outside",  # percent-encoding is not decoded: a folder literally named %2e%2e
+        "data/..%2f..%2foutside",
+        "data/%252e%252e/outside",
+        "data/\uff0e\uff0e/\uff0e\uff0e/outside",  # fullwidth dots are not dots
+        "data/..\\..\\outside",  # a backslash is a character of a name on POSIX
+        "data/\u2025/outside",  # the two-dot leader
+    ],
+)
 def test_encoded_traversals_stay_literal_names_inside_the_root(project: Path, location: str) -> None:
     """Nothing decodes a location: these are odd folder names under data/, never a way out."""
     policy = PathPolicy.default(project)
@@ -151,18 +165,29 @@ def test_links_inside_a_source_folder_are_not_followed_by_the_raw_stage(project:
     spec = spec.model_copy(update={"sources": [spec.sources[0].model_copy(update={"location": str(notes)})]})
     resources = default_resources()
     resources["storage"] = CorpusStorage(root=str(tmp_path / "store"))
-    result = dg.materialize(list(build_pipeline_defs(spec).assets), selection=[dg.AssetKey(["probe", "raw"])],
-                            partition_key="src", resources=resources, instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        list(build_pipeline_defs(spec).assets),
+        selection=[dg.AssetKey(["probe", "raw"])],
+        partition_key="src",
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     store = resources["storage"].store()
     rep = runner.read_report(store, "probe", "raw", "src")
     assert rep.kept == 40 and rep.quarantined == {"outside_location": 3} and rep.conserved
     q = store.read_partition(runner.quarantine_dir("probe", "raw", "src"))
-    assert sorted(q["file"]) == ["zz_dir", "zz_link.jsonl", "zz_private.jsonl"]  # the folder link itself: nothing inside it is listed
+    assert sorted(q["file"]) == [
+        "zz_dir",
+        "zz_link.jsonl",
+        "zz_private.jsonl",
+    ]  # the folder link itself: nothing inside it is listed
     assert set(q["offset"]) == {-1} and all("symbolic link that leads outside" in e for e in q["error"])
     everything = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
     assert SECRET_TEXT.encode() not in everything
-    md = json.dumps({k: str(v.value) for k, v in result.asset_materializations_for_node("probe__raw")[0].metadata.items()})
+    md = json.dumps(
+        {k: str(v.value) for k, v in result.asset_materializations_for_node("probe__raw")[0].metadata.items()}
+    )
     assert SECRET_TEXT not in md
 
 
@@ -170,10 +195,13 @@ def test_agent_tools_do_not_follow_links_out_of_a_source(project: Path) -> None:
     plant_links(project)
     toolbox = Toolbox(project, ["data/sources/notes"])
     outputs = []
-    for name, args in [("list_sources", {}), ("sample_documents", {"source": "notes", "n": 20}),
-                       ("sample_documents", {"source": "data/sources/notes/zz_dir"}),
-                       ("profile_source", {"source": "notes", "n": 200}),
-                       ("dry_run", {"spec": spec_at("data/sources/notes"), "n": 200})]:
+    for name, args in [
+        ("list_sources", {}),
+        ("sample_documents", {"source": "notes", "n": 20}),
+        ("sample_documents", {"source": "data/sources/notes/zz_dir"}),
+        ("profile_source", {"source": "notes", "n": 200}),
+        ("dry_run", {"spec": spec_at("data/sources/notes"), "n": 200}),
+    ]:
         result = toolbox.call(name, args)
         outputs.append(result.render())
         if name == "sample_documents" and args["source"] == "notes":
@@ -182,7 +210,9 @@ def test_agent_tools_do_not_follow_links_out_of_a_source(project: Path) -> None:
             assert not result.is_error, result.content
             raw = next(r for r in result.content["stages"] if r["stage"] == "raw")
             assert raw["kept"] == 40 and raw["quarantined"] == {"outside_location": 3}
-    assert toolbox.call("sample_documents", {"source": "data/sources/notes/zz_dir"}).is_error  # the link itself leads out
+    assert toolbox.call(
+        "sample_documents", {"source": "data/sources/notes/zz_dir"}
+    ).is_error  # the link itself leads out
     for text in outputs:
         assert SECRET_TEXT not in text
 
@@ -205,8 +235,18 @@ def test_every_yaml_load_in_the_project_is_safe() -> None:
             tree = ast.parse(path.read_text(), filename=str(path))
             for node in ast.walk(tree):
                 if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "yaml":
-                    if node.attr in ("load", "load_all", "full_load", "full_load_all", "unsafe_load", "unsafe_load_all",
-                                     "Loader", "FullLoader", "UnsafeLoader", "add_constructor"):
+                    if node.attr in (
+                        "load",
+                        "load_all",
+                        "full_load",
+                        "full_load_all",
+                        "unsafe_load",
+                        "unsafe_load_all",
+                        "Loader",
+                        "FullLoader",
+                        "UnsafeLoader",
+                        "add_constructor",
+                    ):
                         unsafe.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} yaml.{node.attr}")
     assert unsafe == []
     from dagster_shared.yaml_utils import DagsterYamlLoader
@@ -226,7 +266,7 @@ def load_defs_folder(files: dict[str, str]) -> Exception | None:
         try:
             with sandbox.build_all_defs():
                 return None
-        except Exception as exc:  # noqa: BLE001 - the failure is the finding
+        except Exception as exc:
             return exc
 
 
@@ -243,11 +283,14 @@ def chain_text(exc: BaseException) -> str:
 DEFS_HEAD = "type: platform_assets.components.PipelineComponent\nattributes:\n"
 
 
-@pytest.mark.parametrize("attack", [
-    "  pipeline: !!python/object/apply:os.system [\"touch {marker}\"]\n",
-    "  pipeline: probe\n  description: !!python/object/apply:subprocess.check_output [[\"touch\", \"{marker}\"]]\n",
-    "  pipeline: probe\n  sources: !!python/object/new:os.system [\"touch {marker}\"]\n",
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        '  pipeline: !!python/object/apply:os.system ["touch {marker}"]\n',
+        '  pipeline: probe\n  description: !!python/object/apply:subprocess.check_output [["touch", "{marker}"]]\n',
+        '  pipeline: probe\n  sources: !!python/object/new:os.system ["touch {marker}"]\n',
+    ],
+)
 def test_python_tags_in_defs_yaml_never_run(tmp_path: Path, attack: str) -> None:
     marker = tmp_path / "executed"
     text = DEFS_HEAD + attack.format(marker=marker)
@@ -265,8 +308,10 @@ def test_templates_in_defs_yaml_are_refused_not_rendered(tmp_path: Path, monkeyp
     """Dagster components can render ``{{ env.X }}``; a pipeline spec must not: it would copy secrets into metadata."""
     secret = "FAKE-aws-secret-0123456789abcdef"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    text = DEFS_HEAD + ("  pipeline: probe\n  description: \"key {{ env.AWS_SECRET_ACCESS_KEY }}\"\n"
-                        "  sources:\n    - {name: a, location: s3://bucket/a, format: jsonl}\n")
+    text = DEFS_HEAD + (
+        '  pipeline: probe\n  description: "key {{ env.AWS_SECRET_ACCESS_KEY }}"\n'
+        "  sources:\n    - {name: a, location: s3://bucket/a, format: jsonl}\n"
+    )
     exc = load_defs_folder({"defs.yaml": text})
     assert exc is not None
     message = chain_text(exc)
@@ -317,13 +362,15 @@ def test_dry_run_survives_a_decompression_bomb_in_bounded_memory(project: Path) 
     assert peak < 64 << 20, f"peak Python memory {peak / 2**20:.0f} MiB for a 200 MiB line"
 
 
-def test_dry_run_temporary_store_is_removed_even_when_a_stage_fails(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_temporary_store_is_removed_even_when_a_stage_fails(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tempfile
 
     made: list[str] = []
     real = tempfile.mkdtemp
 
-    def spy(*a, **k):  # noqa: ANN002, ANN003
+    def spy(*a, **k):
         made.append(real(*a, **k))
         return made[-1]
 

@@ -62,16 +62,28 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def storage_for(endpoint: str, root: str, *, literal: bool = False) -> CorpusStorage:
     secret = SECRETS["AWS_SECRET_ACCESS_KEY"] if literal else dg.EnvVar("AWS_SECRET_ACCESS_KEY")
     token = SECRETS["AWS_SESSION_TOKEN"] if literal else dg.EnvVar("AWS_SESSION_TOKEN")
-    return CorpusStorage(root=root, s3=S3Resource(endpoint_url=endpoint, region_name="us-east-1",
-                                                  aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
-                                                  aws_secret_access_key=secret, aws_session_token=token))
+    return CorpusStorage(
+        root=root,
+        s3=S3Resource(
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        ),
+    )
 
 
 def spec_for(src: Path, pipeline: str, stages: list[dict] | None = None) -> PipelineSpec:
-    return parse_spec({"pipeline": pipeline, "sources": [{"name": "notes", "location": str(src), "format": "jsonl"}],
-                       "stages": stages or [{"name": "normalized", "op": "normalize_text@1"},
-                                            {"name": "deduped", "op": "dedup_exact@1"}],
-                       "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 1}})
+    return parse_spec(
+        {
+            "pipeline": pipeline,
+            "sources": [{"name": "notes", "location": str(src), "format": "jsonl"}],
+            "stages": stages
+            or [{"name": "normalized", "op": "normalize_text@1"}, {"name": "deduped", "op": "dedup_exact@1"}],
+            "tokenizer": {"vocab_size": 300, "sample_docs": 50, "val_min_docs": 1},
+        }
+    )
 
 
 def run_texts(instance: dg.DagsterInstance) -> dict[str, str]:
@@ -107,7 +119,9 @@ def leaks(named: dict[str, str | bytes]) -> list[str]:
 
 
 @pytest.mark.parametrize("literal", [False, True], ids=["envvar", "literal"])
-def test_secrets_never_leave_the_environment(tmp_path: Path, moto_endpoint: str, secret_env, capfd, literal: bool) -> None:
+def test_secrets_never_leave_the_environment(
+    tmp_path: Path, moto_endpoint: str, secret_env, capfd, literal: bool
+) -> None:
     bucket = f"secrets-{hashlib.md5(str(tmp_path).encode()).hexdigest()[:10]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     write_prose_jsonl(tmp_path / "src" / "notes.jsonl", 60, seed=4)
@@ -122,20 +136,34 @@ def test_secrets_never_leave_the_environment(tmp_path: Path, moto_endpoint: str,
         # 1. the whole build loop through the CLI's code path (with a plain-value secret: its first segment)
         ok = spec_for(tmp_path / "src", "ok")
         if literal:
-            dg.materialize(list(build_pipeline_defs(ok).assets), selection=[dg.AssetKey(["ok", "raw"]), dg.AssetKey(["ok", "normalized"])],
-                           partition_key="notes", resources=resources, instance=instance)
+            dg.materialize(
+                list(build_pipeline_defs(ok).assets),
+                selection=[dg.AssetKey(["ok", "raw"]), dg.AssetKey(["ok", "normalized"])],
+                partition_key="notes",
+                resources=resources,
+                instance=instance,
+            )
         else:
             materialize_pipeline(ok, resources=resources, instance=instance, parallel=1, progress=print)
         # 2. failing runs: a source that is not there, a bucket that does not exist, a stage before its input
         cases = [
             (spec_for(tmp_path / "missing", "missing"), resources, ["raw"]),
-            (spec_for(tmp_path / "src", "nobucket"), {**resources, "storage": storage_for(moto_endpoint, "s3://no-such-bucket-x/store",
-                                                                                         literal=literal)}, ["raw"]),
+            (
+                spec_for(tmp_path / "src", "nobucket"),
+                {**resources, "storage": storage_for(moto_endpoint, "s3://no-such-bucket-x/store", literal=literal)},
+                ["raw"],
+            ),
             (spec_for(tmp_path / "src", "early"), resources, ["normalized"]),
         ]
         for spec, res, keys in cases:
-            result = dg.materialize(list(build_pipeline_defs(spec).assets), selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
-                                    partition_key="notes", resources=res, instance=instance, raise_on_error=False)
+            result = dg.materialize(
+                list(build_pipeline_defs(spec).assets),
+                selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
+                partition_key="notes",
+                resources=res,
+                instance=instance,
+                raise_on_error=False,
+            )
             assert not result.success, spec.pipeline
             for event in result.all_events:
                 if event.event_type == dg.DagsterEventType.STEP_FAILURE:
@@ -146,19 +174,35 @@ def test_secrets_never_leave_the_environment(tmp_path: Path, moto_endpoint: str,
     assert any("FileNotFoundError" in f and "does not exist" in f for f in failures)
     assert any("no-such-bucket-x" in f for f in failures)
     assert any("materialize the upstream asset" in f for f in failures)
-    places: dict[str, str | bytes] = {"stdout": out, "stderr": err, **{f"failure {i}": f for i, f in enumerate(failures)},
-                                      **recorded, **instance_files, **s3_objects(moto_endpoint, bucket),
-                                      "S3Options repr": repr(resources["storage"].s3_options())}
+    places: dict[str, str | bytes] = {
+        "stdout": out,
+        "stderr": err,
+        **{f"failure {i}": f for i, f in enumerate(failures)},
+        **recorded,
+        **instance_files,
+        **s3_objects(moto_endpoint, bucket),
+        "S3Options repr": repr(resources["storage"].s3_options()),
+    }
     # the scan sees what it must: log messages (the raw asset logs its source location) and the objects written
     assert str(tmp_path / "src") in "".join(recorded.values()) and str(tmp_path / "src") in err
     written = "".join(k for k in places if isinstance(k, str))
-    assert "ok/normalized/notes/_manifest.json" in written and (literal or "ok/tokenized/notes/_manifest.json" in written)
+    assert "ok/normalized/notes/_manifest.json" in written and (
+        literal or "ok/tokenized/notes/_manifest.json" in written
+    )
     assert leaks(places) == []
 
 
 def test_s3_options_repr_and_display_hide_credentials() -> None:
-    opts = S3Options(endpoint_url="http://127.0.0.1:9000", access_key_id=ACCESS_KEY_ID,
-                     secret_access_key=SECRETS["AWS_SECRET_ACCESS_KEY"], session_token=SECRETS["AWS_SESSION_TOKEN"])
+    opts = S3Options(
+        endpoint_url="http://127.0.0.1:9000",
+        access_key_id=ACCESS_KEY_ID,
+        secret_access_key=SECRETS["AWS_SECRET_ACCESS_KEY"],
+        session_token=SECRETS["AWS_SESSION_TOKEN"],
+    )
     text = repr(opts) + str(opts)
-    assert SECRETS["AWS_SECRET_ACCESS_KEY"] not in text and SECRETS["AWS_SESSION_TOKEN"] not in text and ACCESS_KEY_ID not in text
+    assert (
+        SECRETS["AWS_SECRET_ACCESS_KEY"] not in text
+        and SECRETS["AWS_SESSION_TOKEN"] not in text
+        and ACCESS_KEY_ID not in text
+    )
     assert "credentials=set" in text

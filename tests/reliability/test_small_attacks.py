@@ -43,14 +43,21 @@ def issues(data: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_nan_in_an_operator_threshold_is_not_called_out_of_range(value: float) -> None:
-    found = issues(spec(stages=[{"name": "q", "op": "gopher_quality@1", "config": {"max_non_alpha_words_ratio": value}}]))
+    found = issues(
+        spec(stages=[{"name": "q", "op": "gopher_quality@1", "config": {"max_non_alpha_words_ratio": value}}])
+    )
     assert found == {"stages[0].steps[0].config.max_non_alpha_words_ratio": "Input should be a finite number"}
 
 
-@pytest.mark.parametrize("section", [{"tokenizer": {"val_fraction": math.nan}},
-                                     {"mixture": {"max_epochs": math.nan}},
-                                     {"mixture": {"policy_config": {"floor": math.nan}}},
-                                     {"mixture": {"policy": "regression", "policy_config": {"explore_concentration": math.inf}}}])
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"tokenizer": {"val_fraction": math.nan}},
+        {"mixture": {"max_epochs": math.nan}},
+        {"mixture": {"policy_config": {"floor": math.nan}}},
+        {"mixture": {"policy": "regression", "policy_config": {"explore_concentration": math.inf}}},
+    ],
+)
 def test_nan_anywhere_in_a_spec_is_reported_as_not_finite(section: dict[str, Any]) -> None:
     found = issues(spec(**section))
     assert len(found) == 1 and next(iter(found.values())) == "Input should be a finite number", found
@@ -59,11 +66,17 @@ def test_nan_anywhere_in_a_spec_is_reported_as_not_finite(section: dict[str, Any
 # --- a duplicate stage name ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stages", [
-    [{"name": "x", "op": "normalize_text@1"}, {"name": "x", "op": "normalize_text@1"}],
-    [{"name": "a", "op": "normalize_text@1"}, {"name": "b", "op": "normalize_text@1"},
-     {"name": "a", "op": "normalize_text@1", "input": "b"}],
-])
+@pytest.mark.parametrize(
+    "stages",
+    [
+        [{"name": "x", "op": "normalize_text@1"}, {"name": "x", "op": "normalize_text@1"}],
+        [
+            {"name": "a", "op": "normalize_text@1"},
+            {"name": "b", "op": "normalize_text@1"},
+            {"name": "a", "op": "normalize_text@1", "input": "b"},
+        ],
+    ],
+)
 def test_a_duplicate_stage_name_is_one_issue_and_no_cycle(stages: list[dict[str, Any]]) -> None:
     found = issues(spec(stages=stages))
     assert list(found) == [f"stages[{len(stages) - 1}].name"] and "duplicate asset name" in next(iter(found.values()))
@@ -71,8 +84,14 @@ def test_a_duplicate_stage_name_is_one_issue_and_no_cycle(stages: list[dict[str,
 
 
 def test_a_real_cycle_is_still_reported() -> None:
-    found = issues(spec(stages=[{"name": "a", "op": "normalize_text@1", "input": "b"},
-                                {"name": "b", "op": "normalize_text@1", "input": "a"}]))
+    found = issues(
+        spec(
+            stages=[
+                {"name": "a", "op": "normalize_text@1", "input": "b"},
+                {"name": "b", "op": "normalize_text@1", "input": "a"},
+            ]
+        )
+    )
     assert any("cycle: a -> b -> a" in m for m in found.values())
 
 
@@ -84,33 +103,50 @@ def write_warc(path: Path, bodies: dict[str, bytes]) -> None:
     w = WARCWriter(buf, gzip=False)
     for name, body in bodies.items():
         headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(f"https://example.org/{name}", "response", payload=io.BytesIO(body),
-                                            http_headers=headers))
+        w.write_record(
+            w.create_warc_record(
+                f"https://example.org/{name}", "response", payload=io.BytesIO(body), http_headers=headers
+            )
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buf.getvalue())
 
 
-PAGE = b"<html><head><title>t</title></head><body><p>" + b"Rivers run through the valley past the old mill. " * 20 + b"</p></body></html>"
+PAGE = (
+    b"<html><head><title>t</title></head><body><p>"
+    + b"Rivers run through the valley past the old mill. " * 20
+    + b"</p></body></html>"
+)
 
 
 def test_garbage_declared_html_is_dropped_by_the_reader(tmp_path: Path) -> None:
     rng = random.Random(7)
-    write_warc(tmp_path / "w" / "crawl.warc", {
-        "binary": bytes(rng.randrange(256) for _ in range(4000)),
-        "noise": "".join(rng.choice("abcdefghij klmnop\n") for _ in range(4000)).encode(),
-        "page": PAGE,
-    })
+    write_warc(
+        tmp_path / "w" / "crawl.warc",
+        {
+            "binary": bytes(rng.randrange(256) for _ in range(4000)),
+            "noise": "".join(rng.choice("abcdefghij klmnop\n") for _ in range(4000)).encode(),
+            "page": PAGE,
+        },
+    )
     (batch,) = read_source(SourceSpec(name="w", location="data/w", format="warc"), FS, str(tmp_path / "w"))
     assert batch.docs["url"].to_list() == ["https://example.org/page"]
     assert dict(zip(batch.dropped["url"], batch.dropped["drop_reason"], strict=True)) == {
-        "https://example.org/binary": "warc_not_html", "https://example.org/noise": "warc_not_html"}
+        "https://example.org/binary": "warc_not_html",
+        "https://example.org/noise": "warc_not_html",
+    }
     assert batch.records == 3
 
 
 def test_markup_debris_is_not_extracted_text() -> None:
     debris = "<html><body><p>" + "&lt;&lt;&gt;&gt; ;;; ## {} [] 0x1f " * 40 + "</p></body></html>"
-    batch = pl.DataFrame({schema.TEXT: [debris, PAGE.decode()], schema.CONTENT_TYPE: ["text/html", "text/html"],
-                          schema.TITLE: [None, None]})
+    batch = pl.DataFrame(
+        {
+            schema.TEXT: [debris, PAGE.decode()],
+            schema.CONTENT_TYPE: ["text/html", "text/html"],
+            schema.TITLE: [None, None],
+        }
+    )
     op = registry.get_operator("extract_html@1")
     out = op.fn(batch, op.parse_config({}))
     assert out[schema.DROP].to_list() == ["extraction_not_text", None]

@@ -21,13 +21,56 @@ from corpus.specfile import defs_attributes_from_text
 
 LIMIT_S = 2.0
 COMPONENT_KEYS = ["type", "attributes", "post_processing", "template_vars_module", "requirements", "<<"]
-SPEC_KEYS = ["pipeline", "sources", "stages", "tokenizer", "mixture", "description", "owners", "shard_docs", "name",
-             "location", "format", "op", "config", "steps", "input", "encoding", "text_field", "policy", "initial"]
-SCALARS = ["probe", "a", "data/a", "jsonl", "text", "normalize_text@1", "platform_assets.components.PipelineComponent",
-           "this.Zen", "{{ env.AWS_SECRET_ACCESS_KEY }}", "latin-1", "auto", "s3://other-bucket/x", "1e308", ".nan",
-           "-.inf", "null", "true", "0", "4096", "'x'", '"y"', "[]", "{}"]
-VALID = ("type: platform_assets.components.PipelineComponent\nattributes:\n  pipeline: probe\n"
-         "  sources: [{name: a, location: data/a, format: jsonl}]\n  stages: [{name: normalized, op: normalize_text@1}]\n")
+SPEC_KEYS = [
+    "pipeline",
+    "sources",
+    "stages",
+    "tokenizer",
+    "mixture",
+    "description",
+    "owners",
+    "shard_docs",
+    "name",
+    "location",
+    "format",
+    "op",
+    "config",
+    "steps",
+    "input",
+    "encoding",
+    "text_field",
+    "policy",
+    "initial",
+]
+SCALARS = [
+    "probe",
+    "a",
+    "data/a",
+    "jsonl",
+    "text",
+    "normalize_text@1",
+    "platform_assets.components.PipelineComponent",
+    "this.Zen",
+    "{{ env.AWS_SECRET_ACCESS_KEY }}",
+    "latin-1",
+    "auto",
+    "s3://other-bucket/x",
+    "1e308",
+    ".nan",
+    "-.inf",
+    "null",
+    "true",
+    "0",
+    "4096",
+    "'x'",
+    '"y"',
+    "[]",
+    "{}",
+]
+VALID = (
+    "type: platform_assets.components.PipelineComponent\nattributes:\n  pipeline: probe\n"
+    "  sources: [{name: a, location: data/a, format: jsonl}]\n  stages: [{name: normalized, op: normalize_text@1}]\n"
+)
 
 
 class Writer:
@@ -38,8 +81,9 @@ class Writer:
         self.anchors: list[str] = []
 
     def key(self) -> str:
-        return self.draw(st.one_of(st.sampled_from(COMPONENT_KEYS + SPEC_KEYS),
-                                        st.from_regex(r"[a-z_]{1,8}", fullmatch=True)))
+        return self.draw(
+            st.one_of(st.sampled_from(COMPONENT_KEYS + SPEC_KEYS), st.from_regex(r"[a-z_]{1,8}", fullmatch=True))
+        )
 
     def node(self, depth: int) -> str:
         kinds = ["scalar", "alias", "list", "map"] if depth < 4 else ["scalar", "alias"]
@@ -103,11 +147,13 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> PathPolicy:
     return PathPolicy(project_root=root, allowed_roots=((root / "data").resolve(),))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(text=yaml_texts())
 def test_random_yaml_with_aliases_and_component_keys_is_loaded_or_refused_quickly(
-        policy: PathPolicy, tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    policy: PathPolicy, tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
     path = tmp_path_factory.mktemp("spec") / "defs.yaml"
     path.write_text(text)
     t0 = time.perf_counter()
@@ -117,8 +163,16 @@ def test_random_yaml_with_aliases_and_component_keys_is_loaded_or_refused_quickl
         assert "{{" not in json.dumps(spec.model_dump(mode="json"))
         event("accepted")
     except SpecError as exc:
-        event("refused: " + ("aliases expanded" if "aliases are expanded" in str(exc) else
-                             "recursive alias" if "contains it" in str(exc) else "other"))
+        event(
+            "refused: "
+            + (
+                "aliases expanded"
+                if "aliases are expanded" in str(exc)
+                else "recursive alias"
+                if "contains it" in str(exc)
+                else "other"
+            )
+        )
         assert exc.issues and all(i.field and i.message for i in exc.issues)
     seconds = time.perf_counter() - t0
     assert seconds < LIMIT_S, f"{seconds:.2f}s for:\n{text[:2000]}"
@@ -134,8 +188,11 @@ def test_the_generator_makes_both_outcomes(policy: PathPolicy, tmp_path: Path) -
     """The valid base loads, so accepted cases exist; a bomb from the same writer is refused."""
     (tmp_path / "ok.yaml").write_text(VALID)
     assert load_spec_file(tmp_path / "ok.yaml", policy).pipeline == "probe"
-    bomb = VALID + "post: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"p{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    bomb = (
+        VALID
+        + "post: &a0 [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"p{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    )
     (tmp_path / "bomb.yaml").write_text(bomb)
     with pytest.raises(SpecError, match="aliases are expanded"):
         load_spec_file(tmp_path / "bomb.yaml", policy)

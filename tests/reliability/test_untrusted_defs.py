@@ -37,11 +37,15 @@ BODY = """attributes:
     - {{name: normalized, op: normalize_text@1}}
 """
 TYPE = "type: platform_assets.components.PipelineComponent\n"
-POST_PROCESSING = ('post_processing: {assets: [{target: "*", attributes: {description: "{{ env.AWS_SECRET_ACCESS_KEY }}"}}]}\n')
+POST_PROCESSING = (
+    'post_processing: {assets: [{target: "*", attributes: {description: "{{ env.AWS_SECRET_ACCESS_KEY }}"}}]}\n'
+)
 # 1.3 KB: nine levels of nine aliases, 9^9 strings once expanded
-BOMB = ('  x: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-        + "".join(f"  x{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
-        + "  description: *a8\n")
+BOMB = (
+    '  x: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(f"  x{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    + "  description: *a8\n"
+)
 
 
 def defs(name: str, extra: str = "", *, type_line: str = TYPE, attrs: str = "") -> str:
@@ -63,8 +67,9 @@ def write(path: Path, text: str) -> Path:
 # --- 1. Dagster's component keys -------------------------------------------------------------
 
 
-def test_post_processing_templates_are_refused_by_every_reader(tmp_path: Path, policy: PathPolicy,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_post_processing_templates_are_refused_by_every_reader(
+    tmp_path: Path, policy: PathPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     text = defs("probe", POST_PROCESSING)
     with pytest.raises(SpecError) as exc:  # the command line
@@ -80,8 +85,9 @@ def test_post_processing_templates_are_refused_by_every_reader(tmp_path: Path, p
     assert "post_processing" in chain_text(failure) and SECRET not in chain_text(failure)
 
 
-@pytest.mark.parametrize("key", ["template_vars_module: os\n", "requirements: {env: [AWS_SECRET_ACCESS_KEY]}\n",
-                                 "extra_key: 1\n"])
+@pytest.mark.parametrize(
+    "key", ["template_vars_module: os\n", "requirements: {env: [AWS_SECRET_ACCESS_KEY]}\n", "extra_key: 1\n"]
+)
 def test_other_component_keys_are_refused(tmp_path: Path, policy: PathPolicy, key: str) -> None:
     with pytest.raises(SpecError) as exc:
         load_spec_file(write(tmp_path / "p" / "defs.yaml", defs("probe", key)), policy)
@@ -98,8 +104,10 @@ def test_templates_in_config_keys_are_refused(tmp_path: Path, policy: PathPolicy
 # --- 2. type: imports any module -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("type_line", ["type: this.Zen\n", "type: os.system\n", "", "type: [1]\n",
-                                       "type: dagster.components.DefsFolderComponent\n"])
+@pytest.mark.parametrize(
+    "type_line",
+    ["type: this.Zen\n", "type: os.system\n", "", "type: [1]\n", "type: dagster.components.DefsFolderComponent\n"],
+)
 def test_type_must_name_the_pipeline_component(tmp_path: Path, policy: PathPolicy, type_line: str) -> None:
     sys.modules.pop("this", None)
     text = defs("probe", type_line=type_line)
@@ -127,14 +135,24 @@ def test_dagster_definitions_validate_refuses_every_attack_without_running_it(tm
     write(defs_dir / "zzz" / "defs.yaml", defs("demo"))
     env = {**os.environ, "PYTHONPATH": str(project), "AWS_SECRET_ACCESS_KEY": SECRET, "DAGSTER_HOME": str(tmp_path)}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     seconds = time.perf_counter() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert ZEN not in out and SECRET not in out
-    for expected in ("leak/defs.yaml: post_processing", "zen/defs.yaml: type", "bomb/defs.yaml: (yaml)",
-                     "zzz/defs.yaml: pipeline"):
+    for expected in (
+        "leak/defs.yaml: post_processing",
+        "zen/defs.yaml: type",
+        "bomb/defs.yaml: (yaml)",
+        "zzz/defs.yaml: pipeline",
+    ):
         assert expected in out, out[-3000:]
     assert seconds < 120, f"validation took {seconds:.0f}s"
 
@@ -176,8 +194,9 @@ def test_an_alias_bomb_given_as_data_is_refused_before_it_is_walked(policy: Path
     assert time.perf_counter() - t0 < 2
 
 
-def test_an_oversized_spec_is_refused_before_it_is_read(tmp_path: Path, policy: PathPolicy,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_oversized_spec_is_refused_before_it_is_read(
+    tmp_path: Path, policy: PathPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "p" / "defs.yaml"
     path.parent.mkdir()
     with path.open("wb") as f:  # a sparse 50 MB file: only its size is real

@@ -30,7 +30,9 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, st
     for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "ANTHROPIC_API_KEY", "CORPUS_ALLOWED_ROOTS"):
         monkeypatch.delenv(name, raising=False)
     repo = make_repo(tmp_path)
-    proposal, result = propose(GOAL, ["data/sources/notes"], repo, pipeline="notes_clean", planner="offline", push=False)
+    proposal, result = propose(
+        GOAL, ["data/sources/notes"], repo, pipeline="notes_clean", planner="offline", push=False
+    )
     return repo, result.branch
 
 
@@ -54,12 +56,17 @@ def test_the_commit_message_and_the_description_hold_plain_text(published: tuple
     assert "<" not in description and ">" not in description and "clean English notes" in description
 
 
-@pytest.mark.parametrize("description", [BANNER, "see <a href='http://x'>here</a>", "<!-- x -->", "[x](javascript:alert(1))",
-                                         "<script>alert(1)</script>"])
+@pytest.mark.parametrize(
+    "description",
+    [BANNER, "see <a href='http://x'>here</a>", "<!-- x -->", "[x](javascript:alert(1))", "<script>alert(1)</script>"],
+)
 def test_a_spec_description_with_markup_is_refused(description: str) -> None:
-    data = {"pipeline": "p", "description": description,
-            "sources": [{"name": "a", "location": "data/a", "format": "jsonl", "description": description}],
-            "stages": [{"name": "n", "op": "normalize_text@1", "description": description}]}
+    data = {
+        "pipeline": "p",
+        "description": description,
+        "sources": [{"name": "a", "location": "data/a", "format": "jsonl", "description": description}],
+        "stages": [{"name": "n", "op": "normalize_text@1", "description": description}],
+    }
     with pytest.raises(SpecError) as exc:
         parse_spec(data)
     assert {i.field for i in exc.value.issues} == {"description", "sources[0].description", "stages[0].description"}
@@ -67,8 +74,13 @@ def test_a_spec_description_with_markup_is_refused(description: str) -> None:
 
 
 def test_prose_with_angle_brackets_that_are_not_markup_still_loads() -> None:
-    spec = parse_spec({"pipeline": "p", "description": "documents with 3 < n < 10 words, and a -> b arrows",
-                       "sources": [{"name": "a", "location": "data/a", "format": "jsonl"}]})
+    spec = parse_spec(
+        {
+            "pipeline": "p",
+            "description": "documents with 3 < n < 10 words, and a -> b arrows",
+            "sources": [{"name": "a", "location": "data/a", "format": "jsonl"}],
+        }
+    )
     assert spec.description and "<" in spec.description
 
 

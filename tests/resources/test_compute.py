@@ -28,11 +28,24 @@ STAGE = "quality"
 def stage_spec(corpus: Path) -> PipelineSpec:
     return small_spec(
         corpus,
-        sources=[{"name": "docs", "location": str(corpus / "docs"), "format": "jsonl", "url_field": "url", "title_field": "title"}],
-        stages=[{
-            "name": STAGE,
-            "steps": [{"op": "gopher_repetition@1"}, {"op": "gopher_quality@1", "config": {"max_non_alpha_words_ratio": 0.3}}],
-        }],
+        sources=[
+            {
+                "name": "docs",
+                "location": str(corpus / "docs"),
+                "format": "jsonl",
+                "url_field": "url",
+                "title_field": "title",
+            }
+        ],
+        stages=[
+            {
+                "name": STAGE,
+                "steps": [
+                    {"op": "gopher_repetition@1"},
+                    {"op": "gopher_quality@1", "config": {"max_non_alpha_words_ratio": 0.3}},
+                ],
+            }
+        ],
         shard_docs=10,
     )
 
@@ -43,14 +56,18 @@ def raw_root(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     spec = stage_spec(small_corpus)
     root = tmp_path_factory.mktemp("raw")
     storage = CorpusStorage(root=str(root))
-    report = runner.run_raw(spec, "docs", storage.store(), source_location=storage.source_location(str(small_corpus / "docs")))
+    report = runner.run_raw(
+        spec, "docs", storage.store(), source_location=storage.source_location(str(small_corpus / "docs"))
+    )
     assert report.shards >= 4, "the test needs several shards to exercise the backends"
     return root
 
 
 def run_backend(small_corpus: Path, raw_root: Path, dest: Path, engine: ComputeEngine) -> runner.StageReport:
     shutil.copytree(raw_root, dest)
-    return runner.run_stage(stage_spec(small_corpus), STAGE, "docs", CorpusStore(root=str(dest)), executor=engine.executor())
+    return runner.run_stage(
+        stage_spec(small_corpus), STAGE, "docs", CorpusStore(root=str(dest)), executor=engine.executor()
+    )
 
 
 def stage_files(root: Path) -> dict[str, bytes]:
@@ -72,7 +89,9 @@ def stage_files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def serial_run(small_corpus: Path, raw_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[runner.StageReport, dict[str, bytes]]:
+def serial_run(
+    small_corpus: Path, raw_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[runner.StageReport, dict[str, bytes]]:
     dest = tmp_path_factory.mktemp("serial") / "store"
     report = run_backend(small_corpus, raw_root, dest, ComputeEngine(backend="serial"))
     return report, stage_files(dest)

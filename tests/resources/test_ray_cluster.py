@@ -25,23 +25,34 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cluster_spec(src: Path) -> PipelineSpec:
-    return parse_spec({
-        "pipeline": "rc",
-        "shard_docs": 25,
-        "sources": [{"name": s, "location": str(src / s), "format": "jsonl", "url_field": "url"} for s in ("a", "b")],
-        "stages": [
-            {"name": "normalized", "op": "normalize_text@1"},
-            {"name": "quality", "op": "gopher_quality@1"},
-            {"name": "deduped", "op": "dedup_minhash@1"},
-        ],
-        "tokenizer": {"vocab_size": 300, "sample_docs": 60, "val_min_docs": 2},
-    })
+    return parse_spec(
+        {
+            "pipeline": "rc",
+            "shard_docs": 25,
+            "sources": [
+                {"name": s, "location": str(src / s), "format": "jsonl", "url_field": "url"} for s in ("a", "b")
+            ],
+            "stages": [
+                {"name": "normalized", "op": "normalize_text@1"},
+                {"name": "quality", "op": "gopher_quality@1"},
+                {"name": "deduped", "op": "dedup_minhash@1"},
+            ],
+            "tokenizer": {"vocab_size": 300, "sample_docs": 60, "val_min_docs": 2},
+        }
+    )
 
 
 def build(spec_file: Path, root: Path, env: dict[str, str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", **env}
-    done = subprocess.run([sys.executable, "-m", "tests.reliability.crash_worker", str(spec_file), str(root)], check=False, cwd=PROJECT_ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.crash_worker", str(spec_file), str(root)],
+        check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0 and "finished" in done.stdout, done.stderr[-3000:]
 
 

@@ -31,13 +31,21 @@ def bucket(moto_endpoint, monkeypatch, request):
 
 
 def s3_storage(endpoint: str, root: str) -> CorpusStorage:
-    return CorpusStorage(root=root, s3=S3Resource(endpoint_url=endpoint, region_name="us-east-1",
-                                                  aws_access_key_id="testing", aws_secret_access_key="testing"))
+    return CorpusStorage(
+        root=root,
+        s3=S3Resource(
+            endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        ),
+    )
 
 
 def test_store_roundtrip_and_atomic_manifest(moto_endpoint, bucket):
-    store = CorpusStore(root=f"s3://{bucket}/x", s3=S3Options(endpoint_url=moto_endpoint, region="us-east-1",
-                                                               access_key_id="testing", secret_access_key="testing"))
+    store = CorpusStore(
+        root=f"s3://{bucket}/x",
+        s3=S3Options(
+            endpoint_url=moto_endpoint, region="us-east-1", access_key_id="testing", secret_access_key="testing"
+        ),
+    )
     w = store.partition_writer("p/stage/src")
     w.write_shard(0, __import__("polars").DataFrame({"id": ["a"], "text": ["hello"]}))
     with pytest.raises(Exception, match="no committed output"):
@@ -54,7 +62,13 @@ def test_pipeline_on_s3_matches_local(small_corpus: Path, tmp_path: Path, moto_e
         if f.is_file():
             s3.upload_file(str(f), bucket, f"sources/{f.relative_to(small_corpus)}")
     local_spec = small_spec(small_corpus)
-    s3_spec = local_spec.model_copy(update={"sources": [s.model_copy(update={"location": f"s3://{bucket}/sources/{s.name}"}) for s in local_spec.sources]})
+    s3_spec = local_spec.model_copy(
+        update={
+            "sources": [
+                s.model_copy(update={"location": f"s3://{bucket}/sources/{s.name}"}) for s in local_spec.sources
+            ]
+        }
+    )
     keys = ["raw", "extracted", "normalized", "language", "quality"]
 
     def run(spec, storage):
@@ -63,10 +77,22 @@ def test_pipeline_on_s3_matches_local(small_corpus: Path, tmp_path: Path, moto_e
         assets = list(build_pipeline_defs(spec).assets)
         inst = dg.DagsterInstance.ephemeral()
         for src in spec.source_names:
-            dg.materialize(assets, selection=[dg.AssetKey([spec.pipeline, k]) for k in keys], partition_key=src, resources=res, instance=inst)
+            dg.materialize(
+                assets,
+                selection=[dg.AssetKey([spec.pipeline, k]) for k in keys],
+                partition_key=src,
+                resources=res,
+                instance=inst,
+            )
         dg.materialize(assets, selection=[dg.AssetKey([spec.pipeline, "deduped_index"])], resources=res, instance=inst)
         for src in spec.source_names:
-            dg.materialize(assets, selection=[dg.AssetKey([spec.pipeline, "deduped"])], partition_key=src, resources=res, instance=inst)
+            dg.materialize(
+                assets,
+                selection=[dg.AssetKey([spec.pipeline, "deduped"])],
+                partition_key=src,
+                resources=res,
+                instance=inst,
+            )
 
     run(local_spec, CorpusStorage(root=str(tmp_path / "local")))
     run(s3_spec, s3_storage(moto_endpoint, f"s3://{bucket}/store"))

@@ -23,14 +23,14 @@ class FakeMetricsStore(MetricsStore):
 
     records_json: list[str] = []
 
-    def client(self, storage=None):  # noqa: ANN001
+    def client(self, storage=None):
         parent = self
 
         class _Client(MetricsClient):
             def __init__(self):
                 pass
 
-            def read(self, pipeline):  # noqa: ANN001
+            def read(self, pipeline):
                 from corpus.metrics import parse_record
                 from resources.metrics import StoredRecords
 
@@ -64,13 +64,23 @@ def sensor_of(spec):
 
 
 def record(version: str, losses: dict[str, float], *, run: str = "r1", finished: bool = True, **kw) -> str:
-    return MetricsRecord(run_id=f"{run}-{version}", pipeline="small", mixture_version=version, step=10, tokens_seen=1000,
-                         val_loss=losses, finished=finished, **kw).model_dump_json()
+    return MetricsRecord(
+        run_id=f"{run}-{version}",
+        pipeline="small",
+        mixture_version=version,
+        step=10,
+        tokens_seen=1000,
+        val_loss=losses,
+        finished=finished,
+        **kw,
+    ).model_dump_json()
 
 
 def tick(sensor, storage, metrics, cursor=None, instance=None):
     instance = instance or dg.DagsterInstance.ephemeral()
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"metrics": metrics, "storage": storage}) as ctx:
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"metrics": metrics, "storage": storage}
+    ) as ctx:
         result = sensor(ctx)
         return result, ctx.cursor
 
@@ -79,8 +89,13 @@ def apply(instance: dg.DagsterInstance, result) -> str:
     """What the mixture run leaves behind: the version's planned weights."""
     (req,) = result.run_requests
     weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        dg.AssetKey(["small", "mixture"]), partition=req.partition_key, metadata={"weights": dg.MetadataValue.json(weights)}))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            dg.AssetKey(["small", "mixture"]),
+            partition=req.partition_key,
+            metadata={"weights": dg.MetadataValue.json(weights)},
+        )
+    )
     return req.partition_key
 
 
@@ -138,7 +153,11 @@ def test_malformed_records_skip_with_reason(setup):
     result, cursor2 = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor, instance=instance)
     assert isinstance(result, dg.SkipReason)
     msg = result.skip_message
-    assert "non-finite validation loss" in msg and "missing domains: code" in msg and "unknown mixture version 'm0009'" in msg
+    assert (
+        "non-finite validation loss" in msg
+        and "missing domains: code" in msg
+        and "unknown mixture version 'm0009'" in msg
+    )
     assert "fake-3" in msg and "fake-4" in msg  # unparseable records are named too
     # the cursor advanced: the same bad records are not reported again as new
     result2, _ = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor2, instance=instance)
@@ -200,14 +219,32 @@ def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
     instance = dg.DagsterInstance.ephemeral()
     first, _ = tick(sensor, storage, FakeMetricsStore(), instance=instance)
     (req,) = first.run_requests
-    instance.add_run(dg.DagsterRun(job_name="small_mixture_round", run_config=req.run_config, status=dg.DagsterRunStatus.STARTED,
-                                   tags={**req.tags, "dagster/partition": "m0001", "dagster/run_key": req.run_key}))
-    result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=[record("m0001", LOSSES, finished=False)]), None, instance=instance)
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="small_mixture_round",
+            run_config=req.run_config,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={**req.tags, "dagster/partition": "m0001", "dagster/run_key": req.run_key},
+        )
+    )
+    result, cursor = tick(
+        sensor,
+        storage,
+        FakeMetricsStore(records_json=[record("m0001", LOSSES, finished=False)]),
+        None,
+        instance=instance,
+    )
     assert isinstance(result, dg.SkipReason) and "no new finished records" in result.skip_message
     assert json.loads(cursor)["versions"] == ["m0001"]
     # its result arrives (trained on the queued run's weights): the next version follows
     weights = req.run_config["ops"]["small__mixture"]["config"]["weights"]
-    result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[record("m0001", LOSSES, weights=weights)]), cursor, instance=instance)
+    result, _ = tick(
+        sensor,
+        storage,
+        FakeMetricsStore(records_json=[record("m0001", LOSSES, weights=weights)]),
+        cursor,
+        instance=instance,
+    )
     assert result.run_requests[0].partition_key == "m0002"
 
 
@@ -218,6 +255,9 @@ def test_mixture_run_config_is_typed_by_domain(setup):
     job = defs.resolve_job_def("small_mixture_round")
     good = {"ops": {"small__mixture": {"config": {"weights": {"docs": 0.2, "pages": 0.3, "code": 0.5}}}}}
     assert dg.validate_run_config(job, good)
-    for weights, words in (({"docs": 0.5, "pages": 0.3, "code": 0.1, "music": 0.1}, "music"), ({"docs": 0.5, "pages": 0.5}, "code")):
+    for weights, words in (
+        ({"docs": 0.5, "pages": 0.3, "code": 0.1, "music": 0.1}, "music"),
+        ({"docs": 0.5, "pages": 0.5}, "code"),
+    ):
         with pytest.raises(dg.DagsterInvalidConfigError, match=words):
             dg.validate_run_config(job, {"ops": {"small__mixture": {"config": {"weights": weights}}}})
