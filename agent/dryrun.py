@@ -24,8 +24,8 @@ from typing import Any
 from agent.sources import read_sample
 from corpus import runner, schema
 from corpus.io import MANIFEST, CorpusStore
-from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec
+from corpus.stage_graph import stage_graph
 
 MAX_DRY_RUN_DOCS = 500
 EXAMPLE_CHARS = 200
@@ -94,13 +94,17 @@ class DryRunResult:
     evidence: Any = None  # agent.evidence.Evidence, added when the proposal is submitted
     timed_out: bool = False
     seconds: float = 0.0
+    final_stage: str | None = None  # the stage the tokenizer reads (None: the last stage run)
 
     def final_kept(self) -> dict[str, int]:
-        """Documents of each source that reach the tokenizer (the last stage's kept count)."""
+        """Documents of each source that reach the tokenizer (that stage's kept count, else the last stage run)."""
         out: dict[str, int] = {}
+        final: dict[str, int] = {}
         for row in self.rows:
             out[row.source] = row.kept
-        return out
+            if row.stage == self.final_stage:
+                final[row.source] = row.kept
+        return {**out, **final}
 
     def rows_of(self, stage: str) -> list[StageRow]:
         return [r for r in self.rows if r.stage == stage]
@@ -118,7 +122,8 @@ class DryRunResult:
             "evidence": self.evidence.to_json() if self.evidence is not None else None,
             "timed_out": self.timed_out,
             "seconds": round(self.seconds, 2),
-            "note": "run on records drawn at random over each source's files; the tokenizer is not trained in a dry run",
+            "note": "run on records drawn at random over each source's files; "
+            "the tokenizer is not trained in a dry run",
         }
 
 
@@ -168,7 +173,7 @@ def _pairs(store: CorpusStore, rel: str) -> list[tuple[str, str]]:
 
 def _texts(spec: PipelineSpec, store: CorpusStore) -> dict[str, dict[str, list[tuple[str, str]]]]:
     """Per source, (id, text) of the raw sample and of what the last stage kept: the proxy evidence's input."""
-    last = spec.stages[-1].name if spec.stages else "raw"
+    last = spec.tokenizer_input
     return {
         src: {
             "raw": _pairs(store, runner.stage_dir(spec.pipeline, "raw", src)),
@@ -225,18 +230,20 @@ def dry_run(
     """Run ``spec`` on ``n`` (at most 500) records drawn over each source; see the module docstring."""
     n = max(1, min(int(n), MAX_DRY_RUN_DOCS))
     t0 = time.perf_counter()
-    result = DryRunResult(spec.pipeline, n)
+    result = DryRunResult(spec.pipeline, n, final_stage=spec.tokenizer_input)
+    graph = stage_graph(spec)
     tmp = tempfile.mkdtemp(prefix="corpus-dry-run-")
     try:
         store = CorpusStore(root=tmp)
         for source in spec.source_names:
             result.rows.append(write_raw_sample(spec, source, store, policy, n, max_bytes, result.coverage))
-        for stage in spec.stages:
+        for name in graph.stage_order():  # a stage runs after the stage it reads, wherever the spec lists it
+            stage = spec.stage(name)
             if time.perf_counter() - t0 > time_limit_s:
                 result.timed_out = True
                 result.not_run.append(stage.name)
                 continue
-            if any(registry.get_operator(s.op).kind == "global" for s in stage.steps):
+            if graph.is_global(stage.name):
                 summary = runner.run_global_index(spec, stage.name, store)
                 result.duplicates[stage.name] = {
                     "duplicates": summary["duplicates"],

@@ -82,7 +82,7 @@ from corpus.charsets import Utf8Stream
 from corpus.local_listing import walk_local
 from corpus.spec import SourceSpec
 
-RAW_CAP = 64 * 1024  # bytes of a bad record kept in the quarantine ``raw`` column
+RAW_CAP = schema.RAW_CAP  # bytes of a bad record kept in the quarantine ``raw`` column
 READ_CHUNK = 1 << 20  # bytes read from storage at a time
 ZSTD_FEED = 64 * 1024  # compressed bytes handed to zstd at a time (bounds the output per call)
 BINARY_SNIFF = 8192  # a text file with NUL bytes in this many leading bytes is binary

@@ -19,6 +19,7 @@ import posixpath
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from corpus.executor import Executor
 from corpus.io import CorpusStore, StorageError
 
 RECEIPTS = "_receipts"
@@ -64,7 +65,7 @@ def run_with_receipt(
 
 
 def resumable_map(
-    executor: Any,
+    executor: Executor,
     store: CorpusStore,
     fn: Callable[..., Any],
     tasks: list[tuple[Any, ...]],
@@ -82,7 +83,7 @@ def resumable_map(
         raise ValueError(f"resumable_map: {len(tasks)} tasks but {len(receipts)} receipts")
     todo = []
     resumed = 0
-    for task, (rel, fp) in zip(tasks, receipts):
+    for task, (rel, fp) in zip(tasks, receipts, strict=True):
         done = load(store, rel, fp)
         if done is None:
             todo.append((rel, fp, encode, store, fn, *task))

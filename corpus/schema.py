@@ -53,6 +53,7 @@ QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
     "error": pl.String(),
     "raw": pl.String(),
 }
+RAW_CAP = 64 * 1024  # bytes of a bad record kept in the quarantine ``raw`` column
 
 # --- tokenized shards ------------------------------------------------------
 TOKENS = "tokens"

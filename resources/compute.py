@@ -1,6 +1,7 @@
 """Where stage compute runs: in-process (default), a local process pool, or Ray.
 
-Every backend maps the same pure shard task (:func:`corpus.runner.process_shard`) over
+Every backend implements :class:`corpus.executor.Executor`: it maps the same pure shard task
+(:func:`corpus.shard_task.process_shard` of a :class:`~corpus.shard_task.ShardTask`) over
 the shards of a partition and yields results as they finish; outputs are identical
 whatever the backend, because each task writes its own deterministic shard and the
 runner commits the partition in shard order.
@@ -8,8 +9,8 @@ runner commits the partition in shard order.
 A task's arguments (the :class:`corpus.io.CorpusStore`, the spec as JSON, names) are
 pickled to reach a worker process or a Ray worker, and the store arrives configured as it
 was sent: a local storage root stays the same path, which every worker must be able to
-read (one machine, or a shared mount), so a multi-node Ray cluster needs an ``s3://`` root. S3 credentials travel inside
-the pickled store only when they were given to the resource explicitly; leave them
+read (one machine, or a shared mount), so a multi-node Ray cluster needs an ``s3://`` root.
+S3 credentials travel inside the pickled store only when they were given to the resource explicitly; leave them
 unset to let every node use its own credential chain (instance profile, IRSA, env).
 """
 
@@ -28,10 +29,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, field_validator
 
+from corpus.executor import Executor, SerialExecutor, describe_task
 from corpus.io import CorpusStore
-from corpus.runner import SerialExecutor, ShardResult
+from corpus.stage_report import ShardResult
 
-ShardTask = tuple[Any, ...]
+TaskArgs = tuple[Any, ...]  # the arguments of one call of a task function
 BACKENDS: tuple[str, ...] = ("serial", "processes", "ray")
 BACKEND_ENV = "CORPUS_COMPUTE_BACKEND"
 
@@ -76,13 +78,13 @@ class ProcessExecutor:
     def __init__(self, workers: int):
         self.workers = max(1, workers)
 
-    def map(self, fn: Callable[..., ShardResult], tasks: list[ShardTask]) -> Iterator[ShardResult]:
+    def map(self, fn: Callable[..., ShardResult], tasks: list[TaskArgs]) -> Iterator[ShardResult]:
         if len(tasks) <= 1 or self.workers == 1:
             yield from SerialExecutor().map(fn, tasks)
             return
         pool = _shared_pool(self.workers)
         try:
-            futures: dict[Future[ShardResult], ShardTask] = {pool.submit(fn, *t): t for t in tasks}
+            futures: dict[Future[ShardResult], TaskArgs] = {pool.submit(fn, *t): t for t in tasks}
         except BrokenProcessPool:
             pool = _shared_pool(self.workers)  # replaced: the old one lost a worker earlier
             futures = {pool.submit(fn, *t): t for t in tasks}
@@ -97,7 +99,7 @@ class ProcessExecutor:
                 fut.cancel()
 
 
-def _result(fut: Future[ShardResult], task: ShardTask) -> ShardResult:
+def _result(fut: Future[ShardResult], task: TaskArgs) -> ShardResult:
     try:
         return fut.result()
     except BrokenProcessPool as exc:
@@ -107,11 +109,9 @@ def _result(fut: Future[ShardResult], task: ShardTask) -> ShardResult:
         ) from exc
 
 
-def _describe(task: ShardTask) -> str:
-    """'stage quality, source docs, shard part-00003.parquet' for a process_shard task."""
-    if len(task) >= 6 and all(isinstance(x, str) for x in task[2:6]):
-        return f"stage {task[2]}, source {task[3]}, shard {task[5]}"
-    return "a shard task"
+def _describe(task: TaskArgs) -> str:
+    """'stage quality, source docs, shard part-00003.parquet' for a shard task, else 'a shard task'."""
+    return describe_task(task)
 
 
 # --- ray ---------------------------------------------------------------------
@@ -156,8 +156,8 @@ class RayExecutor:
                 ray.init(**kwargs)
             except ConnectionError as exc:
                 raise ConnectionError(
-                    f"cannot reach the Ray cluster at {address!r}: {exc}; check ComputeEngine.ray_address / $RAY_ADDRESS "
-                    "(ray://<head>:10001 for a remote cluster)"
+                    f"cannot reach the Ray cluster at {address!r}: {exc}; "
+                    "check ComputeEngine.ray_address / $RAY_ADDRESS (ray://<head>:10001 for a remote cluster)"
                 ) from exc
         self._remote: dict[Callable[..., Any], Any] = {}
 
@@ -167,7 +167,7 @@ class RayExecutor:
             self._remote[fn] = self.ray.remote(num_cpus=1, max_retries=self.max_retries)(fn)
         return self._remote[fn]
 
-    def map(self, fn: Callable[..., ShardResult], tasks: list[ShardTask]) -> Iterator[ShardResult]:
+    def map(self, fn: Callable[..., ShardResult], tasks: list[TaskArgs]) -> Iterator[ShardResult]:
         self._check_storage(tasks)
         remote = self._remote_fn(fn)
         refs = {remote.remote(*t): t for t in tasks}
@@ -180,7 +180,7 @@ class RayExecutor:
             for ref in pending:
                 self.ray.cancel(ref)
 
-    def _check_storage(self, tasks: list[ShardTask]) -> None:
+    def _check_storage(self, tasks: list[TaskArgs]) -> None:
         """Warn once when a multi-node cluster is given a storage root only this machine can see."""
         store = next((a for t in tasks[:1] for a in t if isinstance(a, CorpusStore)), None)
         if store is None or not store.is_local or getattr(self, "_warned", False):
@@ -219,7 +219,8 @@ class ComputeEngine(dg.ConfigurableResource):
     )
     ray_runtime_env: dict[str, Any] | None = Field(
         default=None,
-        description="ray backend: runtime_env for ray.init (e.g. {'working_dir': '.'} when the cluster image lacks this project)",
+        description="ray backend: runtime_env for ray.init "
+        "(e.g. {'working_dir': '.'} when the cluster image lacks this project)",
     )
 
     @field_validator("backend")
@@ -237,7 +238,7 @@ class ComputeEngine(dg.ConfigurableResource):
             )
         return backend
 
-    def executor(self) -> Any:
+    def executor(self) -> Executor:
         backend = self.resolved_backend()
         if backend == "processes":
             return ProcessExecutor(self.workers or _usable_cores())

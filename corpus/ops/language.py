@@ -19,6 +19,7 @@ code (``haw``, ``ceb``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import polars as pl
 from pydantic import Field, field_validator
@@ -99,6 +100,15 @@ def detect(text: str | None, max_chars: int = 20_000) -> tuple[str, float]:
     return code, score
 
 
+LISTED_LANGUAGES = 12  # languages listed per shard in a stage's ``languages`` figure
+
+
+def kept_languages(kept: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """The stage figure ``languages``: documents kept per language (the most common in each shard)."""
+    counts = Counter(kept[schema.LANGUAGE].fill_null(UNKNOWN).to_list())
+    return {"languages": dict(counts.most_common(LISTED_LANGUAGES))}
+
+
 @register(
     "language_filter",
     1,
@@ -108,9 +118,11 @@ def detect(text: str | None, max_chars: int = 20_000) -> tuple[str, float]:
     adds_columns=(schema.LANGUAGE, schema.LANGUAGE_SCORE),
     requires_packages=("pycld2",),
     tags=("language",),
+    kept_stats=kept_languages,
 )
 def language_filter(batch: pl.DataFrame, config: LanguageFilterConfig) -> pl.DataFrame:
-    """Identify each document's language with CLD2 (adds language and language_score) and tag documents below min_score (language_low_confidence) or outside the allowed languages (language_not_allowed).
+    """Identify each document's language with CLD2 (adds language and language_score) and tag documents below
+    min_score (language_low_confidence) or outside the allowed languages (language_not_allowed).
 
     A document whose language is not confidently identified is tagged
     ``language_low_confidence`` before its language is checked against ``languages``.

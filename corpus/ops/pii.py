@@ -151,9 +151,7 @@ def _valid_phone(match: re.Match[str]) -> bool:
         groups = re.findall(r"\d+", number)
         if not 8 <= digits <= 15 or number.count("(") != number.count(")"):
             return False
-        if re.search(r"[ ().\-]{3,}", number) or sum(len(g) < 2 for g in groups[1:]) > 1:
-            return False
-        return True
+        return not (re.search(r"[ ().\-]{3,}", number) or sum(len(g) < 2 for g in groups[1:]) > 1)
     digits = re.sub(r"\D", "", match.group("nanp"))[-10:]
     return digits[0] in "23456789" and digits[3] in "23456789"
 
@@ -202,6 +200,11 @@ def _candidates(texts: pl.Series, config: RedactPiiConfig) -> list[int]:
     return mask.fill_null(False).arg_true().to_list()
 
 
+def redaction_counts(out: pl.DataFrame, config: RedactPiiConfig) -> dict[str, int]:
+    """The stage figures of one redacted batch: replacements made per kind (pii_email, pii_ip, pii_phone)."""
+    return {col: int(out[col].sum() or 0) for col in PII_COLUMNS if col in out.columns}
+
+
 @register(
     "redact_pii",
     1,
@@ -209,9 +212,11 @@ def _candidates(texts: pl.Series, config: RedactPiiConfig) -> list[int]:
     RedactPiiConfig,
     adds_columns=PII_COLUMNS,
     tags=("pii",),
+    stats=redaction_counts,
 )
 def redact_pii(batch: pl.DataFrame, config: RedactPiiConfig) -> pl.DataFrame:
-    """Replace e-mail addresses, public IP addresses and phone numbers with fixed stand-ins (datatrove's replacements), guarding against version numbers, dates and code; counts per document go to pii_email, pii_ip and pii_phone.
+    """Replace e-mail addresses, public IP addresses and phone numbers with fixed stand-ins (datatrove's replacements),
+    guarding against version numbers, dates and code; counts per document go to pii_email, pii_ip and pii_phone.
 
     Replacement strings and which kinds to redact are configurable.
     """

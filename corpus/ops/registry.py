@@ -73,6 +73,8 @@ class Operator:
     stats: Callable[[Any, Any], dict[str, Any]] | None = None
     # optional figures derived from a source's summed extra (e.g. shares of an evaluation set)
     summarize: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
+    # optional figures of a stage's kept documents, reported by every stage whose documents carry adds_columns[0]
+    kept_stats: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -140,6 +142,7 @@ def register(
     tags: tuple[str, ...] = (),
     stats: Callable[[Any, Any], dict[str, Any]] | None = None,
     summarize: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
+    kept_stats: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``fn`` as ``name@version``. The docstring's first paragraph is its description."""
 
@@ -158,6 +161,7 @@ def register(
             tags=tags,
             stats=stats,
             summarize=summarize,
+            kept_stats=kept_stats,
         )
         if op.key in _REGISTRY and _REGISTRY[op.key].fn is not fn:
             raise ValueError(f"operator {op.key} registered twice")

@@ -22,6 +22,7 @@ from corpus import runner
 from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec, SpecError, SpecIssue, validate_spec
 from corpus.specfile import defs_attributes_from_text, read_text
+from corpus.stage_graph import index_name, is_global_op, stage_graph
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.checks import INDEX_ACCOUNTED, ROUND_TRIP, check_spec, index_check, tokenizer_check
 from platform_assets.metadata import (
@@ -178,28 +179,36 @@ def build_raw_asset(spec: PipelineSpec) -> dg.AssetsDefinition:
 
 def build_stage_asset(spec: PipelineSpec, index: int) -> list[dg.AssetsDefinition]:
     stage = spec.stages[index]
-    input_stage = spec.stage_input(index)
+    graph = stage_graph(spec)
+    input_stage = graph.input_of(stage.name)
     key = _key(spec, stage.name)
     ops = [s.op for s in stage.steps]
-    is_global = registry.get_operator(ops[0]).kind == "global"
+    is_global = graph.is_global(stage.name)
     description = stage_description(spec, index)
     out: list[dg.AssetsDefinition] = []
     deps: list[Any] = [dg.AssetDep(_key(spec, input_stage))]
     code_version = runner.stage_code_version(stage)
 
     if is_global:
-        index_key = _key(spec, f"{stage.name}_index")
+        index_key = _key(spec, index_name(stage.name))
         deps.append(dg.AssetDep(index_key))
+        global_op = registry.get_operator(next(op for op in ops if is_global_op(op)))
+        if "model" not in global_op.tags and global_op.name != "soft_dedup":
+            index_description = (
+                f"Duplicates across all sources of the pipeline ({global_op.key}): which document each removed one "
+                "duplicates. Earlier sources in the spec win; within a source the smaller id wins."
+            )
+        else:
+            index_description = (
+                f"{global_op.key} across the pipeline's sources: {global_op.description} "
+                "The trained model file (if any) and its held-out figures live here."
+            )
 
         @dg.asset(
             key=index_key,
             deps=[dg.AssetDep(_key(spec, input_stage), partition_mapping=dg.AllPartitionMapping())],
             code_version=code_version,
-            description=f"Duplicates across all sources of the pipeline ({ops[0]}): which document each removed one duplicates. "
-            "Earlier sources in the spec win; within a source the smaller id wins."
-            if "model" not in registry.get_operator(ops[0]).tags and ops[0].split("@")[0] != "soft_dedup"
-            else f"{ops[0]} across the pipeline's sources: {registry.get_operator(ops[0]).description} "
-            "The trained model file (if any) and its held-out figures live here.",
+            description=index_description,
             kinds={"parquet", "numpy"},
             automation_condition=stage_condition(),
             check_specs=check_spec(index_key, INDEX_ACCOUNTED),
@@ -291,7 +300,8 @@ def build_token_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         key=tok_key,
         deps=[dg.AssetDep(_key(spec, spec.tokenizer_input), partition_mapping=dg.AllPartitionMapping())],
         code_version=tok_version,
-        description=f"Byte-level BPE tokenizer ({tk.vocab_size} tokens) trained locally on up to {tk.sample_docs} clean documents per source."
+        description=f"Byte-level BPE tokenizer ({tk.vocab_size} tokens) trained locally on up to {tk.sample_docs} "
+        "clean documents per source."
         if tk.kind == "bpe"
         else "Tokenizer installed from a tokenizer.json file.",
         kinds={"tokenizers"},
