@@ -136,7 +136,8 @@ def _html_rows(batch: pl.DataFrame) -> list[int]:
     tags=("extract",),
 )
 def extract_html(batch: pl.DataFrame, config: ExtractHtmlConfig) -> pl.DataFrame:
-    """Turn HTML documents into their main text (menus, footers, ads and other boilerplate removed) with trafilatura or resiliparse; the page title fills a missing title, and other documents pass through unchanged.
+    """Turn HTML documents into their main text (menus, footers, ads and other boilerplate removed) with trafilatura
+    or resiliparse; the page title fills a missing title, and other documents pass through unchanged.
 
     Rows whose content_type is text/html (or XHTML) become text/plain; a page with no main
     text is tagged ``empty_extraction``; an engine failure on one page puts the message in

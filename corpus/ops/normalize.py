@@ -151,7 +151,8 @@ def _normalize_expr(text: pl.Expr, is_code: pl.Expr, config: NormalizeTextConfig
     tags=("normalize",),
 )
 def normalize_text(batch: pl.DataFrame, config: NormalizeTextConfig) -> pl.DataFrame:
-    """Repair broken Unicode (mojibake, via ftfy), normalize to NFC and tidy whitespace (line endings, trailing and repeated spaces, runs of blank lines) while keeping indentation; texts left empty are tagged empty_text.
+    """Repair broken Unicode (mojibake, via ftfy), normalize to NFC and tidy whitespace (line endings, trailing and
+    repeated spaces, runs of blank lines) while keeping indentation; texts left empty are tagged empty_text.
 
     Code rows (content_type text/x-*) keep their spacing inside lines. A text ftfy cannot
     process gets an ``_error`` and is quarantined.
