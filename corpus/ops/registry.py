@@ -16,6 +16,11 @@ Contract (see DESIGN.md "Operator"):
   ``info["files"]`` maps file names to bytes stored beside the index (a trained model).
   A stage applies the result per source. Used by dedup and by model-based selection.
 
+Figures: an operator reports its own. ``stats(out, config)`` gives figures of its output batch (the
+redactions it made), ``kept_stats(kept)`` figures of a stage's kept documents while they carry the
+operator's first added column (the languages kept), ``summarize`` figures derived from a source's sums.
+The stage runner only adds them up into ``StageReport.extra``.
+
 The versioned name (``gopher_quality@1``) is what a spec names and what becomes the
 asset's code version; bump the version whenever the function's output changes.
 """
