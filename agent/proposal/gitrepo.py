@@ -116,7 +116,7 @@ def specs_at(
     repo: Path, commit: str, policy: PathPolicy | None = None
 ) -> tuple[dict[str, PipelineSpec], dict[str, str]]:
     """The valid pipeline specs under platform_assets/defs at ``commit`` (and the problems of the others)."""
-    from agent.tools import check_spec
+    from agent.spec_check import check_spec
 
     names = git(repo, "ls-tree", "-r", "--name-only", commit, "--", DEFS_DIR).splitlines()
     specs: dict[str, PipelineSpec] = {}

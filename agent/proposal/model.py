@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.dryrun import DryRunResult
 from agent.secrets import scrub
-from agent.tools import ToolCall
+from agent.tool_io import ToolCall
 from corpus.spec import PipelineSpec
 
 DEFS_DIR = "platform_assets/defs"
