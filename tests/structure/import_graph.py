@@ -82,3 +82,14 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     except graphlib.CycleError as exc:
         return list(exc.args[1])
     return None
+
+
+def external_imports(path: Path) -> set[str]:
+    """Top-level names of every absolute import in ``path``, deferred ones included."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.structure.import_graph import PACKAGES, find_cycle, import_graph, project_modules
+from tests.structure.import_graph import PACKAGES, external_imports, find_cycle, import_graph, project_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +21,15 @@ def test_no_import_circle_in_the_project():
     assert graph["corpus.mixing.policies"] >= {"corpus.mixing.configs", "corpus.mixing.regression"}
     cycle = find_cycle(graph)
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
+
+
+def test_the_core_library_imports_neither_dagster_nor_anthropic():
+    offending = {
+        name: sorted(found)
+        for name, path in project_modules(ROOT, ("corpus",)).items()
+        if (found := external_imports(path) & {"dagster", "dagster_aws", "dagster_pipes", "anthropic"})
+    }
+    assert offending == {}
 
 
 def test_the_cycle_check_finds_a_circle(tmp_path):
