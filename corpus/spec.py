@@ -576,7 +576,7 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         for loc, msg in config_problems:
             add(f"mixture.policy_config.{_index_style(loc)}", msg)
         if not config_problems:
-            floor = float(getattr(parse_policy_config(spec.mixture.policy, spec.mixture.policy_config), "floor", 0.0))
+            floor = parse_policy_config(spec.mixture.policy, spec.mixture.policy_config).floor
             if floor * len(spec.sources) > 1:
                 add(
                     "mixture.policy_config.floor",

@@ -6,7 +6,7 @@
     corpus-metrics list --pipeline demo
 
 The storage root is $CORPUS_STORAGE_ROOT (default ./data) or --root; S3 credentials come
-from the standard AWS environment variables.
+from the standard AWS environment variables. The command does not load Dagster.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from corpus.metrics import parse_jsonl, parse_record, record_problems
-from resources.metrics import MetricsClient
-from resources.storage import CorpusStorage
+from resources.metrics_client import MetricsClient
+from resources.storage_env import store_from_env
 
 
 def _client(root: str | None) -> MetricsClient:
-    return MetricsClient(CorpusStorage(root=root).store())
+    return MetricsClient(store_from_env(root))
 
 
 def _parse_losses(items: list[str]) -> dict[str, float]:
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         for rec in stored.records:
             losses = ", ".join(f"{d}={v:.4f}" for d, v in rec.val_loss.items())
             print(
-                f"{rec.created_at:%Y-%m-%d %H:%M:%S} {rec.mixture_version} {rec.run_id} step={rec.step} tokens={rec.tokens_seen} finished={rec.finished} {losses}"
+                f"{rec.created_at:%Y-%m-%d %H:%M:%S} {rec.mixture_version} {rec.run_id} step={rec.step} "
+                f"tokens={rec.tokens_seen} finished={rec.finished} {losses}"
             )
         for prob in stored.problems:
             print(f"unreadable: {prob}", file=sys.stderr)

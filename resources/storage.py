@@ -8,8 +8,6 @@ never written into specs, metadata or logs.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,10 +15,9 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from corpus.io import CorpusStore, S3Options, resolve_location
+from resources.storage_env import DEFAULT_ROOT, PROJECT_ROOT, ROOT_ENV, env_s3_options, resolved_root
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = "data"
-ROOT_ENV = "CORPUS_STORAGE_ROOT"
+__all__ = ["DEFAULT_ROOT", "PROJECT_ROOT", "ROOT_ENV", "CorpusStorage"]
 
 
 class CorpusStorage(dg.ConfigurableResource):
@@ -32,17 +29,18 @@ class CorpusStorage(dg.ConfigurableResource):
     s3: S3Resource = Field(default_factory=S3Resource, description="S3 endpoint, region and credentials (dagster-aws)")
 
     def resolved_root(self) -> str:
-        return self.root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT
+        return resolved_root(self.root)
 
     def s3_options(self) -> S3Options:
         s3 = self.s3
+        env = env_s3_options(s3.endpoint_url, s3.region_name, s3.max_attempts)
         return S3Options(
-            endpoint_url=s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
-            region=s3.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+            endpoint_url=env.endpoint_url,
+            region=env.region,
             access_key_id=s3.aws_access_key_id,
             secret_access_key=s3.aws_secret_access_key,
             session_token=s3.aws_session_token,
-            max_attempts=s3.max_attempts or 8,
+            max_attempts=env.max_attempts,
         )
 
     def store(self) -> CorpusStore:

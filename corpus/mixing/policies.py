@@ -32,61 +32,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 
+from corpus.mixing.configs import ExcessLossConfig, NaturalConfig, PolicyConfig, RegressionConfig, UniformConfig
 from corpus.mixing.history import RoundResult
-from corpus.mixing.regression import RegressionConfig, exploring, propose_regression
+from corpus.mixing.regression import exploring, propose_regression
 from corpus.mixing.target import Target, domain_emphasis
 from corpus.mixing.weights import WeightsError, normalize, validate_weights
 
-__all__ = ["POLICIES", "PolicyError", "RoundResult", "Target", "propose_weights"]
+__all__ = ["POLICIES", "PolicyConfig", "PolicyError", "RoundResult", "Target", "propose_weights"]
 
 
 class PolicyError(ValueError):
     pass
-
-
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    floor: float = Field(0.0, ge=0.0, lt=1.0, description="minimum share of every domain")
-
-
-class UniformConfig(_Config):
-    pass
-
-
-class NaturalConfig(_Config):
-    temperature: float = Field(
-        1.0, ge=0.05, le=100.0, description="weights ~ natural ** (1 / temperature); 1 = token-proportional"
-    )
-
-
-class ExcessLossConfig(_Config):
-    floor: float = Field(0.01, ge=0.0, lt=1.0, description="minimum share of every domain")
-    reference: Literal["first_round", "given"] = Field(
-        "first_round", description="losses the excess is measured against"
-    )
-    reference_losses: dict[str, float] | None = Field(None, description="reference='given': per-domain reference loss")
-    step_size: float = Field(1.0, gt=0.0, le=100.0, description="eta in w * exp(eta * excess); excess is in nats")
-    smoothing: float = Field(1e-3, ge=0.0, le=1.0, description="mix with uniform: (1 - c) * w + c / k (DoReMi's c)")
-    bootstrap: Literal["loss_above_mean", "keep"] = Field(
-        "loss_above_mean", description="when every excess is 0 (only the reference round so far)"
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> ExcessLossConfig:
-        if self.reference == "given" and not self.reference_losses:
-            raise ValueError("reference_losses: reference 'given' needs reference_losses (a loss per domain)")
-        if self.reference_losses:
-            bad = [
-                d for d, v in self.reference_losses.items() if not isinstance(v, int | float) or not math.isfinite(v)
-            ]
-            if bad:
-                raise ValueError(f"reference_losses: values must be finite numbers ({', '.join(bad)})")
-        return self
 
 
 # --- policies ------------------------------------------------------------------------
@@ -180,7 +140,7 @@ def propose_excess_loss(
 @dataclass(frozen=True)
 class Policy:
     name: str
-    config_model: type[BaseModel]
+    config_model: type[PolicyConfig]
     propose: Callable[..., dict[str, float]]
     description: str
     # (history, domains, config) -> True while proposals are exploration, not improvements
@@ -246,7 +206,7 @@ def policy_config_errors(policy: str, config: Mapping[str, Any] | None) -> list[
     return []
 
 
-def parse_policy_config(policy: str, config: Mapping[str, Any] | BaseModel | None) -> BaseModel:
+def parse_policy_config(policy: str, config: Mapping[str, Any] | BaseModel | None) -> PolicyConfig:
     p = get_policy(policy)
     if isinstance(config, p.config_model):
         return config
@@ -279,16 +239,18 @@ def propose_weights(
     seed: int = 0,
     target: Target | None = None,
 ) -> dict[str, float]:
-    """Run ``policy`` for ``target`` (default: average) and check its output: finite, normalized, every domain >= floor."""
+    """Run ``policy`` for ``target`` (default: average) and check its output.
+
+    The weights must be finite, sum to 1 and give every domain at least the config's ``floor``.
+    """
     if not domains:
         raise PolicyError("no domains to weight")
     cfg = parse_policy_config(policy, config)
     weights = get_policy(policy).propose(
         list(history), list(domains), dict(natural_weights), cfg, seed=seed, target=target or Target()
     )
-    floor = float(getattr(cfg, "floor", 0.0))
     try:
-        return validate_weights(weights, list(domains), floor=floor * (1 - 1e-9))
+        return validate_weights(weights, list(domains), floor=cfg.floor * (1 - 1e-9))
     except WeightsError as exc:  # a policy bug, not a user error
         raise PolicyError(f"policy {policy!r} produced invalid weights: {exc}") from exc
 

@@ -5,12 +5,13 @@ weights to validation loss (LightGBM, one model per target), then simulates a la
 number of candidate mixtures, predicts their loss and averages the top-k candidates.
 
 Here the "proxy runs" are the mixture versions the feedback loop has already evaluated
-(:class:`~corpus.mixing.policies.RoundResult`). While the history is shorter than
+(:class:`~corpus.mixing.history.RoundResult`). While the history is shorter than
 ``min_history`` the policy explores: it proposes a Dirichlet sample around the prior
 (natural weights), so the regressor has varied mixtures to learn from. Afterwards it
 fits one regressor per domain of the target (held-out target domains included), predicts
-the mixture's target (or, with ``config.target`` set, the average, worst or one domain's loss) for candidates drawn from Dirichlets centred on the evaluated
-mixtures and on the prior, and returns the mean of the ``top_k`` best candidates.
+the mixture's target (or, with ``config.target`` set, the average, worst or one domain's
+loss) for candidates drawn from Dirichlets centred on the evaluated mixtures and on the
+prior, and returns the mean of the ``top_k`` best candidates.
 
 The LightGBM hyperparameters default to RegMix's (``learning_rate=0.01``, 1000 boosting
 rounds, ``seed=42``, gbdt, L2 objective); ``min_data_in_leaf`` shrinks with a short
@@ -20,47 +21,17 @@ history, since LightGBM's default of 20 would make every prediction the mean.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from corpus.mixing.configs import LightGBMParams, RegressionConfig
 from corpus.mixing.history import RoundResult
 from corpus.mixing.target import Target
 from corpus.mixing.weights import normalize
 
 if TYPE_CHECKING:
     import lightgbm
-
-
-class LightGBMParams(BaseModel):
-    """RegMix's LightGBM settings (regression_fitting/regression.ipynb)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    learning_rate: float = Field(0.01, gt=0.0, le=1.0)
-    num_iterations: int = Field(1000, ge=1, le=100_000)
-    num_leaves: int = Field(31, ge=2, le=4096)
-    min_data_in_leaf: int | None = Field(None, ge=1, le=10_000, description="None: 20, or fewer for a short history")
-    seed: int = 42
-    num_threads: int = Field(1, ge=1, le=256, description="1 keeps fits bit-for-bit reproducible")
-
-    def lgb_params(self, n_rows: int) -> dict[str, Any]:
-        min_leaf = self.min_data_in_leaf if self.min_data_in_leaf is not None else max(1, min(20, n_rows // 5))
-        return {
-            "boosting_type": "gbdt",
-            "objective": "regression",
-            "metric": ["l1", "l2"],
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": min_leaf,
-            "min_data_in_bin": min(3, min_leaf),
-            "seed": self.seed,
-            "num_threads": self.num_threads,
-            "deterministic": True,
-            "force_row_wise": True,
-            "verbosity": -1,
-        }
 
 
 def _lgb() -> Any:
@@ -142,34 +113,6 @@ class MixtureRegressor:
         return losses[:, self.domains.index(target)]
 
 
-class RegressionConfig(BaseModel):
-    """Config of the ``regression`` (RegMix) policy."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    target: Literal["average", "worst"] | str | None = Field(
-        None,
-        description="None: the mixture's named target; else minimize the average or worst-domain loss, or one domain's",
-    )
-    min_history: int = Field(
-        4, ge=2, le=10_000, description="evaluated mixtures needed before fitting; shorter histories explore"
-    )
-    explore_concentration: float = Field(
-        5.0, gt=0.0, le=10_000, description="Dirichlet concentration of exploration samples around the prior"
-    )
-    n_candidates: int = Field(20_000, ge=100, le=2_000_000, description="simulated mixtures scored by the regressor")
-    candidate_concentrations: list[float] = Field(
-        default_factory=lambda: [2.0, 10.0, 50.0],
-        min_length=1,
-        description="Dirichlet concentrations of candidates around each centre",
-    )
-    top_k: int = Field(100, ge=1, le=100_000, description="average the k best predicted candidates (RegMix: 100)")
-    prior: Literal["natural", "uniform"] = "natural"
-    floor: float = Field(0.01, ge=0.0, lt=1.0, description="minimum share of every domain")
-    seed: int | None = Field(None, ge=0, description="None: the mixture spec's seed")
-    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
-
-
 def _dirichlet(rng: np.random.Generator, centre: np.ndarray, concentration: float, n: int) -> np.ndarray:
     alpha = np.maximum(centre * concentration * len(centre), 1e-3)
     return rng.dirichlet(alpha, size=n)
@@ -205,7 +148,8 @@ def propose_regression(
     if config.target is not None:
         if config.target not in ("average", "worst") and config.target not in domains:
             raise ValueError(
-                f"regression target {config.target!r} is not a domain; use 'average', 'worst' or one of: {', '.join(domains)}"
+                f"regression target {config.target!r} is not a domain; "
+                f"use 'average', 'worst' or one of: {', '.join(domains)}"
             )
         goal, names = config.target, domains
     else:

@@ -25,6 +25,7 @@ from corpus.specfile import defs_attributes_from_text, read_text
 from corpus.stage_graph import index_name, is_global_op, stage_graph
 from platform_assets.automation import build_automation_defs, partitioned_check_specs, stage_condition
 from platform_assets.checks import INDEX_ACCOUNTED, ROUND_TRIP, check_spec, index_check, tokenizer_check
+from platform_assets.components.attributes import PipelineAttributes, PipelineScaffolder
 from platform_assets.metadata import (
     TOKEN_LINEAGE,
     column_schema,
@@ -69,6 +70,7 @@ class SourcesConfig(dg.Config):
         return [s for s in spec.source_names if s not in self.exclude_sources]
 
 
+@dg.scaffold_with(PipelineScaffolder)
 class PipelineComponent(dg.Component):
     """A corpus pipeline from a PipelineSpec: sources, ordered stages, tokenizer, mixture.
 
@@ -83,7 +85,7 @@ class PipelineComponent(dg.Component):
 
     @classmethod
     def get_schema(cls) -> type[PipelineSpec]:
-        return PipelineSpec
+        return PipelineAttributes  # validates as PipelineSpec; its JSON schema knows the one-step shorthand
 
     @classmethod
     def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "PipelineComponent":

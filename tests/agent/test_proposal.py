@@ -91,9 +91,8 @@ def load_with_dagster(repo: Path, folder: str) -> dict:
         ["git", "-C", str(repo), "archive", "main", folder], capture_output=True, check=True
     ).stdout
     with create_defs_folder_sandbox() as sandbox:
-        tarfile.open(fileobj=io.BytesIO(archive)).extractall(
-            sandbox.defs_folder_path.parent / "checkout", filter="data"
-        )
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(sandbox.defs_folder_path.parent / "checkout", filter="data")
         shutil.copytree(
             sandbox.defs_folder_path.parent / "checkout" / folder, sandbox.defs_folder_path / Path(folder).name
         )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
 
 from agent.tools import Toolbox, ToolLimits
-from tests.agent.helpers import INJECTION, notes_records, notes_spec, repo_state, write_jsonl
+from tests.agent.helpers import INJECTION, notes_records, notes_spec, prose, repo_state, write_jsonl
 
 READ_ONLY_TOOLS = {
     "list_sources",
@@ -105,11 +106,30 @@ def test_profile_reports_what_the_planner_needs(toolbox: Toolbox) -> None:
     assert p["duplicates"]["exact_share"] > 0  # one copy in 31
     assert p["pii"]["hits"]["email"] == 1
     assert set(p["quality"]) == {"gopher_quality@1", "gopher_repetition@1", "c4_quality@1", "fineweb_quality@1"}
-    assert all(0.0 <= q["drop_share"] <= 1.0 for q in p["quality"].values())
+    # every note is nine sentences of plain English prose: no quality filter drops one
+    assert {op: q["drop_share"] for op, q in p["quality"].items()} == dict.fromkeys(p["quality"], 0.0)
     assert p["length_words"]["p50"] > 100
     pages = toolbox.call("profile_source", {"source": "pages"}).content
     assert pages["html_share"] == 1.0 and pages["extraction"]["applied"] == "extract_html@1"
     assert pages["length_chars"]["p50"] < 3000  # measured on the extracted text, not the HTML
+
+
+def test_profile_drop_shares_are_the_filters_decisions(temp_repo: Path) -> None:
+    """Ten documents, four of them junk: the shares are what each filter decides on each document."""
+    rng = random.Random(3)
+    docs = [{"text": prose(rng)} for _ in range(6)]  # nine sentences of prose each: kept by every filter
+    docs += [{"text": "buy now click here"}] * 3  # four words, no sentence
+    docs.append({"text": "lorem " * 300})  # long, but no stop word and no sentence
+    write_jsonl(temp_repo / "data" / "sources" / "mixed" / "m.jsonl", docs)
+    p = Toolbox(temp_repo, ["data/sources/mixed"]).call("profile_source", {"source": "mixed"}).content
+    assert p["sample"]["documents"] == 10
+    q = p["quality"]
+    assert q["gopher_quality@1"] == {
+        "drop_share": 0.4,
+        "reasons": {"gopher_short_doc": 0.3, "gopher_enough_stop_words": 0.1},
+    }
+    assert q["c4_quality@1"] == {"drop_share": 0.4, "reasons": {"too_few_sentences": 0.4}}
+    assert q["fineweb_quality@1"]["drop_share"] == 0.4
 
 
 def test_document_text_is_wrapped_as_untrusted(temp_repo: Path) -> None:

@@ -249,7 +249,9 @@ def test_bad_input_is_quarantined_never_lost(tmp_path):
     store = CorpusStorage(root=str(tmp_path / "store")).store()
     rep = runner.read_report(store, "bad", "raw", "bad")
     assert rep.conserved and rep.kept >= 1
-    assert rep.quarantined_total >= 5  # broken json, invalid utf-8, missing field, truncated gzip, huge doc
+    # one of each: broken json, invalid utf-8, missing field, truncated gzip, huge doc
+    kinds = ("invalid_json", "invalid_utf8", "missing_text_field", "truncated_stream", "doc_too_long")
+    assert rep.quarantined == dict.fromkeys(kinds, 1)
     q = store.read_partition(runner.quarantine_dir("bad", "raw", "bad"))
     assert set(q["file"]) >= {"a.jsonl", "cut.jsonl.gz", "huge.jsonl"}
     assert all(q["error"].str.len_chars() > 10)

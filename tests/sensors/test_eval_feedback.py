@@ -1,8 +1,14 @@
-"""The eval_feedback sensor through build_sensor_context, with a fake metrics store as a resource."""
+"""The eval_feedback sensor through build_sensor_context, reading a real metrics store.
+
+Records go in as trainers write them (:class:`MetricsClient`, one JSON file each, under a metrics
+root), and the sensor reads them back through the ``metrics`` resource, so the read path (listing,
+parsing, malformed files named as problems) is the one production uses.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -13,36 +19,31 @@ from corpus.metrics import MetricsRecord
 from corpus.runner import stage_dir
 from platform_assets.components.learning import build_learning_defs, versions_partitions
 from platform_assets.resources import default_resources
-from resources.metrics import MetricsClient, MetricsStore
+from resources.metrics import METRICS_DIR, MetricsClient, MetricsStore
 from resources.storage import CorpusStorage
 from tests.platform_assets.smallcorpus import small_spec
 
 
-class FakeMetricsStore(MetricsStore):
-    """Records held in memory, served through the real client interface."""
+class Metrics:
+    """A metrics root: records are appended through the real client; the sensor reads them as a resource."""
 
-    records_json: list[str] = []
+    def __init__(self, root: Path):
+        self.root = root
+        self.resource = MetricsStore(root=str(root))
+        self.client = MetricsClient(CorpusStore(root=str(root)))
+        self.raw_names: list[str] = []
 
-    def client(self, storage=None):
-        parent = self
-
-        class _Client(MetricsClient):
-            def __init__(self):
-                pass
-
-            def read(self, pipeline):
-                from corpus.metrics import parse_record
-                from resources.metrics import StoredRecords
-
-                recs, probs = [], []
-                for i, raw in enumerate(parent.records_json):
-                    rec, p = parse_record(raw, where=f"fake-{i}")
-                    if rec is not None and rec.pipeline == pipeline:
-                        recs.append(rec)
-                    probs += p
-                return StoredRecords(recs, probs, [])
-
-        return _Client()
+    def add(self, *records: MetricsRecord | str) -> Metrics:
+        for rec in records:
+            if isinstance(rec, MetricsRecord):
+                self.client.append(rec)
+            else:  # a file no client writes (hand-edited, cut short): stored as it is
+                folder = self.root / METRICS_DIR / "small"
+                folder.mkdir(parents=True, exist_ok=True)
+                name = f"{time.time_ns():020d}-raw-{len(self.raw_names)}.json"
+                (folder / name).write_text(rec)
+                self.raw_names.append(name)
+        return self
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def setup(tmp_path: Path, small_corpus: Path):
         w = store.partition_writer(stage_dir(spec.pipeline, "tokenized", src))
         w.commit(summary={"extra": {"tokens_train": 1000 * (i + 1)}})
     sensor = sensor_of(spec)
-    return spec, sensor, CorpusStorage(root=str(root))
+    return spec, sensor, CorpusStorage(root=str(root)), Metrics(tmp_path / "metrics")
 
 
 def sensor_of(spec):
@@ -63,23 +64,25 @@ def sensor_of(spec):
     return defs.resolve_sensor_def(f"{spec.pipeline}_eval_feedback")
 
 
-def record(version: str, losses: dict[str, float], *, run: str = "r1", finished: bool = True, **kw) -> str:
+def record(
+    version: str, losses: dict[str, float], *, run: str = "r1", finished: bool = True, step: int = 10, **kw
+) -> MetricsRecord:
     return MetricsRecord(
         run_id=f"{run}-{version}",
         pipeline="small",
         mixture_version=version,
-        step=10,
+        step=step,
         tokens_seen=1000,
         val_loss=losses,
         finished=finished,
         **kw,
-    ).model_dump_json()
+    )
 
 
-def tick(sensor, storage, metrics, cursor=None, instance=None):
+def tick(sensor, storage, metrics: Metrics, cursor=None, instance=None):
     instance = instance or dg.DagsterInstance.ephemeral()
     with dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"metrics": metrics, "storage": storage}
+        instance=instance, cursor=cursor, resources={"metrics": metrics.resource, "storage": storage}
     ) as ctx:
         result = sensor(ctx)
         return result, ctx.cursor
@@ -103,9 +106,9 @@ LOSSES = {"docs": 4.0, "pages": 5.0, "code": 3.0}
 
 
 def test_bootstrap_then_new_record_requests_one_run(setup):
-    spec, sensor, storage = setup
+    _, sensor, storage, metrics = setup
     instance = dg.DagsterInstance.ephemeral()
-    result, cursor = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    result, cursor = tick(sensor, storage, metrics, instance=instance)
     assert isinstance(result, dg.SensorResult)
     (req,) = result.run_requests
     assert req.partition_key == "m0001"
@@ -114,13 +117,14 @@ def test_bootstrap_then_new_record_requests_one_run(setup):
     assert weights == pytest.approx({"docs": 1 / 6, "pages": 2 / 6, "code": 3 / 6})  # natural: token-proportional
     assert req.tags["corpus/launched_by"] == "sensor:small_eval_feedback" and req.tags["corpus/pipeline"] == "small"
     # the request not carried out yet: the same request again
-    again, _ = tick(sensor, storage, FakeMetricsStore(), cursor, instance=instance)
+    again, _ = tick(sensor, storage, metrics, cursor, instance=instance)
     assert again.run_requests[0].run_key == req.run_key
     apply(instance, result)
-    waiting, _ = tick(sensor, storage, FakeMetricsStore(), cursor, instance=instance)
+    waiting, _ = tick(sensor, storage, metrics, cursor, instance=instance)
     assert isinstance(waiting, dg.SkipReason) and "no new finished records" in waiting.skip_message
 
-    metrics = FakeMetricsStore(records_json=[record("m0001", LOSSES)])
+    metrics.add(record("m0001", LOSSES))  # a trainer reports m0001's result
+    assert len(list((metrics.root / METRICS_DIR / "small").glob("*.json"))) == 1
     result, cursor2 = tick(sensor, storage, metrics, cursor, instance=instance)
     (req2,) = result.run_requests
     assert req2.partition_key == "m0002" and req2.run_key.startswith("m0002-")
@@ -139,18 +143,18 @@ def test_bootstrap_then_new_record_requests_one_run(setup):
 
 
 def test_malformed_records_skip_with_reason(setup):
-    spec, sensor, storage = setup
+    _, sensor, storage, metrics = setup
     instance = dg.DagsterInstance.ephemeral()
-    first, cursor = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    first, cursor = tick(sensor, storage, metrics, instance=instance)
     apply(instance, first)
-    bad = [
+    metrics.add(
         record("m0001", {"docs": float("nan"), "pages": 5.0, "code": 3.0}, run="nan"),
         record("m0001", {"docs": 4.0, "pages": 5.0}, run="missing"),
         record("m0009", LOSSES, run="unknown"),
         json.dumps({"run_id": "x", "pipeline": "small"}),
         "{not json",
-    ]
-    result, cursor2 = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor, instance=instance)
+    )
+    result, cursor2 = tick(sensor, storage, metrics, cursor, instance=instance)
     assert isinstance(result, dg.SkipReason)
     msg = result.skip_message
     assert (
@@ -158,37 +162,36 @@ def test_malformed_records_skip_with_reason(setup):
         and "missing domains: code" in msg
         and "unknown mixture version 'm0009'" in msg
     )
-    assert "fake-3" in msg and "fake-4" in msg  # unparseable records are named too
+    assert all(name in msg for name in metrics.raw_names)  # unparseable files are named too
     # the cursor advanced: the same bad records are not reported again as new
-    result2, _ = tick(sensor, storage, FakeMetricsStore(records_json=bad), cursor2, instance=instance)
+    result2, _ = tick(sensor, storage, metrics, cursor2, instance=instance)
     assert "non-finite" not in result2.skip_message and "no new finished records" in result2.skip_message
 
 
 def test_round_limit_stops_with_reason(setup):
-    spec, sensor, storage = setup
+    spec, sensor, storage, metrics = setup
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
-    recs: list[str] = []
     versions = []
     for i in range(spec.mixture.rounds + 1):
-        result, cursor = tick(sensor, storage, FakeMetricsStore(records_json=list(recs)), cursor, instance=instance)
+        result, cursor = tick(sensor, storage, metrics, cursor, instance=instance)
         if isinstance(result, dg.SkipReason):
             break
         v = apply(instance, result)
         versions.append(v)
-        recs.append(record(v, {d: x - 0.1 * i for d, x in LOSSES.items()}))
+        metrics.add(record(v, {d: x - 0.1 * i for d, x in LOSSES.items()}))
     assert versions == ["m0001", "m0002", "m0003"]
     # the tick that read m0003's result stopped the loop and said why
     assert isinstance(result, dg.SkipReason) and "round limit reached (rounds=3)" in result.skip_message
     # switched on later, or with a reset cursor: what happened is read back, nothing is requested again
-    fresh, _ = tick(sensor, storage, FakeMetricsStore(records_json=list(recs)), None, instance=instance)
+    fresh, _ = tick(sensor, storage, metrics, None, instance=instance)
     assert isinstance(fresh, dg.SkipReason) and "round limit reached (rounds=3)" in fresh.skip_message
 
 
 def test_waits_for_build_loop(tmp_path, small_corpus):
     spec = small_spec(small_corpus)
     sensor = sensor_of(spec)
-    result, _ = tick(sensor, CorpusStorage(root=str(tmp_path / "empty")), FakeMetricsStore())
+    result, _ = tick(sensor, CorpusStorage(root=str(tmp_path / "empty")), Metrics(tmp_path / "metrics"))
     assert isinstance(result, dg.SkipReason) and "waiting for the build loop" in result.skip_message
 
 
@@ -199,25 +202,26 @@ def test_version_partitions_are_the_rounds(small_corpus):
 
 def test_a_result_of_other_weights_is_not_taken_for_the_version(setup):
     """A record of an earlier loop that used the same version name (other weights) is stale."""
-    spec, sensor, storage = setup
+    _, sensor, storage, metrics = setup
     instance = dg.DagsterInstance.ephemeral()
-    result, cursor = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    result, cursor = tick(sensor, storage, metrics, instance=instance)
     apply(instance, result)
     weights = result.run_requests[0].run_config["ops"]["small__mixture"]["config"]["weights"]
     stale = record("m0001", LOSSES, run="old", weights={"docs": 0.8, "pages": 0.1, "code": 0.1})
     fresh = record("m0001", {d: x + 1 for d, x in LOSSES.items()}, run="new", weights=weights)
-    result, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale, fresh]), cursor, instance=instance)
+    both = Metrics(metrics.root.parent / "both").add(stale, fresh)
+    result, _ = tick(sensor, storage, both, cursor, instance=instance)
     (req,) = result.run_requests
     assert req.run_config["ops"]["small__mixture"]["config"]["source_runs"] == ["new-m0001"]
-    only_stale, _ = tick(sensor, storage, FakeMetricsStore(records_json=[stale]), cursor, instance=instance)
+    only_stale, _ = tick(sensor, storage, metrics.add(stale), cursor, instance=instance)
     assert isinstance(only_stale, dg.SkipReason) and "not on m0001's weights" in only_stale.skip_message
 
 
 def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
     """The partition was added and the run started, nothing materialized yet: a reset cursor waits for it."""
-    spec, sensor, storage = setup
+    _, sensor, storage, metrics = setup
     instance = dg.DagsterInstance.ephemeral()
-    first, _ = tick(sensor, storage, FakeMetricsStore(), instance=instance)
+    first, _ = tick(sensor, storage, metrics, instance=instance)
     (req,) = first.run_requests
     instance.add_run(
         dg.DagsterRun(
@@ -230,7 +234,7 @@ def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
     result, cursor = tick(
         sensor,
         storage,
-        FakeMetricsStore(records_json=[record("m0001", LOSSES, finished=False)]),
+        metrics.add(record("m0001", LOSSES, finished=False, step=5)),  # progress, not the result
         None,
         instance=instance,
     )
@@ -241,7 +245,7 @@ def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
     result, _ = tick(
         sensor,
         storage,
-        FakeMetricsStore(records_json=[record("m0001", LOSSES, weights=weights)]),
+        metrics.add(record("m0001", LOSSES, weights=weights)),  # appended beside the progress record
         cursor,
         instance=instance,
     )
@@ -250,7 +254,7 @@ def test_a_version_whose_run_is_in_flight_is_not_requested_again(setup):
 
 def test_mixture_run_config_is_typed_by_domain(setup):
     """An unknown or missing domain in the weights is refused by config validation, before a run exists."""
-    spec, _, _ = setup
+    spec, _, _, _ = setup
     defs = dg.Definitions.merge(build_learning_defs(spec), dg.Definitions(resources=default_resources()))
     job = defs.resolve_job_def("small_mixture_round")
     good = {"ops": {"small__mixture": {"config": {"weights": {"docs": 0.2, "pages": 0.3, "code": 0.5}}}}}
