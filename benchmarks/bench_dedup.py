@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import importlib.metadata
 import io
+import itertools
 import math
 import os
 import random
@@ -344,7 +345,9 @@ def estimator_quality(pairs: list[tuple[str, str]], true: np.ndarray) -> dict[st
 
         def theirs(text: str) -> np.ndarray:
             shingles = step.get_shingles(text)
-            return np.array(sum(step.get_signature(shingles), []) if shingles.size else [0] * config.num_hashes)
+            if not shingles.size:
+                return np.array([0] * config.num_hashes)
+            return np.array(list(itertools.chain.from_iterable(step.get_signature(shingles))))
 
         estimates = {
             "ours": (ours([a for a, _ in pairs]) == ours([b for _, b in pairs])).mean(axis=1),

@@ -262,7 +262,7 @@ def _stdlib_files() -> list[tuple[str, str]]:
 def _write_code(w: _Writer, scale: int) -> _SourceReport:
     report = _SourceReport(w.dest / "code")
     files = _stdlib_files()
-    tag = "v%d.%d.%d" % sys.version_info[:3]
+    tag = "v{}.{}.{}".format(*sys.version_info[:3])
     texts = [t for _, t in files]
     for copy in range(scale):
         bodies = texts if copy == 0 else _mixed(texts, _paragraphs, copy, "code", "\n\n\n")
@@ -289,7 +289,7 @@ def _write_docs(w: _Writer, scale: int) -> _SourceReport:
     report = _SourceReport(w.dest / "docs")
     names = sorted(topics)
     texts = [topics[n] for n in names]
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     for copy in range(scale):
         bodies = texts if copy == 0 else _mixed(texts, _paragraphs, copy, "docs", "\n\n")
         suffix = "" if copy == 0 else f"?variant={copy}"
@@ -351,7 +351,7 @@ def _mixed_page(html: str, pool: list[str], rng: random.Random) -> str:
 def _page_records(pages: dict[str, str], copy: int) -> list[tuple[str, str, bytes, str]]:
     """(uri, status line, body, content type) of the responses of one WARC file."""
     names = [m for m in PAGE_MODULES if m in pages]
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     prefix = "" if copy == 0 else f"/v{copy}"
 
     def url(name: str) -> str:
@@ -527,7 +527,7 @@ def write_demo_sources(dest: Path, *, scale: int = 1) -> dict[str, Path]:
     removed = [r for name, suffixes in _SUFFIXES.items() for r in w.remove_stale(dest / name, suffixes)]
     manifest = {
         "scale": scale,
-        "python": "%d.%d.%d" % sys.version_info[:3],
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
         "sources": {
             name: {"path": name, "files": len(r.files), "records": r.records, "bytes": r.bytes}
             for name, r in reports.items()

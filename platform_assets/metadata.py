@@ -138,7 +138,7 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
             md[key] = round(value, 4)
         elif isinstance(value, int):
             md[key] = value
-        elif isinstance(value, dict) or isinstance(value, list):
+        elif isinstance(value, (dict, list)):
             md[key] = dg.MetadataValue.json(value)
     if location:
         md["location"] = dg.MetadataValue.path(location)

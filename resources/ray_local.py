@@ -132,16 +132,15 @@ class LocalRayCluster:
 
     def _spawn(self, cmd: list[str], env: dict[str, str], name: str) -> None:
         log = Path(self.temp_dir) / f"{name}.log"
-        self.logs.append(log)
         with open(log, "wb") as out:
-            self.procs.append(
-                subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            )
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        self.logs.append(log)  # after the start succeeded: procs[i] wrote logs[i]
 
     def _wait_for_nodes(self, n: int) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
-            for proc, log in zip(self.procs, self.logs):
+            for proc, log in zip(self.procs, self.logs, strict=True):
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"a Ray node exited while starting (exit {proc.returncode}); its log:\n{self._tail(log)}"
@@ -195,6 +194,7 @@ class LocalRayCluster:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+        self.logs.clear()
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 

@@ -17,6 +17,7 @@ The instance queues runs with a 1 s dequeue interval and sensors tick every seco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -418,10 +419,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # the group is this test's own: dagster dev and its children
-    except ProcessLookupError:
-        pass
 
 
 def materialize_pipeline(server: DagsterServer, spec: dict[str, Any], timeout: float = 180) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ pyarrow and boto3 use with an endpoint override.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -153,10 +154,8 @@ class FaultProxy:
             def _abort(self) -> None:
                 self.wfile.flush()
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
 

@@ -103,5 +103,5 @@ def test_pipeline_on_s3_matches_local(small_corpus: Path, tmp_path: Path, moto_e
             rel = runner.stage_dir("small", stage, src)
             l_shards, r_shards = local.shard_paths(rel), remote.shard_paths(rel)
             assert [Path(p).name for p in l_shards] == [Path(p).name for p in r_shards]
-            for lp, rp in zip(l_shards, r_shards):
+            for lp, rp in zip(l_shards, r_shards, strict=True):
                 assert local.read_bytes(lp) == remote.read_bytes(rp), f"{stage}/{src}/{lp}"
