@@ -164,7 +164,8 @@ def choose_languages(name: str, profile: dict[str, Any], wanted: Any, plan: Plan
         outside = 1.0 - inside
         if outside < LANGUAGE_MIN_SHARE:
             plan.decisions.append(
-                f"`{name}`: no language filter: {_pct(inside)} of the sample is already in {', '.join(wanted)} ({summary})."
+                f"`{name}`: no language filter: {_pct(inside)} of the sample is already in {', '.join(wanted)} "
+                f"({summary})."
             )
             return None
         if inside < 0.05:
@@ -327,7 +328,8 @@ def choose_spec(goal: str, pipeline: str, sources: dict[str, Any], profiles: dic
     if prose:
         stages.append(_stage("normalized", [{"op": "normalize_text@1"}], prose, names))
         plan.decisions.append(
-            f"Normalization (`normalize_text@1`) for {', '.join(f'`{n}`' for n in prose)}: Unicode repair, NFC, whitespace."
+            f"Normalization (`normalize_text@1`) for {', '.join(f'`{n}`' for n in prose)}: Unicode repair, NFC, "
+            "whitespace."
         )
     wanted = goal_languages(constraints)
     lang_cfgs = {n: choose_languages(n, profiles[n], wanted, plan) for n in names}

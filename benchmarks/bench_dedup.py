@@ -497,7 +497,8 @@ def main() -> None:
             "precision",
             "exact_removed",
         ],
-        title=f"\nMinHash dedup, one core (5-grams, 14 x 8 hashes); speedup {speedup:.1f}x wall, {speedup_cpu:.1f}x CPU",
+        title=f"\nMinHash dedup, one core (5-grams, 14 x 8 hashes); speedup {speedup:.1f}x wall, {speedup_cpu:.1f}x "
+        "CPU",
     )
     print("our phases (s): " + "  ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     print("datatrove stages (s): " + "  ".join(f"{k} {v:.1f}" for k, v in dt_stages.items()))

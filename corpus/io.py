@@ -80,7 +80,10 @@ class S3Options:
         return pafs.S3FileSystem(**kwargs)
 
     def __repr__(self) -> str:  # never print secrets
-        return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, credentials={'set' if self.access_key_id else 'default chain'})"
+        return (
+            f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, "
+            f"credentials={'set' if self.access_key_id else 'default chain'})"
+        )
 
 
 def resolve_location(

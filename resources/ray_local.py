@@ -7,7 +7,8 @@ stopping the cluster terminates exactly the processes started here (``ray start 
 tears its node down on SIGTERM); nothing else on the machine is touched::
 
     with LocalRayCluster(workers=2, cpus_per_node=1) as cluster:
-        os.environ.update(cluster.client_env())   # RAY_ADDRESS and the cluster's token, for ComputeEngine(backend="ray")
+        # RAY_ADDRESS and the cluster's token, for ComputeEngine(backend="ray")
+        os.environ.update(cluster.client_env())
         ...
 
 The cluster runs with token authentication (``RAY_AUTH_MODE=token``), a fresh token per
@@ -153,7 +154,8 @@ class LocalRayCluster:
         )
 
     def alive_nodes(self) -> int:
-        """Nodes the head reports alive (asked through ``ray status`` in a subprocess, so this process stays unconnected)."""
+        """Nodes the head reports alive (asked through ``ray status`` in a subprocess, so this process stays
+        unconnected)."""
         out = subprocess.run(
             [self._ray_cli(), "status", f"--address={self.address}"],
             check=False,

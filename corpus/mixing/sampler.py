@@ -128,7 +128,8 @@ class DomainTokens:
                 table = read(columns)
             except KeyError as exc:
                 raise SamplerError(
-                    f"{where}: missing column {exc}; expected a token shard ({', '.join([*_INDEX_COLUMNS, schema.TOKENS])})"
+                    f"{where}: missing column {exc}; expected a token shard "
+                    f"({', '.join([*_INDEX_COLUMNS, schema.TOKENS])})"
                 ) from exc
             missing = [c for c in columns if c not in table.column_names]
             if missing:
@@ -443,7 +444,8 @@ def materialize(plan: MixturePlan, domains: Mapping[str, DomainTokens]) -> dict[
         stream = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint16)
         if len(stream) != dp.tokens:  # a shard whose n_tokens disagrees with its tokens slipped through
             raise SamplerError(
-                f"domain {d!r}: materialized {len(stream):,} tokens, plan says {dp.tokens:,}; re-run the tokenized stage"
+                f"domain {d!r}: materialized {len(stream):,} tokens, plan says {dp.tokens:,}; re-run the tokenized "
+                "stage"
             )
         out[d] = stream
     return out

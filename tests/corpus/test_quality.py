@@ -127,7 +127,8 @@ FINEWEB_CASES = {
     "empty": "\n \n\t\n",
     "line_punct_ratio": "no punctuation on this line\nnone on this line either\nor here at all\nnor here",
     "short_line_ratio": "Yes.\nNo.\nOk.\nThis line is long enough to count as a normal line of text.",
-    "char_dup_ratio": "This line repeats and is long enough to matter.\nThis line repeats and is long enough to matter.\n"
+    "char_dup_ratio": "This line repeats and is long enough to matter.\n"
+    "This line repeats and is long enough to matter.\n"
     "Another different line that is also long enough.",
     "list_ratio": "\n".join(f"Pneumonoultramicroscopicsilicovolcanoconiosis{i}." for i in range(10)),
 }

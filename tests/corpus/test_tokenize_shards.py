@@ -1,4 +1,5 @@
-"""Tokenization as shard tasks writes the token shards of the one-process algorithm, byte for byte, on every executor."""
+"""Tokenization as shard tasks writes the token shards of the one-process algorithm, byte for byte, on every
+executor."""
 
 from __future__ import annotations
 

@@ -251,7 +251,8 @@ class DagsterServer:
     def start_schedule(self, name: str) -> None:
         data = self.gql(
             """mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) { __typename
-                ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } ... on Error { message } } }""",
+                ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message }
+                ... on Error { message } } }""",
             s={**self.repo_selector(), "scheduleName": name},
         )["startSchedule"]
         if data["__typename"] != "ScheduleStateResult" or data["scheduleState"]["status"] != "RUNNING":
@@ -267,7 +268,8 @@ class DagsterServer:
     def schedule_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         data = self.gql(
             """query($s: ScheduleSelector!, $limit: Int) { scheduleOrError(scheduleSelector: $s) { __typename
-                ... on Schedule { scheduleState { ticks(limit: $limit) { status timestamp skipReason runIds error { message } } } } } }""",
+                ... on Schedule { scheduleState { ticks(limit: $limit) {
+                    status timestamp skipReason runIds error { message } } } } } }""",
             s={**self.repo_selector(), "scheduleName": name},
             limit=limit,
         )["scheduleOrError"]
@@ -285,7 +287,8 @@ class DagsterServer:
     def sensor_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         data = self.gql(
             """query($s: SensorSelector!, $limit: Int) { sensorOrError(sensorSelector: $s) { __typename
-                ... on Sensor { sensorState { status ticks(limit: $limit) { status timestamp skipReason runIds error { message } } } } } }""",
+                ... on Sensor { sensorState { status ticks(limit: $limit) {
+                    status timestamp skipReason runIds error { message } } } } } }""",
             s={**self.repo_selector(), "sensorName": name},
             limit=limit,
         )["sensorOrError"]
@@ -352,7 +355,8 @@ def _wait_loaded(server: DagsterServer, proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterServer]:
-    """``dagster dev`` on a free port and a temporary DAGSTER_HOME, serving the ``tiny``, ``gated`` and ``timed`` pipelines."""
+    """``dagster dev`` on a free port and a temporary DAGSTER_HOME, serving the ``tiny``, ``gated`` and ``timed``
+    pipelines."""
     base = tmp_path_factory.mktemp("e2e")
     home, store = base / "dagster_home", base / "store"
     home.mkdir()

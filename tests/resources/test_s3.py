@@ -25,7 +25,8 @@ def bucket(moto_endpoint, monkeypatch, request):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    name = f"corpus-{hashlib.md5(request.node.nodeid.encode()).hexdigest()[:10]}"  # one bucket per test on the shared server
+    # one bucket per test on the shared server
+    name = f"corpus-{hashlib.md5(request.node.nodeid.encode()).hexdigest()[:10]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
 
