@@ -32,6 +32,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 validate: setup
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml

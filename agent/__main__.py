@@ -68,7 +68,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     )
     if published.where == "branch":
         _say(
-            f"  branch: {published.branch} ({published.status}, commit {published.commit[:12] if published.commit else '?'})"
+            f"  branch: {published.branch} ({published.status}, commit "
+            f"{published.commit[:12] if published.commit else '?'})"
         )
     else:
         _say(f"  written to: {published.folder}")

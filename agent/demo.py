@@ -35,7 +35,8 @@ def run_agent_demo(
     source: str = DEMO_SOURCE,
     pipeline: str = DEMO_PIPELINE,
 ) -> Any:
-    """Propose ``pipeline`` for ``source`` with the offline planner and print the summary; returns (proposal, published).
+    """Propose ``pipeline`` for ``source`` with the offline planner and print the summary; returns (proposal,
+    published).
 
     ``spec`` (the demo pipeline that just ran) only names the source's folder when it has a
     ``pages`` source; the proposal is a new pipeline beside it.

@@ -160,7 +160,7 @@ def render_evidence(ev: Evidence) -> str:
     """The PROPOSAL.md section: what training on the pipeline's output does to a tiny proxy's loss."""
     lines = ["## Evidence: proxy loss, pipeline output vs raw sample", ""]
     if not ev.available:
-        return "\n".join(lines + [f"No comparison: {ev.error or 'not run'}.", ""])
+        return "\n".join([*lines, f"No comparison: {ev.error or 'not run'}.", ""])
     lines += [
         f"A tiny proxy model (one layer, seconds) trained for {ev.budget_tokens:,} tokens on each arm, seeds "
         f"{', '.join(map(str, ev.seeds))}; scored on the {ev.held_out_docs} held-out sample documents "

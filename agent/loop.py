@@ -172,7 +172,8 @@ def run_agent(
     messages: list[dict[str, Any]] = [
         {
             "role": "user",
-            "content": f"Propose a pipeline for this goal: {goal.strip()}\nSources: {', '.join(toolbox.sources) or 'see list_sources'}.",
+            "content": f"Propose a pipeline for this goal: {goal.strip()}\n"
+            f"Sources: {', '.join(toolbox.sources) or 'see list_sources'}.",
         }
     ]
     used = 0
@@ -230,13 +231,15 @@ def run_agent(
                 )
             if used >= config.token_budget:
                 raise TokenBudgetExceeded(
-                    f"the session used {used:,} tokens, over its budget of {config.token_budget:,} (AGENT_TOKEN_BUDGET), "
-                    f"after {turn} turns without a submitted proposal; raise the budget or narrow the goal"
+                    f"the session used {used:,} tokens, over its budget of {config.token_budget:,} "
+                    f"(AGENT_TOKEN_BUDGET), after {turn} turns without a submitted proposal; raise the budget or "
+                    "narrow the goal"
                 )
         raise TurnLimitExceeded(
-            f"the model made {config.max_turns} turns (the limit, AGENT_MAX_TURNS) without submitting a valid proposal; "
-            f"last tool calls: {', '.join(c.name + ('!' if c.is_error else '') for c in toolbox.calls[-5:]) or 'none'}. "
-            "Raise AGENT_MAX_TURNS, narrow the goal, or use --planner offline"
+            f"the model made {config.max_turns} turns (the limit, AGENT_MAX_TURNS) without submitting a valid "
+            "proposal; last tool calls: "
+            f"{', '.join(c.name + ('!' if c.is_error else '') for c in toolbox.calls[-5:]) or 'none'}. Raise "
+            "AGENT_MAX_TURNS, narrow the goal, or use --planner offline"
         )
     finally:
         toolbox.progress = previous

@@ -187,7 +187,8 @@ def combined_drops(masks: dict[str, pl.Series], n: int) -> dict[str, float]:
 
 
 def _cap_bytes(docs: pl.DataFrame, max_bytes: int, seed: int = 0) -> tuple[pl.DataFrame, bool]:
-    """Documents of ``docs`` drawn at random (seeded, order kept) holding at most ``max_bytes`` of text (at least one)."""
+    """Documents of ``docs`` drawn at random (seeded, order kept) holding at most ``max_bytes`` of text (at least
+    one)."""
     if docs.height == 0:
         return docs, False
     if int(docs[schema.TEXT].str.len_bytes().sum() or 0) <= max_bytes:

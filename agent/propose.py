@@ -52,10 +52,7 @@ def propose(
             from agent.client import anthropic_client
 
             client = anthropic_client()
-        if pipeline:
-            goal_for_model = f"{goal.strip()}\n(Name the pipeline {pipeline!r}.)"
-        else:
-            goal_for_model = goal
+        goal_for_model = f"{goal.strip()}\n(Name the pipeline {pipeline!r}.)" if pipeline else goal
         say(f"planner: Claude ({config.model}), at most {config.max_turns} turns")
         submitted = run_agent(goal_for_model, toolbox, client, config, progress=say)
         label = f"Claude planner ({config.model})"

@@ -89,7 +89,7 @@ def quarantine_section(profiles: dict[str, dict[str, Any]], dry_run: Any) -> str
             rows.append(("dry run", r.source, r.stage, reason, n))
     lines = ["## Quarantined records", ""]
     if not rows:
-        return "\n".join(lines + ["No record was quarantined in the samples or the dry run.", ""])
+        return "\n".join([*lines, "No record was quarantined in the samples or the dry run.", ""])
     lines += [
         "Quarantined records are kept with their file, offset and error (never lost); by reason:",
         "",

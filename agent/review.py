@@ -56,7 +56,8 @@ def review(
     run_dagster: bool | None = None,
     out: Callable[[str], None] = print,
 ) -> ReviewResult:
-    """Check ``head`` against ``base``; see the module docstring. ``run_dagster=None``: only in a checkout of the head."""
+    """Check ``head`` against ``base``; see the module docstring. ``run_dagster=None``: only in a checkout of the
+    head."""
     project_root = Path(project_root).resolve()
     repo = git_toplevel(project_root)
     if repo is None:
@@ -110,8 +111,8 @@ def review(
     result.graph_diff, result.graph_markdown = _graph(repo, base_commit, head_commit, policy, result)
     out("")
     out(
-        f"asset graph: {len(result.graph_diff.get('added', []))} added, {len(result.graph_diff.get('removed', []))} removed, "
-        f"{len(result.graph_diff.get('changed', {}))} changed"
+        f"asset graph: {len(result.graph_diff.get('added', []))} added, {len(result.graph_diff.get('removed', []))} "
+        f"removed, {len(result.graph_diff.get('changed', {}))} changed"
     )
     out(result.graph_markdown)
     result.ok = not result.errors

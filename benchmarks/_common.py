@@ -320,10 +320,10 @@ def print_table(
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     if title:
         print(title)
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in cells:
-        print("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths)))
+        print("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
 def _numeric(cell: str) -> bool:

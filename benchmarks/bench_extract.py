@@ -105,7 +105,7 @@ def run(repeats: int) -> dict[str, object]:
         slowest: list[float] = []
         cpu: list[float] = []
 
-        def extract_all(fn=extract) -> dict[str, str]:
+        def extract_all(fn=extract, cpu=cpu, slowest=slowest) -> dict[str, str]:
             out, worst = {}, 0.0
             cpu_start = time.process_time()
             for url, html in pages:
@@ -164,7 +164,8 @@ def main() -> None:
             "html_mb_per_cpu_s",
             "slowest_page_s",
         ],
-        title=f"HTML extraction, {payload['pages']} pages, {payload['html_mb']:.1f} MB of HTML, one core, median of {args.repeats}",
+        title=f"HTML extraction, {payload['pages']} pages, {payload['html_mb']:.1f} MB of HTML, one core, median of "
+        f"{args.repeats}",
     )
     print(f"default engine of extract_html@1: {payload['default_engine']}; best F1: {payload['best_f1']}; wrote {path}")
 

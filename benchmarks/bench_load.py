@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         else "code location load",
     )
     print(
-        f"\ntarget: validate < {TARGET_VALIDATE_S:.0f} s -> {'met' if statistics.median(validate) < TARGET_VALIDATE_S else 'NOT met'}; "
-        f"results in {path.relative_to(PROJECT_ROOT)}"
+        f"\ntarget: validate < {TARGET_VALIDATE_S:.0f} s -> "
+        f"{'met' if statistics.median(validate) < TARGET_VALIDATE_S else 'NOT met'}; results in "
+        f"{path.relative_to(PROJECT_ROOT)}"
     )
     return 0
 

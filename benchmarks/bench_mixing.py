@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tokenizer {args.tokenizer} (vocab {vocab}), {time.perf_counter() - started:.0f}s to load")
     for d, row in info.items():
         print(
-            f"  {d:<13} train tokens {row['train_tokens']:>9,}  val tokens {row['val_tokens']:>7,} ({row['val_docs']} docs)"
+            f"  {d:<13} train tokens {row['train_tokens']:>9,}  val tokens {row['val_tokens']:>7,} ({row['val_docs']} "
+            "docs)"
         )
     first = SuiteBench(SUITES[suites[0]], domains, vocab, proxy, args)
     threads, thread_trial = pick_threads(args, first)
@@ -219,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(worker_threads)
     matmul_before = measure_matmul(args.device, args.matmul_seconds)
     print(
-        f"torch threads {worker_threads} x {jobs} process(es) (trial tokens/s by threads: {thread_trial or 'not run'}); "
-        f"matmul GFLOP/s {matmul_before}",
+        f"torch threads {worker_threads} x {jobs} process(es) (trial tokens/s by threads: "
+        f"{thread_trial or 'not run'}); matmul GFLOP/s {matmul_before}",
         flush=True,
     )
 

@@ -75,8 +75,8 @@ def run_datatrove(name: str, texts: list[str]) -> list[str | None]:
 
 
 def agreement(ours: list[str | None], theirs: list[str | None]) -> dict[str, float | int]:
-    same_decision = sum((a is None) == (b is None) for a, b in zip(ours, theirs))
-    both_drop = [(a, b) for a, b in zip(ours, theirs) if a is not None and b is not None]
+    same_decision = sum((a is None) == (b is None) for a, b in zip(ours, theirs, strict=True))
+    both_drop = [(a, b) for a, b in zip(ours, theirs, strict=True) if a is not None and b is not None]
     return {
         "documents": len(ours),
         "decision_agreement": same_decision / len(ours),

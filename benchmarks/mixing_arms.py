@@ -193,7 +193,8 @@ class SuiteBench:
                 entry = self.arm(arm, seed)
                 out[arm].append(entry)
                 print(
-                    f"{self.suite.name} seed {seed} {arm:<12} target {entry['target']:.4f}  {time.perf_counter() - t0:.0f}s",
+                    f"{self.suite.name} seed {seed} {arm:<12} target {entry['target']:.4f}  "
+                    f"{time.perf_counter() - t0:.0f}s",
                     flush=True,
                 )
         return out

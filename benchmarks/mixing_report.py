@@ -70,7 +70,10 @@ def print_summary(suite: Suite, summary: dict, args: argparse.Namespace) -> None
     print(
         f"\nsuite {suite.name}: target = {suite.target.describe()}; {args.budget:,} tokens per run, {args.seeds} seeds"
     )
-    head = f"{'arm':<12} {'target (mean)':>13} {'diff vs uniform [95% CI]':>30} {'verdict':>20} {'tokens to uniform final (x budget)':>36} {'extra runs':>10}"
+    head = (
+        f"{'arm':<12} {'target (mean)':>13} {'diff vs uniform [95% CI]':>30} {'verdict':>20} "
+        f"{'tokens to uniform final (x budget)':>36} {'extra runs':>10}"
+    )
     print(head)
     print("-" * len(head))
     for arm, row in summary.items():

@@ -180,8 +180,9 @@ def quality_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"{name}: agreement (decision | reason on drops)",
-                f"{_fmt(_get(f, 'agreement', 'decision_agreement'), '', 4)} | {_fmt(_get(f, 'agreement', 'same_reason_on_drops'), '', 4)}"
-                f"  on {_fmt(_get(f, 'agreement', 'documents'))} docs",
+                f"{_fmt(_get(f, 'agreement', 'decision_agreement'), '', 4)} | "
+                f"{_fmt(_get(f, 'agreement', 'same_reason_on_drops'), '', 4)}  on "
+                f"{_fmt(_get(f, 'agreement', 'documents'))} docs",
             )
         )
     return rows
@@ -280,8 +281,9 @@ def mixing_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
             rows.append(
                 (
                     f"{suite}/{arm}: target vs uniform (paired, 95% CI) | tokens to uniform's final",
-                    f"{_fmt(diff.get('mean'), '', 4)} [{_fmt(diff.get('low'), '', 4)}, {_fmt(diff.get('high'), '', 4)}] "
-                    f"{diff.get('verdict', '')} | " + ", ".join("never" if f is None else f"{f:.0%}" for f in frac),
+                    f"{_fmt(diff.get('mean'), '', 4)} [{_fmt(diff.get('low'), '', 4)}, "
+                    f"{_fmt(diff.get('high'), '', 4)}] {diff.get('verdict', '')} | "
+                    + ", ".join("never" if f is None else f"{f:.0%}" for f in frac),
                 )
             )
     for key in (

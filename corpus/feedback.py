@@ -88,7 +88,8 @@ class FeedbackState(BaseModel):
             return cls.model_validate_json(cursor)
         except ValidationError as exc:
             raise FeedbackError(
-                f"the eval_feedback cursor is not a FeedbackState ({exc.error_count()} problems, first: {exc.errors()[0]['msg']}); reset the sensor's cursor"
+                f"the eval_feedback cursor is not a FeedbackState ({exc.error_count()} problems, first: "
+                f"{exc.errors()[0]['msg']}); reset the sensor's cursor"
             ) from None
 
     def history(self) -> list[RoundResult]:
@@ -184,8 +185,9 @@ def decide(
         target = by_name[rec.mixture_version]
         if rec.weights is not None and _weights_differ(rec.weights, target.weights, domains):
             skipped.append(
-                f"record {rec.key} skipped because it trained on {_fmt(rec.weights)}, not on {target.version}'s weights "
-                f"({_fmt(target.weights)}): a result of another mixture, e.g. an earlier loop that used the same version name"
+                f"record {rec.key} skipped because it trained on {_fmt(rec.weights)}, not on {target.version}'s "
+                f"weights ({_fmt(target.weights)}): a result of another mixture, e.g. an earlier loop that used the "
+                "same version name"
             )
             continue
         if target.val_loss is None:
@@ -282,7 +284,8 @@ def _stop_reason(history: Sequence[RoundResult], spec: MixtureSpec, goal: Target
         improvement = values[best] - values[-1]
         if improvement < spec.stop_within_se * se:
             return (
-                f"no improvement beyond the {'evaluation and seed' if sd else 'evaluation'} noise: {name} {values[best]:.4f} (best earlier, {history[best].version}) -> "
-                f"{values[-1]:.4f} ({history[-1].version}), improvement {improvement:+.4f} < {spec.stop_within_se} x SE {se:.4f}"
+                f"no improvement beyond the {'evaluation and seed' if sd else 'evaluation'} noise: {name} "
+                f"{values[best]:.4f} (best earlier, {history[best].version}) -> {values[-1]:.4f} "
+                f"({history[-1].version}), improvement {improvement:+.4f} < {spec.stop_within_se} x SE {se:.4f}"
             )
     return None

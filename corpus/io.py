@@ -16,6 +16,7 @@ Parquet output is deterministic (same input, same bytes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -79,7 +80,10 @@ class S3Options:
         return pafs.S3FileSystem(**kwargs)
 
     def __repr__(self) -> str:  # never print secrets
-        return f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, credentials={'set' if self.access_key_id else 'default chain'})"
+        return (
+            f"S3Options(endpoint_url={self.endpoint_url!r}, region={self.region!r}, "
+            f"credentials={'set' if self.access_key_id else 'default chain'})"
+        )
 
 
 def resolve_location(
@@ -149,10 +153,8 @@ class CorpusStore:
                     f.write(data)
                 self._fs.move(tmp, path)  # rename: atomic on one filesystem
             except BaseException:
-                try:
+                with contextlib.suppress(FileNotFoundError, OSError):
                     self._fs.delete_file(tmp)
-                except (FileNotFoundError, OSError):
-                    pass
                 raise
         else:
             # one PutObject (or, past the part size, a completed multipart upload): whole or not at all
@@ -173,16 +175,12 @@ class CorpusStore:
         return json.loads(self.read_bytes(rel))
 
     def delete(self, rel: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError, OSError):
             self._fs.delete_file(self.path(rel))
-        except (FileNotFoundError, OSError):
-            pass
 
     def delete_dir(self, rel: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError, OSError):
             self._fs.delete_dir(self.path(rel))
-        except (FileNotFoundError, OSError):
-            pass
 
     # -- tables ----------------------------------------------------------------
     def write_table(self, rel: str, table: pa.Table | pl.DataFrame) -> int:

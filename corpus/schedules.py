@@ -75,7 +75,10 @@ def cron_problem(expression: str) -> str | None:
         return f"unknown alias {expression!r}; use five fields ({EXAMPLES}) or one of {', '.join(ALIASES)}"
     fields = text.split(" ")
     if len(fields) != 5:
-        return f"{expression!r} has {len(fields)} field(s); a cron schedule has five (minute hour day-of-month month day-of-week), {EXAMPLES}"
+        return (
+            f"{expression!r} has {len(fields)} field(s); a cron schedule has five "
+            f"(minute hour day-of-month month day-of-week), {EXAMPLES}"
+        )
     for index, field in enumerate(fields):
         for item in field.split(","):
             problem = _item_problem(item, index)

@@ -78,7 +78,8 @@ def train_bpe(
     """
     if vocab_size < 258:
         raise TokenizerError(
-            f"vocab_size {vocab_size} is too small: a byte-level BPE needs 256 byte symbols + {EOT} + merges (use >= 260)"
+            f"vocab_size {vocab_size} is too small: a byte-level BPE needs 256 byte symbols + {EOT} + merges (use >= "
+            "260)"
         )
     if max_texts is not None:
         texts = sample_texts(texts, max_texts, seed)
@@ -121,7 +122,8 @@ def load_tokenizer(path_or_json: str | Path | bytes) -> Tokenizer:
             raise TokenizerError(f"{path} is not a valid tokenizer.json: {exc}") from exc
     if tok.token_to_id(EOT) is None:
         raise TokenizerError(
-            f"tokenizer has no {EOT} token; documents could not be separated (train it with train_bpe or add the special token)"
+            f"tokenizer has no {EOT} token; documents could not be separated (train it with train_bpe or add the "
+            "special token)"
         )
     return tok
 
@@ -255,7 +257,8 @@ def token_shard_table(
         sources = [sources] * n
     if not (len(sources) == len(splits) == len(token_arrays) == n):
         raise TokenizerError(
-            f"token_shard_table columns differ in length: ids={n}, sources={len(sources)}, splits={len(splits)}, tokens={len(token_arrays)}"
+            f"token_shard_table columns differ in length: ids={n}, sources={len(sources)}, splits={len(splits)}, "
+            f"tokens={len(token_arrays)}"
         )
     bad = sorted({s for s in splits if s not in (TRAIN, VAL)})
     if bad:

@@ -84,7 +84,7 @@ def encode_task(
     size = store.write_table(posixpath.join(out_dir, name), table)
     tokens = {tokenize.TRAIN: 0, tokenize.VAL: 0}
     docs = {tokenize.TRAIN: 0, tokenize.VAL: 0}
-    for s, a in zip(split, arrays):
+    for s, a in zip(split, arrays, strict=True):
         tokens[s] += len(a)
         docs[s] += 1
     bytes_in = int(df.select(pl.col(schema.TEXT).str.len_bytes().sum()).item() or 0) if df.height else 0

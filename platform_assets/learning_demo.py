@@ -73,7 +73,8 @@ def run_learning_demo(
     state = run_learning_loop(spec, resources, instance, log=console.print)
     domains = spec.source_names
     table = Table(
-        title=f"learning loop of {spec.pipeline!r}: one row per mixture version ({spec.mixture.policy if spec.mixture else ''} policy)"
+        title=f"learning loop of {spec.pipeline!r}: one row per mixture version "
+        f"({spec.mixture.policy if spec.mixture else ''} policy)"
     )
     table.add_column("version")
     for d in domains:
@@ -104,7 +105,8 @@ def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:
     assert spec.mixture is not None
     goal = Target.of(spec.mixture.target)
     table = Table(
-        title=f"target: {goal.describe()}; difference to m0001 with a 95% interval from the evaluations' standard errors",
+        title=f"target: {goal.describe()}; difference to m0001 with a 95% interval from the evaluations' standard "
+        "errors",
         caption="the interval covers evaluation noise"
         + (
             f" and a seed-to-seed spread of {spec.mixture.seed_sd}"

@@ -18,9 +18,11 @@ CHECK_NON_EMPTY = "non_empty"
 CHECK_SCHEMA = "schema"
 
 CHECK_DESCRIPTIONS = {
-    CHECK_CONSERVATION: "Every input document is accounted for: in = kept + dropped (by reason) + quarantined (by error).",
+    CHECK_CONSERVATION: "Every input document is accounted for: "
+    "in = kept + dropped (by reason) + quarantined (by error).",
     CHECK_NON_EMPTY: "The stage kept at least one document for this source.",
-    CHECK_SCHEMA: "Kept documents have the document schema (id, text, source, provenance columns with their types), unique ids and no null text.",
+    CHECK_SCHEMA: "Kept documents have the document schema (id, text, source, provenance columns with their types), "
+    "unique ids and no null text.",
 }
 
 
@@ -138,7 +140,7 @@ def report_metadata(report: StageReport, *, location: str | None = None) -> dict
             md[key] = round(value, 4)
         elif isinstance(value, int):
             md[key] = value
-        elif isinstance(value, dict) or isinstance(value, list):
+        elif isinstance(value, (dict, list)):
             md[key] = dg.MetadataValue.json(value)
     if location:
         md["location"] = dg.MetadataValue.path(location)
@@ -261,7 +263,8 @@ def report_checks(report: StageReport, key: dg.AssetKey) -> list[dg.AssetCheckRe
                 "unaccounted": report.docs_in - report.kept - report.dropped_total - report.quarantined_total,
             },
             description=(
-                f"{report.docs_in:,} in = {report.kept:,} kept + {report.dropped_total:,} dropped + {report.quarantined_total:,} quarantined"
+                f"{report.docs_in:,} in = {report.kept:,} kept + {report.dropped_total:,} dropped + "
+                f"{report.quarantined_total:,} quarantined"
                 if report.conserved
                 else f"documents were lost or invented: {report.docs_in:,} in, but {report.kept:,} kept + "
                 f"{report.dropped_total:,} dropped + {report.quarantined_total:,} quarantined"

@@ -17,7 +17,7 @@ from dagster_pipes import open_dagster_pipes
 def main() -> None:
     with open_dagster_pipes() as pipes:
         from corpus.io import CorpusStore, S3Options
-        from corpus.learning import read_plan, train_version
+        from corpus.learning import train_version
         from corpus.spec import PipelineSpec
         from resources.metrics_client import MetricsClient
 
@@ -38,7 +38,6 @@ def main() -> None:
         result, run_id = train_version(
             spec, store, version, run_id=extras.get("run_id"), report=report, log=pipes.log.info
         )
-        plan, provenance = read_plan(spec, store, version)
         losses = {d: float(v) for d, v in result.val_loss.items()}
         worst = max(losses, key=lambda d: losses[d]) if losses else None
         metadata = {

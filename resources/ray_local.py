@@ -7,7 +7,8 @@ stopping the cluster terminates exactly the processes started here (``ray start 
 tears its node down on SIGTERM); nothing else on the machine is touched::
 
     with LocalRayCluster(workers=2, cpus_per_node=1) as cluster:
-        os.environ.update(cluster.client_env())   # RAY_ADDRESS and the cluster's token, for ComputeEngine(backend="ray")
+        # RAY_ADDRESS and the cluster's token, for ComputeEngine(backend="ray")
+        os.environ.update(cluster.client_env())
         ...
 
 The cluster runs with token authentication (``RAY_AUTH_MODE=token``), a fresh token per
@@ -132,16 +133,15 @@ class LocalRayCluster:
 
     def _spawn(self, cmd: list[str], env: dict[str, str], name: str) -> None:
         log = Path(self.temp_dir) / f"{name}.log"
-        self.logs.append(log)
         with open(log, "wb") as out:
-            self.procs.append(
-                subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            )
+            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        self.logs.append(log)  # after the start succeeded: procs[i] wrote logs[i]
 
     def _wait_for_nodes(self, n: int) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
-            for proc, log in zip(self.procs, self.logs):
+            for proc, log in zip(self.procs, self.logs, strict=True):
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"a Ray node exited while starting (exit {proc.returncode}); its log:\n{self._tail(log)}"
@@ -154,7 +154,8 @@ class LocalRayCluster:
         )
 
     def alive_nodes(self) -> int:
-        """Nodes the head reports alive (asked through ``ray status`` in a subprocess, so this process stays unconnected)."""
+        """Nodes the head reports alive (asked through ``ray status`` in a subprocess, so this process stays
+        unconnected)."""
         out = subprocess.run(
             [self._ray_cli(), "status", f"--address={self.address}"],
             check=False,
@@ -195,6 +196,7 @@ class LocalRayCluster:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+        self.logs.clear()
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 

@@ -10,8 +10,8 @@ The cursor only remembers which problem records were already reported (so a skip
 lists new problems once) and a short summary for the sensor's page.
 
 A decision to make a version requests one run of ``mixture`` + ``proxy_eval`` for its
-partition (versions m0001 ... m<rounds> are static partitions) (weights as run config; ``run_key`` from the decision's inputs,
-so a re-evaluated tick never launches twice).
+partition (versions m0001 ... m<rounds> are static partitions) (weights as run config;
+``run_key`` from the decision's inputs, so a re-evaluated tick never launches twice).
 """
 
 from __future__ import annotations
@@ -215,8 +215,9 @@ def build_eval_feedback_sensor(
         minimum_interval_seconds=interval,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Reads finished evaluation records of {spec.pipeline!r}, computes new weights with the "
-        f"{spec.mixture.policy!r} policy and requests the next mixture version, for at most {spec.mixture.rounds} versions. "
-        "What already happened comes from the instance's mixture versions and the metrics store, so a reset cursor repeats nothing.",
+        f"{spec.mixture.policy!r} policy and requests the next mixture version, for at most {spec.mixture.rounds} "
+        "versions. What already happened comes from the instance's mixture versions and the metrics store, so a reset "
+        "cursor repeats nothing.",
     )
     def eval_feedback(context: dg.SensorEvaluationContext, metrics: MetricsStore, storage: CorpusStorage) -> Any:
         tick = feedback_tick(spec, context.instance, context.cursor, metrics, storage, partitions_def)

@@ -24,7 +24,8 @@ def shared_data() -> Path:
     """The real corpora beside the checkout (../shared/data); skips the test when absent."""
     if not (SHARED_DATA / "README.md").exists():
         pytest.skip(
-            f"real corpora not found at {SHARED_DATA} (set CORPUS_SHARED_DATA or place ../shared/data beside the checkout)"
+            f"real corpora not found at {SHARED_DATA} (set CORPUS_SHARED_DATA or place ../shared/data beside the "
+            "checkout)"
         )
     return SHARED_DATA
 

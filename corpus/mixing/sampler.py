@@ -128,7 +128,8 @@ class DomainTokens:
                 table = read(columns)
             except KeyError as exc:
                 raise SamplerError(
-                    f"{where}: missing column {exc}; expected a token shard ({', '.join(_INDEX_COLUMNS + [schema.TOKENS])})"
+                    f"{where}: missing column {exc}; expected a token shard "
+                    f"({', '.join([*_INDEX_COLUMNS, schema.TOKENS])})"
                 ) from exc
             missing = [c for c in columns if c not in table.column_names]
             if missing:
@@ -290,8 +291,8 @@ def allocate_tokens(
     else:
         raise SamplerError(f"unknown cap_policy {cap_policy!r}; use 'redistribute' or 'shrink'")
     # largest-remainder rounding, never above a cap
-    floors = {d: min(int(math.floor(target[d] + 1e-9)), caps[d]) for d in domains}
-    total_target = int(round(sum(target.values())))
+    floors = {d: min(math.floor(target[d] + 1e-9), caps[d]) for d in domains}
+    total_target = round(sum(target.values()))
     missing = total_target - sum(floors.values())
     order = sorted(domains, key=lambda d: (-(target[d] - floors[d]), domains.index(d)))
     for d in order:
@@ -324,7 +325,7 @@ def plan_mixture(
     if not max_epochs > 0:
         raise SamplerError(f"max_epochs must be positive, got {max_epochs}")
     indexes = {d: domains[d].index for d in names}
-    caps = {d: int(math.floor(max_epochs * indexes[d].available_tokens + 1e-9)) for d in names}
+    caps = {d: math.floor(max_epochs * indexes[d].available_tokens + 1e-9) for d in names}
     tokens, capped = allocate_tokens(requested, caps, budget_tokens, cap_policy)
     total = sum(tokens.values())
     notes: list[str] = []
@@ -354,7 +355,7 @@ def plan_mixture(
             domain=d,
             requested_weight=requested[d],
             effective_weight=effective[d],
-            requested_tokens=int(round(requested[d] * budget_tokens)),
+            requested_tokens=round(requested[d] * budget_tokens),
             tokens=tokens[d],
             available_tokens=idx.available_tokens,
             train_docs=len(idx.train_ids),
@@ -443,7 +444,8 @@ def materialize(plan: MixturePlan, domains: Mapping[str, DomainTokens]) -> dict[
         stream = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint16)
         if len(stream) != dp.tokens:  # a shard whose n_tokens disagrees with its tokens slipped through
             raise SamplerError(
-                f"domain {d!r}: materialized {len(stream):,} tokens, plan says {dp.tokens:,}; re-run the tokenized stage"
+                f"domain {d!r}: materialized {len(stream):,} tokens, plan says {dp.tokens:,}; re-run the tokenized "
+                "stage"
             )
         out[d] = stream
     return out

@@ -164,7 +164,8 @@ def evaluate(
 
 
 def _mean_se(token_losses: np.ndarray, seq_len: int) -> tuple[float, float]:
-    """Mean NLL of a domain's predicted tokens and its standard error, sequences of ``seq_len`` as units (delta method)."""
+    """Mean NLL of a domain's predicted tokens and its standard error, sequences of ``seq_len`` as units (delta
+    method)."""
     n_tok = len(token_losses)
     sums = np.add.reduceat(token_losses, np.arange(0, n_tok, seq_len))
     counts = np.diff(np.append(np.arange(0, n_tok, seq_len), n_tok)).astype(np.float64)
@@ -180,7 +181,8 @@ def _mean_se(token_losses: np.ndarray, seq_len: int) -> tuple[float, float]:
 def token_losses_per_domain(
     model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32
 ) -> dict[str, np.ndarray]:
-    """NLL of every validation token but each stream's first, in stream order (a causal model: windows are independent)."""
+    """NLL of every validation token but each stream's first, in stream order (a causal model: windows are
+    independent)."""
     was_training = model.training
     model.eval()
     out: dict[str, np.ndarray] = {}
@@ -276,7 +278,8 @@ def train(
         for d, s in group.items():
             if len(s) and int(s.max()) >= vocab_size:
                 raise TrainError(
-                    f"domain {d!r}: {kind} token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer disagree"
+                    f"domain {d!r}: {kind} token id {int(s.max())} >= vocab_size {vocab_size}; tokens and tokenizer "
+                    "disagree"
                 )
     val = {d: np.asarray(s[:eval_tokens]) for d, s in val_streams.items()}
     for d in domains:
@@ -288,7 +291,8 @@ def train(
     steps = (budget_tokens // per_step) if budget_tokens is not None else total_windows // batch_size
     if steps < 1:
         raise TrainError(
-            f"budget of {budget_tokens or total_windows * seq_len} tokens is less than one batch ({batch_size} x {seq_len} tokens)"
+            f"budget of {budget_tokens or total_windows * seq_len} tokens is less than one batch ({batch_size} x "
+            f"{seq_len} tokens)"
         )
 
     cfg = GPTConfig(
@@ -437,7 +441,8 @@ def train(
 
 
 def flops_per_token(n_params: int, n_layer: int, n_embd: int, seq_len: int) -> float:
-    """Training FLOPs per token: ``6 N`` for the weights plus ``6 * n_layer * seq_len * n_embd`` for attention (PaLM)."""
+    """Training FLOPs per token: ``6 N`` for the weights plus ``6 * n_layer * seq_len * n_embd`` for attention
+    (PaLM)."""
     return 6.0 * n_params + 6.0 * n_layer * seq_len * n_embd
 
 

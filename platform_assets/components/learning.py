@@ -78,8 +78,9 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         ),
         config_schema=mixture_config_schema(spec),
         check_specs=check_spec(mixture_key, WEIGHTS_VALID, versions),
-        description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most {m.max_epochs:g} epochs "
-        "per domain, and the deterministic sample of training tokens it implies (never from the validation split).",
+        description=f"A mixture version: weights per domain, a {m.budget_tokens:,}-token budget, at most "
+        f"{m.max_epochs:g} epochs per domain, and the deterministic sample of training tokens it implies (never from "
+        "the validation split).",
         kinds={"json"},
         group_name=p,
         owners=list(spec.owners) or None,
@@ -146,8 +147,9 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         deps=[dg.AssetDep(mixture_key)],
         code_version="proxy_eval@1",
         check_specs=check_spec(eval_key, LOSSES_FINITE, versions),
-        description="Trains the proxy GPT on a mixture version (a subprocess through Dagster Pipes, the protocol external "
-        "trainers use too) and evaluates per-domain validation loss on the fixed split; records go to the metrics store.",
+        description="Trains the proxy GPT on a mixture version (a subprocess through Dagster Pipes, the protocol "
+        "external trainers use too) and evaluates per-domain validation loss on the fixed split; records go to the "
+        "metrics store.",
         kinds={"torch"},
         group_name=p,
         owners=list(spec.owners) or None,
@@ -191,7 +193,8 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         mixture_job_name(spec),
         selection=dg.AssetSelection.assets(mixture_key, eval_key),
         partitions_def=versions,
-        description=f"One round of the learning loop of {p}: plan a mixture version, train and evaluate the proxy on it.",
+        description=f"One round of the learning loop of {p}: plan a mixture version, train and evaluate the proxy on "
+        "it.",
     )
     from platform_assets.automation import sensor_interval_seconds
     from sensors.eval_feedback import build_eval_feedback_sensor
@@ -262,6 +265,7 @@ def _plan_markdown(plan: Any) -> str:
     rows = ["| domain | weight | effective | tokens | epochs | cap binding |", "|---|---:|---:|---:|---:|---|"]
     for r in plan.table():
         rows.append(
-            f"| {r['domain']} | {r['requested_weight']:.4f} | {r['effective_weight']:.4f} | {r['tokens']:,} | {r['epochs']:.2f} | {'yes' if r['cap_binding'] else ''} |"
+            f"| {r['domain']} | {r['requested_weight']:.4f} | {r['effective_weight']:.4f} | {r['tokens']:,} | "
+            f"{r['epochs']:.2f} | {'yes' if r['cap_binding'] else ''} |"
         )
     return "\n".join(rows)

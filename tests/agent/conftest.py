@@ -20,7 +20,8 @@ SECRET_ENV = (
 
 @pytest.fixture
 def temp_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A git repository (branch main, one commit) with the demo defs, pyproject.toml and small sources; no secrets in the env."""
+    """A git repository (branch main, one commit) with the demo defs, pyproject.toml and small sources; no secrets in
+    the env."""
     for name in SECRET_ENV:
         monkeypatch.delenv(name, raising=False)
     return make_repo(tmp_path)

@@ -24,7 +24,7 @@ def test_demo_proposes_a_branch_and_is_idempotent(temp_repo: Path) -> None:
     assert "evidence: proxy loss, pipeline output vs raw sample" in buf.getvalue()
     md = git(temp_repo, "show", f"{published.branch}:platform_assets/defs/{DEMO_PIPELINE}/PROPOSAL.md")
     assert "## Evidence: proxy loss, pipeline output vs raw sample" in md and "| held_out_raw |" in md
-    again, published_again = run_agent_demo(None, Console(file=io.StringIO()), project_root=temp_repo)
+    _again, published_again = run_agent_demo(None, Console(file=io.StringIO()), project_root=temp_repo)
     assert published_again.status == "unchanged" and published_again.commit == published.commit
     assert repo_state(temp_repo) == before
     assert git(temp_repo, "rev-list", "--count", f"main..proposal/{DEMO_PIPELINE}") == "1"

@@ -231,7 +231,7 @@ def test_claude_trace_shows_a_rejected_submission_and_profiles_are_untrusted(tem
             ),
         ]
     )
-    proposal, published = propose(
+    _proposal, published = propose(
         "clean English notes",
         ["data/sources/notes"],
         temp_repo,

@@ -161,7 +161,7 @@ def test_injected_instructions_change_nothing(temp_repo: Path) -> None:
             ),
         ]
     )
-    proposal, published = propose(
+    _proposal, published = propose(
         "clean notes",
         ["data/sources/notes"],
         temp_repo,

@@ -155,7 +155,7 @@ def test_real_source_proposal_validates_and_keeps_documents(real_proposals, key:
 
 
 def test_real_sources_choices(real_proposals) -> None:
-    web, web_tb = real_proposals["web"]
+    web, _web_tb = real_proposals["web"]
     assert stage_ops(web.spec)["extracted"] == ["extract_html@1"]  # HTML
     lang = web.spec.stage("language").steps[0].config["languages"]
     assert {"de", "en"} <= set(lang)  # mostly German and English pages: both kept
@@ -168,7 +168,7 @@ def test_real_sources_choices(real_proposals) -> None:
     assert "language_filter@1" not in all_ops(gsm.spec)  # English only
     wiki, _ = real_proposals["wikitext"]
     assert wiki.spec.sources[0].split == "wikitext"
-    for key, (sub, tb) in real_proposals.items():
+    for key, (_sub, tb) in real_proposals.items():
         profile = next(iter(tb.profiles.values()))
         dups = profile["duplicates"]["exact_share"] + profile["duplicates"]["near_share"]
         first = choose_spec("clean text", "x", tb.sources, tb.profiles).spec

@@ -95,7 +95,8 @@ def test_bad_lines_become_problems_not_exceptions():
     text = (
         '{"run_id": "r"}\nnot json\n[1, 2]\n\n'
         + rec("m0001", LOSS1).to_json()
-        + '\n{"run_id":"r","pipeline":"p","mixture_version":"m0001","step":-1,"tokens_seen":0,"val_loss":{},"extra":1}\n'
+        + '\n{"run_id":"r","pipeline":"p","mixture_version":"m0001","step":-1,"tokens_seen":0,'
+        '"val_loss":{},"extra":1}\n'
     )
     records, problems = parse_jsonl(text, source="metrics.jsonl")
     assert len(records) == 1

@@ -114,7 +114,7 @@ def test_validation_documents_are_never_sampled(domains, raw):
         val_ids = set(domains[d].index.val_ids)
         assert val_ids and not val_ids & {r[0] for r in document_ranges(plan, d, domains[d].index)}
     val = validation_tokens(domains, max_tokens=500)
-    for d, stream in val.items():
+    for stream in val.values():
         assert 0 < len(stream) <= 500
         assert set(np.unique(stream).tolist()) <= {VAL_TOKEN, 0}
 

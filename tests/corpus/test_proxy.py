@@ -103,7 +103,7 @@ def test_online_sampler_moves_toward_the_high_loss_domain():
 
 
 def test_online_training_shifts_weight_to_the_hard_domain(data):
-    vocab, train_streams, val_streams = data
+    vocab, train_streams, _val_streams = data
     rng = np.random.default_rng(0)
     streams = {
         "repetitive": np.tile(train_streams["code"][:40], 60),  # learnable: loss drops fast

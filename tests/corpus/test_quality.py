@@ -127,7 +127,8 @@ FINEWEB_CASES = {
     "empty": "\n \n\t\n",
     "line_punct_ratio": "no punctuation on this line\nnone on this line either\nor here at all\nnor here",
     "short_line_ratio": "Yes.\nNo.\nOk.\nThis line is long enough to count as a normal line of text.",
-    "char_dup_ratio": "This line repeats and is long enough to matter.\nThis line repeats and is long enough to matter.\n"
+    "char_dup_ratio": "This line repeats and is long enough to matter.\n"
+    "This line repeats and is long enough to matter.\n"
     "Another different line that is also long enough.",
     "list_ratio": "\n".join(f"Pneumonoultramicroscopicsilicovolcanoconiosis{i}." for i in range(10)),
 }
@@ -382,7 +383,7 @@ def test_ngram_counts_equal_datatrove_functions() -> None:
         docs.append([rng.choice(vocab) for _ in range(rng.randint(0, 40))])
     texts = pl.Series([" ".join(d) for d in docs])
     words = _words.split_words(texts)
-    assert [words.words.to_list()[a:b] for a, b in zip(words.offsets[:-1], words.offsets[1:])] == docs
+    assert [words.words.to_list()[a:b] for a, b in zip(words.offsets[:-1], words.offsets[1:], strict=True)] == docs
     grams = quality._NGrams(words)
     for size in range(2, 11):
         top = grams.top_chars(size)
@@ -429,8 +430,8 @@ def test_decisions_agree_with_datatrove_on_real_documents(shared_data: Path) -> 
     for key in DATATROVE_FILTERS:
         ours = reasons(key, texts)
         theirs = datatrove_reasons(key, texts)
-        same_decision = sum((a is None) == (b is None) for a, b in zip(ours, theirs)) / len(texts)
-        both = [(a, b) for a, b in zip(ours, theirs) if a and b]
+        same_decision = sum((a is None) == (b is None) for a, b in zip(ours, theirs, strict=True)) / len(texts)
+        both = [(a, b) for a, b in zip(ours, theirs, strict=True) if a and b]
         same_reason = sum(a == b for a, b in both) / max(len(both), 1)
         assert same_decision >= 0.99, (key, same_decision)
         assert same_reason >= 0.98, (key, same_reason)

@@ -71,7 +71,8 @@ ARTICLE = " ".join(
 PAGE = f"""<!DOCTYPE html><html><head><title> The  Lighthouse &amp; the Sea </title></head><body>
 <nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li><li><a href="/shop">Shop</a></li></ul></nav>
 <main><article><h1>The Lighthouse</h1><p>{ARTICLE}</p><p>{ARTICLE.replace("Sentence", "Line")}</p></article></main>
-<footer><p>Copyright 2024 Example Media. <a href="/privacy">Privacy policy</a> | <a href="/cookies">Cookie settings</a></p></footer>
+<footer><p>Copyright 2024 Example Media. <a href="/privacy">Privacy policy</a> |
+<a href="/cookies">Cookie settings</a></p></footer>
 </body></html>"""
 
 

@@ -1,4 +1,5 @@
-"""Tokenization as shard tasks writes the token shards of the one-process algorithm, byte for byte, on every executor."""
+"""Tokenization as shard tasks writes the token shards of the one-process algorithm, byte for byte, on every
+executor."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def one_process_shards(store: CorpusStore, spec, source: str) -> dict[str, bytes
     rel = runner.stage_dir(spec.pipeline, "raw", source)
     ids = store.read_partition(rel, columns=["id"])["id"].to_list()
     tk = spec.tokenizer
-    split = dict(zip(ids, tokenize.assign_split(ids, tk.val_fraction, tk.val_min_docs, tk.val_max_docs)))
+    split = dict(zip(ids, tokenize.assign_split(ids, tk.val_fraction, tk.val_min_docs, tk.val_max_docs), strict=True))
     out = {}
     for i, shard in enumerate(store.shard_paths(rel)):
         t = store.read_table(shard, columns=["id", "source", "text"]).to_pydict()
@@ -90,7 +91,7 @@ def test_split_threshold_matches_assign_split_on_many_ids():
     from corpus.tokenize_shards import split_threshold
 
     ids = [f"doc-{i}" for i in range(5000)]
-    expected = {d for d, s in zip(ids, tokenize.assign_split(ids, 0.05, 4, 120)) if s == "val"}
+    expected = {d for d, s in zip(ids, tokenize.assign_split(ids, 0.05, 4, 120), strict=True) if s == "val"}
     shards = [ids[i : i + 333] for i in range(0, len(ids), 333)]
     results = [
         {"rows": len(s), "smallest": [list(x) for x in sorted((tokenize.split_rank_key(d), d) for d in s)[:120]]}

@@ -17,6 +17,7 @@ The instance queues runs with a 1 s dequeue interval and sensors tick every seco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -250,7 +251,8 @@ class DagsterServer:
     def start_schedule(self, name: str) -> None:
         data = self.gql(
             """mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) { __typename
-                ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } ... on Error { message } } }""",
+                ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message }
+                ... on Error { message } } }""",
             s={**self.repo_selector(), "scheduleName": name},
         )["startSchedule"]
         if data["__typename"] != "ScheduleStateResult" or data["scheduleState"]["status"] != "RUNNING":
@@ -266,7 +268,8 @@ class DagsterServer:
     def schedule_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         data = self.gql(
             """query($s: ScheduleSelector!, $limit: Int) { scheduleOrError(scheduleSelector: $s) { __typename
-                ... on Schedule { scheduleState { ticks(limit: $limit) { status timestamp skipReason runIds error { message } } } } } }""",
+                ... on Schedule { scheduleState { ticks(limit: $limit) {
+                    status timestamp skipReason runIds error { message } } } } } }""",
             s={**self.repo_selector(), "scheduleName": name},
             limit=limit,
         )["scheduleOrError"]
@@ -284,7 +287,8 @@ class DagsterServer:
     def sensor_ticks(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         data = self.gql(
             """query($s: SensorSelector!, $limit: Int) { sensorOrError(sensorSelector: $s) { __typename
-                ... on Sensor { sensorState { status ticks(limit: $limit) { status timestamp skipReason runIds error { message } } } } } }""",
+                ... on Sensor { sensorState { status ticks(limit: $limit) {
+                    status timestamp skipReason runIds error { message } } } } } }""",
             s={**self.repo_selector(), "sensorName": name},
             limit=limit,
         )["sensorOrError"]
@@ -351,7 +355,8 @@ def _wait_loaded(server: DagsterServer, proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def dagster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterServer]:
-    """``dagster dev`` on a free port and a temporary DAGSTER_HOME, serving the ``tiny``, ``gated`` and ``timed`` pipelines."""
+    """``dagster dev`` on a free port and a temporary DAGSTER_HOME, serving the ``tiny``, ``gated`` and ``timed``
+    pipelines."""
     base = tmp_path_factory.mktemp("e2e")
     home, store = base / "dagster_home", base / "store"
     home.mkdir()
@@ -418,10 +423,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # the group is this test's own: dagster dev and its children
-    except ProcessLookupError:
-        pass
 
 
 def materialize_pipeline(server: DagsterServer, spec: dict[str, Any], timeout: float = 180) -> dict[str, list[str]]:

@@ -16,7 +16,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float, server: DagsterServer, every: float = 1.0) -> Any:
-    """``fn()``'s first truthy value, polled every ``every`` seconds; TimeoutError (with the server's log) after ``timeout``."""
+    """``fn()``'s first truthy value, polled every ``every`` seconds; TimeoutError (with the server's log) after
+    ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = fn()

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 CHECK_EXECUTION = """query($key: AssetKeyInput!, $check: String!, $partition: String) {
   assetCheckExecutions(assetKey: $key, checkName: $check, partition: $partition, limit: 1) {
-    status partition evaluation { success description metadataEntries { label ... on IntMetadataEntry { intValue } } } } }"""
+    status partition evaluation { success description
+      metadataEntries { label ... on IntMetadataEntry { intValue } } } } }"""
 
 CHECK_SPEC = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
   assetCheckOrError(checkName: "non_empty") { __typename ... on AssetCheck { description blocking } } } } }"""

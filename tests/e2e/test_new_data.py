@@ -46,7 +46,8 @@ def test_new_file_is_picked_up_and_flows_downstream(
     server.wait_daemon()
     server.start_sensor("tiny_automation")
     server.start_sensor("tiny_new_raw_data")
-    # first ticks: the new-data sensor compares with the materializations (nothing changed), automation records its start
+    # first ticks: the new-data sensor compares with the materializations (nothing changed),
+    # automation records its start
     first = wait_for(
         "a finished tick of tiny_new_raw_data", lambda: finished_ticks(server, "tiny_new_raw_data"), 60, server
     )
@@ -86,7 +87,8 @@ def test_new_file_is_picked_up_and_flows_downstream(
     }, partitions
     raw_md = server.gql(
         """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
-            latestMaterializationByPartition(partitions: ["code"]) { metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }""",
+            latestMaterializationByPartition(partitions: ["code"]) {
+              metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }""",
         key={"path": ["tiny", "raw"]},
     )["assetNodeOrError"]["latestMaterializationByPartition"][0]["metadataEntries"]
     assert {e["label"]: e.get("intValue") for e in raw_md}["docs_in"] == 13  # 12 modules + the new file

@@ -85,7 +85,7 @@ def test_fingerprint_follows_files_not_contents_read(corpus: Path):
 
 
 def test_requests_only_changed_sources_and_keeps_a_cursor(setup, corpus: Path):
-    spec, _, resources, sensor, instance = setup
+    _spec, _, resources, sensor, instance = setup
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     first = tick(sensor, instance, resources, None)
     # never materialized: both sources are new

@@ -126,7 +126,8 @@ def test_sample_renders_verbatim_and_stages_show_their_columns(
 ):
     server = dagster_server
     schema = server.gql(
-        """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode { metadataEntries { label __typename
+        """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+            metadataEntries { label __typename
             ... on TableSchemaMetadataEntry { schema { columns { name description } } } } } } }""",
         key={"path": ["timed", "normalized"]},
     )["assetNodeOrError"]["metadataEntries"]
@@ -238,7 +239,8 @@ def test_bad_weights_and_unknown_versions_are_refused_before_any_run(
     assert any("music" in e["message"] for e in data["errors"]), data
     # no version partition can be added by hand: the versions are the spec's rounds
     added = server.gql(
-        """mutation($r: RepositorySelector!) { addDynamicPartition(repositorySelector: $r, partitionsDefName: "tiny_mixture_versions",
+        """mutation($r: RepositorySelector!) {
+            addDynamicPartition(repositorySelector: $r, partitionsDefName: "tiny_mixture_versions",
             partitionKey: "bogus") { __typename } }""",
         r=server.repo_selector(),
     )["addDynamicPartition"]

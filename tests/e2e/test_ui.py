@@ -33,14 +33,16 @@ ENTRIES = """metadataEntries { __typename label
 
 METADATA_QUERY = (
     """query($key: AssetKeyInput!, $partitions: [String!]) { assetNodeOrError(assetKey: $key) {
-  ... on AssetNode { latestMaterializationByPartition(partitions: $partitions) { partition runId %s } } } }"""
-    % ENTRIES
+  ... on AssetNode { latestMaterializationByPartition(partitions: $partitions) { partition runId """
+    + ENTRIES
+    + " } } } }"
 )
 
 UNPARTITIONED_METADATA_QUERY = (
     """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
-  ... on AssetNode { assetMaterializations(limit: 1) { runId %s } } } }"""
-    % ENTRIES
+  ... on AssetNode { assetMaterializations(limit: 1) { runId """
+    + ENTRIES
+    + " } } } }"
 )
 
 CHECK_QUERY = """query($key: AssetKeyInput!, $check: String!, $partition: String) {

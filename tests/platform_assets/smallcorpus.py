@@ -49,7 +49,8 @@ def _warc(pages: dict[str, bytes]) -> bytes:
             http_headers=headers,
             warc_headers_dict={
                 "WARC-Date": "2024-01-01T00:00:00Z",
-                "WARC-Record-ID": f"<urn:uuid:{hashlib.md5(url.encode()).hexdigest()[:12]}-0000-0000-0000-000000000000>",
+                "WARC-Record-ID": f"<urn:uuid:{hashlib.md5(url.encode()).hexdigest()[:12]}"
+                "-0000-0000-0000-000000000000>",
             },
         )
         w.write_record(rec)

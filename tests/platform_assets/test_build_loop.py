@@ -134,7 +134,7 @@ def test_pipeline_materializes_with_checks_passing(built):
 
 
 def test_cli_runs_are_named_jobs_with_tags(built):
-    spec, _, instance, _ = built
+    _spec, _, instance, _ = built
     runs = instance.get_runs()
     assert {r.job_name for r in runs} == {"small_per_source", "small_deduped_index", "small_tokenizer"}
     for run in runs:
@@ -172,7 +172,7 @@ def test_stage_metadata_has_columns_lineage_and_content_version(built):
 
 
 def test_dedup_is_global_and_records_survivor(built):
-    spec, root, _, _ = built
+    _spec, root, _, _ = built
     store = CorpusStorage(root=str(root)).store()
     dropped = store.read_partition(runner.dropped_dir("small", "deduped", "pages"))
     # the mirror copy of json.html is dropped in favour of the docs.example.org copy (same source, smaller offset)
@@ -184,7 +184,7 @@ def test_dedup_is_global_and_records_survivor(built):
 
 
 def test_pii_redacted_and_counted(built):
-    spec, root, _, _ = built
+    _spec, root, _, _ = built
     store = CorpusStorage(root=str(root)).store()
     docs = store.read_partition(runner.stage_dir("small", "redacted", "docs"))
     text = "\n".join(docs["text"].to_list())

@@ -8,12 +8,13 @@ Every request is counted; rules decide which ones fail and how:
 * ``drop_response``: forward, then send the headers and half of the body, then close the connection.
 
 A rule matches a method and a substring of the path (query included) and fires ``times``
-times (``None``: always), on every ``every``-th matching request. Path-style addressing is assumed (``/bucket/key``), which is what
-pyarrow and boto3 use with an endpoint override.
+times (``None``: always), on every ``every``-th matching request. Path-style addressing is
+assumed (``/bucket/key``), which is what pyarrow and boto3 use with an endpoint override.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -153,10 +154,8 @@ class FaultProxy:
             def _abort(self) -> None:
                 self.wfile.flush()
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
 

@@ -55,7 +55,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_every_stage_ran_and_every_check_passed(built) -> None:
-    spec, store, instance = built
+    spec, _store, instance = built
     records = instance.get_event_records(
         dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=100_000
     )
@@ -95,7 +95,8 @@ def test_conservation_at_every_stage_and_nothing_lost_between_stages(built) -> N
             if dropped.height:
                 assert dropped["drop_reason"].null_count() == 0 and dropped["drop_step"].null_count() == 0
                 assert (
-                    dict(zip(*dropped["drop_reason"].value_counts().to_dict(as_series=False).values())) == rep.dropped
+                    dict(zip(*dropped["drop_reason"].value_counts().to_dict(as_series=False).values(), strict=True))
+                    == rep.dropped
                 )
     tiny = runner.read_report(store, "bad", "raw", "tiny")
     assert tiny.docs_in == TINY_DOCS and tiny.kept == TINY_DOCS and tiny.shards == 10
@@ -103,7 +104,7 @@ def test_conservation_at_every_stage_and_nothing_lost_between_stages(built) -> N
 
 @pytest.mark.parametrize("source", list(EXPECTED_RAW_ERRORS))
 def test_raw_quarantine_holds_file_offset_clear_error_and_record(built, source: str) -> None:
-    spec, store, _ = built
+    _spec, store, _ = built
     q = store.read_partition(runner.quarantine_dir("bad", "raw", source))
     rep = runner.read_report(store, "bad", "raw", source)
     expected = EXPECTED_RAW_ERRORS[source]

@@ -144,7 +144,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineSpec, P
 
 
 def test_sigkill_at_several_points_then_rerun_matches_an_uninterrupted_run(reference, tmp_path: Path) -> None:
-    spec, base, expected = reference
+    spec, _base, expected = reference
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(spec.model_dump_json())
     root = tmp_path / "root"
@@ -176,7 +176,7 @@ def test_sigkill_at_several_points_then_rerun_matches_an_uninterrupted_run(refer
 
 def test_crash_while_rewriting_with_new_input_never_mixes_old_and_new(reference, tmp_path: Path) -> None:
     """A re-run over changed input overwrites shard names the old manifest lists: readers must not see the mix."""
-    spec, base, expected = reference
+    spec, _base, expected = reference
     src = tmp_path / "src"
     write_sources(src, version=1)
     spec = crash_spec(src)

@@ -68,7 +68,8 @@ class Loop:
         self.instance = dg.DagsterInstance.ephemeral()
 
     def tick(self, cursor: str | None, *, apply: bool = True) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
-        """One tick; with ``apply`` its request is carried out (partition added, mixture planned) as the daemon would."""
+        """One tick; with ``apply`` its request is carried out (partition added, mixture planned) as the daemon
+        would."""
         with dg.build_sensor_context(
             instance=self.instance, cursor=cursor, resources={"metrics": self.metrics, "storage": self.storage}
         ) as ctx:

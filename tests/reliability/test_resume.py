@@ -90,7 +90,8 @@ def written_since(paths: list[Path], since_ns: int, where: str) -> set[str]:
 
 
 def run_and_kill(kind: str, spec_file: Path, root: Path, where: str, after: int) -> tuple[int, set[str]]:
-    """Start the victim; SIGKILL it once ``after`` files under ``where`` were written. Returns (start ns, files written)."""
+    """Start the victim; SIGKILL it once ``after`` files under ``where`` were written. Returns (start ns, files
+    written)."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.resume_worker", kind, str(spec_file), str(root)],

@@ -170,7 +170,7 @@ def test_backend_comes_from_the_environment_when_unset(monkeypatch):
     assert ComputeEngine(workers=2).executor().name == "processes"
     assert ComputeEngine(backend="serial").executor().name == "serial", "an explicit backend wins over the environment"
     monkeypatch.setenv("CORPUS_COMPUTE_BACKEND", "spark")
-    with pytest.raises(ValueError, match="unknown compute backend 'spark'.*serial, processes, ray"):
+    with pytest.raises(ValueError, match=r"unknown compute backend 'spark'.*serial, processes, ray"):
         ComputeEngine().executor()
 
 

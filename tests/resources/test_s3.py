@@ -25,7 +25,8 @@ def bucket(moto_endpoint, monkeypatch, request):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    name = f"corpus-{hashlib.md5(request.node.nodeid.encode()).hexdigest()[:10]}"  # one bucket per test on the shared server
+    # one bucket per test on the shared server
+    name = f"corpus-{hashlib.md5(request.node.nodeid.encode()).hexdigest()[:10]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
 
@@ -103,5 +104,5 @@ def test_pipeline_on_s3_matches_local(small_corpus: Path, tmp_path: Path, moto_e
             rel = runner.stage_dir("small", stage, src)
             l_shards, r_shards = local.shard_paths(rel), remote.shard_paths(rel)
             assert [Path(p).name for p in l_shards] == [Path(p).name for p in r_shards]
-            for lp, rp in zip(l_shards, r_shards):
+            for lp, rp in zip(l_shards, r_shards, strict=True):
                 assert local.read_bytes(lp) == remote.read_bytes(rp), f"{stage}/{src}/{lp}"
