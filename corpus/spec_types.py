@@ -12,7 +12,7 @@ templated, and Dagster's loader would otherwise render it (see :mod:`corpus.spec
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
@@ -50,6 +50,25 @@ def text_problem(value: str, limit: int = MAX_TEXT) -> str | None:
     if m:
         return f"holds a control character ({m.group(0)!r}); use plain text (tabs and line breaks are fine)"
     return template_problem(value)
+
+
+def strings_problem(value: Any, limit: int = MAX_PROSE) -> str | None:
+    """The first string in ``value`` (a string, or lists, tuples and mappings of them, keys included) that is
+    not plain text (:func:`text_problem`), as ``[i].key: why``; None when all are. Models are their own."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        at, node = stack.pop()
+        if isinstance(node, str):
+            problem = text_problem(node, limit)
+            if problem:
+                return f"{at.lstrip('.')}: {problem}" if at else problem
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                stack.append((f"{at}.{k}", k))
+                stack.append((f"{at}.{k}", v))
+        elif isinstance(node, list | tuple | set | frozenset):
+            stack.extend((f"{at}[{i}]", v) for i, v in enumerate(node))
+    return None
 
 
 def _raise(problem: str | None, value: str) -> str:

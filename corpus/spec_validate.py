@@ -134,7 +134,8 @@ def _stage_issues(spec: PipelineSpec, paths: PathPolicy | None, add: Add) -> Non
 def _config_issues(
     spec: PipelineSpec, op: registry.Operator, config: dict[str, Any], paths: PathPolicy | None, where: str, add: Add
 ) -> None:
-    """An operator's config: its own schema decides; then the files it reads and the sources it names."""
+    """An operator's config: its own schema decides (every string at least plain text, see OpConfig); then
+    the files it reads and the sources it names."""
     problems = registry.config_errors(op, config)
     for loc, msg in problems:
         add(f"{where}.config.{_index_style(loc)}", msg)
@@ -145,11 +146,10 @@ def _config_issues(
         for loc, name in getattr(parsed, "source_refs", lambda: [])():
             if name not in spec.source_names:
                 add(f"{where}.config.{loc}", f"unknown source {name!r}; sources: {', '.join(spec.source_names)}")
-    _text_floor(config, f"{where}.config", add)
 
 
 def _text_floor(config: dict[str, Any], where: str, add: Add) -> None:
-    """Any string a config schema takes as plain ``str`` is still bounded free text (see spec_types)."""
+    """Every string of a policy config is bounded plain text (see spec_types), whatever its schema says."""
     for key, value in _walk_strings(config):
         problem = text_problem(value, MAX_PROSE)
         if problem:
