@@ -23,6 +23,7 @@ from corpus.spec_errors import SpecError, SpecIssue
 from corpus.spec_model import (
     MAX_TOKENS,
     MixtureSpec,
+    OpRef,
     PipelineSpec,
     ProxySpec,
     ScheduleSpec,
@@ -42,7 +43,6 @@ from corpus.spec_types import (
     Glob,
     Location,
     Name,
-    OpRef,
     Owner,
     Prose,
     Word,

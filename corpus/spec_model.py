@@ -12,9 +12,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from corpus.charsets import check_encoding
-from corpus.spec_types import FieldName, Glob, Location, Name, OpRef, Owner, Prose
+from corpus.ops import registry
+from corpus.spec_types import FieldName, Glob, Location, Name, Owner, Prose, check_op_ref
 
 MAX_TOKENS = 10**11  # 100B tokens per mixture version: beyond that, a typo
+
+OpRef = Annotated[str, AfterValidator(lambda v: check_op_ref(v, registry.available()))]
 
 
 class _Model(BaseModel):

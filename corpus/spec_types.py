@@ -12,14 +12,16 @@ templated, and Dagster's loader would otherwise render it (see :mod:`corpus.spec
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 OP_REF_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}@[1-9][0-9]{0,3}$")
-# a record's field (jsonl key, parquet column): letters, digits, '_', '-', '.', ':', '/' and inner spaces
-FIELD_RE = re.compile(r"^[\w][\w.:/\- ]{0,127}$")
+# a record's field (jsonl key, parquet column): letters, digits, '_', '-', '.', ':', '/', '@', '#', '+', '$'
+# and inner spaces
+FIELD_RE = re.compile(r"^[\w@#$][\w.:/\-@#+$ ]{0,127}$")
 GLOB_RE = re.compile(r"^[\w.\-/*?\[\]!+=@, ]{1,256}$")
 OWNER_RE = re.compile(r"^(team:[A-Za-z0-9_.\-]{1,64}|[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+)$")
 TEMPLATE_RE = re.compile(r"\{\{|\{%|%\}|\}\}|\$\{")
@@ -103,28 +105,23 @@ def check_name(value: str) -> str:
     return value
 
 
-def check_op_ref(value: str) -> str:
-    """An operator reference ``name@N``; whether it exists is checked against the registry in validation."""
+def check_op_ref(value: str, known: Iterable[str] = ()) -> str:
+    """An operator reference ``name@N``; whether it exists is checked against the registry in validation.
+    ``known`` (the registry's keys) gives the right version in the message for a name written without one."""
     if OP_REF_RE.match(value):
         return value
-    hint = ""
-    if NAME_RE.match(value):
-        from corpus.ops import registry
-
-        versions = [k for k in registry.available() if k.split("@")[0] == value]
-        if versions:
-            hint = f" (operators are named with their version, e.g. {versions[-1]!r})"
+    versions = [k for k in known if k.split("@")[0] == value] if NAME_RE.match(value) else []
+    hint = f" (operators are named with their version, e.g. {versions[-1]!r})" if versions else ""
     raise ValueError(
-        f"{value[:80]!r} is not an operator reference{hint}: write name@version, e.g. 'gopher_quality@1' "
-        "(list them with `python -m corpus.ops`)"
+        f"{value[:80]!r} is not an operator reference{hint}: write name@version (list them with `python -m corpus.ops`)"
     )
 
 
 def check_field_name(value: str) -> str:
     if not FIELD_RE.match(value) or value != value.strip():
         raise ValueError(
-            f"{value[:80]!r} is not a record field name: use letters, digits, '_', '-', '.', ':', '/' and inner "
-            "spaces (at most 128)"
+            f"{value[:80]!r} is not a record field name: use letters, digits, '_', '-', '.', ':', '/', '@', '#', "
+            "'+', '$' and inner spaces (at most 128)"
         )
     return value
 
@@ -166,7 +163,6 @@ def check_word(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(check_name)]
-OpRef = Annotated[str, AfterValidator(check_op_ref)]
 FieldName = Annotated[str, AfterValidator(check_field_name)]
 Glob = Annotated[str, AfterValidator(check_glob)]
 Location = Annotated[str, AfterValidator(check_location)]

@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from corpus.spec_types import strings_problem
+
 OpKind = Literal["map", "filter", "global"]
 
 
@@ -41,8 +43,6 @@ class OpConfig(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _plain_text(cls, value: Any) -> Any:
-        from corpus.spec_types import strings_problem
-
         problem = strings_problem(value)
         if problem:
             raise ValueError(problem)
