@@ -34,7 +34,7 @@ class SourceSpec(_Model):
     )
     format: Literal["jsonl", "parquet", "text", "warc"]
     glob: Glob | None = Field(None, description="files to read under location (default by format, e.g. **/*.jsonl*)")
-    text_field: FieldName | list[FieldName] = Field(
+    text_field: FieldName | Annotated[list[FieldName], Field(min_length=1, max_length=16)] = Field(
         "text", description="jsonl/parquet: the field holding the text, or several fields joined by a blank line"
     )
     url_field: FieldName | None = None

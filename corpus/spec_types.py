@@ -50,7 +50,7 @@ def text_problem(value: str, limit: int = MAX_TEXT) -> str | None:
         return f"too long ({len(value):,} characters, at most {limit:,}); shorten it"
     m = CONTROL_RE.search(value)
     if m:
-        return f"holds a control character ({m.group(0)!r}); use plain text (tabs and line breaks are fine)"
+        return f"holds control characters ({m.group(0)!r}); use plain text (tabs and line breaks are fine)"
     return template_problem(value)
 
 

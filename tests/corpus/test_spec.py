@@ -297,3 +297,9 @@ def test_template_syntax_in_a_spec_file_is_refused(policy, tmp_path):
         load_spec_file(path, policy)
     assert [i.field for i in exc.value.issues] == ["attributes.sources[0].glob"]
     assert "template syntax" in exc.value.issues[0].message
+
+
+@pytest.mark.parametrize("fields, what", [([], "at least 1 item"), (["t"] * 17, "at most 16 items")])
+def test_text_field_lists_are_bounded(policy, fields, what):
+    issues, _ = issues_of(spec_with(sources__0__text_field=fields), policy)
+    assert what in issues["sources[0].text_field"]
