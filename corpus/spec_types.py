@@ -25,8 +25,9 @@ FIELD_RE = re.compile(r"^[\w@#$][\w.:/\-@#+$ ]{0,127}$")
 GLOB_RE = re.compile(r"^[\w.\-/*?\[\]!+=@, ]{1,256}$")
 OWNER_RE = re.compile(r"^(team:[A-Za-z0-9_.\-]{1,64}|[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+)$")
 TEMPLATE_RE = re.compile(r"\{\{|\{%|%\}|\}\}|\$\{")
-# control characters other than tab, line feed and carriage return (and DEL, the C1 set)
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# control characters other than tab, line feed and carriage return (and DEL, the C1 set, and the bidirectional
+# overrides that make rendered text read differently from what it holds)
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MARKUP_RE = re.compile(r"</?[A-Za-z][\w\-]*(?:\s[^<>]*)?/?>|<!--|<!\[CDATA\[|\]\(javascript:", re.I)
 MAX_PROSE = 4000  # characters of a description
 MAX_TEXT = 1000  # characters of any other free-text value (a replacement, a label)

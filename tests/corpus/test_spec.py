@@ -134,6 +134,7 @@ def test_s3_location_allowed(policy):
         ("sources__0__description", "{{ env.SECRET }}", "template syntax"),
         ("sources__0__description", "cost: ${AWS_SECRET_ACCESS_KEY}", "template syntax"),
         ("sources__0__description", "bell \x07 here", "control character"),
+        ("sources__0__description", "reviewed \u202eby security", "control character"),
         ("sources__0__description", "x" * 4001, "too long"),
         ("sources__0__location", "data/\x00a", "control character"),
         ("stages__0__op", "normalize_text@1; rm -rf /", "is not an operator reference"),
