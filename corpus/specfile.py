@@ -5,11 +5,11 @@ Dagster definitions (before Dagster's component loader sees the folder). All thr
 :func:`defs_attributes_from_text`, so they accept and refuse the same files:
 
 * at most :data:`MAX_SPEC_BYTES`, checked before the text is parsed;
-* one YAML document, safe tags only, aliases bounded (:func:`corpus.spec.check_bounds`);
+* one YAML document, safe tags only, aliases bounded (:func:`corpus.spec_parse.check_bounds`);
 * the document names the pipeline component in ``type`` and holds ``attributes`` and nothing
   else: Dagster's own keys (``post_processing``, ``template_vars_module``, ``requirements``)
   render templates or import modules, and ``type`` imports whatever module it names;
-* no template syntax (``{{ }}``, ``{% %}``) in any key or value of the document.
+* no template syntax (``{{ }}``, ``{% %}``, ``${ }``) in any key or value of the document.
 
 :func:`load_defs_folder` loads every pipeline of a defs folder, refusing stray component
 files and two folders that claim one pipeline name.
@@ -17,20 +17,23 @@ files and two folders that claim one pipeline name.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from corpus.spec import MAX_DEPTH, MAX_VALUES, PathPolicy, PipelineSpec, SpecError, SpecIssue, check_bounds, load_spec
+from corpus.spec_errors import SpecError, SpecIssue
+from corpus.spec_model import PipelineSpec
+from corpus.spec_parse import MAX_DEPTH, MAX_VALUES, check_bounds
+from corpus.spec_paths import PathPolicy
+from corpus.spec_types import TEMPLATE_RE
+from corpus.spec_validate import load_spec
 
 MAX_SPEC_BYTES = 1 << 20  # a real spec is a few KB
 COMPONENT_TYPE = "platform_assets.components.PipelineComponent"
 DEFS_KEYS = ("type", "attributes")
 # component files Dagster would load besides defs.yaml: a pipeline folder holds defs.yaml only
 OTHER_COMPONENT_FILES = ("defs.yml", "component.yaml")
-_TEMPLATE = re.compile(r"\{\{|\{%|%\}|\}\}")
 _DAGSTER_KEYS = ("post_processing", "template_vars_module", "requirements")
 
 
@@ -142,16 +145,16 @@ def template_issues(obj: Any, at: str = "") -> list[SpecIssue]:
         if isinstance(node, dict):
             for k, v in node.items():
                 path = f"{where}.{k}" if where else str(k)
-                if isinstance(k, str) and _TEMPLATE.search(k):
+                if isinstance(k, str) and TEMPLATE_RE.search(k):
                     issues.append(SpecIssue(path, "key looks like template syntax; specs are never templated"))
                 stack.append((path, v))
         elif isinstance(node, list | tuple):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
-        elif isinstance(node, str) and _TEMPLATE.search(node):
+        elif isinstance(node, str) and TEMPLATE_RE.search(node):
             issues.append(
                 SpecIssue(
                     where or "(root)",
-                    "looks like template syntax ({{ }} or {% %}); specs are never "
+                    "looks like template syntax ({{ }}, {% %} or ${ }); specs are never "
                     "templated: write the value itself (secrets come from the environment at run time)",
                 )
             )

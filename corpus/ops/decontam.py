@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from corpus import schema
 from corpus.ops.registry import OpConfig, register
 from corpus.selection.decontam import EvalIndex, EvalSetError, read_items, resolve_path
+from corpus.spec_types import FieldName, Location
 
 REASON = "contaminated"
 CONTAMINATED_BY = "contaminated_by"
@@ -27,10 +28,10 @@ _CACHE: dict[str, EvalIndex] = {}
 class EvalSetConfig(OpConfig):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$", description="the evaluation set's name in reports")]
     path: Annotated[
-        str, Field(min_length=1, max_length=1000, description="JSONL or text file, relative to the project")
+        Location, Field(min_length=1, max_length=1000, description="JSONL or text file, relative to the project")
     ]
     format: Literal["jsonl", "text"] = "jsonl"
-    fields: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    fields: list[FieldName] = Field(
         default_factory=lambda: ["text"],
         min_length=1,
         max_length=16,

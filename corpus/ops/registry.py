@@ -32,15 +32,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from corpus.spec_types import strings_problem
 
 OpKind = Literal["map", "filter", "global"]
 
 
 class OpConfig(BaseModel):
-    """Base for operator configs: unknown keys are errors, values are immutable."""
+    """Base for operator configs: unknown keys are errors, values are immutable, and every string is at
+    least bounded plain text (:func:`corpus.spec_types.text_problem`); fields narrow it with their types."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # NaN would pass no bound honestly
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        problem = strings_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class UnknownOperatorError(KeyError):
@@ -207,5 +218,8 @@ def config_errors(op: Operator, raw: dict[str, Any] | None) -> list[tuple[str, s
     try:
         op.parse_config(raw)
     except ValidationError as exc:
-        return [(".".join(str(p) for p in e["loc"]) or "config", e["msg"]) for e in exc.errors()]
+        return [
+            (".".join(str(p) for p in e["loc"]) or "config", e["msg"].removeprefix("Value error, "))
+            for e in exc.errors()
+        ]
     return []

@@ -33,6 +33,7 @@ from corpus import schema
 from corpus.ops.registry import OpConfig, register
 from corpus.selection.classifier import ClassifierError, ClassifierOptions, score_pool, train_classifier
 from corpus.selection.decontam import resolve_path
+from corpus.spec_types import FieldName, Location, Word
 
 SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 ScoreName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -106,10 +107,10 @@ class _SourcesConfig(OpConfig):
 
 
 class LabelledFile(OpConfig):
-    path: Annotated[str, Field(min_length=1, max_length=1000, description="JSONL with a text and a label field")]
-    text_field: str = "text"
-    label_field: str = "label"
-    positive_labels: list[str | int | bool] = Field(default_factory=lambda: [1, True, "1", "pos", "positive", "high"])
+    path: Annotated[Location, Field(min_length=1, max_length=1000, description="JSONL with a text and a label field")]
+    text_field: FieldName = "text"
+    label_field: FieldName = "label"
+    positive_labels: list[Word | int | bool] = Field(default_factory=lambda: [1, True, "1", "pos", "positive", "high"])
 
 
 class QualityClassifierConfig(_SourcesConfig):

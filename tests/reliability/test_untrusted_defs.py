@@ -224,7 +224,7 @@ def test_two_folders_with_one_pipeline_name_are_an_error_naming_both(tmp_path: P
         load_defs_folder(tmp_path / "defs", policy)
     message = str(exc.value)
     assert "zzz/defs.yaml: pipeline" in message and "demo/defs.yaml" in message
-    with pytest.raises(SpecError, match="zzz/defs.yaml"):  # the command line's loader
+    with pytest.raises(SpecError, match=r"zzz/defs\.yaml"):  # the command line's loader
         load_pipeline_specs(tmp_path / "defs")
 
 

@@ -30,9 +30,7 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, st
     for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "ANTHROPIC_API_KEY", "CORPUS_ALLOWED_ROOTS"):
         monkeypatch.delenv(name, raising=False)
     repo = make_repo(tmp_path)
-    proposal, result = propose(
-        GOAL, ["data/sources/notes"], repo, pipeline="notes_clean", planner="offline", push=False
-    )
+    _, result = propose(GOAL, ["data/sources/notes"], repo, pipeline="notes_clean", planner="offline", push=False)
     return repo, result.branch
 
 
