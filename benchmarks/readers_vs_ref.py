@@ -5,7 +5,8 @@ module and reads the shared corpora (the WARC sample, GSM8K as JSONL plain / gzi
 WikiText and Shakespeare as text) with it and with :mod:`corpus.readers`, in the same run.
 Every batch must be equal (documents, drops, quarantine, counts); the time of each round is
 paired by round, the arm order alternating, and reported as the ratio new / reference with a
-95% interval. A sanity check, not a benchmark target.
+95% interval (``time_change``: the ratio minus one, with its verdict). A sanity check, not a
+benchmark target.
 
     python benchmarks/readers_vs_ref.py --ref <revision> [--rounds 5] [--out result.json]
 """
@@ -141,14 +142,15 @@ def main() -> int:
             for arm in order:
                 times[arm].append(spent[arm])
             print(f"round {round_ + 1}/{args.rounds}: new {spent['new']:.2f}s, ref {spent['ref']:.2f}s", flush=True)
-    ratio = mean_interval([n / r for n, r in zip(times["new"], times["ref"], strict=True)])
+    change = mean_interval([n / r - 1.0 for n, r in zip(times["new"], times["ref"], strict=True)])
     result = {
         "ref": args.ref,
         "rounds": args.rounds,
         "records": records,
         "identical_output": True,
         "seconds": times,
-        "time_ratio_new_over_ref": ratio.as_dict(),
+        "time_ratio_new_over_ref": {k: 1.0 + change.as_dict()[k] for k in ("mean", "low", "high")},
+        "time_change": change.as_dict() | {"verdict": change.verdict(lower_is_better=True)},
         "time_difference_s": paired_interval(times["new"], times["ref"]).as_dict(),
     }
     text = json.dumps(result, indent=2)

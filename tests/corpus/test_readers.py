@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,20 @@ def test_corrupt_gzip_never_raises(tmp_path: Path) -> None:
     assert r.docs.height < 200
 
 
+def test_a_gzip_checksum_error_keeps_the_records_decoded_before_it(tmp_path: Path) -> None:
+    """The checksum is checked after the member's data: every line decoded before the check is kept."""
+    rows = [{"text": f"record {i}"} for i in range(1000)]
+    blob = bytearray(gzip.compress(jsonl_bytes(rows)))
+    blob[-8] ^= 0xFF  # the CRC-32 of the member's trailer
+    (tmp_path / "crc.jsonl.gz").write_bytes(bytes(blob))
+    r = run(spec(), tmp_path)
+    assert r.docs["text"].to_list() == [row["text"] for row in rows]
+    assert r.quarantine.height == 1 and r.quarantine["offset"][0] == 1000
+    err = r.quarantine["error"][0]
+    assert err.startswith("truncated_stream: crc.jsonl.gz: the gzip data is corrupt") and "line 1001" in err
+    assert r.records == 1001 and r.conserved()
+
+
 def test_empty_files_are_reported(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_bytes(b"")
     (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b""))
@@ -229,7 +244,7 @@ def test_list_source_files_default_globs_recursive_sorted(tmp_path: Path) -> Non
 
 
 def test_missing_location_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="sources\\[\\].location"):
+    with pytest.raises(FileNotFoundError, match=r"sources\[\]\.location"):
         read(spec(), tmp_path / "nope")
 
 
@@ -432,6 +447,45 @@ def test_warc_responses(tmp_path: Path) -> None:
         "http://a/img": "warc_not_html",
         "http://a/404": "warc_http_status",
     }
+
+
+def chunked(data: bytes, trailer: bytes = b"") -> bytes:
+    """``data`` in HTTP chunked transfer encoding, 10 bytes a chunk (``trailer``: header lines after the last)."""
+    pieces = [data[i : i + 10] for i in range(0, len(data), 10)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n" + trailer + b"\r\n"
+
+
+def test_warc_transfer_and_content_encodings(tmp_path: Path) -> None:
+    import brotli
+
+    page = html("encoded page").encode()
+    te, ce = ("Transfer-Encoding", "chunked"), ("Content-Type", "text/html")
+    raw_deflate = zlib.compressobj(wbits=-15)
+    records = [
+        ("http://a/chunked", "200 OK", chunked(page), [ce, te]),
+        ("http://a/trailer", "200 OK", chunked(page, b"X-Checksum: 1\r\n"), [ce, te]),
+        ("http://a/chunked-gzip", "200 OK", chunked(gzip.compress(page)), [ce, te, ("Content-Encoding", "gzip")]),
+        ("http://a/deflate", "200 OK", zlib.compress(page), [ce, ("Content-Encoding", "deflate")]),
+        (
+            "http://a/raw-deflate",
+            "200 OK",
+            raw_deflate.compress(page) + raw_deflate.flush(),
+            [ce, ("Content-Encoding", "deflate")],
+        ),
+        ("http://a/br", "200 OK", brotli.compress(page), [ce, ("Content-Encoding", "br")]),
+        ("http://a/cut", "200 OK", chunked(page)[:25], [ce, te]),
+        ("http://a/bad-gzip", "200 OK", b"not gzip at all", [ce, ("Content-Encoding", "gzip")]),
+        ("http://a/compress", "200 OK", page, [ce, ("Content-Encoding", "compress")]),
+    ]
+    (tmp_path / "e.warc.gz").write_bytes(warc_bytes(records))
+    r = run(spec("warc"), tmp_path)
+    assert r.records == 9 and r.conserved()
+    assert r.docs["offset"].to_list() == [0, 1, 2, 3, 4, 5]
+    assert all(t == page.decode() for t in r.docs["text"].to_list())
+    q = dict(zip(r.quarantine["offset"].to_list(), r.quarantine["error"].to_list(), strict=True))
+    assert sorted(q) == [6, 7, 8]
+    assert all(e.startswith("warc_bad_encoding: e.warc.gz record ") for e in q.values())
+    assert "chunked body ends inside a chunk" in q[6] and "unsupported Content-Encoding 'compress'" in q[8]
 
 
 @pytest.mark.parametrize("gz", [False, True])
