@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -10,7 +11,9 @@ from corpus.readers.events import Bad, Event
 from corpus.readers.records import bad_bytes, record_event, type_name
 from corpus.readers.scaffold import FormatReader, ReadContext
 from corpus.readers.streams import iter_lines
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 
 def _json_error(line: bytes, exc: Exception, where: str, codec: str | None, source: SourceSpec) -> str:

@@ -6,11 +6,14 @@ import os
 import posixpath
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
 from corpus.local_listing import walk_local
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 DEFAULT_GLOBS: dict[str, tuple[str, ...]] = {
     "jsonl": tuple(f"*.{ext}{comp}" for ext in ("jsonl", "ndjson", "json") for comp in ("", ".gz", ".zst", ".zstd")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -13,7 +13,9 @@ import pyarrow.parquet as pq
 from corpus.readers.events import RAW_CAP, Bad, Event
 from corpus.readers.records import record_event
 from corpus.readers.scaffold import FormatReader, ReadContext
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 _READ_ERRORS = (OSError, ValueError, pa.ArrowException)
 

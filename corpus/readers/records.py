@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corpus.readers.events import RAW_CAP, Bad, Doc, Drop, Event
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 _MISSING = object()
 

@@ -15,14 +15,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pyarrow.fs as pafs
 
 from corpus.charsets import Utf8Stream
 from corpus.readers.events import Bad, Event
 from corpus.readers.streams import StreamBroken, decompressed_chunks
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 Opens = Literal["text", "bytes", "file"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
@@ -13,7 +14,9 @@ from corpus.readers.parquet import ParquetReader
 from corpus.readers.scaffold import FormatReader, ReadContext, outside_event, read_file
 from corpus.readers.text import TextReader
 from corpus.readers.warc import WarcReader
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 READERS: dict[str, FormatReader] = {r.format: r for r in (JsonlReader(), ParquetReader(), TextReader(), WarcReader())}
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from corpus.readers.events import RAW_CAP, Bad, Doc, Event
 from corpus.readers.records import bad_bytes, finish_text, too_long
 from corpus.readers.scaffold import FormatReader, ReadContext, truncated
 from corpus.readers.streams import StreamBroken, iter_lines
 from corpus.readers.textsplit import SPLITTERS, Pending, decode_lines
-from corpus.spec import SourceSpec
+
+if TYPE_CHECKING:  # only the source's fields are used: no import of the spec module at run time
+    from corpus.spec import SourceSpec
 
 BINARY_SNIFF = 8192  # a text file with NUL bytes in this many leading bytes is binary
 
