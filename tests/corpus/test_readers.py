@@ -7,6 +7,7 @@ import io
 import json
 import random
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from hypothesis import strategies as st
 
 from corpus import schema
 from corpus.readers import ReadBatch, list_source_files, read_source
+from corpus.readers.events import Bad, Doc, Event
+from corpus.readers.scaffold import FormatReader, ReadContext, read_file
+from corpus.readers.streams import iter_lines
 from corpus.spec import SourceSpec
 
 FS = pafs.LocalFileSystem()
@@ -210,6 +214,45 @@ def test_a_gzip_checksum_error_keeps_the_records_decoded_before_it(tmp_path: Pat
     err = r.quarantine["error"][0]
     assert err.startswith("truncated_stream: crc.jsonl.gz: the gzip data is corrupt") and "line 1001" in err
     assert r.records == 1001 and r.conserved()
+
+
+class _LineFormat(FormatReader):
+    """A minimal format on the shared scaffold: one document per line, failing at line ``fail_at``."""
+
+    format = "lines"
+    opens = "text"
+
+    def __init__(self, fail_at: int = -1):
+        self.fail_at = fail_at
+
+    def records(self, ctx: ReadContext, rel: str, data: Iterator[bytes]) -> Iterator[Event]:
+        for index, line, _ in iter_lines(data, 1 << 20):
+            if index == self.fail_at:
+                raise RuntimeError("storage went away")
+            yield Doc(index, line.decode(), None, None, "text/plain")
+
+
+def test_the_scaffold_opens_decompresses_and_quarantines_for_any_format(tmp_path: Path) -> None:
+    lines = [f"line {i} {random.Random(i).getrandbits(64):x}" for i in range(30000)]
+    blob = gzip.compress("\n".join(lines).encode())
+    (tmp_path / "a.txt.gz").write_bytes(blob)
+    (tmp_path / "cut.txt.gz").write_bytes(blob[: len(blob) // 2])
+    (tmp_path / "empty.txt").write_bytes(b"")
+    ctx = ReadContext(spec("text"), FS, str(tmp_path))
+    assert [e.text for e in read_file(_LineFormat(), ctx, "a.txt.gz")] == lines
+    assert ctx.codecs["a.txt.gz"] == "utf-8"
+    assert list(read_file(_LineFormat(), ctx, "empty.txt")) == []
+    failed = list(read_file(_LineFormat(fail_at=2), ctx, "a.txt.gz"))
+    assert [e.offset for e in failed] == [0, 1, 2] and isinstance(failed[-1], Bad)
+    assert failed[-1].error.startswith(
+        "unreadable_file: a.txt.gz: reading stopped after record 1 with RuntimeError: storage went away"
+    )
+    cut = list(read_file(_LineFormat(), ctx, "cut.txt.gz"))
+    kept, last = cut[:-1], cut[-1]
+    assert 0 < len(kept) < len(lines) and [e.text for e in kept] == lines[: len(kept)]
+    assert isinstance(last, Bad) and last.offset == len(kept)
+    assert last.error.startswith("truncated_stream: cut.txt.gz: the gzip stream ends before its end marker")
+    assert f"it broke in line {len(kept) + 1}, and the records before it were kept" in last.error
 
 
 def test_empty_files_are_reported(tmp_path: Path) -> None:
