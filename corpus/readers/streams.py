@@ -120,16 +120,24 @@ def _unzstd(first: bytes, stream: Any) -> Iterator[bytes]:
                 continue
             d = zstandard.ZstdDecompressor().decompressobj()
         piece, buffer = buffer[:ZSTD_FEED], buffer[ZSTD_FEED:]
-        try:
-            out = d.decompress(piece)
-        except zstandard.ZstdError as exc:
-            raise StreamBroken(
-                f"the zstd data is corrupt within the first {read_total:,} compressed bytes ({exc})"
-            ) from None
-        if out:
-            yield out
+        # a piece's last 4 bytes go in a call of their own: at the end of a file they are the frame's checksum,
+        # and a checksum error loses the output of its call (else the end of the frame)
+        head, tail = (piece[:-4], piece[-4:]) if len(piece) > 4 else (piece, b"")
+        for k, part in enumerate((head, tail)):
+            if not part or d.eof:
+                continue
+            try:
+                out = d.decompress(part)
+            except zstandard.ZstdError as exc:
+                raise StreamBroken(
+                    f"the zstd data is corrupt within the first {read_total:,} compressed bytes ({exc})"
+                ) from None
+            if k == 1:
+                tail = b""
+            if out:
+                yield out
         if d.eof:
-            buffer, d = d.unused_data + buffer, None
+            buffer, d = d.unused_data + tail + buffer, None
 
 
 def iter_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:

@@ -202,17 +202,24 @@ def test_corrupt_gzip_never_raises(tmp_path: Path) -> None:
     assert r.docs.height < 200
 
 
-def test_a_gzip_checksum_error_keeps_the_records_decoded_before_it(tmp_path: Path) -> None:
-    """The checksum is checked after the member's data: every line decoded before the check is kept."""
+@pytest.mark.parametrize("kind", ["gz", "zst"])
+def test_a_checksum_error_keeps_the_records_decoded_before_it(tmp_path: Path, kind: str) -> None:
+    """The checksum is checked after the data it covers: every line decoded before the check is kept."""
     rows = [{"text": f"record {i}"} for i in range(1000)]
-    blob = bytearray(gzip.compress(jsonl_bytes(rows)))
-    blob[-8] ^= 0xFF  # the CRC-32 of the member's trailer
-    (tmp_path / "crc.jsonl.gz").write_bytes(bytes(blob))
+    data = jsonl_bytes(rows)
+    if kind == "gz":
+        blob = bytearray(gzip.compress(data))
+        blob[-8] ^= 0xFF  # the CRC-32 in the member's trailer
+    else:
+        blob = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(data))
+        blob[-1] ^= 0xFF  # the frame's content checksum
+    (tmp_path / f"crc.jsonl.{kind}").write_bytes(bytes(blob))
     r = run(spec(), tmp_path)
     assert r.docs["text"].to_list() == [row["text"] for row in rows]
     assert r.quarantine.height == 1 and r.quarantine["offset"][0] == 1000
     err = r.quarantine["error"][0]
-    assert err.startswith("truncated_stream: crc.jsonl.gz: the gzip data is corrupt") and "line 1001" in err
+    name = "gzip" if kind == "gz" else "zstd"
+    assert err.startswith(f"truncated_stream: crc.jsonl.{kind}: the {name} data is corrupt") and "line 1001" in err
     assert r.records == 1001 and r.conserved()
 
 
