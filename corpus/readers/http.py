@@ -1,4 +1,9 @@
-"""HTTP payloads of WARC responses: the entity body without transfer and content encodings."""
+"""HTTP payloads of WARC responses: the entity body without transfer and content encodings.
+
+Content encodings are undone by zlib and brotli. Chunked transfer encoding is undone here:
+the one installed decoder (warcio's ``ChunkedDataReader``) rejects trailers and a body that
+ends right after the last-chunk line, both common in real crawls and read today.
+"""
 
 from __future__ import annotations
 
