@@ -2,7 +2,7 @@
 
 Content encodings are undone by zlib and brotli. Chunked transfer encoding is undone here:
 the one installed decoder (warcio's ``ChunkedDataReader``) rejects trailers and a body that
-ends right after the last-chunk line, both common in real crawls and read today.
+ends right after the last-chunk line, both of which these readers accept.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ A truncated or corrupt compressed stream delivers every byte before the break an
 
 from __future__ import annotations
 
-import gzip
 import io
 import zlib
 from collections.abc import Iterable, Iterator
@@ -46,55 +45,58 @@ def decompressed_chunks(stream: Any) -> Iterator[bytes]:
             head = stream.read(READ_CHUNK)
 
 
-class _Compressed:
-    """The compressed bytes of a file (the head already read, then the stream), counting what storage gave."""
+def _pieces(first: bytes, stream: Any, read: list[int]) -> Iterator[bytes]:
+    """The compressed bytes as read from storage, each read's last 8 bytes a piece of their own.
 
-    def __init__(self, head: bytes, stream: Any):
-        self._buf = memoryview(head)
-        self._stream = stream
-        self.total = len(head)
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._buf:  # storage is read READ_CHUNK at a time, whatever the decompressor asks for
-            chunk = self._stream.read(READ_CHUNK)
-            self.total += len(chunk)
-            self._buf = memoryview(chunk)
-        n = len(self._buf) if size < 0 else size
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return bytes(out)
+    At the end of a gzip file those 8 bytes are the member's checksum and length: fed alone, a
+    checksum error loses no decoded byte (zlib drops the output of the call that raises).
+    ``read[0]`` counts the bytes read from storage.
+    """
+    chunk = first
+    while chunk:
+        if len(chunk) > 8:
+            yield chunk[:-8]
+        yield chunk[-8:]
+        chunk = stream.read(READ_CHUNK)
+        read[0] += len(chunk)
 
 
 def _gunzip(first: bytes, stream: Any) -> Iterator[bytes]:
-    """Multi-member gzip (stdlib ``gzip``), in pieces of about READ_CHUNK bytes.
-
-    The checksum of a member is checked after its data, so every byte decoded before a
-    checksum error is delivered before the break.
-    """
-    source = _Compressed(first, stream)
-    parts: list[bytes] = []
-    size = 0
-    broken: StreamBroken | None = None
-    with gzip.GzipFile(fileobj=source) as reader:
+    """Multi-member gzip with bounded output per step (zlib ``max_length``)."""
+    read = [len(first)]
+    pieces = _pieces(first, stream, read)
+    pending = b""
+    d: Any = None
+    while True:
+        if not pending:
+            pending = next(pieces, b"")
+            if not pending:
+                if d is not None:
+                    tail = d.flush()
+                    if tail:
+                        yield tail
+                    raise StreamBroken(
+                        f"the gzip stream ends before its end marker after {read[0]:,} compressed bytes "
+                        "(the file is truncated)"
+                    )
+                return
+        if d is None:
+            if not pending.strip(b"\x00"):  # zero padding after the last member
+                pending = b""
+                continue
+            d = zlib.decompressobj(wbits=31)
         try:
-            while piece := reader.read1(READ_CHUNK):
-                parts.append(piece)
-                size += len(piece)
-                if size >= READ_CHUNK:
-                    yield b"".join(parts)
-                    parts, size = [], 0
-        except EOFError:
-            broken = StreamBroken(
-                f"the gzip stream ends before its end marker after {source.total:,} compressed bytes "
-                "(the file is truncated)"
-            )
-        except (zlib.error, gzip.BadGzipFile) as exc:
-            broken = StreamBroken(
-                f"the gzip data is corrupt within the first {source.total:,} compressed bytes ({exc})"
-            )
-    if parts:
-        yield b"".join(parts)
-    if broken is not None:
-        raise broken
+            out = d.decompress(pending, READ_CHUNK)
+        except zlib.error as exc:
+            raise StreamBroken(
+                f"the gzip data is corrupt within the first {read[0]:,} compressed bytes ({exc})"
+            ) from None
+        if out:
+            yield out
+        if d.eof:
+            pending, d = d.unused_data, None
+        else:
+            pending = d.unconsumed_tail
 
 
 def _unzstd(first: bytes, stream: Any) -> Iterator[bytes]:
