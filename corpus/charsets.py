@@ -8,6 +8,9 @@ of charset-normalizer, preferring Windows-1252 (what files labelled Latin-1 real
 equally clean matches. A file with NUL bytes and no mark is left to the UTF-8 path, where the
 text reader treats it as binary.
 
+Web pages (WARC responses) are decoded by :func:`decode_html`: the HTTP header's charset, the
+page's ``<meta charset>``, a detected one, with WHATWG aliases (latin-1 means windows-1252).
+
 :class:`Utf8Stream` turns a file's bytes into UTF-8 bytes, so the line splitting and record
 parsing downstream stay one code path. Bytes that are not valid in the file's codec come out as
 invalid UTF-8, so the record holding them is quarantined as it would be in a UTF-8 file.
@@ -149,3 +152,68 @@ class Utf8Stream:
 def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield head
     yield from rest
+
+
+# --- web pages ---
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.I)
+# WHATWG encoding labels that browsers map to a superset (pages labelled latin-1 are really cp1252)
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "l1": "cp1252",
+    "x-sjis": "shift_jis",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "tis-620": "cp874",
+    "iso-8859-9": "cp1254",
+    "windows-874": "cp874",
+    "utf8": "utf-8",
+}
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    return _CHARSET_ALIASES.get(label, label)
+
+
+def decode_html(payload: bytes, declared: str | None) -> tuple[str, str | None]:
+    """(HTML text, note) decoded with the first charset that fits the bytes.
+
+    Tried in order: the HTTP header's charset, the page's ``<meta charset>``, a detected
+    charset (resiliparse), UTF-8. Real crawls often declare the wrong charset in the header,
+    so a declared charset that does not decode the bytes is passed over (note
+    ``charset_mismatch``); when nothing fits, the page is decoded as UTF-8 with replacement
+    characters (note ``charset_fallback``). The note is None when the declared charset fits.
+    """
+    meta = _META_CHARSET.search(payload[:4096])
+    candidates = [_codec(declared), _codec(meta.group(1).decode("ascii", "replace") if meta else None)]
+    first = next((c for c in candidates if c), None)
+    for codec in candidates:
+        if codec:
+            try:
+                return payload.decode(codec), None if codec == first else "charset_mismatch"
+            except (LookupError, UnicodeDecodeError):
+                continue
+    try:
+        from resiliparse.parse.encoding import detect_encoding
+
+        detected = _codec(detect_encoding(payload))
+        text = payload.decode(detected or "utf-8")
+        return text, None if first is None else "charset_mismatch"
+    except (ImportError, LookupError, UnicodeDecodeError):
+        pass
+    try:
+        return payload.decode("utf-8"), None if first is None else "charset_mismatch"
+    except UnicodeDecodeError:
+        return payload.decode("utf-8", "replace"), "charset_fallback"

@@ -6,6 +6,8 @@ import gzip
 import io
 import json
 import random
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,9 @@ from hypothesis import strategies as st
 
 from corpus import schema
 from corpus.readers import ReadBatch, list_source_files, read_source
+from corpus.readers.events import Bad, Doc, Event
+from corpus.readers.scaffold import FormatReader, ReadContext, read_file
+from corpus.readers.streams import iter_lines
 from corpus.spec import SourceSpec
 
 FS = pafs.LocalFileSystem()
@@ -197,6 +202,66 @@ def test_corrupt_gzip_never_raises(tmp_path: Path) -> None:
     assert r.docs.height < 200
 
 
+@pytest.mark.parametrize("kind", ["gz", "zst"])
+def test_a_checksum_error_keeps_the_records_decoded_before_it(tmp_path: Path, kind: str) -> None:
+    """The checksum is checked after the data it covers: every line decoded before the check is kept."""
+    rows = [{"text": f"record {i}"} for i in range(1000)]
+    data = jsonl_bytes(rows)
+    if kind == "gz":
+        blob = bytearray(gzip.compress(data))
+        blob[-8] ^= 0xFF  # the CRC-32 in the member's trailer
+    else:
+        blob = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(data))
+        blob[-1] ^= 0xFF  # the frame's content checksum
+    (tmp_path / f"crc.jsonl.{kind}").write_bytes(bytes(blob))
+    r = run(spec(), tmp_path)
+    assert r.docs["text"].to_list() == [row["text"] for row in rows]
+    assert r.quarantine.height == 1 and r.quarantine["offset"][0] == 1000
+    err = r.quarantine["error"][0]
+    name = "gzip" if kind == "gz" else "zstd"
+    assert err.startswith(f"truncated_stream: crc.jsonl.{kind}: the {name} data is corrupt") and "line 1001" in err
+    assert r.records == 1001 and r.conserved()
+
+
+class _LineFormat(FormatReader):
+    """A minimal format on the shared scaffold: one document per line, failing at line ``fail_at``."""
+
+    format = "lines"
+    opens = "text"
+
+    def __init__(self, fail_at: int = -1):
+        self.fail_at = fail_at
+
+    def records(self, ctx: ReadContext, rel: str, data: Iterator[bytes]) -> Iterator[Event]:
+        for index, line, _ in iter_lines(data, 1 << 20):
+            if index == self.fail_at:
+                raise RuntimeError("storage went away")
+            yield Doc(index, line.decode(), None, None, "text/plain")
+
+
+def test_the_scaffold_opens_decompresses_and_quarantines_for_any_format(tmp_path: Path) -> None:
+    lines = [f"line {i} {random.Random(i).getrandbits(64):x}" for i in range(30000)]
+    blob = gzip.compress("\n".join(lines).encode())
+    (tmp_path / "a.txt.gz").write_bytes(blob)
+    (tmp_path / "cut.txt.gz").write_bytes(blob[: len(blob) // 2])
+    (tmp_path / "empty.txt").write_bytes(b"")
+    ctx = ReadContext(spec("text"), FS, str(tmp_path))
+    assert [e.text for e in read_file(_LineFormat(), ctx, "a.txt.gz")] == lines
+    assert ctx.codecs["a.txt.gz"] == "utf-8"
+    assert list(read_file(_LineFormat(), ctx, "empty.txt")) == []
+    failed = list(read_file(_LineFormat(fail_at=2), ctx, "a.txt.gz"))
+    assert [e.offset for e in failed] == [0, 1, 2] and isinstance(failed[-1], Bad)
+    assert failed[-1].error.startswith(
+        "unreadable_file: a.txt.gz: reading stopped after record 1 with RuntimeError: storage went away"
+    )
+    cut = list(read_file(_LineFormat(), ctx, "cut.txt.gz"))
+    kept, last = cut[:-1], cut[-1]
+    assert 0 < len(kept) < len(lines) and [e.text for e in kept] == lines[: len(kept)]
+    assert isinstance(last, Bad) and last.offset == len(kept)
+    assert last.error.startswith("truncated_stream: cut.txt.gz: the gzip stream ends before its end marker")
+    assert f"it broke in line {len(kept) + 1}, and the records before it were kept" in last.error
+
+
 def test_empty_files_are_reported(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_bytes(b"")
     (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b""))
@@ -229,7 +294,7 @@ def test_list_source_files_default_globs_recursive_sorted(tmp_path: Path) -> Non
 
 
 def test_missing_location_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="sources\\[\\].location"):
+    with pytest.raises(FileNotFoundError, match=r"sources\[\]\.location"):
         read(spec(), tmp_path / "nope")
 
 
@@ -432,6 +497,45 @@ def test_warc_responses(tmp_path: Path) -> None:
         "http://a/img": "warc_not_html",
         "http://a/404": "warc_http_status",
     }
+
+
+def chunked(data: bytes, trailer: bytes = b"") -> bytes:
+    """``data`` in HTTP chunked transfer encoding, 10 bytes a chunk (``trailer``: header lines after the last)."""
+    pieces = [data[i : i + 10] for i in range(0, len(data), 10)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n" + trailer + b"\r\n"
+
+
+def test_warc_transfer_and_content_encodings(tmp_path: Path) -> None:
+    import brotli
+
+    page = html("encoded page").encode()
+    te, ce = ("Transfer-Encoding", "chunked"), ("Content-Type", "text/html")
+    raw_deflate = zlib.compressobj(wbits=-15)
+    records = [
+        ("http://a/chunked", "200 OK", chunked(page), [ce, te]),
+        ("http://a/trailer", "200 OK", chunked(page, b"X-Checksum: 1\r\n"), [ce, te]),
+        ("http://a/chunked-gzip", "200 OK", chunked(gzip.compress(page)), [ce, te, ("Content-Encoding", "gzip")]),
+        ("http://a/deflate", "200 OK", zlib.compress(page), [ce, ("Content-Encoding", "deflate")]),
+        (
+            "http://a/raw-deflate",
+            "200 OK",
+            raw_deflate.compress(page) + raw_deflate.flush(),
+            [ce, ("Content-Encoding", "deflate")],
+        ),
+        ("http://a/br", "200 OK", brotli.compress(page), [ce, ("Content-Encoding", "br")]),
+        ("http://a/cut", "200 OK", chunked(page)[:25], [ce, te]),
+        ("http://a/bad-gzip", "200 OK", b"not gzip at all", [ce, ("Content-Encoding", "gzip")]),
+        ("http://a/compress", "200 OK", page, [ce, ("Content-Encoding", "compress")]),
+    ]
+    (tmp_path / "e.warc.gz").write_bytes(warc_bytes(records))
+    r = run(spec("warc"), tmp_path)
+    assert r.records == 9 and r.conserved()
+    assert r.docs["offset"].to_list() == [0, 1, 2, 3, 4, 5]
+    assert all(t == page.decode() for t in r.docs["text"].to_list())
+    q = dict(zip(r.quarantine["offset"].to_list(), r.quarantine["error"].to_list(), strict=True))
+    assert sorted(q) == [6, 7, 8]
+    assert all(e.startswith("warc_bad_encoding: e.warc.gz record ") for e in q.values())
+    assert "chunked body ends inside a chunk" in q[6] and "unsupported Content-Encoding 'compress'" in q[8]
 
 
 @pytest.mark.parametrize("gz", [False, True])
