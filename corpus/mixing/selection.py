@@ -135,7 +135,7 @@ def apply_selection(
 
 def read_scores(store: Any, pipeline: str, stage: str, source: str, column: str) -> dict[str, float]:
     """``id -> score`` of ``column`` in a stage's kept documents of one source."""
-    from corpus.runner import stage_dir
+    from corpus.stage_report import stage_dir
 
     df = store.read_partition(stage_dir(pipeline, stage, source))
     if df.height == 0:
