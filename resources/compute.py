@@ -30,6 +30,7 @@ from pydantic import Field, field_validator
 
 from corpus.io import CorpusStore
 from corpus.runner import SerialExecutor, ShardResult
+from resources import parallelism
 
 ShardTask = tuple[Any, ...]
 BACKENDS: tuple[str, ...] = ("serial", "processes", "ray")
@@ -240,7 +241,7 @@ class ComputeEngine(dg.ConfigurableResource):
     def executor(self) -> Any:
         backend = self.resolved_backend()
         if backend == "processes":
-            return ProcessExecutor(self.workers or _usable_cores())
+            return ProcessExecutor(self.workers or parallelism.shard_workers())
         if backend == "ray":
             return RayExecutor(
                 self.ray_address or os.environ.get("RAY_ADDRESS") or None, self.ray_num_cpus, self.ray_runtime_env
