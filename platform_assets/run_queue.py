@@ -164,7 +164,10 @@ class RunQueue:
                 blocked = self.limits.blocked(todo[0], self._in_progress(going))
                 if blocked is not None:
                     if blocked != waited_on:
-                        self.progress(f"      waiting for the instance's run queue: {blocked}")
+                        self.progress(
+                            f"      waiting for the instance's run queue: {blocked}; a run left in progress by a "
+                            "process that died holds its place until marked failed or deleted (Dagster UI, Runs)"
+                        )
                         waited_on = blocked
                     break
                 run = todo.pop(0)
