@@ -135,7 +135,8 @@ def cmd_materialize(args: argparse.Namespace, pipeline: str | None = None) -> An
         console.print(f"build loop of {spec.pipeline!r} stopped: {timings['error']}", style="red", markup=False)
         sys.exit(1)
     console.print(
-        f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; shards under {store.display(spec.pipeline)}"
+        f"build loop of {spec.pipeline!r} materialized in {timings['total']:.1f}s; "
+        f"shards under {store.display(spec.pipeline)}"
         + (f"; {len(failed)} of {len(spec.sources)} sources stopped (above)" if failed else "")
     )
     if failed:
@@ -198,7 +199,13 @@ def main(argv: list[str] | None = None) -> None:
         "--root", help="storage root (default $CORPUS_STORAGE_ROOT or ./data; s3://bucket/prefix works)"
     )
     common.add_argument("--backend", choices=["serial", "processes", "ray"], help="compute backend for shard work")
-    common.add_argument("--parallel", type=int, default=None, help="sources materialized at once (default: cores)")
+    common.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="Dagster runs at once (default: $CORPUS_MAX_CONCURRENT_RUNS, else the cores; "
+        "split with the shard workers and threads by resources/parallelism.py)",
+    )
     d = sub.add_parser("demo", parents=[common], help="run the platform end to end")
     d.add_argument(
         "--data",

@@ -77,8 +77,8 @@ def build_jobs(spec: PipelineSpec, assets: Sequence[dg.AssetsDefinition]) -> lis
                 per_source_job_name(spec),
                 selection=dg.AssetSelection.assets(*per_source),
                 tags={TAG_PIPELINE: spec.pipeline},
-                description=f"The per-source stages of {spec.pipeline!r}, for one source; the command line runs a stretch "
-                "of them through this job with an asset selection.",
+                description=f"The per-source stages of {spec.pipeline!r}, for one source; the command line runs "
+                "a stretch of them through this job with an asset selection.",
             )
         )
     return jobs

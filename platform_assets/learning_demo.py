@@ -21,7 +21,7 @@ from corpus.spec import PipelineSpec
 from platform_assets.components.learning import mixture_job_name, versions_partitions
 from platform_assets.components.pipeline import build_pipeline_defs
 from platform_assets.jobs import TAG_LAUNCHED_BY
-from platform_assets.orchestrate import CLI_RUN_CONFIG
+from platform_assets.orchestrate import cli_run_config
 
 
 def run_learning_loop(
@@ -62,7 +62,7 @@ def run_learning_loop(
             "corpus/decided_by": "eval_feedback decision",
         }
         job.execute_in_process(
-            run_config={**req.run_config, **CLI_RUN_CONFIG}, instance=instance, partition_key=version, tags=tags
+            run_config={**req.run_config, **cli_run_config()}, instance=instance, partition_key=version, tags=tags
         )
     return state
 

@@ -1,22 +1,22 @@
 """Materialize a whole pipeline through Dagster, the way a backfill would, from the command line.
 
-The asset graph is cut into *segments*: runs of per-source (partitioned) assets between
-the global ones (dedup index, tokenizer). A segment runs once per source, sources in
-parallel on a process pool; global assets run once. Every run goes through the Dagster
-instance (``$DAGSTER_HOME``, SQLite by default), so the UI shows them afterwards.
+The asset graph (``corpus.stage_graph``) is cut into *segments* in dependency order: runs of
+per-source (partitioned) assets between the global ones (dedup index, tokenizer). A
+partitioned segment is one Dagster run per source; a global asset is one run. The runs
+go to the Dagster instance (``$DAGSTER_HOME``, SQLite by default) through
+:mod:`platform_assets.run_queue`, which applies the instance's run queue limits, tags and
+run retries, and executes the runs of a segment on as many run workers as
+:mod:`resources.parallelism` allows; the UI shows every run afterwards.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
-import warnings
+import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,24 @@ import dagster as dg
 
 from corpus import runner
 from corpus.io import CorpusStore
-from corpus.ops import registry
 from corpus.spec import PathPolicy, PipelineSpec
 from corpus.specfile import load_defs_folder
-from platform_assets.run_outcome import cli_console_logger, failure_reason
+from corpus.stage_graph import stage_graph
+from platform_assets.jobs import job_name, per_source_job_name, run_tags
+from platform_assets.run_outcome import failure_reason
+from platform_assets.run_queue import PlannedRun, RunOutcome, RunQueue
+from platform_assets.run_worker import build_loop_defs
+from resources import parallelism
 from resources.storage import PROJECT_ROOT
 
 DEFS_DIR = PROJECT_ROOT / "platform_assets" / "defs"
-# runs launched from the command line log stage progress (INFO), not Dagster's step bookkeeping (DEBUG)
-CLI_RUN_CONFIG: dict[str, Any] = {
-    "loggers": {"console": {"config": {"log_level": os.environ.get("CORPUS_LOG_LEVEL", "INFO")}}}
-}
+LOG_LEVEL_ENV = "CORPUS_LOG_LEVEL"
+
+
+def cli_run_config() -> dict[str, Any]:
+    """Run config of command-line runs: they log stage progress (INFO, or ``$CORPUS_LOG_LEVEL``),
+    not Dagster's step bookkeeping (DEBUG). Read when runs are built."""
+    return {"loggers": {"console": {"config": {"log_level": os.environ.get(LOG_LEVEL_ENV, "INFO")}}}}
 
 
 def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
@@ -44,69 +51,44 @@ def load_pipeline_specs(defs_dir: Path = DEFS_DIR) -> dict[str, PipelineSpec]:
 
 @dataclass(frozen=True)
 class Segment:
-    keys: tuple[str, ...]  # stage names (asset key = [pipeline, name])
+    keys: tuple[str, ...]  # asset names (asset key = [pipeline, name])
     partitioned: bool
 
 
 def build_segments(spec: PipelineSpec) -> list[Segment]:
-    """Topological runs of per-source assets, split at the global ones."""
+    """The build loop in asset-graph order: stretches of per-source assets, split at the global ones.
+
+    An asset's *level* is the number of global assets on the longest path above it. Level
+    ``k``'s per-source assets form one segment (in dependency order), followed by level
+    ``k``'s global assets, one segment each; so every asset runs after all it reads,
+    whatever the order the spec lists its stages in."""
+    graph = stage_graph(spec)
+    order = graph.order()
+    level: dict[str, int] = {}
+    for asset in order:
+        ups = [level[d] + (0 if graph.is_partitioned(d) else 1) for d in graph.deps[asset]]
+        level[asset] = max(ups, default=0)
     segments: list[Segment] = []
-    current: list[str] = ["raw"]
-    for stage in spec.stages:
-        if any(registry.get_operator(s.op).kind == "global" for s in stage.steps):
-            segments.append(Segment(tuple(current), True))
-            segments.append(Segment((f"{stage.name}_index",), False))
-            current = [stage.name]
-        else:
-            current.append(stage.name)
-    segments.append(Segment(tuple(current), True))
-    segments.append(Segment(("tokenizer",), False))
-    segments.append(Segment(("tokenized",), True))
+    for k in range(max(level.values()) + 1):
+        per_source = tuple(a for a in order if level[a] == k and graph.is_partitioned(a))
+        if per_source:
+            segments.append(Segment(per_source, True))
+        segments.extend(Segment((a,), False) for a in order if level[a] == k and not graph.is_partitioned(a))
     return segments
 
 
-def _defs_for(spec: PipelineSpec, resources: dict[str, Any]) -> dg.Definitions:
-    """The build-loop assets of ``spec``. Segments never include the learning loop, whose
-    definitions import torch (about 180 MB and seconds of start-up in every worker)."""
-    from platform_assets.components.pipeline import build_pipeline_defs
-
-    build_loop = spec.model_copy(update={"mixture": None, "schedules": []})
-    # the console logger of CLI runs leaves stack traces to the event log
-    return dg.Definitions.merge(
-        build_pipeline_defs(build_loop), dg.Definitions(resources=resources, loggers={"console": cli_console_logger})
-    )
+def count_runs(spec: PipelineSpec) -> int:
+    """Dagster runs :func:`materialize_pipeline` launches (without retries): one per source per
+    partitioned segment, one per global asset."""
+    return sum(len(spec.sources) if seg.partitioned else 1 for seg in build_segments(spec))
 
 
-def run_segment(
-    spec_json: str,
-    keys: tuple[str, ...],
-    partition: str | None,
-    resource_config: dict[str, Any],
-    instance_ref: Any | None = None,
-) -> tuple[float, str | None]:
-    """Materialize ``keys`` of one pipeline (for one partition) through Dagster; returns (seconds, why it
-    failed or None).
+class BuildLoopError(RuntimeError):
+    """The build loop cannot go on: a global asset failed, or every source stopped (``failed`` says why each did)."""
 
-    Runs in a worker process: resources are rebuilt from plain values."""
-    warnings.filterwarnings("ignore", message=r".*is currently in (preview|beta)")  # as the CLI does
-    spec, resources, defs = _worker_defs(spec_json, json.dumps(resource_config, sort_keys=True, default=str))
-    instance = dg.DagsterInstance.from_ref(instance_ref) if instance_ref is not None else dg.DagsterInstance.get()
-    t0 = time.perf_counter()
-    failed = failure_reason(
-        _run_inline(spec, keys, partition, resources, instance, defs, raise_on_error=False), spec.pipeline
-    )
-    return time.perf_counter() - t0, failed
-
-
-@functools.lru_cache(maxsize=4)
-def _worker_defs(spec_json: str, resource_config_json: str) -> tuple[PipelineSpec, dict[str, Any], dg.Definitions]:
-    """Spec, resources and definitions of a worker, built once per worker process (about a
-    second of CPU each time otherwise) and reused by every run the worker executes."""
-    from platform_assets.resources import resources_from_config
-
-    resources = resources_from_config(json.loads(resource_config_json))
-    spec = PipelineSpec.model_validate_json(spec_json)
-    return spec, resources, _defs_for(spec, resources)
+    def __init__(self, message: str, failed: dict[str, str]):
+        super().__init__(message)
+        self.failed = dict(failed)
 
 
 def materialize_pipeline(
@@ -121,6 +103,10 @@ def materialize_pipeline(
     """Materialize every build-loop asset of ``spec``; returns timing figures, and under ``failed`` the
     sources that stopped, each with why (``{source: reason}``).
 
+    ``parallel``: Dagster runs at once (default ``$CORPUS_MAX_CONCURRENT_RUNS``, else the
+    usable cores), capped by the sources and by :func:`resources.parallelism.plan`; an
+    in-memory instance runs one at a time (it cannot be shared with worker processes).
+
     A source whose run fails (a blocking check, e.g. every document filtered out, or an error) is a
     result for that source: its later stages are not run, the other sources go on, and the global
     assets (dedup index, tokenizer) run over the sources still going. Raises :class:`BuildLoopError`
@@ -128,23 +114,29 @@ def materialize_pipeline(
 
     ``on_run_done`` is called with a label after each of the :func:`count_runs` runs (a
     progress bar advances on it)."""
-    done = on_run_done or (lambda _: None)
-    instance = instance or dg.DagsterInstance.get()
-    parallel = parallel if parallel is not None else min(len(spec.sources), os.cpu_count() or 1)
-    ref = instance.get_ref() if not instance.is_ephemeral else None
-    if ref is None:
-        parallel = 1  # an in-memory instance cannot be shared with worker processes
-    spec_json = spec.model_dump_json()
     from platform_assets.resources import resources_to_config
 
-    resource_config = resources_to_config(resources)
+    done = on_run_done or (lambda _: None)
+    instance = instance or dg.DagsterInstance.get()
+    plan = parallelism.plan(parallel, partitions=len(spec.sources))
+    if instance.is_ephemeral:
+        plan = parallelism.plan(1)
+    defs = build_loop_defs(spec, resources)
+    run_config = cli_run_config()
+    queue = RunQueue(
+        instance,
+        plan,
+        local=lambda run: _run_here(spec, run, resources, instance, defs, plan),
+        spec_json=spec.model_dump_json(),
+        resource_config_json=json.dumps(resources_to_config(resources), sort_keys=True, default=str),
+        pipeline=spec.pipeline,
+        backfill_id=uuid.uuid4().hex[:12],
+        progress=progress,
+    )
     timings: dict[str, Any] = {}
     failed: dict[str, str] = {}
     t_all = time.perf_counter()
     segments = build_segments(spec)
-    # one pool for the whole pipeline: its workers pay the imports and definitions once
-    pool: ProcessPoolExecutor | None = None
-    defs = _defs_for(spec, resources)
     try:
         for n, seg in enumerate(segments, 1):
             label = " -> ".join(seg.keys)
@@ -154,58 +146,105 @@ def materialize_pipeline(
                 raise BuildLoopError(f"every source of {spec.pipeline!r} stopped before {label}", failed)
             for src in failed:  # the runs a stopped source does not need
                 done(f"{label} [{src}] skipped")
+            head = f"[{n}/{len(segments)}] {spec.pipeline}: {label}"
             if not seg.partitioned:
                 progress(
-                    f"[{n}/{len(segments)}] {spec.pipeline}: {label} (all sources)"
+                    f"{head} (all sources)"
                     if not failed
-                    else f"[{n}/{len(segments)}] {spec.pipeline}: {label} ({', '.join(going)}; without {', '.join(failed)})"
+                    else f"{head} ({', '.join(going)}; without {', '.join(failed)})"
                 )
-                result = _run_inline(
-                    spec,
-                    seg.keys,
-                    None,
-                    resources,
-                    instance,
-                    defs,
-                    raise_on_error=False,
-                    run_config=_exclude_config(spec, seg.keys, defs, list(failed)),
+                run = _planned(
+                    spec, seg.keys, None, label, _exclude_config(spec, seg.keys, defs, list(failed), run_config)
                 )
-                why = failure_reason(result, spec.pipeline)
-                if why is not None:
-                    raise BuildLoopError(f"{label} (all sources) failed: {why}", failed)
+                outcomes: list[RunOutcome] = []
+                queue.run_all([run], outcomes.append)
+                if outcomes[0].failed is not None:
+                    raise BuildLoopError(f"{label} (all sources) failed: {outcomes[0].failed}", failed)
                 done(label)
-            elif parallel <= 1:
-                for src in going:
-                    progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{src}]")
-                    why = failure_reason(
-                        _run_inline(spec, seg.keys, src, resources, instance, defs, raise_on_error=False), spec.pipeline
-                    )
-                    _note(failed, src, why, progress)
-                    done(f"{label} [{src}]")
             else:
-                progress(f"[{n}/{len(segments)}] {spec.pipeline}: {label} [{', '.join(going)}] on {parallel} processes")
-                pool = pool or ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn"))
-                futs = {pool.submit(run_segment, spec_json, seg.keys, src, resource_config, ref): src for src in going}
-                for fut in as_completed(futs):
-                    secs, why = fut.result()
-                    progress(f"      {label} [{futs[fut]}] {'done' if why is None else 'stopped'} in {secs:.1f}s")
-                    _note(failed, futs[fut], why, progress)
-                    done(f"{label} [{futs[fut]}]")
+                if queue.remote:
+                    progress(f"{head} [{', '.join(going)}] on {plan.describe()}")
+
+                def finished(out: RunOutcome, label: str = label) -> None:
+                    src = out.run.partition or ""
+                    if queue.remote:
+                        progress(
+                            f"      {label} [{src}] {'done' if out.failed is None else 'stopped'} in {out.seconds:.1f}s"
+                        )
+                    _note(failed, src, out.failed, progress)
+                    done(f"{label} [{src}]")
+
+                runs = [_planned(spec, seg.keys, src, f"{label} [{src}]", run_config) for src in going]
+                announce = None if queue.remote else (lambda run, head=head: progress(f"{head} [{run.partition}]"))
+                queue.run_all(runs, finished, on_start=announce)
             timings[label] = time.perf_counter() - t0
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        queue.close()
     timings["total"] = time.perf_counter() - t_all
     timings["failed"] = {s: failed[s] for s in spec.source_names if s in failed}
+    timings["parallelism"] = plan.describe()
     return timings
 
 
-class BuildLoopError(RuntimeError):
-    """The build loop cannot go on: a global asset failed, or every source stopped (``failed`` says why each did)."""
+def _planned(
+    spec: PipelineSpec, keys: tuple[str, ...], partition: str | None, label: str, run_config: dict[str, Any]
+) -> PlannedRun:
+    """A run of ``keys``: a stretch of per-source stages for one source through ``<pipeline>_per_source``
+    with an asset selection, or a global asset through its own job; tagged with the pipeline,
+    stages, source and ``corpus/launched_by=cli``."""
+    return PlannedRun(
+        label=label,
+        job_name=job_name(spec, keys[0]) if partition is None else per_source_job_name(spec),
+        keys=keys,
+        partition=partition,
+        tags=run_tags(spec, keys, source=partition, launched_by="cli"),
+        run_config=run_config,
+        selection=partition is not None,
+    )
 
-    def __init__(self, message: str, failed: dict[str, str]):
-        super().__init__(message)
-        self.failed = dict(failed)
+
+def _run_here(
+    spec: PipelineSpec,
+    run: PlannedRun,
+    resources: dict[str, Any],
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    plan: parallelism.Parallelism,
+) -> RunOutcome:
+    """Execute ``run`` in this process, through ``instance``, with this process's resources."""
+    job = defs.resolve_job_def(run.job_name)
+    selection = [dg.AssetKey([spec.pipeline, k]) for k in run.keys] if run.selection else None
+    t0 = time.perf_counter()
+    with _environ(parallelism.exported(plan)):
+        result = job.execute_in_process(
+            run_config=run.run_config,
+            instance=instance,
+            partition_key=run.partition,
+            asset_selection=selection,
+            tags=run.tags,
+            raise_on_error=False,
+        )
+    return RunOutcome(run, time.perf_counter() - t0, failure_reason(result, spec.pipeline), result.run_id)
+
+
+class _environ:
+    """Variables set for the length of a block (what the compute engine reads while a run executes here)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for k, v in self.env.items():
+            self.saved[k] = os.environ.get(k)
+            os.environ[k] = v
+
+    def __exit__(self, *exc: object) -> None:
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _note(failed: dict[str, str], source: str, why: str | None, progress: Callable[[str], None]) -> None:
@@ -215,57 +254,16 @@ def _note(failed: dict[str, str], source: str, why: str | None, progress: Callab
 
 
 def _exclude_config(
-    spec: PipelineSpec, keys: tuple[str, ...], defs: dg.Definitions, exclude: list[str]
+    spec: PipelineSpec, keys: tuple[str, ...], defs: dg.Definitions, exclude: list[str], run_config: dict[str, Any]
 ) -> dict[str, Any]:
     """Run config telling the global assets ``keys`` to leave ``exclude`` out (see SourcesConfig)."""
     if not exclude:
-        return CLI_RUN_CONFIG
+        return run_config
     ops = {}
     for k in keys:
         node = defs.resolve_assets_def(dg.AssetKey([spec.pipeline, k])).node_def.name
         ops[node] = {"config": {"exclude_sources": exclude}}
-    return {**CLI_RUN_CONFIG, "ops": ops}
-
-
-def count_runs(spec: PipelineSpec) -> int:
-    """Dagster runs :func:`materialize_pipeline` launches: one per source per partitioned segment."""
-    return sum(len(spec.sources) if seg.partitioned else 1 for seg in build_segments(spec))
-
-
-def _run_inline(
-    spec: PipelineSpec,
-    keys: tuple[str, ...],
-    partition: str | None,
-    resources: dict[str, Any],
-    instance: dg.DagsterInstance,
-    defs: dg.Definitions | None = None,
-    *,
-    raise_on_error: bool = True,
-    run_config: dict[str, Any] | None = None,
-) -> dg.ExecuteInProcessResult:
-    """One Dagster run of ``keys`` (for one partition, or unpartitioned); raises if it fails, unless told not to.
-
-    A stretch of per-source stages runs through ``<pipeline>_per_source`` with an asset
-    selection, a global asset through its own job; both are tagged with the pipeline,
-    stages, source and ``corpus/launched_by=cli``."""
-    from platform_assets.jobs import job_name, per_source_job_name, run_tags
-
-    defs = defs or _defs_for(spec, resources)
-    if partition is None:
-        job, selection = defs.resolve_job_def(job_name(spec, keys[0])), None
-    else:
-        job, selection = (
-            defs.resolve_job_def(per_source_job_name(spec)),
-            [dg.AssetKey([spec.pipeline, k]) for k in keys],
-        )
-    return job.execute_in_process(
-        run_config=run_config or CLI_RUN_CONFIG,
-        instance=instance,
-        partition_key=partition,
-        asset_selection=selection,
-        tags=run_tags(spec, keys, source=partition, launched_by="cli"),
-        raise_on_error=raise_on_error,
-    )
+    return {**run_config, "ops": ops}
 
 
 def stage_names(spec: PipelineSpec) -> list[str]:

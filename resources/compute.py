@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 from corpus.executor import Executor, SerialExecutor, describe_task
 from corpus.io import CorpusStore
 from corpus.stage_report import ShardResult
+from resources import parallelism
 
 TaskArgs = tuple[Any, ...]  # the arguments of one call of a task function
 BACKENDS: tuple[str, ...] = ("serial", "processes", "ray")
@@ -241,15 +242,9 @@ class ComputeEngine(dg.ConfigurableResource):
     def executor(self) -> Executor:
         backend = self.resolved_backend()
         if backend == "processes":
-            return ProcessExecutor(self.workers or _usable_cores())
+            return ProcessExecutor(self.workers or parallelism.shard_workers())
         if backend == "ray":
             return RayExecutor(
                 self.ray_address or os.environ.get("RAY_ADDRESS") or None, self.ray_num_cpus, self.ray_runtime_env
             )
         return SerialExecutor()
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
