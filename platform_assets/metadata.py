@@ -169,12 +169,13 @@ TOKEN_LINEAGE = {"id": ["id"], "source": ["source"], "tokens": ["text"], "n_toke
 def stage_description(spec: Any, index: int) -> str:
     """What a stage does, for a reader: its input, the sources it applies to, one line per operator."""
     from corpus.ops import registry
+    from corpus.stage_graph import stage_graph
 
     stage = spec.stages[index]
     lines = [
         md_escape(stage.description)
         if stage.description
-        else f"Stage {stage.name!r} of {spec.pipeline!r}: reads {spec.stage_input(index)!r} and runs "
+        else f"Stage {stage.name!r} of {spec.pipeline!r}: reads {stage_graph(spec).input_of(stage.name)!r} and runs "
         + ("one operator" if len(stage.steps) == 1 else f"{len(stage.steps)} operators in order")
         + " on each source's documents."
     ]
