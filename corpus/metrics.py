@@ -79,8 +79,10 @@ class MetricsRecord(BaseModel):
 
     @property
     def key(self) -> str:
-        """Unique per evaluation: the cursor of the feedback sensor is a set of these."""
-        return f"{self.pipeline}/{self.mixture_version}/{self.run_id}/{self.step}"
+        """Unique per evaluation: the cursor of the feedback sensor is a set of these. A progress
+        record and the finished one may share a step, so progress records carry their own suffix."""
+        base = f"{self.pipeline}/{self.mixture_version}/{self.run_id}/{self.step}"
+        return base if self.finished else f"{base}/progress"
 
     @property
     def average_loss(self) -> float:

@@ -171,6 +171,21 @@ def test_unfinished_records_only_wait():
     assert len(d.state.seen) == 1
 
 
+def test_a_finished_record_at_the_step_of_a_progress_record_is_a_result():
+    # an external trainer may report progress at step 100 and then its final evaluation at step 100
+    s = spec()
+    state = started(s)
+    progress = rec("m0001", LOSS1, step=100, finished=False)
+    waited = decide([progress], state, s, DOMAINS, NATURAL, pipeline="demo")
+    assert isinstance(waited, Skip)
+    final = rec("m0001", LOSS1, step=100, minutes=1)
+    d = decide(
+        [progress, final], FeedbackState.from_cursor(waited.state.to_cursor()), s, DOMAINS, NATURAL, pipeline="demo"
+    )
+    assert isinstance(d, NewVersion) and d.version == "m0002"
+    assert progress.key != final.key
+
+
 def test_malformed_records_are_skipped_with_reasons():
     s = spec()
     state = started(s)
