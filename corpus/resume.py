@@ -82,7 +82,7 @@ def resumable_map(
         raise ValueError(f"resumable_map: {len(tasks)} tasks but {len(receipts)} receipts")
     todo = []
     resumed = 0
-    for task, (rel, fp) in zip(tasks, receipts):
+    for task, (rel, fp) in zip(tasks, receipts, strict=True):
         done = load(store, rel, fp)
         if done is None:
             todo.append((rel, fp, encode, store, fn, *task))
