@@ -49,8 +49,9 @@ from _common import pin_to_one_core
 pin_to_one_core()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import print_table, timed, utf8_bytes, write_results
-from bench_dedup import _patch_datatrove_xxhash, build_corpus
+# after the pinning, so that the thread pools these modules start see one core
+from _common import print_table, timed, utf8_bytes, write_results  # noqa: E402
+from bench_dedup import _patch_datatrove_xxhash, build_corpus  # noqa: E402
 
 FILES = 8
 SHARD_DOCS = 5000
@@ -333,10 +334,11 @@ def main() -> None:
             "speedup_mb_per_s_per_core": speedup,
             "speedup_mb_per_cpu_s": ours["mb_per_cpu_s"] / theirs["mb_per_cpu_s"],
             "speedup_instance_on_tmpfs": ours_tmpfs_run["mb_per_s_per_core"] / theirs["mb_per_s_per_core"],
-            "note": "ours' C4 filter drops the documents its rules flag; datatrove's C4QualityFilter removes lines and keeps "
-            "more documents, so the kept counts differ after the filters",
+            "note": "ours' C4 filter drops the documents its rules flag; datatrove's C4QualityFilter removes lines "
+            "and keeps more documents, so the kept counts differ after the filters",
             "repeats": args.repeats,
-            "timing": "one core (sched_setaffinity), wall seconds; median-low run of --repeats when > 1, runs alternate",
+            "timing": "one core (sched_setaffinity), wall seconds; median-low run of --repeats when > 1, "
+            "runs alternate",
         },
     )
 

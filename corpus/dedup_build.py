@@ -3,7 +3,9 @@
 ``build_index`` decides between a full build and an incremental one (only new shards),
 maps the signature tasks and then the bucket tasks over the executor (serial, a process
 pool or Ray: every task reads and writes the store, results are small dicts), merges the
-clusters, writes one drop table per source and commits the new index version.
+clusters, writes one drop table per source and commits the new index version. An
+incremental build adds a delta key file to each partition that received new keys (see
+:mod:`corpus.dedup_state` for the layout and when partitions are compacted).
 """
 
 from __future__ import annotations
@@ -17,22 +19,26 @@ import polars as pl
 
 from corpus import resume
 from corpus.dedup_index import (
-    CURRENT,
-    DOCS_PER_PARTITION,
     EDGE_SCHEMA,
     IndexJob,
-    IndexState,
     bucket_task,
     clusters_as_edges,
     drop_table,
-    incremental_base,
-    load_state,
     merge_clusters,
-    new_shards,
-    plan_partitions,
     reason_counts,
     signature_rel,
     signature_task,
+    task_edges,
+)
+from corpus.dedup_state import (
+    CURRENT,
+    DOCS_PER_PARTITION,
+    Compaction,
+    IndexState,
+    incremental_base,
+    load_state,
+    new_shards,
+    plan_partitions,
     state_root,
 )
 from corpus.io import CorpusStore
@@ -69,15 +75,19 @@ def build_index(
     partitions: int | None = None,
     docs_per_partition: int = DOCS_PER_PARTITION,
     incremental: bool = True,
+    compaction: Compaction | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary as the single-process index writes it, figures about this build).
 
     ``input_dirs``: source -> committed partition of the stage's input, in spec order
     (the order is the survivor priority). ``partitions``: bucket partitions (default: one
     per ``docs_per_partition`` documents; an incremental build keeps the stored count).
+    ``compaction``: when a grown partition's deltas are merged into its base (default
+    ``Compaction()``).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     executor = executor or _Serial()
+    compaction = compaction or Compaction()
     config_json = config.model_dump_json()
     ranks = {source: i for i, source in enumerate(input_dirs)}
     shards = {
@@ -99,7 +109,12 @@ def build_index(
     root = state_root(index_dir)
     work_fp = resume.fingerprint(op, config_json, n_parts, base.version if base else 0, ranks, todo)
     job = IndexJob(
-        op, config_json, n_parts, posixpath.join(root, f"work-{work_fp}"), posixpath.join(root, f"v{version:05d}")
+        op,
+        config_json,
+        n_parts,
+        posixpath.join(root, f"work-{work_fp}"),
+        posixpath.join(root, f"v{version:05d}"),
+        compaction,
     )
     mode = "incremental" if base is not None else "full"
     progress(
@@ -107,7 +122,7 @@ def build_index(
     )
 
     # 1. signatures of the shards the index does not cover yet
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     tasks, receipts = [], []
     for source, entries in todo.items():
         positions = {tuple(e): i for i, e in enumerate(shards[source])}
@@ -126,7 +141,7 @@ def build_index(
     resumed = counts.get("resumed", 0)
 
     # 2. buckets: every partition that received new entries
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     files: dict[int, list[str]] = {}
     for r in sigs:
         for p in r["parts"]:
@@ -134,11 +149,10 @@ def build_index(
     keys = dict(base.keys) if base is not None else {}
     btasks, breceipts = [], []
     for p in sorted(files):
-        old = keys.get(str(p))
-        btasks.append((store, job, p, files[p], old))
-        breceipts.append(
-            (posixpath.join(job.work, "receipts", "bucket", f"p-{p:05d}.json"), resume.fingerprint(files[p], old))
-        )
+        stored = keys.get(str(p), [])
+        btasks.append((store, job, p, files[p], stored))
+        fp = resume.fingerprint(files[p], stored, compaction.max_deltas, compaction.max_delta_fraction)
+        breceipts.append((posixpath.join(job.work, "receipts", "bucket", f"p-{p:05d}.json"), fp))
     counts = {}
     buckets = []
     for r in resume.resumable_map(executor, store, bucket_task, btasks, breceipts, _identity, _identity, counts):
@@ -147,11 +161,11 @@ def build_index(
     buckets.sort(key=lambda r: r["p"])
     resumed += counts.get("resumed", 0)
     for r in buckets:
-        keys[str(r["p"])] = r["keys_rel"]
+        keys[str(r["p"])] = r["files"]
 
     # 3. merge: new links plus the stored clusters
-    t3 = time.perf_counter()
-    edge_frames = [pl.from_arrow(store.read_table(r["edges_rel"])) for r in buckets]
+    t3, c3 = time.perf_counter(), time.process_time()
+    edge_frames = [task_edges(store, r) for r in buckets]
     if base is not None and base.clusters:
         edge_frames.append(clusters_as_edges(pl.from_arrow(store.read_table(base.clusters))))  # type: ignore[arg-type]
     edges = (
@@ -164,30 +178,44 @@ def build_index(
     clusters_rel = posixpath.join(job.version_dir, "clusters.parquet")
     store.write_table(clusters_rel, clusters)
 
+    t4, c4 = time.perf_counter(), time.process_time()
     per_source = _write_drop_tables(store, clusters, ranks, index_dir)
     new_state = IndexState(version, op, config_json, n_parts, ranks, shards, keys, clusters_rel, total_docs)
     state_rel = posixpath.join(job.version_dir, "state.json")
     store.write_json(state_rel, new_state.to_json())
     store.write_json(posixpath.join(root, CURRENT), {"state": state_rel, "version": version})
-    _collect_garbage(store, root, {*keys.values(), clusters_rel, state_rel, posixpath.join(root, CURRENT)})
-    t4 = time.perf_counter()
+    _collect_garbage(store, root, {*new_state.files(), state_rel, posixpath.join(root, CURRENT)})
+    t5, c5 = time.perf_counter(), time.process_time()
 
-    summary = _summary(op, total_docs, clusters, per_source, t4 - t0)
+    summary = _summary(op, total_docs, clusters, per_source, t5 - t0)
     info = {
         "index_version": version,
         "mode": mode,
         "partitions": n_parts,
         "shards_signed": len(tasks),
         "partitions_bucketed": len(btasks),
+        "partitions_compacted": sum(bool(r["compacted"]) for r in buckets),
+        "delta_files": sum(len(v) - 1 for v in keys.values()),
+        "keys_looked_up": int(sum(r["stored_keys"] for r in buckets)),
+        "keys_added": int(sum(r["new_keys"] for r in buckets)),
+        "links": int(sum(r["edges"] for r in buckets)),
         "tasks_resumed": resumed,
         "cluster_members": int(clusters.height),
         "bytes_shuffled": int(sum(r["bytes_written"] for r in sigs)),
         "index_bytes_read": int(sum(r["bytes_read"] for r in buckets)),
         "max_signature_task_rss": max((r["peak_rss"] for r in sigs), default=0),
         "max_bucket_task_rss": max((r["peak_rss"] for r in buckets), default=0),
+        "seconds_plan": t1 - t0,
         "seconds_signatures": t2 - t1,
         "seconds_buckets": t3 - t2,
-        "seconds_merge": t4 - t3,
+        "seconds_merge": t5 - t3,  # the merge and the commit
+        "seconds_commit": t5 - t4,  # of which: drop tables, state, removal of unreferenced files
+        # CPU seconds of this process per phase (the tasks' own when they run in it: a serial executor)
+        "cpu_seconds_plan": c1 - c0,
+        "cpu_seconds_signatures": c2 - c1,
+        "cpu_seconds_buckets": c3 - c2,
+        "cpu_seconds_merge": c4 - c3,
+        "cpu_seconds_commit": c5 - c4,
     }
     return summary, info
 
@@ -220,7 +248,7 @@ def _summary(
 def _unchanged(
     store: CorpusStore, base: IndexState, ranks: dict[str, int], index_dir: str, t0: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The stored index already covers every input shard: rewrite the drop tables from its clusters, keep its version."""
+    """The stored index covers every input shard: rewrite the drop tables from its clusters, keep its version."""
     clusters = pl.from_arrow(store.read_table(base.clusters))
     assert isinstance(clusters, pl.DataFrame)
     per_source = _write_drop_tables(store, clusters, ranks, index_dir)
@@ -231,13 +259,19 @@ def _unchanged(
         "partitions": base.partitions,
         "shards_signed": 0,
         "partitions_bucketed": 0,
+        "partitions_compacted": 0,
+        "delta_files": sum(len(v) - 1 for v in base.keys.values()),
+        "keys_looked_up": 0,
+        "keys_added": 0,
         "tasks_resumed": 0,
         "cluster_members": int(clusters.height),
         "bytes_shuffled": 0,
         "index_bytes_read": 0,
+        "seconds_plan": 0.0,
         "seconds_signatures": 0.0,
         "seconds_buckets": 0.0,
         "seconds_merge": seconds,
+        "seconds_commit": seconds,
     }
     return _summary(base.op, base.docs, clusters, per_source, seconds), info
 

@@ -15,14 +15,18 @@ after datatrove's four MinHash stages, with the same survivors, reasons and
    component's smallest ``(rank, id)`` survives. It holds only documents that have a
    duplicate, never the whole corpus.
 
-The index is a versioned asset that grows (``{stage}_index/_state``): per partition the
-distinct keys with their smallest member, the clusters found so far, and the input shards
-covered. When only new shards appear (new files, a new source listed last) with the same
-operator config and source order, only their signatures are computed; each bucket task
-links new entries to the stored keys, and the merge starts from the stored clusters. The
-survivors equal a full run's over the union: a group's star to its old representative plus
-the new links connects exactly the same documents. Anything else (a changed or removed
-shard, a new config, reordered sources) rebuilds the index from scratch.
+The index is a versioned asset that grows (``{stage}_index/_state``, see
+:mod:`corpus.dedup_state`): per partition the distinct keys, each with the member new
+documents link to (its *anchor*), as a base file plus delta files; the clusters found so far;
+the input shards covered. When only new shards appear (new files, a new source listed last)
+with the same operator config and source order, only their signatures are computed; each
+bucket task looks its new entries up in the stored keys, links every new member of a stored
+key to that key's anchor, and writes the keys it has not seen as one small delta file (or,
+when compaction is due, base, deltas and new keys as one new base). The merge starts from
+the stored clusters. The survivors equal a full run's over the union: the stored members of
+a key are already connected to its anchor, so the new links connect exactly the documents a
+full run's star over the whole group does. Anything else (a changed or removed shard, a new
+config, reordered sources) rebuilds the index from scratch.
 
 Every task writes a receipt (:mod:`corpus.resume`), so a killed build resumes with the
 tasks it had not finished.
@@ -30,12 +34,12 @@ tasks it had not finished.
 
 from __future__ import annotations
 
-import math
+import io
 import posixpath
 import resource
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,19 +48,27 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from corpus import schema
-from corpus.io import CorpusStore, StorageError
+from corpus.dedup_state import CURRENT as CURRENT
+from corpus.dedup_state import DOCS_PER_PARTITION as DOCS_PER_PARTITION
+from corpus.dedup_state import STATE as STATE
+from corpus.dedup_state import Compaction
+from corpus.dedup_state import IndexState as IndexState
+from corpus.dedup_state import incremental_base as incremental_base
+from corpus.dedup_state import load_state as load_state
+from corpus.dedup_state import new_shards as new_shards
+from corpus.dedup_state import plan_partitions as plan_partitions
+from corpus.dedup_state import state_root as state_root
+from corpus.io import CorpusStore
 from corpus.ops import dedup
 from corpus.ops.registry import OpConfig
 
 DISTRIBUTED_OPS = ("dedup_minhash@1", "dedup_exact@1")
-DOCS_PER_PARTITION = 250_000  # default: a bucket task holds ~15 key entries (~1 KB) per document of its 1/P
-STATE = "_state"
-CURRENT = "CURRENT.json"
 EXACT_KIND = -1
 KEY_COLS = ("kind", "h1", "h2")
 NODE_COLS = ("rank", schema.ID)
 ENTRY_SCHEMA = {"kind": pl.Int16, "h1": pl.UInt64, "h2": pl.UInt64, "rank": pl.Int32, schema.ID: pl.String}
 EDGE_SCHEMA = {"exact": pl.Boolean, "u_rank": pl.Int32, "u_id": pl.String, "v_rank": pl.Int32, "v_id": pl.String}
+INLINE_EDGES = 1_000  # a bucket task returns up to this many links in its result instead of a file
 Progress = Callable[[str], None]
 
 
@@ -67,8 +79,14 @@ class IndexJob:
     op: str
     config_json: str
     partitions: int
-    work: str  # the build's working folder (signature files, edges, receipts)
-    version_dir: str  # where this build's keys and clusters go
+    work: str  # the build's working folder (signature files, edges, receipts), ``.../work-<fingerprint>``
+    version_dir: str  # where this build's key files and clusters go
+    compaction: Compaction = field(default_factory=Compaction)
+
+    @property
+    def tag(self) -> str:
+        """This build's fingerprint: in the names of the key files it writes, so no other build's collide."""
+        return posixpath.basename(self.work).removeprefix("work-")[:16]
 
     def config(self) -> OpConfig:
         from corpus.ops import registry
@@ -180,32 +198,41 @@ def signature_rel(job: IndexJob, source: str, shard_no: int, p: int) -> str:
 
 
 def bucket_task(
-    store: CorpusStore, job: IndexJob, p: int, entry_files: list[str], old_keys: str | None
+    store: CorpusStore, job: IndexJob, p: int, entry_files: list[str], stored: list[list[Any]]
 ) -> dict[str, Any]:
-    """Group one partition's entries by key; link members to the group's smallest (rank, id)."""
-    frames = [pl.from_arrow(store.read_table(f)) for f in entry_files]
-    read = sum(store.filesystem.get_file_info(store.path(f)).size for f in entry_files)
-    if old_keys is not None:
-        frames.append(pl.from_arrow(store.read_table(old_keys)))
-        read += store.filesystem.get_file_info(store.path(old_keys)).size
-    df = pl.concat([f for f in frames if isinstance(f, pl.DataFrame)]) if frames else pl.DataFrame(schema=ENTRY_SCHEMA)
-    df = df.sort(*KEY_COLS, *NODE_COLS)
+    """Group one partition's new entries by key and link every member to its key's anchor.
+
+    ``stored``: the partition's key files ``[[file, keys], ...]`` (base first, then deltas) of
+    the index being grown, ``[]`` for a full build. A key's anchor is its stored member when the
+    key is stored, else the group's smallest ``(rank, id)``. Returns the partition's key files
+    after this build: the stored ones plus a delta of the keys not seen before, or one new base.
+    """
     keys = list(KEY_COLS)
-    repeated = df.filter(pl.struct(*keys, *NODE_COLS).is_duplicated())
+    new, read = _read_entries(store, entry_files)
+    new = new.sort(*KEY_COLS, *NODE_COLS)
+    repeated = new.filter(pl.struct(*keys, *NODE_COLS).is_duplicated())
     if repeated.height:
-        ids = repeated[schema.ID].unique().sort().head(3).to_list()
-        raise ValueError(
-            f"global dedup: document ids must be unique across all sources, but {ids} (and maybe more) appear more "
-            f"than once; ids come from corpus.schema.document_id (source, file, offset, text), so the same record was "
-            f"probably read twice (or new shards repeat documents the index already holds)"
-        )
-    df = df.with_columns(
-        pl.len().over(keys).alias("_n"),
-        pl.col("rank").first().over(keys).alias("v_rank"),
-        pl.col(schema.ID).first().over(keys).alias("v_id"),
+        _repeated_ids(repeated[schema.ID], "appear more than once")
+    new = new.with_columns(
+        pl.col("rank").first().over(keys).alias("v_rank"), pl.col(schema.ID).first().over(keys).alias("v_id")
     )
+    old, read_old = _read_entries(store, [f for f, _ in stored])
+    if old.height:  # every stored key is in one file only: a plain left join finds its anchor
+        anchors = old.rename({"rank": "a_rank", schema.ID: "a_id"})
+        new = new.join(anchors, on=keys, how="left", maintain_order="left")
+        clash = new.filter((pl.col("rank") == pl.col("a_rank")) & (pl.col(schema.ID) == pl.col("a_id")))
+        if clash.height:
+            _repeated_ids(clash[schema.ID], "are already in the stored index")
+        new = new.with_columns(
+            pl.col("a_rank").is_null().alias("_new_key"),
+            pl.coalesce("a_rank", "v_rank").alias("v_rank"),
+            pl.coalesce("a_id", "v_id").alias("v_id"),
+        )
+    else:
+        new = new.with_columns(pl.lit(True).alias("_new_key"))
+    is_anchor = (pl.col("rank") == pl.col("v_rank")) & (pl.col(schema.ID) == pl.col("v_id"))
     edges = (
-        df.filter((pl.col("_n") > 1) & ((pl.col("rank") != pl.col("v_rank")) | (pl.col(schema.ID) != pl.col("v_id"))))
+        new.filter(~is_anchor)
         .select(
             (pl.col("kind") == EXACT_KIND).alias("exact"),
             pl.col("rank").alias("u_rank"),
@@ -216,27 +243,68 @@ def bucket_task(
         .unique()
         .sort("exact", "u_rank", "u_id", "v_rank", "v_id")
     )
-    firsts = df.filter((pl.col("rank") == pl.col("v_rank")) & (pl.col(schema.ID) == pl.col("v_id"))).select(
-        *KEY_COLS, *NODE_COLS
-    )
-    keys_rel = posixpath.join(job.version_dir, "keys", f"p-{p:05d}.parquet")
-    written = store.write_table(keys_rel, firsts)
-    edges_rel = posixpath.join(job.work, "edges", f"p-{p:05d}.parquet")
-    written += store.write_table(edges_rel, edges)
+    fresh = new.filter(pl.col("_new_key") & is_anchor).select(*KEY_COLS, *NODE_COLS)
+    written, edges_rel, inline = 0, None, None
+    if edges.height > INLINE_EDGES:
+        edges_rel = posixpath.join(job.work, "edges", f"p-{p:05d}.parquet")
+        written = store.write_table(edges_rel, edges)
+    else:  # a few links travel in the result (and its receipt): no file to write and read back
+        inline = edges.to_dict(as_series=False)
+    deltas, delta_rows = stored[1:], sum(n for _, n in stored[1:]) + fresh.height
+    compacted = bool(stored) and job.compaction.due(len(deltas) + bool(fresh.height), delta_rows, stored[0][1])
+    if not stored or compacted:
+        base = pl.concat([old, fresh]).sort(*KEY_COLS) if compacted else fresh
+        rel = posixpath.join(job.version_dir, "keys", f"p-{p:05d}.base-{job.tag}.parquet")
+        written += store.write_table(rel, base)
+        files = [[rel, base.height]]
+    elif fresh.height:
+        rel = posixpath.join(job.version_dir, "keys", f"p-{p:05d}.delta-{job.tag}.parquet")
+        written += store.write_table(rel, fresh)
+        files = [*stored, [rel, fresh.height]]
+    else:
+        files = list(stored)
     return {
         "p": p,
-        "entries": df.height,
-        "keys": firsts.height,
+        "entries": new.height,
+        "stored_keys": old.height,
+        "new_keys": fresh.height,
         "edges": edges.height,
-        "keys_rel": keys_rel,
+        "files": files,
+        "compacted": compacted,
         "edges_rel": edges_rel,
-        "bytes_read": read,
+        "edges_inline": inline,
+        "bytes_read": read + read_old,
         "bytes_written": written,
         "peak_rss": _peak_rss_bytes(),
     }
 
 
+def _read_entries(store: CorpusStore, files: list[str]) -> tuple[pl.DataFrame, int]:
+    """Key entries of several small files and their bytes: whole-file reads decoded by polars (cheaper than a scan)."""
+    blobs = [store.read_bytes(f) for f in files]
+    frames = [pl.read_parquet(io.BytesIO(b)).cast(ENTRY_SCHEMA) for b in blobs]  # type: ignore[arg-type]
+    return (pl.concat(frames) if frames else pl.DataFrame(schema=ENTRY_SCHEMA)), sum(len(b) for b in blobs)
+
+
+def _repeated_ids(ids: pl.Series, what: str) -> None:
+    shown = ids.unique().sort().head(3).to_list()
+    raise ValueError(
+        f"global dedup: document ids must be unique across all sources, but {shown} (and maybe more) {what}; "
+        f"ids come from corpus.schema.document_id (source, file, offset, text), so the same record was "
+        f"probably read twice (or new shards repeat documents the index already holds)"
+    )
+
+
 # --------------------------------------------------------------------------- 3. merge
+
+
+def task_edges(store: CorpusStore, result: dict[str, Any]) -> pl.DataFrame:
+    """The links a bucket task found: from its result, or from the file it wrote when there were many."""
+    if result.get("edges_rel"):
+        df = pl.from_arrow(store.read_table(result["edges_rel"]))
+        assert isinstance(df, pl.DataFrame)
+        return df.cast(EDGE_SCHEMA)  # type: ignore[arg-type]
+    return pl.DataFrame(result.get("edges_inline") or {}, schema=EDGE_SCHEMA)
 
 
 def merge_clusters(edges: pl.DataFrame, *, use_bands: bool) -> pl.DataFrame:
@@ -314,73 +382,6 @@ def drop_table(clusters: pl.DataFrame, rank: int) -> pl.DataFrame:
     return mine.select(
         pl.col(schema.ID), pl.col("drop").alias(schema.DROP), pl.col("root_id").alias(schema.DUPLICATE_OF)
     ).sort(schema.ID)
-
-
-# --------------------------------------------------------------------------- state
-
-
-@dataclass
-class IndexState:
-    """The stored index: what it covers and where its parts are."""
-
-    version: int
-    op: str
-    config_json: str
-    partitions: int
-    ranks: dict[str, int]
-    shards: dict[str, list[list[Any]]]  # source -> [[name, rows, bytes], ...] covered
-    keys: dict[str, str]  # partition -> keys file
-    clusters: str
-    docs: int
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def state_root(index_dir: str) -> str:
-    return posixpath.join(index_dir, STATE)
-
-
-def load_state(store: CorpusStore, index_dir: str) -> IndexState | None:
-    try:
-        current = store.read_json(posixpath.join(state_root(index_dir), CURRENT))
-        doc = store.read_json(current["state"])
-        return IndexState(**doc)
-    except (StorageError, OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def plan_partitions(total_docs: int, requested: int | None, docs_per_partition: int = DOCS_PER_PARTITION) -> int:
-    if requested is not None:
-        if requested < 1:
-            raise ValueError(f"dedup partitions must be >= 1, got {requested}")
-        return requested
-    return max(1, math.ceil(total_docs / docs_per_partition))
-
-
-def incremental_base(
-    state: IndexState | None, op: str, config_json: str, ranks: dict[str, int], shards: dict[str, list[list[Any]]]
-) -> IndexState | None:
-    """The stored index when the new input only adds shards to it (same config, same ranks); else None."""
-    if state is None or state.op != op or state.config_json != config_json:
-        return None
-    for source, covered in state.shards.items():
-        if ranks.get(source) != state.ranks.get(source):
-            return None
-        now = {tuple(s) for s in shards.get(source, [])}
-        if not {tuple(s) for s in covered} <= now:
-            return None
-    return state
-
-
-def new_shards(base: IndexState | None, shards: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:
-    if base is None:
-        return shards
-    out = {}
-    for source, entries in shards.items():
-        covered = {tuple(s) for s in base.shards.get(source, [])}
-        out[source] = [s for s in entries if tuple(s) not in covered]
-    return out
 
 
 def reason_counts(table: pl.DataFrame) -> dict[str, int]:

@@ -1,0 +1,189 @@
+"""A dedup index grown by several increments (delta key files, compaction) equals a full build every time.
+
+The raw partitions of the three planted-duplicate sources are exposed a few shards at a time
+(their manifests list a growing prefix); after every step the grown index's drop tables and
+summary must be the bytes a full build over the same shards writes. Compaction is forced by
+a small ``max_deltas``, and a build that is killed part-way (an executor that stops after a
+few tasks) leaves the committed index whole and resumes to the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from corpus import dedup_build, runner
+from corpus.dedup_state import Compaction, load_state
+from corpus.io import CorpusStore
+from corpus.ops import registry
+from tests.corpus.dedupcorpus import SOURCES, dedup_spec, read_raw, write_sources
+
+OP = "dedup_minhash@1"
+INDEX = runner.index_dir("dd", "deduped")
+STEPS = ({"a": 3, "b": 3, "c": 3}, {"a": 5, "b": 4, "c": 3}, {"a": 6, "b": 6, "c": 5}, {"a": 8, "b": 7, "c": 6})
+ALL = {s: 9 for s in SOURCES}
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("inc")
+    write_sources(base / "src")
+    read_raw(dedup_spec(base / "src"), base / "raw", base / "src")
+    return base / "raw"
+
+
+def expose(root: Path, raw: Path, counts: dict[str, int]) -> None:
+    """Make each source's raw partition list only its first ``counts[s]`` shards (a growing corpus)."""
+    for s, n in counts.items():
+        doc = json.loads((raw / "dd" / "raw" / s / "_manifest.json").read_text())
+        assert len(doc["shards"]) >= n
+        doc["shards"] = doc["shards"][:n]
+        (root / "dd" / "raw" / s / "_manifest.json").write_text(json.dumps(doc))
+
+
+def build(store: CorpusStore, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    cfg = registry.get_operator(OP).parse_config({})
+    inputs = {s: runner.stage_dir("dd", "raw", s) for s in SOURCES}
+    return dedup_build.build_index(store, OP, cfg, inputs, INDEX, partitions=kw.pop("partitions", 4), **kw)
+
+
+def outputs(root: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """What the apply stage reads: the drop tables' bytes, and the summary without its timing."""
+    files = {p.name: p.read_bytes() for p in sorted((root / INDEX).glob("*.parquet"))}
+    return {**files, "summary": {k: v for k, v in summary.items() if k != "seconds"}}
+
+
+def full_reference(raw: Path, tmp: Path, counts: dict[str, int]) -> dict[str, Any]:
+    shutil.copytree(raw, tmp)
+    expose(tmp, raw, counts)
+    summary, info = build(CorpusStore(root=str(tmp)), incremental=False)
+    assert info["mode"] == "full"
+    return outputs(tmp, summary)
+
+
+def state_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in (root / INDEX / "_state").rglob("*") if p.is_file()}
+
+
+def test_successive_increments_with_compaction_equal_a_full_build_each_time(raw, tmp_path):
+    root = tmp_path / "grown"
+    shutil.copytree(raw, root)
+    store = CorpusStore(root=str(root))
+    policy = Compaction(max_deltas=2, max_delta_fraction=100.0)  # compact when a third delta would be added
+    seen_deltas, compacted_at = 0, []
+    for i, counts in enumerate((*STEPS, ALL)):
+        expose(root, raw, counts)
+        summary, info = build(store, compaction=policy)
+        assert info["mode"] == ("full" if i == 0 else "incremental"), info
+        assert outputs(root, summary) == full_reference(raw, tmp_path / f"full{i}", counts), (
+            f"step {i}: the grown index's survivors differ from a full build over the same shards"
+        )
+        state = load_state(store, INDEX)
+        assert state is not None and state.version == i + 1
+        deltas = max(len(files) - 1 for files in state.keys.values())
+        assert deltas <= policy.max_deltas, f"step {i}: {deltas} deltas kept, more than the policy allows"
+        seen_deltas = max(seen_deltas, deltas)
+        if info["partitions_compacted"]:
+            compacted_at.append(i)
+        # every file the state lists exists; nothing else is left but the state files themselves
+        listed = {f for files in state.keys.values() for f, _ in files} | {state.clusters}
+        on_disk = {f for f in state_files(root) if not f.endswith(".json")}
+        assert listed == on_disk, f"step {i}: stored files {sorted(on_disk ^ listed)} are not what the state lists"
+        for files in state.keys.values():
+            assert sum(n for _, n in files) == sum(pl.read_parquet(root / f).height for f, _ in files), (
+                "the key counts the state records must match the files"
+            )
+    assert seen_deltas == policy.max_deltas, "the increments should have piled up deltas before compacting"
+    assert compacted_at == [3], f"compaction expected at the step adding a third delta, happened at {compacted_at}"
+
+
+def test_the_default_policy_adds_deltas_and_compacts_past_the_size_fraction(raw, tmp_path):
+    root = tmp_path / "s"
+    shutil.copytree(raw, root)
+    store = CorpusStore(root=str(root))
+    expose(root, raw, {"a": 9, "b": 9, "c": 4})
+    build(store)
+    expose(root, raw, {"a": 9, "b": 9, "c": 5})  # +1 shard of 23: deltas far below half the base
+    _, info = build(store)
+    assert info["partitions_compacted"] == 0 and info["delta_files"] == info["partitions_bucketed"] > 0
+    expose(root, raw, ALL)  # 4 more shards: deltas still below half the base, a second delta
+    _, info = build(store)
+    assert info["partitions_compacted"] == 0 and info["delta_files"] == 2 * info["partitions_bucketed"]
+    _, info = build(store, compaction=Compaction(max_deltas=0))  # nothing new: no build, so nothing compacts
+    assert info["mode"] == "unchanged" and info["delta_files"] == 2 * info["partitions"]
+
+
+class Killed(Exception):
+    pass
+
+
+class StopAfter:
+    """A serial executor killed after ``n`` finished tasks of the map with ``fn_name`` (the receipts stay)."""
+
+    name = "serial"
+
+    def __init__(self, fn_name: str, n: int):
+        self.fn_name, self.n = fn_name, n
+
+    def map(self, fn, tasks):
+        for done, t in enumerate(tasks):
+            if t[4].__name__ == self.fn_name and done >= self.n:  # (receipt, fingerprint, encode, store, fn, ...)
+                raise Killed(f"stopped after {done} tasks of {self.fn_name}")
+            yield fn(*t)
+
+
+@pytest.mark.parametrize(("fn_name", "n"), [("signature_task", 2), ("bucket_task", 2)])
+def test_a_compacting_build_killed_part_way_keeps_the_index_and_resumes_to_the_same_bytes(raw, tmp_path, fn_name, n):
+    root = tmp_path / "s"
+    shutil.copytree(raw, root)
+    store = CorpusStore(root=str(root))
+    expose(root, raw, STEPS[0])
+    build(store)
+    expose(root, raw, STEPS[1])
+    build(store)
+    before = load_state(store, INDEX)
+    assert before is not None and before.version == 2
+    before_files = state_files(root)
+    policy = Compaction(max_deltas=1, max_delta_fraction=100.0)  # the next increment compacts
+    expose(root, raw, ALL)
+    with pytest.raises(Killed):
+        build(store, compaction=policy, executor=StopAfter(fn_name, n))
+    kept = load_state(store, INDEX)
+    assert kept == before, "a killed build must leave the committed state as it was"
+    assert before_files <= state_files(root), "a killed build must not remove files the committed state lists"
+    summary, info = build(store, compaction=policy)
+    assert info["tasks_resumed"] >= n and info["partitions_compacted"] == info["partitions_bucketed"]
+    assert outputs(root, summary) == full_reference(raw, tmp_path / "full", ALL)
+    state = load_state(store, INDEX)
+    assert state is not None and all(len(files) == 1 for files in state.keys.values())
+    assert not any("/work-" in f for f in state_files(root)), "working files must be removed after the commit"
+
+
+def test_an_index_stored_with_one_key_file_per_partition_is_grown_and_compacted(raw, tmp_path):
+    """The state written before delta files listed one file per partition: it still loads and grows."""
+    root = tmp_path / "s"
+    shutil.copytree(raw, root)
+    store = CorpusStore(root=str(root))
+    expose(root, raw, STEPS[0])
+    build(store)
+    current = json.loads((root / INDEX / "_state" / "CURRENT.json").read_text())
+    doc = json.loads((root / current["state"]).read_text())
+    doc["keys"] = {p: files[0][0] for p, files in doc["keys"].items()}
+    (root / current["state"]).write_text(json.dumps(doc))
+    expose(root, raw, ALL)
+    summary, info = build(store)
+    assert info["mode"] == "incremental" and info["partitions_compacted"] == info["partitions_bucketed"]
+    assert outputs(root, summary) == full_reference(raw, tmp_path / "full", ALL)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_deltas": -1}, {"max_delta_fraction": -0.5}, {"max_delta_fraction": float("inf")}]
+)
+def test_a_bad_compaction_policy_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match=r"Compaction\.max_delta"):
+        Compaction(**bad)
