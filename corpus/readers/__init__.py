@@ -66,8 +66,16 @@ decompresses them, :mod:`~corpus.readers.scaffold` runs one format reader per fi
 """
 
 from corpus.charsets import decode_html
-from corpus.readers.events import ReadBatch
+from corpus.readers.events import RAW_CAP, ReadBatch
 from corpus.readers.listing import DEFAULT_GLOBS, link_escape_test, list_source_files
 from corpus.readers.source import read_source
 
-__all__ = ["DEFAULT_GLOBS", "ReadBatch", "decode_html", "link_escape_test", "list_source_files", "read_source"]
+__all__ = [
+    "DEFAULT_GLOBS",
+    "RAW_CAP",
+    "ReadBatch",
+    "decode_html",
+    "link_escape_test",
+    "list_source_files",
+    "read_source",
+]
