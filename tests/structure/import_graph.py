@@ -45,8 +45,9 @@ def _targets(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> list
     return [prefix, *(f"{prefix}.{alias.name}" for alias in node.names)]
 
 
-def import_time_imports(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The project modules that importing ``module`` imports directly."""
+def import_time_imports(module: str, path: Path, modules: dict[str, Path], *, deferred: bool = False) -> set[str]:
+    """The project modules that importing ``module`` imports directly (``deferred``: also those
+    imported inside its functions)."""
     found: set[str] = set()
 
     def visit(body: list[ast.stmt]) -> None:
@@ -57,8 +58,9 @@ def import_time_imports(module: str, path: Path, modules: dict[str, Path]) -> se
                         target = target.rpartition(".")[0]
                     if target and target != module:
                         found.add(target)
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if deferred:
+                    visit(node.body)
             elif isinstance(node, ast.If) and _is_type_checking(node.test):
                 visit(node.orelse)
             else:
@@ -70,9 +72,9 @@ def import_time_imports(module: str, path: Path, modules: dict[str, Path]) -> se
     return found
 
 
-def import_graph(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
+def import_graph(root: Path, packages: tuple[str, ...] = PACKAGES, *, deferred: bool = False) -> dict[str, set[str]]:
     modules = project_modules(root, packages)
-    return {m: import_time_imports(m, p, modules) for m, p in modules.items()}
+    return {m: import_time_imports(m, p, modules, deferred=deferred) for m, p in modules.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -23,6 +23,20 @@ def test_no_import_circle_in_the_project():
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
 
 
+def test_no_import_circle_even_through_imports_inside_functions():
+    # a deferred import hides a circle until its function runs; the layers forbid those too
+    graph = import_graph(ROOT, deferred=True)
+    cycle = find_cycle(graph)
+    assert cycle is None, "import circle through a deferred import: " + " -> ".join(cycle or [])
+
+
+def test_no_module_over_500_lines():
+    files = [p for d in (*PACKAGES, "benchmarks", "tests") for p in (ROOT / d).rglob("*.py")]
+    assert len(files) > 200
+    long = {p.relative_to(ROOT).as_posix(): n for p in files if (n := len(p.read_text().splitlines())) > 500}
+    assert long == {}, f"split these modules by concern: {long}"
+
+
 def test_the_core_library_imports_neither_dagster_nor_anthropic():
     offending = {
         name: sorted(found)
