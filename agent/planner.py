@@ -26,7 +26,7 @@ Rules (each decision is written into the rationale with the figure it rests on):
 * **dedup** when the samples show duplicates: ``dedup_minhash@1`` when near duplicates are
   seen, ``dedup_exact@1`` when only exact copies are;
 * **PII redaction** (``redact_pii@1``) for sources where the sample has hits;
-* **model-based selection** (``quality_classifier@1``, DCLM recipe) when the goal names some
+* **model-based selection** (``quality_classifier@2``, DCLM recipe) when the goal names some
   sources as reference quality ("reference: a, b") and other prose sources are left to filter:
   the classifier is trained on the reference sources against a random sample of the others
   and keeps the top half (a conservative cut; DCLM keeps 10% of far larger pools).
@@ -405,14 +405,14 @@ def choose_selection(
             "name": "selected",
             "steps": [
                 {
-                    "op": "quality_classifier@1",
+                    "op": "quality_classifier@2",
                     "config": {"reference_sources": refs, "filter_sources": others, "top_fraction": SELECTION_KEEP},
                 }
             ],
         }
     )
     plan.decisions.append(
-        f"Quality classifier (`quality_classifier@1`) trained on the reference sources {refs} against a random "
+        f"Quality classifier (`quality_classifier@2`) trained on the reference sources {refs} against a random "
         f"sample of {others}; keeps the top {_pct(SELECTION_KEEP)} by score."
     )
 
