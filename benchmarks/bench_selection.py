@@ -28,7 +28,7 @@ decontamination recall / false drops on planted GSM8K items (exact and lightly e
     python benchmarks/bench_selection.py                 # everything (~40 min on 2 busy cores)
     python benchmarks/bench_selection.py --quick         # smoke run (a few minutes)
     python benchmarks/bench_selection.py --only speed    # classifier speed + backend choice (~10 min), merged
-    python benchmarks/bench_selection.py --only noisy | --only decont   # re-measure one part, merged
+    python benchmarks/bench_selection.py --only noisy | dup | decont   # re-measure one part, merged
 
 Classifier speed and the backend choice are measured by ``selection_speed.py``; the suites are
 built by ``selection_suites.py``.
@@ -53,7 +53,14 @@ import time  # noqa: E402
 
 from _common import load_real_documents, pin_to_one_core, print_table, write_results  # noqa: E402
 from selection_speed import backend_choice, classifier_speed  # noqa: E402
-from selection_suites import duplicate_suite, noisy_suite, passages, take_tokens  # noqa: E402
+from selection_suites import (  # noqa: E402
+    duplicate_suite,
+    noisy_suite,
+    passages,
+    stream_redundancy,
+    take_tokens,
+    weighted_sample,
+)
 
 SEEDS = [0, 1, 2, 3, 4]
 KEEP_FRACTION = 0.3
@@ -196,15 +203,118 @@ def noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_los
     }
 
 
+def noisy_part(noisy, tok, common, budget, progress) -> tuple[dict, object, object]:
+    """Keep 30% of the noisy domain's tokens: random, classifier top scores, lowest reference-LM loss."""
+    import numpy as np
+
+    from corpus.proxy.ablation import run_ablation
+    from corpus.selection.classifier import ClassifierOptions, score_pool
+    from corpus.selection.lmscore import ReferenceLM
+    from corpus.tokenize import tokenize_batch
+
+    domain = noisy["domain"]
+    lengths = np.array([len(a) for a in tokenize_batch(tok, domain)])
+    keep_tokens = int(KEEP_FRACTION * lengths.sum())
+    negative_idx = sorted(random.Random(0).sample(range(len(domain)), min(len(domain), len(noisy["reference"]) * 2)))
+    t0 = time.perf_counter()
+    _model, creport, scores = score_pool(
+        domain, noisy["reference"], negative_idx, ClassifierOptions(seed=0, backend=DEFAULT_BACKEND)
+    )
+    classifier_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = ReferenceLM.fit(noisy["reference"], budget_tokens=budget, seed=0, proxy=PROXY, tokenizer=tok)
+    losses = ref.doc_losses(domain)
+    model_loss_s = time.perf_counter() - t0
+    order_random = np.random.default_rng(0).permutation(len(domain))
+    selected = {
+        "random": take_tokens(order_random, lengths, keep_tokens),
+        "classifier": take_tokens(np.argsort(-scores, kind="stable"), lengths, keep_tokens),
+        "model_loss": take_tokens(np.argsort(np.nan_to_num(losses, nan=np.inf), kind="stable"), lengths, keep_tokens),
+    }
+    composition = {
+        a: {k: sum(1 for i in idx if noisy["kinds"][i] == k) for k in ("clean", "noisy", "web")}
+        for a, idx in selected.items()
+    }
+    print(
+        f"noisy suite: {len(domain):,} documents, keep {keep_tokens:,} tokens; kept per arm: {composition}", flush=True
+    )
+    targets = {"encyclopedia_speeches": noisy["targets"]}
+    noisy_res = run_ablation(
+        {a: [domain[i] for i in idx] for a, idx in selected.items()},
+        targets,
+        baseline="random",
+        on_run=progress,
+        **common,
+    )
+    print(noisy_res.summary(), flush=True)
+
+    return noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s), creport, noisy_res
+
+
+SOFTDEDUP_ARM = "softdedup_sample"  # the acceptance arm: drawn by weight without replacement (no exact repeats)
+
+
+def dup_acceptance(dup_res) -> dict:
+    """Mean fraction of the budget to reach random's final loss (per seed); null unless every seed reached it."""
+    fractions = dup_res.comparisons[SOFTDEDUP_ARM].tokens_fraction
+    reached = [f for f in fractions if f is not None]
+    value = round(sum(reached) / len(reached), 4) if reached and len(reached) == len(fractions) else None
+    return {"softdedup_tokens_fraction": value}
+
+
+def duplicate_part(dup, tok, common, budget, progress, with_replacement: bool = True) -> tuple[dict, object]:
+    """Random against soft-dedup weights: sampled with replacement (``softdedup``, the sampler's weights) and
+    drawn by weight without replacement (``softdedup_sample``); the streams' redundancy beside the losses."""
+    import numpy as np
+
+    from corpus.proxy.ablation import Arm, run_ablation
+    from corpus.selection.softdedup import softdedup_weights
+    from corpus.tokenize import tokenize_batch
+
+    ddomain, group = dup["domain"], dup["group"]
+    t0 = time.perf_counter()
+    weights = softdedup_weights(ddomain, n=5)
+    softdedup_s = time.perf_counter() - t0
+    lengths = np.array([len(a) for a in tokenize_batch(tok, ddomain)])
+    sample = weighted_sample(weights, lengths, budget, seed=0)
+    arms = {"random": ddomain, SOFTDEDUP_ARM: [ddomain[i] for i in sample]}
+    if with_replacement:  # --only dup leaves it out (measured by the full run)
+        arms["softdedup"] = Arm(ddomain, weights=weights)
+    redundancy = {}
+    for seed in common["seeds"]:  # the streams as corpus.proxy.ablation draws them for this seed
+        streams = {
+            "random": np.random.default_rng([seed, 7]).permutation(len(ddomain)),
+            SOFTDEDUP_ARM: [sample[k] for k in np.random.default_rng([seed, 7]).permutation(len(sample))],
+            "softdedup": np.random.default_rng([seed, 7]).choice(
+                len(ddomain), size=4 * len(ddomain), p=weights / weights.sum()
+            ),
+        }
+        redundancy[seed] = {a: stream_redundancy(st, group, lengths, budget) for a, st in streams.items()}
+    dup_res = run_ablation(arms, dup["targets"], baseline="random", on_run=progress, **common)
+    print(dup_res.summary(), flush=True)
+    section = {
+        "documents": len(ddomain),
+        "base_docs": dup["base_docs"],
+        "softdedup_s": round(softdedup_s, 2),
+        "weight_mean": float(weights.mean()),
+        "acceptance_arm": SOFTDEDUP_ARM,
+        "softdedup_sample_docs": len(sample),
+        "stream_redundancy": redundancy,
+        "ablation": dup_res.to_dict(),
+        "measured_at": stamp(),
+    }
+    return section, dup_res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, 2 seeds (a smoke run, not a result)")
     ap.add_argument("--out", default=None, help="results file (default benchmarks/results/selection.json)")
     ap.add_argument(
         "--only",
-        choices=("speed", "noisy", "decont"),
+        choices=("speed", "noisy", "dup", "decont"),
         default=None,
-        help="re-measure one part (classifier speed + backend choice, the noisy suite, decontamination) "
+        help="re-measure one part (classifier speed + backend choice, the noisy or duplicate suite, decontamination) "
         "and merge it into the existing results file",
     )
     args = ap.parse_args()
@@ -270,12 +380,8 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    from corpus.proxy.ablation import Arm, run_ablation
     from corpus.proxy.train import TrainOptions
-    from corpus.selection.classifier import ClassifierOptions, score_pool
-    from corpus.selection.lmscore import ReferenceLM
-    from corpus.selection.softdedup import softdedup_weights
-    from corpus.tokenize import tokenize_batch, train_bpe
+    from corpus.tokenize import train_bpe
 
     tok = train_bpe(noisy["reference"] + noisy["domain"][:3000] + dup["domain"][:2000], VOCAB, seed=0)
     options = TrainOptions(n_evals=N_EVALS)
@@ -290,77 +396,32 @@ def main() -> int:
             flush=True,
         )
 
-    # --- noisy suite: which 30% of the domain to keep
-    domain = noisy["domain"]
-    lengths = np.array([len(a) for a in tokenize_batch(tok, domain)])
-    keep_tokens = int(KEEP_FRACTION * lengths.sum())
-    negative_idx = sorted(random.Random(0).sample(range(len(domain)), min(len(domain), len(noisy["reference"]) * 2)))
-    t0 = time.perf_counter()
-    _model, creport, scores = score_pool(
-        domain, noisy["reference"], negative_idx, ClassifierOptions(seed=0, backend=DEFAULT_BACKEND)
-    )
-    classifier_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ref = ReferenceLM.fit(noisy["reference"], budget_tokens=budget, seed=0, proxy=PROXY, tokenizer=tok)
-    losses = ref.doc_losses(domain)
-    model_loss_s = time.perf_counter() - t0
-    order_random = np.random.default_rng(0).permutation(len(domain))
-    selected = {
-        "random": take_tokens(order_random, lengths, keep_tokens),
-        "classifier": take_tokens(np.argsort(-scores, kind="stable"), lengths, keep_tokens),
-        "model_loss": take_tokens(np.argsort(np.nan_to_num(losses, nan=np.inf), kind="stable"), lengths, keep_tokens),
-    }
-    composition = {
-        a: {k: sum(1 for i in idx if noisy["kinds"][i] == k) for k in ("clean", "noisy", "web")}
-        for a, idx in selected.items()
-    }
-    print(
-        f"noisy suite: {len(domain):,} documents, keep {keep_tokens:,} tokens; kept per arm: {composition}", flush=True
-    )
-    targets = {"encyclopedia_speeches": noisy["targets"]}
-    noisy_res = run_ablation(
-        {a: [domain[i] for i in idx] for a, idx in selected.items()},
-        targets,
-        baseline="random",
-        on_run=progress,
-        **common,
-    )
-    print(noisy_res.summary(), flush=True)
-
-    if args.only == "noisy":
-        section = noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s)
-        heldout = {k: v for k, v in creport.to_dict().items() if k != "examples"}
-        why = f"noisy suite re-measured with the {DEFAULT_BACKEND} classifier backend as it is now"
-        merge(
-            path,
-            {"noisy_suite": section, "classifier_heldout": heldout},
-            noisy_acceptance(creport, noisy_res),
-            "noisy_suite",
-            why,
-            started,
-        )
-        return 0
+    noisy_out = None
+    if args.only != "dup":
+        noisy_out = noisy_part(noisy, tok, common, budget, progress)
+        if args.only == "noisy":
+            section, creport, noisy_res = noisy_out
+            heldout = {k: v for k, v in creport.to_dict().items() if k != "examples"}
+            why = f"noisy suite re-measured with the {DEFAULT_BACKEND} classifier backend as it is now"
+            acc = noisy_acceptance(creport, noisy_res)
+            merge(path, {"noisy_suite": section, "classifier_heldout": heldout}, acc, "noisy_suite", why, started)
+            return 0
 
     # --- duplicate-heavy suite: random vs soft-dedup weights
-    ddomain = dup["domain"]
-    t0 = time.perf_counter()
-    weights = softdedup_weights(ddomain, n=5)
-    softdedup_s = time.perf_counter() - t0
-    dup_res = run_ablation(
-        {"random": ddomain, "softdedup": Arm(ddomain, weights=weights)},
-        dup["targets"],
-        baseline="random",
-        on_run=progress,
-        **common,
-    )
-    print(dup_res.summary(), flush=True)
+    dup_section, dup_res = duplicate_part(dup, tok, common, budget, progress, with_replacement=args.only != "dup")
+    if args.only == "dup":
+        why = (
+            "duplicate suite re-measured with a soft-dedup arm drawn by weight without replacement "
+            "(softdedup_sample): the weighted sampler draws with replacement, so its stream repeated documents "
+            "exactly (stream_redundancy); the with-replacement arm is in previous_duplicate_suite (same seeds)"
+        )
+        merge(path, {"duplicate_suite": dup_section}, dup_acceptance(dup_res), "duplicate_suite", why, started)
+        return 0
 
-    fractions = dup_res.comparisons["softdedup"].tokens_fraction
-    reached = [f for f in fractions if f is not None]
     acceptance = {
         **speed_acceptance(speed, quick),
-        **noisy_acceptance(creport, noisy_res),
-        "softdedup_tokens_fraction": round(sum(reached) / len(reached), 4) if len(reached) == len(fractions) else None,
+        **noisy_acceptance(noisy_out[1], noisy_out[2]),
+        **dup_acceptance(dup_res),
         "decont_recall": round(decont["recall"], 4),
         "decont_false_drop_rate": round(decont["false_drop_rate"], 6),
     }
@@ -379,16 +440,10 @@ def main() -> int:
         },
         "classifier_speed": speed,
         "backend_choice": choice,
-        "classifier_heldout": {k: v for k, v in creport.to_dict().items() if k != "examples"},
+        "classifier_heldout": {k: v for k, v in noisy_out[1].to_dict().items() if k != "examples"},
         "decontamination": decont,
-        "noisy_suite": noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s),
-        "duplicate_suite": {
-            "documents": len(ddomain),
-            "base_docs": dup["base_docs"],
-            "softdedup_s": round(softdedup_s, 2),
-            "weight_mean": float(weights.mean()),
-            "ablation": dup_res.to_dict(),
-        },
+        "noisy_suite": noisy_out[0],
+        "duplicate_suite": dup_section,
         "seconds": round(time.perf_counter() - started, 1),
         "load_average": {
             "start": [round(x, 2) for x in load_start],

@@ -72,14 +72,55 @@ def duplicate_suite(docs, rng: random.Random, n_base: int = 2000) -> dict:
         targets[name] = pool[:60]
         base += pool[60 : 60 + n_base // 3]
     rng.shuffle(base)
-    domain = list(base)
+    domain, group = list(base), list(range(len(base)))
     for i in rng.sample(range(len(base)), len(base) // 10):
         copies = 1
         while rng.random() > 1 / 15 and copies < 60:
             copies += 1
         domain += [perturb(base[i], rng) for _ in range(copies)]
-    rng.shuffle(domain)
-    return {"domain": domain, "targets": targets, "base_docs": len(base)}
+        group += [i] * copies
+    order = list(range(len(domain)))
+    rng.shuffle(order)
+    return {
+        "domain": [domain[k] for k in order],
+        "group": [group[k] for k in order],  # the base passage each document copies (itself if original)
+        "targets": targets,
+        "base_docs": len(base),
+    }
+
+
+def weighted_sample(weights, lengths, budget: int, seed: int = 0) -> list[int]:
+    """Documents drawn in proportion to ``weights`` without replacement until ``budget`` tokens.
+
+    Efraimidis-Spirakis keys (``u ** (1 / w)``, largest first), so no document repeats before
+    every document has been drawn; zero weights come last.
+    """
+    import numpy as np
+
+    u = np.random.default_rng([seed, 8]).random(len(weights))
+    with np.errstate(divide="ignore"):
+        keys = np.log(u) / np.asarray(weights, dtype=np.float64)
+    return take_tokens(np.argsort(-keys, kind="stable"), lengths, budget)
+
+
+def stream_redundancy(picked, group, lengths, budget: int) -> dict:
+    """Token shares of a training stream (document ids in order, cut at ``budget`` tokens) that repeat a
+    document already in it (``exact``) or copy a base passage already in it (``near``)."""
+    seen_doc, seen_group = set(), set()
+    exact = near = total = 0
+    for i in picked:
+        n = int(lengths[i])
+        total += n
+        if i in seen_doc:
+            exact += n
+        elif group[i] in seen_group:
+            near += n
+        seen_doc.add(i)
+        seen_group.add(group[i])
+        if total >= budget:
+            break
+    total = max(total, 1)
+    return {"exact": round(exact / total, 4), "near": round(near / total, 4), "base_passages": len(seen_group)}
 
 
 def take_tokens(order, lengths, budget) -> list[int]:

@@ -116,7 +116,8 @@ class QualityClassifierConfig(_SourcesConfig):
     name: ScoreName = Field("quality", description="the score column is score/<name>")
     labelled_file: LabelledFile | None = Field(None, description="instead of reference_sources: labelled examples")
     backend: Literal["fasttext", "linear"] = Field(
-        "linear", description="linear: deterministic; fasttext: faster scoring"
+        "linear",
+        description="linear: hashed word uni+bigrams + logistic regression (deterministic); fasttext: fastText",
     )
     negatives_sample: int = Field(
         20_000, ge=2, le=5_000_000, description="random documents of the filtered sources as negatives"
