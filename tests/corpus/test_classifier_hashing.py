@@ -95,3 +95,17 @@ def test_model_file_from_another_feature_hashing_is_refused(tmp_path):
     _rewrite_meta(path, fingerprint="0123456789abcdef")  # another polars hashed words differently
     with pytest.raises(ClassifierError, match="fingerprint 0123456789abcdef"):
         QualityModel.load(path)
+
+
+def test_same_words_and_pairs_as_scikit_learn_hashing_on_plain_text():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    rng = random.Random(5)
+    vocab = ["river", "bridge", "the", "of", "a", "I", "town's", "x-ray", "42", "naïve", "Rail", "rail"]
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 60))) + "." for _ in range(40)]
+    ref = HashingVectorizer(n_features=1 << 24, ngram_range=(1, 2), alternate_sign=False, norm=None)
+    theirs = ref.transform(texts)
+    ours = hashing.matrix(texts, 1 << 24, 20_000)
+    assert np.array_equal(np.diff(ours.indptr), np.diff(theirs.indptr))  # distinct features per document
+    for i in range(len(texts)):  # the same multiset of counts, so the same L2 norm
+        assert sorted(ours[i].data * np.linalg.norm(theirs[i].data)) == pytest.approx(sorted(theirs[i].data))
