@@ -1,8 +1,8 @@
 """A quality classifier trained locally: reference documents against a random sample of the data (DCLM recipe).
 
 Two backends, both trained and applied on CPU, both saved as plain files (no pickle).
-``linear`` is the default: it is deterministic, while fastText runs were seen to give
-different models for the same data and seed depending on what the process did before.
+``linear`` is the default: deterministic, pure numpy/polars features, and the faster of
+the two per core to train and to score (``benchmarks/bench_selection.py --only speed``).
 
 * ``fasttext``: fastText supervised (word uni+bigrams, hashed buckets), the classifier DCLM
   uses; saved as fastText's ``.bin``.
