@@ -141,7 +141,6 @@ def backend_choice(noisy: dict, seeds) -> dict:
     import numpy as np
 
     from corpus.selection.classifier import ClassifierOptions, score_pool
-    from corpus.stats import paired_interval
 
     domain, kinds = noisy["domain"], noisy["kinds"]
     out: dict = {"seeds": list(seeds), "top_k": 500}
@@ -158,9 +157,20 @@ def backend_choice(noisy: dict, seeds) -> dict:
             per[backend]["clean_in_top"].append(sum(kinds[i] == "clean" for i in top) / len(top))
         print(f"backend choice seed {seed}: " + ", ".join(f"{b} AUC {per[b]['auc'][-1]:.3f}" for b in BACKENDS))
     out["per_backend"] = per
-    diff = paired_interval(per["linear"]["auc"], per["fasttext"]["auc"])
-    out["linear_minus_fasttext_auc"] = diff.as_dict()
-    out["verdict"] = (
-        "no difference shown" if not diff.excludes_zero else ("linear better" if diff.mean > 0 else "fastText better")
-    )
+    out.update(compare_backends(per))
+    return out
+
+
+def compare_backends(per: dict) -> dict:
+    """Paired linear - fastText intervals of held-out AUC and of the clean share among the top scores."""
+    from corpus.stats import paired_interval
+
+    out = {}
+    for metric in ("auc", "clean_in_top"):
+        diff = paired_interval(per["linear"][metric], per["fasttext"][metric])
+        out[f"linear_minus_fasttext_{metric}"] = diff.as_dict() | {
+            "verdict": "no difference shown"
+            if not diff.excludes_zero
+            else ("linear higher" if diff.mean > 0 else "fastText higher")
+        }
     return out
