@@ -26,7 +26,7 @@ Rules (each decision is written into the rationale with the figure it rests on):
 * **dedup** when the samples show duplicates: ``dedup_minhash@1`` when near duplicates are
   seen, ``dedup_exact@1`` when only exact copies are;
 * **PII redaction** (``redact_pii@1``) for sources where the sample has hits;
-* **model-based selection** (``quality_classifier@1``, DCLM recipe) when the goal names some
+* **model-based selection** (``quality_classifier@2``, DCLM recipe) when the goal names some
   sources as reference quality ("reference: a, b") and other prose sources are left to filter:
   the classifier is trained on the reference sources against a random sample of the others
   and keeps the top half (a conservative cut; DCLM keeps 10% of far larger pools).

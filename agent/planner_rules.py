@@ -252,14 +252,14 @@ def choose_selection(
             "name": "selected",
             "steps": [
                 {
-                    "op": "quality_classifier@1",
+                    "op": "quality_classifier@2",
                     "config": {"reference_sources": refs, "filter_sources": others, "top_fraction": SELECTION_KEEP},
                 }
             ],
         }
     )
     plan.decisions.append(
-        f"Quality classifier (`quality_classifier@1`) trained on the reference sources {refs} against a random "
+        f"Quality classifier (`quality_classifier@2`) trained on the reference sources {refs} against a random "
         f"sample of {others}; keeps the top {_pct(SELECTION_KEEP)} by score."
     )
 

@@ -21,12 +21,17 @@ Suites built from ../shared/data (fixed seeds; sizes fixed before any result was
 Every arm trains the same proxy GPT for the same tokens with the same seeds
 (corpus.proxy.ablation); results are paired differences against ``random`` with 95%
 intervals. Also measured: classifier training on 100k documents and scoring speed on one
-core for both backends (the choice of the default), and decontamination recall / false
-drops on planted GSM8K items (exact and lightly edited 13-word spans) in the real documents.
+core for both backends (the choice of the default, with held-out AUC on the noisy suite), and
+decontamination recall / false drops on planted GSM8K items (exact and lightly edited
+13-word spans) in the real documents.
 
-    python benchmarks/bench_selection.py             # full size (~40 min on 2 busy cores)
-    python benchmarks/bench_selection.py --quick     # smoke run (a few minutes)
-    python benchmarks/bench_selection.py --only-noisy | --only-decont   # re-measure one part, merged into the results
+    python benchmarks/bench_selection.py                 # everything (~40 min on 2 busy cores)
+    python benchmarks/bench_selection.py --quick         # smoke run (a few minutes)
+    python benchmarks/bench_selection.py --only speed    # classifier speed + backend choice (~10 min), merged
+    python benchmarks/bench_selection.py --only noisy | dup | decont   # re-measure one part, merged
+
+Classifier speed and the backend choice are measured by ``selection_speed.py``, decontamination
+by ``selection_decont.py``; the suites are built by ``selection_suites.py``.
 """
 
 from __future__ import annotations
@@ -44,10 +49,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import json  # noqa: E402
 import random  # noqa: E402
-import re  # noqa: E402
 import time  # noqa: E402
 
-from _common import load_real_documents, perturb, pin_to_one_core, print_table, write_results  # noqa: E402
+from _common import load_real_documents, pin_to_one_core, print_table, write_results  # noqa: E402
+from selection_decont import decontamination  # noqa: E402
+from selection_speed import backend_choice, classifier_speed  # noqa: E402
+from selection_suites import (  # noqa: E402
+    duplicate_suite,
+    noisy_suite,
+    stream_redundancy,
+    take_tokens,
+    weighted_sample,
+)
 
 SEEDS = [0, 1, 2, 3, 4]
 KEEP_FRACTION = 0.3
@@ -66,188 +79,57 @@ VOCAB = 2048
 N_EVALS = 10
 
 
-# --- suites --------------------------------------------------------------------------------
+DEFAULT_BACKEND = "linear"  # the operator's default; chosen by classifier_speed + backend_choice
+GOALS = {
+    "classifier_train_s_100k": "< 60 (one core; median process CPU seconds, wall clock beside it)",
+    "classifier_apply_mb_per_s": ">= 20 (one core; median MB per process CPU second, wall clock beside it)",
+    "classifier_vs_random_ci_high": "< 0 (interval excludes zero, classifier better)",
+    "softdedup_tokens_fraction": "<= 0.8 (at least 20% fewer tokens to reach random's final loss)",
+    "decont_recall": "1.0",
+    "decont_false_drop_rate": "<= 0.001",
+}
 
 
-def passages(text: str, size: int = 1200) -> list[str]:
-    out, cur = [], ""
-    for para in re.split(r"\n\s*\n", text):
-        para = para.strip()
-        if not para:
-            continue
-        cur = f"{cur}\n\n{para}" if cur else para
-        if len(cur) >= size:
-            out.append(cur)
-            cur = ""
-    if len(cur) >= size // 3:
-        out.append(cur)
-    return out
+def stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def degrade(text: str, rng: random.Random) -> str:
-    words = text.split()
-    for i in range(0, len(words), 6):
-        window = words[i : i + 6]
-        rng.shuffle(window)
-        words[i : i + 6] = window
-    chars = list(" ".join(words))
-    for i in rng.sample(range(len(chars)), len(chars) // 20):
-        chars[i] = rng.choice("abcdefghijklmnopqrstuvwxyz0123456789#%&*")
-    return "".join(chars)
-
-
-def boilerplate(text: str, lines: list[str], rng: random.Random) -> str:
-    sentences = re.split(r"(?<=[.!?])\s+", text)
-    keep = sentences[: rng.randint(1, 2)]
-    body = [rng.choice(lines) for _ in range(rng.randint(12, 30))]
-    at = rng.randint(0, len(body))
-    return "\n".join(body[:at] + keep + body[at:])
-
-
-def noisy_suite(docs, rng: random.Random) -> dict:
-    prose = [p for d in docs if d.domain in ("encyclopedia", "speeches") for p in passages(d.text)]
-    rng.shuffle(prose)
-    n = len(prose)
-    reference, targets, clean = prose[: n // 4], prose[n // 4 : n // 4 + n // 10], prose[n // 4 + n // 10 :]
-    web = [d.text for d in docs if d.domain == "web"]
-    web_lines = sorted({ln.strip() for t in web for ln in t.splitlines() if 3 <= len(ln.strip()) <= 60})
-    half = set(rng.sample(range(len(clean)), len(clean) // 2))
-    noisy = [degrade(t, rng) if i in half else boilerplate(t, web_lines, rng) for i, t in enumerate(clean)]
-    domain = clean + noisy + web
-    kinds = ["clean"] * len(clean) + ["noisy"] * len(noisy) + ["web"] * len(web)
-    return {"reference": reference, "targets": targets, "domain": domain, "kinds": kinds}
-
-
-def duplicate_suite(docs, rng: random.Random, n_base: int = 2000) -> dict:
-    pools = {
-        "literature": [
-            p for d in docs if d.domain == "literature" for p in passages(d.text.replace("\n", "\n\n"), 700)
-        ],
-        "encyclopedia": [p for d in docs if d.domain == "encyclopedia" for p in passages(d.text, 700)],
-        "math": [d.text for d in docs if d.domain == "math"],
+def speed_acceptance(speed: dict, quick: bool) -> dict:
+    d = speed[DEFAULT_BACKEND]
+    return {
+        "classifier_train_s_100k": None if quick else d["train_cpu_s"]["median"],
+        "classifier_apply_mb_per_s": d["apply_mb_per_cpu_s"]["median"],
     }
-    base, targets = [], {}
-    for name, pool in pools.items():
-        pool = list(pool)
-        rng.shuffle(pool)
-        targets[name] = pool[:60]
-        base += pool[60 : 60 + n_base // 3]
-    rng.shuffle(base)
-    domain = list(base)
-    for i in rng.sample(range(len(base)), len(base) // 10):
-        copies = 1
-        while rng.random() > 1 / 15 and copies < 60:
-            copies += 1
-        domain += [perturb(base[i], rng) for _ in range(copies)]
-    rng.shuffle(domain)
-    return {"domain": domain, "targets": targets, "base_docs": len(base)}
 
 
-def take_tokens(order, lengths, budget) -> list[int]:
-    out, total = [], 0
-    for i in order:
-        if total >= budget:
-            break
-        out.append(int(i))
-        total += int(lengths[i])
-    return out
+def noisy_acceptance(creport, noisy_res) -> dict:
+    from corpus.proxy.ablation import AVERAGE
 
-
-# --- parts -----------------------------------------------------------------------------------
-
-
-def classifier_speed(docs, n_docs: int) -> dict:
-    """Train on n_docs (half positives, half negatives) and score, per backend, on one core."""
-    from corpus.selection.classifier import ClassifierOptions, train_classifier
-
-    rng = random.Random(7)
-    pos_pool = [p for d in docs if d.domain in ("encyclopedia", "speeches") for p in passages(d.text, 800)]
-    neg_pool = [d.text[:3000] for d in docs if d.domain in ("web", "math", "multilingual")]
-    neg_pool += [p for d in docs if d.domain == "literature" for p in passages(d.text.replace("\n", "\n\n"), 800)]
-    pos = [perturb(rng.choice(pos_pool), rng) for _ in range(n_docs // 2)]
-    neg = [perturb(rng.choice(neg_pool), rng) for _ in range(n_docs // 2)]
-    apply_texts = (pos[:5000] + neg[:5000]) * 2
-    mb = sum(len(t.encode()) for t in apply_texts) / 1e6
-    out = {"docs": n_docs, "apply_mb": round(mb, 2)}
-    for backend in ("fasttext", "linear"):
-        t0, c0 = time.perf_counter(), time.process_time()
-        model, report = train_classifier(pos, neg, ClassifierOptions(backend=backend))
-        total, cpu = time.perf_counter() - t0, time.process_time() - c0
-        t0, c0 = time.perf_counter(), time.process_time()
-        model.score(apply_texts)
-        apply_s, apply_cpu = time.perf_counter() - t0, time.process_time() - c0
-        out[backend] = {
-            "train_s": round(total, 2),
-            "train_cpu_s": round(cpu, 2),
-            "fit_s": round(report.train_seconds, 2),
-            "apply_mb_per_s": round(mb / apply_s, 2),
-            "apply_mb_per_cpu_s": round(mb / apply_cpu, 2),
-            "auc_heldout": round(report.auc, 4),
-        }
-        print(
-            f"classifier {backend}: {n_docs:,} docs trained in {total:.1f} s, applies at {mb / apply_s:.1f} MB/s",
-            flush=True,
-        )
-    return out
-
-
-def decontamination(docs, n_items: int, tmp: Path) -> dict:
-    import polars as pl
-
-    from corpus.ops.decontam import DecontaminateConfig, decontaminate
-    from corpus.selection.planting import plant
-
-    data = Path(os.environ.get("CORPUS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    recs = [json.loads(x) for x in (data / "math" / "gsm8k-train.jsonl").read_text().splitlines()]
-    rng = random.Random(3)
-    rng.shuffle(recs)
-    items = recs[:n_items]
-    path = tmp / "gsm8k_eval.jsonl"
-    path.write_text("".join(json.dumps({"question": r["question"]}) + "\n" for r in items))
-    items_text = {r["question"] for r in items}
-    hosts = [p for d in docs if d.domain != "math" for p in passages(d.text, 1500)]
-    hosts += [d.text for d in docs if d.domain == "math" and d.text.split("\n")[0] not in items_text]
-    planted, plants = plant(hosts, [r["question"] for r in items], 13, seed=5)
-    cfg = DecontaminateConfig(eval_sets=[{"name": "gsm8k", "path": str(path), "fields": ["question"]}])
-    # ground truth before planting: hosts sharing an exact 13-word span with an item are contaminated already
-    # (other GSM8K problems reuse sentences of the evaluation items); they are not counted as clean
-    exact = DecontaminateConfig(eval_sets=cfg.eval_sets, max_edits=0)
-    before = decontaminate(pl.DataFrame({"id": [str(i) for i in range(len(hosts))], "text": hosts}), exact)
-    natural = set(before.with_row_index().filter(pl.col("_drop") == "contaminated")["index"].to_list())
-    batch = pl.DataFrame({"id": [str(i) for i in range(len(planted))], "text": planted})
-    t0 = time.perf_counter()
-    out = decontaminate(batch, cfg)
-    seconds = time.perf_counter() - t0
-    dropped = set(out.with_row_index().filter(pl.col("_drop") == "contaminated")["index"].to_list())
-    host_ids = {p.doc for p in plants}
-    found = {k: sum(1 for p in plants if p.kind == k and p.doc in dropped) for k in ("exact", "edited")}
-    total = {k: sum(1 for p in plants if p.kind == k) for k in ("exact", "edited")}
-    clean_ids = set(range(len(planted))) - host_ids - natural
-    false = len(dropped & clean_ids)
-    mb = sum(len(t.encode()) for t in planted) / 1e6
-    res = {
-        "eval_items": n_items,
-        "documents": len(planted),
-        "plants": total,
-        "found": found,
-        "recall": sum(found.values()) / sum(total.values()),
-        "naturally_contaminated_hosts": len(natural - host_ids),
-        "naturally_contaminated_examples": [hosts[i][:160] for i in sorted(natural - host_ids)[:3]],
-        "false_drops": false,
-        "clean_documents": len(clean_ids),
-        "false_drop_rate": false / len(clean_ids),
-        "false_drop_examples": [planted[i][:160] for i in sorted(dropped & clean_ids)[:3]],
-        "mb_per_s": round(mb / seconds, 2),
+    c_vs = noisy_res.comparisons["classifier"].delta[AVERAGE]
+    m_vs = noisy_res.comparisons["model_loss"].delta[AVERAGE]
+    return {
+        "classifier_auc_heldout": round(creport.auc, 4),
+        "classifier_vs_random_delta": round(c_vs.mean, 4),
+        "classifier_vs_random_ci_high": round(c_vs.high, 4),
+        "model_loss_vs_random_delta": round(m_vs.mean, 4),
     }
-    print(
-        f"decontamination: recall {res['recall']:.4f}, false drops {false}/{len(clean_ids)} "
-        f"({res['naturally_contaminated_hosts']} hosts overlapped an item before planting)",
-        flush=True,
+
+
+def merge(path: Path, sections: dict, acceptance: dict, part: str, why: str, started: float) -> None:
+    """Replace ``sections`` and the named acceptance keys in an existing results file (earlier sections kept)."""
+    payload = json.loads(path.read_text())
+    for key, value in sections.items():
+        if key in payload:
+            payload[f"previous_{key}"] = payload[key]
+        payload[key] = value
+    payload["acceptance"].update(acceptance)
+    payload["goals"] = GOALS
+    payload.setdefault("reruns", []).append(
+        {"part": part, "at": stamp(), "seconds": round(time.perf_counter() - started, 1), "keys": sorted(acceptance)}
+        | {"why": why}
     )
-    return res
-
-
-DEFAULT_BACKEND = "linear"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(json.dumps(payload["acceptance"], indent=2))
 
 
 def noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s) -> dict:
@@ -256,139 +138,32 @@ def noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_los
         "kinds": {k: noisy["kinds"].count(k) for k in ("clean", "noisy", "web")},
         "reference_docs": len(noisy["reference"]),
         "target_docs": len(noisy["targets"]),
+        "classifier_backend": DEFAULT_BACKEND,
         "kept_composition": composition,
         "classifier_s": round(classifier_s, 2),
         "model_loss_s": round(model_loss_s, 2),
         "ablation": noisy_res.to_dict(),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "measured_at": stamp(),
     }
 
 
-def merge_noisy(
-    args, quick, noisy, domain, composition, noisy_res, creport, classifier_s, model_loss_s, started
-) -> int:
-    """--only-noisy: replace the noisy suite's section and its acceptance keys in the existing results."""
-    from corpus.proxy.ablation import AVERAGE
-
-    path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "selection.json"
-    section = noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s)
-    backup = path.with_name("selection_noisy_rerun.json")  # kept even if the merge below fails
-    backup.write_text(json.dumps({"noisy_suite": section, "classifier_heldout": creport.to_dict()}, indent=2) + "\n")
-    payload = json.loads(path.read_text())
-    c_vs = noisy_res.comparisons["classifier"].delta[AVERAGE]
-    m_vs = noisy_res.comparisons["model_loss"].delta[AVERAGE]
-    acc = payload["acceptance"]
-    acc.update(
-        {
-            "classifier_auc_heldout": round(creport.auc, 4),
-            "classifier_vs_random_delta": round(c_vs.mean, 4),
-            "classifier_vs_random_ci_high": round(c_vs.high, 4),
-            "model_loss_vs_random_delta": round(m_vs.mean, 4),
-        }
-    )
-    speed = payload.get("classifier_speed") or {}
-    if DEFAULT_BACKEND in speed:
-        acc["classifier_train_s_100k"] = speed[DEFAULT_BACKEND]["train_s"]
-        acc["classifier_apply_mb_per_s"] = speed[DEFAULT_BACKEND]["apply_mb_per_s"]
-    payload["previous_noisy_suite"] = payload.get("noisy_suite")
-    payload["noisy_suite"] = section
-    payload["classifier_heldout"] = {k: v for k, v in creport.to_dict().items() if k != "examples"}
-    payload["classifier_backend"] = DEFAULT_BACKEND
-    payload.setdefault("reruns", []).append(
-        {
-            "part": "noisy_suite",
-            "seconds": round(time.perf_counter() - started, 1),
-            "why": "the first run's fastText classifier (trained after a 100k-document fastText run in the same "
-            "process) "
-            "ranked the noisy domain near randomly; the default backend became the deterministic linear one",
-        }
-    )
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    print(noisy_res.summary())
-    print(json.dumps(acc, indent=2))
-    return 0
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, 2 seeds (a smoke run, not a result)")
-    ap.add_argument("--out", default=None, help="results file (default benchmarks/results/selection.json)")
-    ap.add_argument(
-        "--only-decont", action="store_true", help="re-measure decontamination alone and merge it into the results file"
-    )
-    ap.add_argument(
-        "--only-noisy",
-        action="store_true",
-        help="re-measure the noisy suite alone and merge it into the existing results file",
-    )
-    args = ap.parse_args()
-    quick = args.quick
-    seeds = SEEDS[:2] if quick else SEEDS
-    budget = 30_000 if quick else BUDGET
-    n_class = 10_000 if quick else 100_000
-    started = time.perf_counter()
-
-    load_start = os.getloadavg()
-    pin_to_one_core()
-    docs = load_real_documents()
-    print(f"{len(docs):,} real documents loaded", flush=True)
-    import tempfile
-
-    if args.only_decont:
-        with tempfile.TemporaryDirectory() as tmp:
-            decont = decontamination(docs, 200 if quick else 1000, Path(tmp))
-        path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "selection.json"
-        payload = json.loads(path.read_text())
-        payload["previous_decontamination"] = payload.get("decontamination")
-        payload["decontamination"] = decont | {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        payload["acceptance"]["decont_recall"] = round(decont["recall"], 4)
-        payload["acceptance"]["decont_false_drop_rate"] = round(decont["false_drop_rate"], 6)
-        payload.setdefault("reruns", []).append({"part": "decontamination", "why": "re-measured after a faster scan"})
-        path.write_text(json.dumps(payload, indent=2) + "\n")
-        return 0
-    if args.only_noisy:
-        speed, decont = {}, {}
-    else:
-        speed = classifier_speed(docs, n_class)
-        with tempfile.TemporaryDirectory() as tmp:
-            decont = decontamination(docs, 200 if quick else 1000, Path(tmp))
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # proxy training uses both cores
-
+def noisy_part(noisy, tok, common, budget, progress) -> tuple[dict, object, object]:
+    """Keep 30% of the noisy domain's tokens: random, classifier top scores, lowest reference-LM loss."""
     import numpy as np
-    import torch
 
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    from corpus.proxy.ablation import AVERAGE, Arm, run_ablation
-    from corpus.proxy.train import TrainOptions
+    from corpus.proxy.ablation import run_ablation
     from corpus.selection.classifier import ClassifierOptions, score_pool
     from corpus.selection.lmscore import ReferenceLM
-    from corpus.selection.softdedup import softdedup_weights
-    from corpus.tokenize import tokenize_batch, train_bpe
+    from corpus.tokenize import tokenize_batch
 
-    rng = random.Random(11)
-    noisy = noisy_suite(docs, rng)
-    dup = duplicate_suite(docs, rng, 600 if quick else 2000)
-    tok = train_bpe(noisy["reference"] + noisy["domain"][:3000] + dup["domain"][:2000], VOCAB, seed=0)
-    options = TrainOptions(n_evals=N_EVALS)
-    common = dict(
-        tokenizer=tok, budget_tokens=budget, seeds=seeds, proxy=PROXY, eval_tokens=EVAL_TOKENS, options=options
-    )
-
-    def progress(arm, seed, res):
-        print(
-            f"  {arm:<11} seed {seed}: average target loss {np.mean(list(res.val_loss.values())):.4f} "
-            f"({res.seconds:.0f} s)",
-            flush=True,
-        )
-
-    # --- noisy suite: which 30% of the domain to keep
     domain = noisy["domain"]
     lengths = np.array([len(a) for a in tokenize_batch(tok, domain)])
     keep_tokens = int(KEEP_FRACTION * lengths.sum())
     negative_idx = sorted(random.Random(0).sample(range(len(domain)), min(len(domain), len(noisy["reference"]) * 2)))
     t0 = time.perf_counter()
-    _model, creport, scores = score_pool(domain, noisy["reference"], negative_idx, ClassifierOptions(seed=0))
+    _model, creport, scores = score_pool(
+        domain, noisy["reference"], negative_idx, ClassifierOptions(seed=0, backend=DEFAULT_BACKEND)
+    )
     classifier_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref = ReferenceLM.fit(noisy["reference"], budget_tokens=budget, seed=0, proxy=PROXY, tokenizer=tok)
@@ -417,50 +192,186 @@ def main() -> int:
     )
     print(noisy_res.summary(), flush=True)
 
-    if args.only_noisy:
-        return merge_noisy(
-            args, quick, noisy, domain, composition, noisy_res, creport, classifier_s, model_loss_s, started
-        )
+    return noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s), creport, noisy_res
 
-    # --- duplicate-heavy suite: random vs soft-dedup weights
-    ddomain = dup["domain"]
+
+SOFTDEDUP_ARM = "softdedup_sample"  # the acceptance arm: drawn by weight without replacement (no exact repeats)
+
+
+def dup_acceptance(dup_res) -> dict:
+    """Mean fraction of the budget to reach random's final loss (per seed); null unless every seed reached it."""
+    fractions = dup_res.comparisons[SOFTDEDUP_ARM].tokens_fraction
+    reached = [f for f in fractions if f is not None]
+    value = round(sum(reached) / len(reached), 4) if reached and len(reached) == len(fractions) else None
+    return {"softdedup_tokens_fraction": value}
+
+
+def duplicate_part(dup, tok, common, budget, progress, with_replacement: bool = True) -> tuple[dict, object]:
+    """Random against soft-dedup weights: sampled with replacement (``softdedup``, the sampler's weights) and
+    drawn by weight without replacement (``softdedup_sample``); the streams' redundancy beside the losses."""
+    import numpy as np
+
+    from corpus.proxy.ablation import Arm, run_ablation
+    from corpus.selection.softdedup import softdedup_weights
+    from corpus.tokenize import tokenize_batch
+
+    ddomain, group = dup["domain"], dup["group"]
     t0 = time.perf_counter()
     weights = softdedup_weights(ddomain, n=5)
     softdedup_s = time.perf_counter() - t0
-    dup_res = run_ablation(
-        {"random": ddomain, "softdedup": Arm(ddomain, weights=weights)},
-        dup["targets"],
-        baseline="random",
-        on_run=progress,
-        **common,
-    )
+    lengths = np.array([len(a) for a in tokenize_batch(tok, ddomain)])
+    sample = weighted_sample(weights, lengths, budget, seed=0)
+    arms = {"random": ddomain, SOFTDEDUP_ARM: [ddomain[i] for i in sample]}
+    if with_replacement:  # --only dup leaves it out (measured by the full run)
+        arms["softdedup"] = Arm(ddomain, weights=weights)
+    redundancy = {}
+    for seed in common["seeds"]:  # the streams as corpus.proxy.ablation draws them for this seed
+        streams = {
+            "random": np.random.default_rng([seed, 7]).permutation(len(ddomain)),
+            SOFTDEDUP_ARM: [sample[k] for k in np.random.default_rng([seed, 7]).permutation(len(sample))],
+            "softdedup": np.random.default_rng([seed, 7]).choice(
+                len(ddomain), size=4 * len(ddomain), p=weights / weights.sum()
+            ),
+        }
+        redundancy[seed] = {a: stream_redundancy(st, group, lengths, budget) for a, st in streams.items()}
+    dup_res = run_ablation(arms, dup["targets"], baseline="random", on_run=progress, **common)
     print(dup_res.summary(), flush=True)
+    section = {
+        "documents": len(ddomain),
+        "base_docs": dup["base_docs"],
+        "softdedup_s": round(softdedup_s, 2),
+        "weight_mean": float(weights.mean()),
+        "acceptance_arm": SOFTDEDUP_ARM,
+        "softdedup_sample_docs": len(sample),
+        "stream_redundancy": redundancy,
+        "ablation": dup_res.to_dict(),
+        "measured_at": stamp(),
+    }
+    return section, dup_res
 
-    c_vs = noisy_res.comparisons["classifier"].delta[AVERAGE]
-    m_vs = noisy_res.comparisons["model_loss"].delta[AVERAGE]
-    fractions = dup_res.comparisons["softdedup"].tokens_fraction
-    reached = [f for f in fractions if f is not None]
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, 2 seeds (a smoke run, not a result)")
+    ap.add_argument("--out", default=None, help="results file (default benchmarks/results/selection.json)")
+    ap.add_argument(
+        "--only",
+        choices=("speed", "noisy", "dup", "decont"),
+        default=None,
+        help="re-measure one part (classifier speed + backend choice, the noisy or duplicate suite, decontamination) "
+        "and merge it into the existing results file",
+    )
+    args = ap.parse_args()
+    quick = args.quick
+    seeds = SEEDS[:2] if quick else SEEDS
+    budget = 30_000 if quick else BUDGET
+    n_class = 10_000 if quick else 100_000
+    path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "selection.json"
+    started = time.perf_counter()
+
+    load_start = os.getloadavg()
+    pin_to_one_core()
+    docs = load_real_documents()
+    print(f"{len(docs):,} real documents loaded", flush=True)
+    rng = random.Random(11)
+    noisy = noisy_suite(docs, rng)
+    dup = duplicate_suite(docs, rng, 600 if quick else 2000)
+    import tempfile
+
+    speed, choice, decont = {}, {}, {}
+    if args.only in (None, "decont"):
+        with tempfile.TemporaryDirectory() as tmp:
+            decont = decontamination(docs, 200 if quick else 1000, Path(tmp))
+        if args.only == "decont":
+            acc = {
+                "decont_recall": round(decont["recall"], 4),
+                "decont_false_drop_rate": round(decont["false_drop_rate"], 6),
+            }
+            merge(
+                path,
+                {"decontamination": decont | {"measured_at": stamp()}},
+                acc,
+                "decontamination",
+                "re-measured",
+                started,
+            )
+            return 0
+    if args.only in (None, "speed"):
+        speed = classifier_speed(docs, n_class, repeats=1 if quick else 3)
+        choice = backend_choice(noisy, seeds)
+        if args.only == "speed":
+            acc = speed_acceptance(speed, quick)
+            acc["classifier_auc_heldout"] = choice["per_backend"][DEFAULT_BACKEND]["auc"][0]  # seed 0: the noisy arm's
+            why = (
+                "speed re-measured per core (CPU seconds, 3 repeats, same-run references) after the linear backend's "
+                "vectorized features; classifier_auc_heldout is the default backend's seed-0 held-out AUC on the "
+                "noisy suite (backend_choice), the same computation as the noisy arm's; the other keys are kept "
+                "from the earlier runs"
+            )
+            merge(
+                path,
+                {"classifier_speed": speed | {"measured_at": stamp()}, "backend_choice": choice},
+                acc,
+                "speed",
+                why,
+                started,
+            )
+            return 0
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # proxy training uses both cores
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    from corpus.proxy.train import TrainOptions
+    from corpus.tokenize import train_bpe
+
+    tok = train_bpe(noisy["reference"] + noisy["domain"][:3000] + dup["domain"][:2000], VOCAB, seed=0)
+    options = TrainOptions(n_evals=N_EVALS)
+    common = dict(
+        tokenizer=tok, budget_tokens=budget, seeds=seeds, proxy=PROXY, eval_tokens=EVAL_TOKENS, options=options
+    )
+
+    def progress(arm, seed, res):
+        print(
+            f"  {arm:<11} seed {seed}: average target loss {np.mean(list(res.val_loss.values())):.4f} "
+            f"({res.seconds:.0f} s)",
+            flush=True,
+        )
+
+    noisy_out = None
+    if args.only != "dup":
+        noisy_out = noisy_part(noisy, tok, common, budget, progress)
+        if args.only == "noisy":
+            section, creport, noisy_res = noisy_out
+            heldout = {k: v for k, v in creport.to_dict().items() if k != "examples"}
+            why = f"noisy suite re-measured with the {DEFAULT_BACKEND} classifier backend as it is now"
+            acc = noisy_acceptance(creport, noisy_res)
+            merge(path, {"noisy_suite": section, "classifier_heldout": heldout}, acc, "noisy_suite", why, started)
+            return 0
+
+    # --- duplicate-heavy suite: random vs soft-dedup weights
+    dup_section, dup_res = duplicate_part(dup, tok, common, budget, progress, with_replacement=args.only != "dup")
+    if args.only == "dup":
+        why = (
+            "duplicate suite re-measured with a soft-dedup arm drawn by weight without replacement "
+            "(softdedup_sample): the weighted sampler draws with replacement, so its stream repeated documents "
+            "exactly (stream_redundancy); the with-replacement arm is in previous_duplicate_suite (same seeds)"
+        )
+        merge(path, {"duplicate_suite": dup_section}, dup_acceptance(dup_res), "duplicate_suite", why, started)
+        return 0
+
     acceptance = {
-        "classifier_train_s_100k": speed[DEFAULT_BACKEND]["train_s"] if not quick else None,
-        "classifier_apply_mb_per_s": speed[DEFAULT_BACKEND]["apply_mb_per_s"],
-        "classifier_auc_heldout": round(creport.auc, 4),
-        "classifier_vs_random_delta": round(c_vs.mean, 4),
-        "classifier_vs_random_ci_high": round(c_vs.high, 4),
-        "model_loss_vs_random_delta": round(m_vs.mean, 4),
-        "softdedup_tokens_fraction": round(sum(reached) / len(reached), 4) if len(reached) == len(fractions) else None,
+        **speed_acceptance(speed, quick),
+        **noisy_acceptance(noisy_out[1], noisy_out[2]),
+        **dup_acceptance(dup_res),
         "decont_recall": round(decont["recall"], 4),
         "decont_false_drop_rate": round(decont["false_drop_rate"], 6),
     }
     payload = {
         "acceptance": acceptance,
-        "goals": {
-            "classifier_train_s_100k": "< 60 (one core)",
-            "classifier_apply_mb_per_s": ">= 20 (one core)",
-            "classifier_vs_random_ci_high": "< 0 (interval excludes zero, classifier better)",
-            "softdedup_tokens_fraction": "<= 0.8 (at least 20% fewer tokens to reach random's final loss)",
-            "decont_recall": "1.0",
-            "decont_false_drop_rate": "<= 0.001",
-        },
+        "goals": GOALS,
         "quick": quick,
         "sizes": {
             "seeds": seeds,
@@ -472,16 +383,11 @@ def main() -> int:
             "n_evals": N_EVALS,
         },
         "classifier_speed": speed,
-        "classifier_heldout": {k: v for k, v in creport.to_dict().items() if k != "examples"},
+        "backend_choice": choice,
+        "classifier_heldout": {k: v for k, v in noisy_out[1].to_dict().items() if k != "examples"},
         "decontamination": decont,
-        "noisy_suite": noisy_section(noisy, domain, composition, noisy_res, classifier_s, model_loss_s),
-        "duplicate_suite": {
-            "documents": len(ddomain),
-            "base_docs": dup["base_docs"],
-            "softdedup_s": round(softdedup_s, 2),
-            "weight_mean": float(weights.mean()),
-            "ablation": dup_res.to_dict(),
-        },
+        "noisy_suite": noisy_out[0],
+        "duplicate_suite": dup_section,
         "seconds": round(time.perf_counter() - started, 1),
         "load_average": {
             "start": [round(x, 2) for x in load_start],

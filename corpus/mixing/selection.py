@@ -1,7 +1,7 @@
 """Selection at mixing time: a per-document score decides which training documents a mixture samples.
 
 A selection stage writes a score column on the documents (``score/<name>`` from
-``quality_classifier@1`` / ``lm_score@1``, ``weight/softdedup`` from ``soft_dedup@1``). A
+``quality_classifier@2`` / ``lm_score@1``, ``weight/softdedup`` from ``soft_dedup@1``). A
 :class:`SelectionRule` applied here restricts a domain's *training* documents before the
 mixture is planned, so changing the rule makes a new mixture version without rebuilding
 any upstream asset. Validation documents are never touched: every version is still

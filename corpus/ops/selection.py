@@ -7,7 +7,7 @@ Each runs across the pipeline's sources at once (``kind="global"``: the stage's
 stage joins onto the documents it keeps. A model an operator trains travels back as a file
 of the index (``model.bin``) with its held-out figures in the index summary.
 
-* ``quality_classifier@1`` - DCLM recipe: positives from named reference sources (or a
+* ``quality_classifier@2`` - DCLM recipe: positives from named reference sources (or a
   labelled JSONL file), negatives a random sample of the sources being filtered;
   keep by threshold or top fraction (reason ``low_quality_score``).
 * ``lm_score@1`` - loss under the proxy GPT trained on reference sources: CCNet bands
@@ -117,7 +117,8 @@ class QualityClassifierConfig(_SourcesConfig):
     name: ScoreName = Field("quality", description="the score column is score/<name>")
     labelled_file: LabelledFile | None = Field(None, description="instead of reference_sources: labelled examples")
     backend: Literal["fasttext", "linear"] = Field(
-        "linear", description="linear: deterministic; fasttext: faster scoring"
+        "linear",
+        description="linear: hashed word uni+bigrams + logistic regression (deterministic); fasttext: fastText",
     )
     negatives_sample: int = Field(
         20_000, ge=2, le=5_000_000, description="random documents of the filtered sources as negatives"
@@ -174,7 +175,7 @@ def _labelled(cfg: LabelledFile) -> tuple[list[str], list[str]]:
 
 @register(
     "quality_classifier",
-    1,
+    2,
     "global",
     QualityClassifierConfig,
     reasons=(REASON_CLASSIFIER,),
@@ -189,7 +190,7 @@ def quality_classifier(
     and keep the top scores.
 
     Positives: the documents of ``reference_sources`` (or a labelled JSONL file); negatives:
-    a seeded random sample of the filtered sources (the DCLM recipe). scikit-learn hashing +
+    a seeded random sample of the filtered sources (the DCLM recipe). Hashed word uni+bigrams +
     logistic regression by default (fastText selectable). Held-out precision, recall, AUC,
     a score histogram and examples per band go to the index's metadata; the model file is
     kept beside it. Writes ``score/<name>``; drops below the cut with ``low_quality_score``.

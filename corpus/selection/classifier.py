@@ -1,13 +1,13 @@
 """A quality classifier trained locally: reference documents against a random sample of the data (DCLM recipe).
 
 Two backends, both trained and applied on CPU, both saved as plain files (no pickle).
-``linear`` is the default: it is deterministic, while fastText runs were seen to give
-different models for the same data and seed depending on what the process did before.
+``linear`` is the default: deterministic, pure numpy/polars features, and the faster of
+the two per core to train and to score (``benchmarks/bench_selection.py --only speed``).
 
 * ``fasttext``: fastText supervised (word uni+bigrams, hashed buckets), the classifier DCLM
   uses; saved as fastText's ``.bin``.
-* ``linear``: scikit-learn ``HashingVectorizer`` (word uni+bigrams) + logistic regression
-  (SGD); saved as an ``.npz`` of the coefficients and the vectorizer settings.
+* ``linear``: hashed word uni+bigrams (``corpus.selection.hashing``, vectorized) + logistic
+  regression (scikit-learn SGD); saved as an ``.npz`` of the coefficients and the feature settings.
 
 ``train_classifier`` holds out a seeded share of both classes and reports precision,
 recall and ROC AUC on it, a histogram of held-out scores, and example texts per score band.
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from corpus.selection import hashing
 
 Backend = Literal["fasttext", "linear"]
 BANDS = 10
@@ -84,18 +86,16 @@ class QualityModel:
         self.max_chars = max_chars
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        cleaned = [_clean(t or "", self.max_chars) for t in texts]
-        if not cleaned:
+        if not len(texts):
             return np.zeros(0)
         if self.backend == "fasttext":
-            labels, probs = self.impl.predict(cleaned, k=1)
+            labels, probs = self.impl.predict([_clean(t or "", self.max_chars) for t in texts], k=1)
             p = np.array([pr[0] for pr in probs], dtype=np.float64)
             pos = np.array([lab[0] == "__label__pos" for lab in labels])
             return np.clip(np.where(pos, p, 1.0 - p), 0.0, 1.0)
-        vec, coef, intercept = self.impl
-        x = vec.transform(cleaned)
-        z = x @ coef + intercept
-        return 1.0 / (1.0 + np.exp(-np.asarray(z).ravel()))
+        coef, intercept = self.impl
+        z = hashing.linear_scores(list(texts), coef, intercept, self.max_chars)
+        return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -104,8 +104,16 @@ class QualityModel:
         if self.backend == "fasttext":
             self.impl.save_model(str(tmp))
         else:
-            vec, coef, intercept = self.impl
-            meta = json.dumps({"backend": "linear", "n_features": vec.n_features, "max_chars": self.max_chars})
+            coef, intercept = self.impl
+            meta = json.dumps(
+                {
+                    "backend": "linear",
+                    "features": hashing.FEATURES,
+                    "fingerprint": hashing.fingerprint(),
+                    "n_features": len(coef),
+                    "max_chars": self.max_chars,
+                }
+            )
             buf = io.BytesIO()
             np.savez(buf, coef=coef, intercept=np.array([intercept]), meta=np.frombuffer(meta.encode(), dtype=np.uint8))
             tmp.write_bytes(buf.getvalue())
@@ -123,19 +131,21 @@ class QualityModel:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode())
                 coef, intercept = z["coef"], float(z["intercept"][0])
-            return cls("linear", (_vectorizer(int(meta["n_features"])), coef, intercept), int(meta["max_chars"]))
+            if meta.get("features") != hashing.FEATURES or meta.get("fingerprint") != hashing.fingerprint():
+                raise ClassifierError(
+                    f"classifier model file {path}: its features (hashing {meta.get('features', 'scikit-learn')!r}, "
+                    f"fingerprint {meta.get('fingerprint')}) differ from this installation's "
+                    f"({hashing.FEATURES!r}, {hashing.fingerprint()}); rematerialize the quality_classifier asset"
+                )
+            if len(coef) != int(meta["n_features"]):
+                raise ClassifierError(
+                    f"classifier model file {path}: {len(coef)} weights for {meta['n_features']} features"
+                )
+            return cls("linear", (coef, intercept), int(meta["max_chars"]))
         import fasttext
 
         fasttext.FastText.eprint = lambda *a, **k: None  # the loader's deprecation notice
         return cls("fasttext", fasttext.load_model(str(path)), max_chars)
-
-
-def _vectorizer(n_features: int) -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return HashingVectorizer(
-        n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2", lowercase=False
-    )
 
 
 def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> QualityModel:
@@ -147,7 +157,7 @@ def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> Quali
             path = Path(tmp) / "train.txt"
             with path.open("w", encoding="utf-8") as f:
                 for t, y in zip(texts, labels, strict=True):
-                    f.write(("__label__pos " if y else "__label__neg ") + t.replace("\n", " ") + "\n")
+                    f.write(("__label__pos " if y else "__label__neg ") + _clean(t, opts.max_chars) + "\n")
             lr = opts.lr
             for _attempt in range(4):  # a diverging run (NaN) is retried with half the learning rate
                 try:
@@ -176,13 +186,10 @@ def _fit(texts: list[str], labels: np.ndarray, opts: ClassifierOptions) -> Quali
     if opts.backend == "linear":
         from sklearn.linear_model import SGDClassifier
 
-        vec = _vectorizer(opts.buckets)
-        x = vec.transform(texts)
+        x = hashing.matrix(texts, opts.buckets, opts.max_chars)
         clf = SGDClassifier(loss="log_loss", alpha=1e-6, max_iter=epochs * 4, tol=None, random_state=opts.seed)
         clf.fit(x, labels)
-        return QualityModel(
-            "linear", (vec, clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])), opts.max_chars
-        )
+        return QualityModel("linear", (clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])), opts.max_chars)
     raise ClassifierError(f"unknown classifier backend {opts.backend!r}; use 'fasttext' or 'linear'")
 
 
@@ -222,12 +229,12 @@ def train_classifier(
     def split(docs: list[str]) -> tuple[list[str], list[str]]:
         idx = list(range(len(docs)))
         rng.shuffle(idx)
-        k = max(1, int(round(opts.heldout_fraction * len(docs))))
+        k = max(1, round(opts.heldout_fraction * len(docs)))
         return [docs[i] for i in idx[k:]], [docs[i] for i in idx[:k]]
 
     pos_tr, pos_ho = split(pos)
     neg_tr, neg_ho = split(neg)
-    texts = [_clean(t, opts.max_chars) for t in pos_tr + neg_tr]
+    texts = pos_tr + neg_tr  # each backend reads the first max_chars characters, lowercased
     labels = np.array([1] * len(pos_tr) + [0] * len(neg_tr))
     order = np.random.default_rng(opts.seed).permutation(len(texts))
     t0 = time.perf_counter()

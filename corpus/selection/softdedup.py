@@ -33,7 +33,7 @@ def softdedup_weights(texts: Sequence[str] | pl.Series, n: int = 5, min_weight: 
     # distinct (document, n-gram) pairs: document frequency counts each document once
     pairs = np.unique(np.stack([owner.astype(np.uint64), keys], axis=1), axis=0)
     doc, key = pairs[:, 0].astype(np.int64), pairs[:, 1]
-    uniq, inverse, df = np.unique(key, return_inverse=True, return_counts=True)
+    _uniq, inverse, df = np.unique(key, return_inverse=True, return_counts=True)
     inv_df = 1.0 / df[inverse]
     total = np.bincount(doc, weights=inv_df, minlength=w.n_texts)
     count = np.bincount(doc, minlength=w.n_texts)

@@ -20,13 +20,13 @@ def test_reference_sources_in_the_goal_add_a_classifier_stage(tmp_path):
             "name": "selected",
             "steps": [
                 {
-                    "op": "quality_classifier@1",
+                    "op": "quality_classifier@2",
                     "config": {"reference_sources": ["wiki"], "filter_sources": ["web"], "top_fraction": 0.5},
                 }
             ],
         }
     ]
-    assert "quality_classifier@1" in plan.decisions[0]
+    assert "quality_classifier@2" in plan.decisions[0]
     spec = {
         "pipeline": "p",
         "sources": [{"name": n, "location": str(tmp_path), "format": "jsonl"} for n in ("wiki", "web", "code")],

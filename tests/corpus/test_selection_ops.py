@@ -87,7 +87,7 @@ def test_quality_classifier_keeps_prose_drops_spam_and_keeps_its_model(corpus):
         corpus,
         {
             "name": "select",
-            "op": "quality_classifier@1",
+            "op": "quality_classifier@2",
             "config": {"reference_sources": ["ref"], "top_fraction": 0.3, "backend": "fasttext"},
         },
     )
@@ -160,7 +160,7 @@ def _batch(texts: list[str], source: str) -> pl.DataFrame:
 
 
 def test_one_class_or_empty_reference_is_a_named_error():
-    op = registry.get_operator("quality_classifier@1")
+    op = registry.get_operator("quality_classifier@2")
     cfg = op.parse_config({"reference_sources": ["ref"]})
     web = _batch([_spam(random.Random(i)) for i in range(20)], "web")
     with pytest.raises(SelectionError, match=r"config.reference_sources: 0 non-empty positive documents"):
@@ -181,7 +181,7 @@ def test_spec_errors_name_the_field(tmp_path):
         ({"reference_sources": ["a"], "top_fraction": 0.2, "threshold": 0.5}, "top_fraction or threshold, not both"),
     ]:
         with pytest.raises(SpecError, match=message):
-            load_spec({**base, "stages": [{"name": "s", "op": "quality_classifier@1", "config": config}]})
+            load_spec({**base, "stages": [{"name": "s", "op": "quality_classifier@2", "config": config}]})
     with pytest.raises(SpecError, match="reference_sources: name at least one source"):
         load_spec({**base, "stages": [{"name": "s", "op": "lm_score@1", "config": {}}]})
 

@@ -31,7 +31,7 @@ def test_classifier_index_asset_metadata(tmp_path):
             "stages": [
                 {
                     "name": "selected",
-                    "op": "quality_classifier@1",
+                    "op": "quality_classifier@2",
                     "config": {"reference_sources": ["ref"], "top_fraction": 0.3, "backend": "fasttext"},
                 }
             ],
