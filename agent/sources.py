@@ -30,6 +30,7 @@ from agent.sampling import Coverage, spread_read
 from corpus.local_listing import walk_local
 from corpus.readers import ReadBatch, link_escape_test, list_source_files
 from corpus.spec import NAME_RE, PathPolicy, SourceSpec
+from corpus.spec_types import FIELD_RE
 
 PEEK_BYTES = 64 * 1024
 ENCODING_FILES = 24  # files drawn to detect a source's text encoding
@@ -281,6 +282,10 @@ def _suffix_of(rel: str) -> str:
     return posixpath.splitext(rel)[1]
 
 
+def _field_name(key: str) -> bool:
+    return bool(FIELD_RE.match(key)) and key == key.strip()
+
+
 def _jsonl_options(head: bytes) -> dict[str, Any]:
     record: dict[str, Any] | None = None
     for line in head.splitlines():
@@ -295,7 +300,8 @@ def _jsonl_options(head: bytes) -> dict[str, Any]:
             break
     if record is None:
         return {}
-    strings = {k: v for k, v in record.items() if isinstance(v, str)}
+    # only keys a spec can name (a key like `body (raw)` is no record field name there)
+    strings = {k: v for k, v in record.items() if isinstance(v, str) and _field_name(k)}
     opts: dict[str, Any] = {}
     for a, b in TEXT_PAIRS:
         if a in strings and b in strings:
@@ -323,7 +329,11 @@ def _parquet_options(loc: Location, first: str | None) -> dict[str, Any]:
     path = loc.path if first is None else posixpath.join(loc.path, first)
     with loc.fs.open_input_file(path) as f:
         schema = pq.ParquetFile(f).schema_arrow
-    strings = [fld.name for fld in schema if pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)]
+    strings = [
+        fld.name
+        for fld in schema
+        if (pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)) and _field_name(fld.name)
+    ]
     opts: dict[str, Any] = {}
     for k in TEXT_FIELD_NAMES:
         if k in strings:
