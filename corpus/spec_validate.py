@@ -183,22 +183,10 @@ def _graph_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
             add(where, f"unknown dependency {node.input!r}; stages: {listing}")
         elif node.input == name:
             add(where, f"stage {name!r} depends on itself (cycle)")
-        elif name in graph.downstream(name):
-            cycle = _stage_cycle(graph, name)
-            if cycle:
-                add(where, "cycle: " + " -> ".join(cycle))
+        elif cycle := graph.cycle_from(name):
+            add(where, "cycle: " + " -> ".join(cycle))
     if spec.tokenizer.input and spec.tokenizer.input not in known:
         add("tokenizer.input", f"unknown dependency {spec.tokenizer.input!r}; stages: {listing}")
-
-
-def _stage_cycle(graph: StageGraph, start: str) -> list[str] | None:
-    """``[start, its input, ..., start]`` when following stage inputs comes back to ``start``."""
-    path = [start]
-    node = graph.input_of(start)
-    while node in graph.nodes and node not in path:
-        path.append(node)
-        node = graph.input_of(node)
-    return [*path, start] if node == start else None
 
 
 # --- mixture and schedules -------------------------------------------------------------------

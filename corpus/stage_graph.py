@@ -113,19 +113,14 @@ class StageGraph:
         """Per-source assets are partitioned by source; indexes and the tokenizer are not."""
         return asset != TOKENIZER and asset not in self.index_names
 
-    def missing_inputs(self) -> list[tuple[str, str]]:
-        """``(asset, input)`` pairs whose input names no asset of the graph."""
-        known = set(self.deps)
-        return [(a, d) for a, ds in self.deps.items() for d in ds if d not in known]
-
-    def cycle(self) -> list[str] | None:
-        """One cycle among the stages (``[a, b, a]``), or None."""
-        try:
-            self._sorter().prepare()
-        except CycleError as exc:
-            nodes = list(exc.args[1])
-            return list(reversed(nodes))  # graphlib lists it dependency-first; read it "a reads b reads a"
-        return None
+    def cycle_from(self, start: str) -> list[str] | None:
+        """``[start, its input, ..., start]`` when following stage inputs comes back to ``start``, else None."""
+        path = [start]
+        node = self.input_of(start)
+        while node in self.nodes and node not in path:
+            path.append(node)
+            node = self.input_of(node)
+        return [*path, start] if node == start else None
 
     def _sorter(self) -> TopologicalSorter[str]:
         known = set(self.deps)
@@ -151,18 +146,6 @@ class StageGraph:
     def stage_order(self) -> list[str]:
         """The stages alone (no raw, index, tokenizer), in dependency order."""
         return [a for a in self.order() if a in self.nodes]
-
-    def downstream(self, asset: str) -> set[str]:
-        """Every asset that reads ``asset``, directly or not."""
-        out: set[str] = set()
-        frontier = [asset]
-        while frontier:
-            cur = frontier.pop()
-            for a, ds in self.deps.items():
-                if cur in ds and a not in out:
-                    out.add(a)
-                    frontier.append(a)
-        return out
 
 
 def stage_graph(spec: PipelineSpec) -> StageGraph:
