@@ -12,7 +12,7 @@ import pytest
 from corpus.learning import plan_rel
 from corpus.mixing.compare import compare_to_first
 from corpus.mixing.target import Target
-from platform_assets.learning_demo import run_learning_loop
+from platform_assets.learning_demo import chosen_version, run_learning_loop
 from platform_assets.orchestrate import materialize_pipeline
 from platform_assets.resources import default_resources
 from resources.metrics import MetricsClient
@@ -71,6 +71,10 @@ def test_learning_loop_closes(small_corpus: Path, tmp_path: Path):
     mean = [sum(v.val_loss.values()) / len(v.val_loss) for v in state.versions]
     assert [r.diff for r in rows] == [pytest.approx(m - mean[0]) for m in mean]
     assert all(math.isfinite(r.low) and r.low < r.diff < r.high for r in rows[1:])
+    # the version the loop recommends is never worse than m0001 beyond its interval
+    choice = chosen_version(state, spec)
+    chosen = next(r for r in rows if r.version == choice.version)
+    assert chosen.version == "m0001" or chosen.high < 0, (choice, rows)
 
 
 def test_external_trainer_reports_through_cli(tmp_path: Path, capsys):
