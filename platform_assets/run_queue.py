@@ -12,12 +12,17 @@ dequeues its own runs by the same rules the instance is configured with
   ``corpus/retry_of``;
 * at most ``Parallelism.runs`` runs of this command at once (``resources.parallelism``).
 
-Every run is created and recorded by the instance, with the pipeline's tags and the
-``corpus/backfill`` tag shared by all runs of one command.
+Every run is created and recorded by the instance, with the pipeline's tags, the
+``corpus/backfill`` tag shared by all runs of one command, and the host and process id of
+the process executing it. A run recorded in progress whose process on this host is gone
+(a command or worker killed mid-run) is marked failed, with a message in its event log,
+instead of holding its place in the queue for ever.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -144,7 +149,7 @@ class RunQueue:
             self._pool = None
 
     def tagged(self, run: PlannedRun) -> PlannedRun:
-        return replace(run, tags={**run.tags, TAG_BACKFILL: self.backfill_id})
+        return replace(run, tags={**run.tags, TAG_BACKFILL: self.backfill_id, **run_worker.process_tags()})
 
     def run_all(
         self,
@@ -166,7 +171,8 @@ class RunQueue:
                     if blocked != waited_on:
                         self.progress(
                             f"      waiting for the instance's run queue: {blocked}; a run left in progress by a "
-                            "process that died holds its place until marked failed or deleted (Dagster UI, Runs)"
+                            "process that died on another host holds its place until marked failed or deleted "
+                            "(Dagster UI, Runs)"
                         )
                         waited_on = blocked
                     break
@@ -201,11 +207,33 @@ class RunQueue:
         """Tags of the runs in progress on the instance, and of this command's runs not yet started there."""
         if self.limits.max_concurrent is None and not self.limits.tag_limits:
             return []
-        recorded = self.instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS))
+        recorded = [
+            r for r in self.instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS)) if not self._orphan(r)
+        ]
         tags = [dict(r.tags) for r in recorded]
         ours = sum(1 for t in tags if t.get(TAG_BACKFILL) == self.backfill_id)
         pending = list(going.values())[ours:]  # submitted, not yet recorded by the instance
         return tags + [r.tags for r in pending]
+
+    def _orphan(self, run: dg.DagsterRun) -> bool:
+        """Mark ``run`` failed and say so when the process executing it (on this host) is gone."""
+        pid = run.tags.get(run_worker.TAG_PID, "")
+        if run.tags.get(run_worker.TAG_HOST) != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+            return False
+        # the tag is the executing process only if that process started the run (a run re-executed
+        # from the UI copies its parent's tags but starts in another process)
+        start = self.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
+        if not start or start[0].event_log_entry.dagster_event is None:
+            return False
+        if start[0].event_log_entry.dagster_event.pid != int(pid):
+            return False
+        why = (
+            f"run {run.run_id} was left in progress by process {pid}, which no longer exists (killed or crashed); "
+            "marked failed so that the run queue goes on"
+        )
+        self.instance.report_run_failed(run, message=why)
+        self.progress(f"      {why}")
+        return True
 
     def _submit(self, run: PlannedRun) -> Future[tuple[float, str | None, str]]:
         if self._pool is None:
@@ -228,3 +256,13 @@ class RunQueue:
             self.instance.get_ref(),
             self.pipeline,
         )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -16,12 +16,21 @@ from __future__ import annotations
 import functools
 import json
 import os
+import socket
 import time
 import warnings
 from typing import Any
 
 # steps of a run execute in the run's process: no Dagster subprocess per step
 IN_PROCESS_EXECUTION: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
+TAG_HOST = "corpus/host"
+TAG_PID = "corpus/pid"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that executes a run, so a run left in progress by a process
+    that died can be told from one still going (``run_queue``)."""
+    return {TAG_HOST: socket.gethostname(), TAG_PID: str(os.getpid())}
 
 
 def build_loop_defs(spec: Any, resources: dict[str, Any]) -> Any:
@@ -97,7 +106,7 @@ def execute_remote(
         job,
         _instance(instance_ref),
         run_config={**run_config, **IN_PROCESS_EXECUTION},
-        tags=tags,
+        tags={**tags, **process_tags()},
         asset_selection=[dg.AssetKey(k) for k in asset_keys] if asset_keys else None,
     )
     return time.perf_counter() - t0, failure_reason(result, pipeline), result.run_id
