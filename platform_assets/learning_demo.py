@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from corpus.feedback import FeedbackState
-from corpus.mixing.choice import Choice, choose_version
+from corpus.mixing.choice import Choice, choose_from_history
 from corpus.mixing.compare import compare_to_first
 from corpus.mixing.target import Target
 from corpus.spec import PipelineSpec
@@ -107,10 +107,9 @@ def run_learning_demo(
 def chosen_version(state: FeedbackState, spec: PipelineSpec) -> Choice | None:
     """The version to train with: the first unless a later one is shown better (``choose_version``)."""
     assert spec.mixture is not None
-    rows = compare_to_first(
+    return choose_from_history(
         state.history(), Target.of(spec.mixture.target), spec.source_names, seed_sd=spec.mixture.seed_sd
     )
-    return choose_version(rows)
 
 
 def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:

@@ -26,8 +26,10 @@ from corpus.feedback import FeedbackState, NewVersion, VersionState, decide
 from corpus.io import PartitionNotFound
 from corpus.learning import natural_weights
 from corpus.metrics import version_number
+from corpus.mixing.choice import choose_from_history
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.sampler import SamplerError
+from corpus.mixing.target import Target
 from corpus.spec import PipelineSpec
 from platform_assets.jobs import run_tags
 from resources.metrics import MetricsStore
@@ -164,7 +166,7 @@ def feedback_tick(
             reason += f"; {len(fresh)} new record(s) skipped: " + " | ".join(fresh)
         if unreadable:
             reason += f"; unreadable metrics files skipped: {unreadable}"
-        return Tick(dg.SkipReason(reason), new_cursor, decision.state)
+        return Tick(dg.SkipReason(reason + _choice_note(spec, decision.state)), new_cursor, decision.state)
     source = [v for v in decision.state.versions if v.val_loss is not None]
     records = [
         r.key
@@ -202,6 +204,17 @@ def feedback_tick(
         )
     result = dg.SensorResult(run_requests=[request])
     return Tick(result, new_cursor, decision.state)
+
+
+def _choice_note(spec: PipelineSpec, state: FeedbackState) -> str:
+    """Once every version so far is evaluated: which one to train with, and why."""
+    assert spec.mixture is not None
+    if not state.versions or any(v.val_loss is None for v in state.versions):
+        return ""
+    choice = choose_from_history(
+        state.history(), Target.of(spec.mixture.target), spec.source_names, seed_sd=spec.mixture.seed_sd
+    )
+    return f"; version to train with: {choice.version} ({choice.reason})" if choice else ""
 
 
 def build_eval_feedback_sensor(

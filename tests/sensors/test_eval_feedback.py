@@ -168,7 +168,8 @@ def test_malformed_records_skip_with_reason(setup):
     assert "non-finite" not in result2.skip_message and "no new finished records" in result2.skip_message
 
 
-def test_round_limit_stops_with_reason(setup):
+@pytest.mark.parametrize("se", [None, 0.01])
+def test_round_limit_stops_with_reason(setup, se):
     spec, sensor, storage, metrics = setup
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
@@ -179,10 +180,18 @@ def test_round_limit_stops_with_reason(setup):
             break
         v = apply(instance, result)
         versions.append(v)
-        metrics.add(record(v, {d: x - 0.1 * i for d, x in LOSSES.items()}))
+        kw = {"val_loss_se": {d: se for d in LOSSES}} if se else {}
+        metrics.add(record(v, {d: x - 0.1 * i for d, x in LOSSES.items()}, **kw))
     assert versions == ["m0001", "m0002", "m0003"]
-    # the tick that read m0003's result stopped the loop and said why
+    # the tick that read m0003's result stopped the loop, said why, and named the version to train with:
+    # the lowest one shown better than m0001, or m0001 itself when no difference can be shown
     assert isinstance(result, dg.SkipReason) and "round limit reached (rounds=3)" in result.skip_message
+    if se:
+        assert "version to train with: m0003 (m0003 is better than m0001 by 0.2000" in result.skip_message
+    else:
+        assert "version to train with: m0001 (no later version is shown better than m0001 (versions without" in (
+            result.skip_message
+        )
     # switched on later, or with a reset cursor: what happened is read back, nothing is requested again
     fresh, _ = tick(sensor, storage, metrics, None, instance=instance)
     assert isinstance(fresh, dg.SkipReason) and "round limit reached (rounds=3)" in fresh.skip_message
