@@ -12,11 +12,14 @@ Suites built from ../shared/data (fixed seeds; sizes fixed before any result was
   ``classifier`` (top score of the default classifier, positives = reference,
   negatives = a random sample of the domain) and ``model_loss`` (lowest loss under the
   reference proxy trained on the reference passages: the CCNet head band).
-* **duplicates**: 2,000 passages of Shakespeare, WikiText-2 and GSM8K; 10% of them are
-  "popular" and copied 1 + Geometric(1/15) times (at most 60) with light perturbations
-  (sentences shuffled, two words swapped); held-out passages of the same three sources are
-  the targets. Arms: ``random`` (every document equally likely, duplicates included) and
-  ``softdedup`` (sampling weight from n-gram commonness, corpus.selection.softdedup).
+* **duplicates**: 1,750 passages of Shakespeare, WikiText-2 and GSM8K; 10% of them are
+  "popular" and copied with light perturbations (sentences shuffled, two words swapped), the
+  r-th most copied round(480 / r) times (Zipf's rank law, the heavy tail of web duplicates);
+  held-out passages of the same three sources are the targets. Arms: ``random`` (every
+  document equally likely, duplicates included) and soft-dedup draws by weight without
+  replacement (corpus.selection.softdedup), inside each source keeping its token share
+  (``softdedup_domain``, the acceptance arm) or over the whole pool (``softdedup_sample``);
+  see selection_dup.py. ``--only dup`` runs its seeds in two processes (``--workers``).
 
 Every arm trains the same proxy GPT for the same tokens with the same seeds
 (corpus.proxy.ablation); results are paired differences against ``random`` with 95%

@@ -10,7 +10,7 @@ Arms, per seed (each seed draws its own sample, so the seed spread includes the 
   shares move with the weights);
 * ``softdedup`` (full runs only): the ablation's weighted sampler, with replacement.
 
-Seeds run in up to two worker processes, one torch thread each; the parts are joined into one
+Each arm x seed runs alone, in up to two worker processes with one torch thread each; the runs are joined into one
 :class:`corpus.proxy.ablation.AblationResult` with the same paired comparisons as a single run.
 """
 
@@ -57,15 +57,27 @@ def dup_acceptance(dup_res) -> dict:
 
 
 def combine_seeds(parts: list, baseline: str):
-    """One AblationResult from single-seed results of the same arms, budget and proxy (paired comparisons redone)."""
+    """One AblationResult from runs of the same budget and proxy, each over some arms and seeds.
+
+    Every arm needs the same seeds in the same order across the parts that hold it; the paired
+    comparisons with ``baseline`` are redone over all of them.
+    """
     from corpus.proxy.ablation import AVERAGE, AblationResult, ArmResult, Comparison
     from corpus.stats import paired_interval, tokens_to_target
 
     first = parts[0]
     budget = first.budget_tokens
+    held: dict[str, list] = {}
+    for p in parts:
+        for name in p.arms:
+            held.setdefault(name, []).append(p)
+    seeds = [s for p in held[baseline] for s in p.seeds]
     arms = {}
-    for name, a0 in first.arms.items():
-        runs = [p.arms[name] for p in parts]
+    for name, ps in held.items():
+        if [s for p in ps for s in p.seeds] != seeds:
+            raise ValueError(f"arm {name!r} was run on other seeds than the baseline {baseline!r}")
+        runs = [p.arms[name] for p in ps]
+        a0 = runs[0]
         arms[name] = ArmResult(
             name=name,
             losses={t: [v for r in runs for v in r.losses[t]] for t in a0.losses},
@@ -93,7 +105,7 @@ def combine_seeds(parts: list, baseline: str):
         comparisons=comparisons,
         baseline=baseline,
         targets=first.targets,
-        seeds=[s for p in parts for s in p.seeds],
+        seeds=seeds,
         budget_tokens=budget,
         proxy=first.proxy,
         notes=[n for p in parts for n in p.notes],
@@ -108,7 +120,7 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _run_seed(job: dict):
+def _run_one(job: dict):
     from corpus.proxy.ablation import Arm, run_ablation
 
     seed = job["seed"]
@@ -120,11 +132,9 @@ def _run_seed(job: dict):
             flush=True,
         )
 
-    arms = {
-        name: Arm(docs, weights=weights) if weights is not None else docs
-        for name, (docs, weights) in job["arms"].items()
-    }
-    return run_ablation(arms, job["targets"], baseline="random", seeds=[seed], on_run=progress, **job["common"])
+    docs, weights = job["docs"], job["weights"]
+    arm = Arm(docs, weights=weights) if weights is not None else docs
+    return run_ablation({job["arm"]: arm}, job["targets"], seeds=[seed], on_run=progress, **job["common"])
 
 
 def duplicate_part(dup, tok, common: dict, budget: int, with_replacement: bool = True, workers: int = 2):
@@ -152,7 +162,10 @@ def duplicate_part(dup, tok, common: dict, budget: int, with_replacement: bool =
         arms = {"random": (arrays, None)} | {a: ([arrays[i] for i in p], None) for a, p in picks.items()}
         if with_replacement:
             arms[WITH_REPLACEMENT_ARM] = (arrays, weights)
-        jobs.append({"seed": seed, "arms": arms, "targets": targets, "common": rest})
+        jobs += [
+            {"seed": seed, "arm": a, "docs": docs, "weights": w, "targets": targets, "common": rest}
+            for a, (docs, w) in arms.items()
+        ]
         # the streams as corpus.proxy.ablation orders them for this seed
         streams = {"random": np.random.default_rng([seed, 7]).permutation(len(ddomain))} | {
             a: [p[k] for k in np.random.default_rng([seed, 7]).permutation(len(p))] for a, p in picks.items()
@@ -164,16 +177,16 @@ def duplicate_part(dup, tok, common: dict, budget: int, with_replacement: bool =
         } | {"docs": {a: len(p) for a, p in picks.items()}}
     print(
         f"duplicate suite ({dup['tail']} tail): {len(ddomain):,} documents, {int(lengths.sum()):,} tokens; "
-        f"{len(seeds)} seeds in {min(workers, len(seeds))} processes",
+        f"{len(jobs)} runs ({len(seeds)} seeds) in {min(workers, len(jobs))} processes",
         flush=True,
     )
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(
             min(workers, len(jobs)), mp_context=get_context("spawn"), initializer=_init_worker
         ) as ex:
-            parts = list(ex.map(_run_seed, jobs))
+            parts = list(ex.map(_run_one, jobs))
     else:
-        parts = [_run_seed(j) for j in jobs]
+        parts = [_run_one(j) for j in jobs]
     dup_res = combine_seeds(parts, "random")
     print(dup_res.summary(), flush=True)
     sizes = np.bincount(np.asarray(group))

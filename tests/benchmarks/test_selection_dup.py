@@ -95,17 +95,18 @@ def test_acceptance_is_the_largest_fraction_over_seeds():
     assert dup_acceptance(_res([])) == {"softdedup_tokens_fraction": None}
 
 
-def test_combined_single_seed_runs_equal_one_run_over_both_seeds():
+def test_runs_of_one_arm_and_seed_join_into_the_run_over_all():
     rng = np.random.default_rng(5)
     arms = {
         "random": [rng.integers(0, 50, 300) for _ in range(20)],
         "other": [rng.integers(0, 25, 300) for _ in range(20)],
     }
     targets = {"t": [rng.integers(0, 50, 2000)]}
-    common = dict(vocab_size=64, budget_tokens=4096, size="seconds", proxy={"device": "cpu"}, baseline="random")
-    whole = run_ablation(arms, targets, seeds=[0, 1], **common)
-    joined = combine_seeds([run_ablation(arms, targets, seeds=[s], **common) for s in (0, 1)], "random")
-    assert joined.seeds == [0, 1]
+    common = dict(vocab_size=64, budget_tokens=4096, size="seconds", proxy={"device": "cpu"})
+    whole = run_ablation(arms, targets, seeds=[0, 1], baseline="random", **common)
+    parts = [run_ablation({a: docs}, targets, seeds=[s], **common) for s in (0, 1) for a, docs in arms.items()]
+    joined = combine_seeds(parts, "random")
+    assert joined.seeds == [0, 1] and list(joined.arms) == ["random", "other"]
     for name in arms:
         for target, losses in whole.arms[name].losses.items():
             assert joined.arms[name].losses[target] == pytest.approx(losses)
@@ -113,3 +114,5 @@ def test_combined_single_seed_runs_equal_one_run_over_both_seeds():
     assert a.delta[AVERAGE].mean == pytest.approx(b.delta[AVERAGE].mean)
     assert a.delta[AVERAGE].high == pytest.approx(b.delta[AVERAGE].high)
     assert a.tokens_fraction == pytest.approx(b.tokens_fraction)
+    with pytest.raises(ValueError, match="other seeds"):
+        combine_seeds(parts[:3], "random")  # "other" lacks seed 1
