@@ -22,7 +22,14 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
-from selection_suites import domain_weighted_sample, source_shares, stream_redundancy, take_tokens, weighted_sample
+from selection_suites import (
+    domain_weighted_sample,
+    source_shares,
+    stream_redundancy,
+    take_tokens,
+    target_overlap,
+    weighted_sample,
+)
 
 DUP_DESIGN = {
     "chosen": "before the run that measured it",
@@ -201,6 +208,7 @@ def duplicate_part(dup, tok, common: dict, budget: int, with_replacement: bool =
             "copies_share_of_docs": round(float(1 - len(sizes) / len(ddomain)), 4),
         },
         "pool_source_shares": source_shares(range(len(ddomain)), source, lengths),
+        "target_overlap": target_overlap(ddomain, dup["targets"]),
         "softdedup_s": round(softdedup_s, 2),
         "weight_mean": float(weights.mean()),
         "acceptance_arm": SOFTDEDUP_ARM,

@@ -159,6 +159,31 @@ def source_shares(picked, sources, lengths) -> dict[str, float]:
     return {k: round(v / total, 4) for k, v in sorted(tokens.items())}
 
 
+def target_overlap(domain, targets: dict, n: int = 13) -> dict:
+    """Per target set: targets equal to a pool document, targets sharing an ``n``-word span with the pool,
+    and the share of the targets' ``n``-grams found in the pool (normalized words, corpus.selection.ngrams)."""
+    import numpy as np
+
+    from corpus.selection import ngrams
+
+    w = ngrams.words(domain)
+    starts, _owner = ngrams.ngram_starts(w, n)
+    pool_keys = np.unique(ngrams.ngram_keys(w, n, starts))
+    pool = set(domain)
+    out = {}
+    for name, texts in targets.items():
+        wt = ngrams.words(texts)
+        ts, owner = ngrams.ngram_starts(wt, n)
+        hit = np.isin(ngrams.ngram_keys(wt, n, ts), pool_keys)
+        out[name] = {
+            "targets": len(texts),
+            "exact_in_pool": sum(t in pool for t in texts),
+            "sharing_span": len(np.unique(owner[hit])),
+            "span_share": round(float(hit.mean()), 4) if len(hit) else 0.0,
+        }
+    return out
+
+
 def stream_redundancy(picked, group, lengths, budget: int) -> dict:
     """Token shares of a training stream (document ids in order, cut at ``budget`` tokens) that repeat a
     document already in it (``exact``) or copy a base passage already in it (``near``)."""

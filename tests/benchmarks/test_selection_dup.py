@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from _common import RealDocument
 from selection_dup import SOFTDEDUP_ARM, combine_seeds, dup_acceptance
-from selection_suites import ZIPF_TOP_COPIES, domain_weighted_sample, duplicate_suite
+from selection_suites import ZIPF_TOP_COPIES, domain_weighted_sample, duplicate_suite, target_overlap
 
 from corpus.proxy.ablation import AVERAGE, run_ablation
 
@@ -54,6 +54,21 @@ def test_zipf_suite_copies_follow_the_rank_law_and_keeps_targets_out():
     by_group = {}
     for g, s in zip(dup["group"], dup["source"], strict=True):
         assert by_group.setdefault(g, s) == s
+
+
+def test_target_overlap_counts_shared_spans():
+    span = " ".join(f"s{i}" for i in range(13))
+    pool = ["a b c " + span + " d e", "f g h i j k l m n o p q r s t"]
+    targets = {"t": ["x y " + span.upper() + "!", "u v w x y z a b c d e f g h", pool[1]]}
+    got = target_overlap(pool, targets)["t"]
+    assert got["targets"] == 3 and got["exact_in_pool"] == 1 and got["sharing_span"] == 2
+    assert 0 < got["span_share"] < 1
+    assert target_overlap(pool, {"u": ["nothing here is shared with any pool text at all today"]})["u"] == {
+        "targets": 1,
+        "exact_in_pool": 0,
+        "sharing_span": 0,
+        "span_share": 0.0,
+    }
 
 
 def test_geometric_tail_is_capped_and_unknown_tail_refused():
