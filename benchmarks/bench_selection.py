@@ -333,9 +333,12 @@ def main() -> int:
             "the light-tailed suite's run is previous_duplicate_suite"
         )
         fraction = dup_acceptance(dup_res)["softdedup_tokens_fraction"]
+        per_seed = ", ".join(
+            "never" if f is None else f"{f:.3f}" for f in dup_res.comparisons[SOFTDEDUP_ARM].tokens_fraction
+        )
         provenance = (
             f"duplicate_suite run ({dup['tail']} tail, arm {SOFTDEDUP_ARM}, seeds {seeds}): the largest over seeds of "
-            "the fraction of the budget needed to reach random's final average target loss"
+            f"the fraction of the budget needed to reach random's final average target loss (per seed: {per_seed})"
             + ("" if fraction is not None else "; some seed never reached it, so null")
         )
         merge(
