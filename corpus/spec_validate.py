@@ -46,7 +46,7 @@ def validate_spec(spec: PipelineSpec, paths: PathPolicy | None = None) -> list[S
         why = paths.check(spec.tokenizer.path)
         if why:
             add("tokenizer.path", why)
-    _mixture_issues(spec, add)
+    _mixture_issues(spec, graph, add)
     _schedule_issues(spec, graph, add)
     return issues
 
@@ -192,7 +192,7 @@ def _graph_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
 # --- mixture and schedules -------------------------------------------------------------------
 
 
-def _mixture_issues(spec: PipelineSpec, add: Add) -> None:
+def _mixture_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
     mix = spec.mixture
     if mix is None:
         return
@@ -226,6 +226,16 @@ def _mixture_issues(spec: PipelineSpec, add: Add) -> None:
             add(
                 f"{where}.stage", f"unknown stage {sel.stage!r}; stages: {', '.join(dict.fromkeys(stages)) or '(none)'}"
             )
+        else:
+            written = _columns_written(spec, graph, sel.stage, domain)
+            if written is not None and sel.column not in written:
+                add(
+                    f"{where}.column",
+                    f"stage {sel.stage!r} and the stages before it write no column {sel.column!r} for {domain!r}"
+                    f" (they write: {', '.join(sorted(written)) or 'no score or weight column'}); name one of "
+                    "those, or select on a stage after one that writes it (quality_classifier@2 and lm_score@1: "
+                    "score/<name>, soft_dedup@1: weight/softdedup)",
+                )
         from corpus.mixing.selection import SelectionRule
 
         try:
@@ -240,6 +250,27 @@ def _mixture_issues(spec: PipelineSpec, add: Add) -> None:
         )
     if mix.proxy.n_embd % mix.proxy.n_head:
         add("mixture.proxy.n_head", f"n_embd ({mix.proxy.n_embd}) must be a multiple of n_head ({mix.proxy.n_head})")
+
+
+def _columns_written(spec: PipelineSpec, graph: StageGraph, stage: str, domain: str) -> set[str] | None:
+    """Columns the documents of ``domain`` carry out of ``stage``: what it and the stages it reads from
+    add (None when an operator or config is invalid: those are reported already)."""
+    by_name = {s.name: s for s in spec.stages}
+    out: set[str] = set()
+    name, seen = stage, set()
+    while name in by_name and name not in seen:
+        seen.add(name)
+        st = by_name[name]
+        if st.sources is None or domain in st.sources:
+            for step in st.steps:
+                try:
+                    op = registry.get_operator(step.op)
+                    cfg = op.parse_config(step.config)
+                except (registry.UnknownOperatorError, ValueError):
+                    return None
+                out.update(c.replace("<name>", str(getattr(cfg, "name", ""))) for c in op.adds_columns)
+        name = graph.input_of(name)
+    return out
 
 
 def _schedule_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:

@@ -85,14 +85,14 @@ def test_mixture_selection_from_a_stage_score_column(tmp_path):
         "stages": [{"name": "sel", "op": "soft_dedup@1"}],
         "mixture": {
             "budget_tokens": 1000,
-            "selection": {"a": {"stage": "sel", "column": "score/quality", "mode": "top_fraction", "value": 0.5}},
+            "selection": {"a": {"stage": "sel", "column": "weight/softdedup", "mode": "top_fraction", "value": 0.5}},
         },
     }
     spec = load_spec(spec_dict)
     store = CorpusStore(root=str(tmp_path / "store"))
     ids = [f"d{i:02d}" for i in range(20)]
     w = store.partition_writer(stage_dir("m", "sel", "a"))
-    w.write_shard(0, pl.DataFrame({"id": ids, "text": ["x"] * 20, "score/quality": [float(i) for i in range(20)]}))
+    w.write_shard(0, pl.DataFrame({"id": ids, "text": ["x"] * 20, "weight/softdedup": [i / 20 for i in range(20)]}))
     w.commit()
     table = token_shard_table(
         ids, "a", ["val" if i < 2 else "train" for i in range(20)], [np.full(10, i, dtype=np.uint16) for i in range(20)]
@@ -113,3 +113,30 @@ def test_mixture_selection_from_a_stage_score_column(tmp_path):
     text = str(err.value)
     assert "mixture.selection.zz: unknown domain" in text and "mixture.selection.zz.stage: unknown stage 'nope'" in text
     assert "mixture.selection.zz.value: top_fraction needs value" in text
+
+
+def test_a_selection_column_no_stage_writes_is_a_spec_error(tmp_path):
+    from corpus.spec import SpecError, load_spec
+
+    def spec(column: str, stage: str = "top", **selection) -> dict:
+        return {
+            "pipeline": "m",
+            "sources": [{"name": n, "location": str(tmp_path / n), "format": "jsonl"} for n in ("a", "b")],
+            "stages": [
+                {"name": "scored", "op": "quality_classifier@2", "config": {"reference_sources": ["a"], "name": "edu"}},
+                {"name": "weighted", "op": "soft_dedup@1", "input": "scored"},
+                {"name": "top", "op": "normalize_text@1", "input": "weighted", "sources": ["b"]},
+            ],
+            "mixture": {"selection": {"b": {"stage": stage, "column": column, "mode": "weight", **selection}}},
+        }
+
+    # columns written upstream reach the named stage; the classifier's column follows its configured name
+    for column in ("weight/softdedup", "score/edu"):
+        load_spec(spec(column))
+    with pytest.raises(SpecError) as err:
+        load_spec(spec("score/quality"))
+    text = str(err.value)
+    assert "mixture.selection.b.column: stage 'top' and the stages before it write no column 'score/quality'" in text
+    assert "(they write: score/edu, weight/softdedup)" in text
+    with pytest.raises(SpecError, match="write no column 'weight/softdedup'"):
+        load_spec(spec("weight/softdedup", stage="scored"))
