@@ -59,9 +59,9 @@ def selected_domain_tokens(
 
 
 def natural_weights(spec: PipelineSpec, store: CorpusStore) -> dict[str, float]:
-    """Token-proportional weights from the tokenized manifests (no token reads)."""
+    """Token-proportional weights of the trained sources from the tokenized manifests (no token reads)."""
     counts = {}
-    for src in spec.source_names:
+    for src in spec.trained_sources:
         summary = store.read_manifest(stage_dir(spec.pipeline, "tokenized", src)).get("summary") or {}
         counts[src] = int((summary.get("extra") or {}).get("tokens_train", 0))
     total = sum(counts.values())
@@ -82,7 +82,12 @@ def plan_version(
     m = spec.mixture
     domains, selection = selected_domain_tokens(spec, store)
     plan = sampler.plan_mixture(
-        domains, weights, m.budget_tokens, max_epochs=m.max_epochs, seed=m.seed, version=version
+        {d: domains[d] for d in spec.trained_sources},  # held-out sources are evaluated, never sampled
+        weights,
+        m.budget_tokens,
+        max_epochs=m.max_epochs,
+        seed=m.seed,
+        version=version,
     )
     doc = {"plan": plan.model_dump(mode="json"), "provenance": dict(provenance or {})}
     if selection:

@@ -168,6 +168,12 @@ class MixtureSpec(_Model):
     target: TargetSpec = Field(
         default_factory=TargetSpec, description="the loss every policy and the stopping rule optimise"
     )
+    heldout: list[Name] = Field(
+        default_factory=list,
+        max_length=64,
+        description="sources evaluated for a weighted target but never trained on (the RegMix setting): "
+        "built and tokenized like the others, weight 0 in every mixture version",
+    )
     stop_within_se: float | None = Field(
         None,
         ge=0.0,
@@ -250,6 +256,12 @@ class PipelineSpec(_Model):
     @property
     def source_names(self) -> list[str]:
         return [s.name for s in self.sources]
+
+    @property
+    def trained_sources(self) -> list[str]:
+        """The sources a mixture trains on: all but the mixture's held-out ones."""
+        heldout = set(self.mixture.heldout) if self.mixture else set()
+        return [s.name for s in self.sources if s.name not in heldout]
 
     def source(self, name: str) -> SourceSpec:
         for s in self.sources:

@@ -196,11 +196,12 @@ def _mixture_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
     mix = spec.mixture
     if mix is None:
         return
+    _heldout_issues(spec, add)
     if isinstance(mix.initial, dict):
         from corpus.mixing.weights import WeightsError, validate_weights
 
         try:
-            validate_weights(mix.initial, spec.source_names)
+            validate_weights(mix.initial, spec.trained_sources)
         except WeightsError as exc:
             add("mixture.initial", str(exc))
     _text_floor(mix.policy_config, "mixture.policy_config", add)
@@ -211,17 +212,20 @@ def _mixture_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
         add(f"mixture.policy_config.{_index_style(loc)}", msg)
     if not problems:
         floor = parse_policy_config(mix.policy, mix.policy_config).floor
-        if floor * len(spec.sources) > 1:
+        trained = len(spec.trained_sources)
+        if trained and floor * trained > 1:
             add(
                 "mixture.policy_config.floor",
-                f"a floor of {floor} per domain is impossible with {len(spec.sources)} sources "
-                f"(floor x sources must be at most 1); set floor to at most {1 / len(spec.sources):.4g}",
+                f"a floor of {floor} per domain is impossible with {trained}{' trained' * bool(mix.heldout)} sources "
+                f"(floor x sources must be at most 1); set floor to at most {1 / trained:.4g}",
             )
     stages = [s.name for s in spec.stages]
     for domain, sel in mix.selection.items():
         where = f"mixture.selection.{domain}"
         if domain not in spec.source_names:
             add(where, f"unknown domain {domain!r}; sources: {', '.join(spec.source_names)}")
+        elif domain in mix.heldout:
+            add(where, f"{domain!r} is held out (mixture.heldout): it is never sampled, so nothing is selected")
         if sel.stage not in stages:
             add(
                 f"{where}.stage", f"unknown stage {sel.stage!r}; stages: {', '.join(dict.fromkeys(stages)) or '(none)'}"
@@ -250,6 +254,26 @@ def _mixture_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
         )
     if mix.proxy.n_embd % mix.proxy.n_head:
         add("mixture.proxy.n_head", f"n_embd ({mix.proxy.n_embd}) must be a multiple of n_head ({mix.proxy.n_head})")
+
+
+def _heldout_issues(spec: PipelineSpec, add: Add) -> None:
+    """Held-out sources: known, once each, not all of them, and counted by a weighted target."""
+    mix = spec.mixture
+    assert mix is not None
+    for i, name in enumerate(mix.heldout):
+        where = f"mixture.heldout[{i}]"
+        if name not in spec.source_names:
+            add(where, f"unknown source {name!r}; sources: {', '.join(spec.source_names)}")
+        elif name in mix.heldout[:i]:
+            add(where, f"{name!r} is listed twice")
+        elif mix.target.kind != "weighted" or not (mix.target.weights or {}).get(name):
+            add(
+                where,
+                f"held-out source {name!r} counts in no target: it is evaluated only for a weighted target; set "
+                f"mixture.target to {{kind: weighted, weights: {{{name}: 1, ...}}}}, or train on it",
+            )
+    if mix.heldout and not spec.trained_sources:
+        add("mixture.heldout", "every source is held out; a mixture needs at least one source to train on")
 
 
 def _columns_written(spec: PipelineSpec, graph: StageGraph, stage: str, domain: str) -> set[str] | None:

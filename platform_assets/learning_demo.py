@@ -72,13 +72,13 @@ def run_learning_demo(
     spec: PipelineSpec, resources: dict[str, Any], instance: dg.DagsterInstance, *, console: Console
 ) -> FeedbackState:
     state = run_learning_loop(spec, resources, instance, log=console.print)
-    domains = spec.source_names
+    domains, trained = spec.source_names, spec.trained_sources
     table = Table(
         title=f"learning loop of {spec.pipeline!r}: one row per mixture version "
         f"({spec.mixture.policy if spec.mixture else ''} policy)"
     )
     table.add_column("version")
-    for d in domains:
+    for d in trained:
         table.add_column(escape(f"w[{d}]"), justify="right")
     for d in domains:
         table.add_column(escape(f"loss[{d}]"), justify="right")
@@ -90,7 +90,7 @@ def run_learning_demo(
         worst = max(losses, key=lambda d: losses[d]) if losses else "-"
         table.add_row(
             v.version,
-            *[f"{v.weights.get(d, 0):.3f}" for d in domains],
+            *[f"{v.weights.get(d, 0):.3f}" for d in trained],
             *[f"{losses[d]:.3f}" if d in losses else "-" for d in domains],
             f"{avg:.4f}" if losses else "-",
             f"{worst} ({losses[worst]:.3f})" if losses else "-",
@@ -108,7 +108,7 @@ def chosen_version(state: FeedbackState, spec: PipelineSpec) -> Choice | None:
     """The version to train with: the first unless a later one is shown better (``choose_version``)."""
     assert spec.mixture is not None
     return choose_from_history(
-        state.history(), Target.of(spec.mixture.target), spec.source_names, seed_sd=spec.mixture.seed_sd
+        state.history(), Target.of(spec.mixture.target), spec.trained_sources, seed_sd=spec.mixture.seed_sd
     )
 
 
@@ -128,7 +128,9 @@ def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:
     )
     for col in ("version", "target loss", "± SE", "diff to m0001", "95% interval", "verdict"):
         table.add_column(col, justify="left" if col in ("version", "verdict") else "right")
-    for i, row in enumerate(compare_to_first(state.history(), goal, spec.source_names, seed_sd=spec.mixture.seed_sd)):
+    for i, row in enumerate(
+        compare_to_first(state.history(), goal, spec.trained_sources, seed_sd=spec.mixture.seed_sd)
+    ):
         se = f"{row.se:.4f}" if math.isfinite(row.se) else "-"
         if i == 0:
             table.add_row(row.version, f"{row.target:.4f}", se, "-", "-", "reference")

@@ -62,7 +62,7 @@ def _run_weights(run: dg.DagsterRun, spec: PipelineSpec, natural: dict[str, floa
     if isinstance(weights, dict):
         return {str(k): float(v) for k, v in weights.items()}
     assert spec.mixture is not None
-    return initial_weights(spec.mixture.initial, spec.source_names, natural)
+    return initial_weights(spec.mixture.initial, spec.trained_sources, natural)
 
 
 def durable_versions(
@@ -150,7 +150,7 @@ def feedback_tick(
         stored.records,
         FeedbackState(versions=versions),
         spec.mixture,
-        spec.source_names,
+        spec.trained_sources,
         natural,
         pipeline=spec.pipeline,
     )
@@ -212,7 +212,7 @@ def _choice_note(spec: PipelineSpec, state: FeedbackState) -> str:
     if not state.versions or any(v.val_loss is None for v in state.versions):
         return ""
     choice = choose_from_history(
-        state.history(), Target.of(spec.mixture.target), spec.source_names, seed_sd=spec.mixture.seed_sd
+        state.history(), Target.of(spec.mixture.target), spec.trained_sources, seed_sd=spec.mixture.seed_sd
     )
     return f"; version to train with: {choice.version} ({choice.reason})" if choice else ""
 

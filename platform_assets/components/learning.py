@@ -31,7 +31,7 @@ def mixture_config_schema(spec: PipelineSpec) -> dict[str, dg.Field]:
     missing domain before any run exists; non-negativity and the sum of 1 are checked when
     the run starts, before anything is written."""
     weights = dg.Shape(
-        {d: dg.Field(float, description=f"weight of {d} (>= 0; all weights sum to 1)") for d in spec.source_names}
+        {d: dg.Field(float, description=f"weight of {d} (>= 0; all weights sum to 1)") for d in spec.trained_sources}
     )
     return {
         "weights": dg.Field(
@@ -94,14 +94,14 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         natural = learning.natural_weights(spec, store)
         source_records, source_runs = list(config.get("source_records", [])), list(config.get("source_runs", []))
         if config.get("weights") is None:
-            weights = initial_weights(m.initial, spec.source_names, natural)
+            weights = initial_weights(m.initial, spec.trained_sources, natural)
             reason = (
                 config.get("reason")
                 or f"initial mixture ({m.initial if isinstance(m.initial, str) else 'explicit'} weights)"
             )
         else:
             try:
-                weights = validate_weights(config["weights"], spec.source_names)
+                weights = validate_weights(config["weights"], spec.trained_sources)
             except WeightsError as exc:
                 raise dg.Failure(f"run config ops.{spec.pipeline}__mixture.config.weights: {exc}") from None
             reason = config.get("reason", "")
@@ -139,7 +139,7 @@ def build_learning_defs(spec: PipelineSpec) -> dg.Definitions:
         if m.selection:  # the selection rule per domain and what it kept
             md["selection"] = dg.MetadataValue.json(store.read_json(learning.plan_rel(p, version)).get("selection", {}))
         md.update(_mixture_lineage(context.instance, spec, eval_key, source_runs))
-        return dg.MaterializeResult(metadata=md, check_results=[mixture_check(mixture_key, plan, spec.source_names)])
+        return dg.MaterializeResult(metadata=md, check_results=[mixture_check(mixture_key, plan, spec.trained_sources)])
 
     @dg.asset(
         key=eval_key,
@@ -248,7 +248,7 @@ def _mixture_lineage(
     (``source_eval_run/<version>``; external trainers' runs have no Dagster run and are
     listed in ``produced_from_runs`` only)."""
     md: dict[str, Any] = {}
-    for domain in spec.source_names:
+    for domain in spec.trained_sources:
         run_id = _latest_run_id(instance, dg.AssetKey([spec.pipeline, "tokenized"]), domain)
         if run_id:
             md[f"tokenized_run/{domain}"] = dg.MetadataValue.dagster_run(run_id)

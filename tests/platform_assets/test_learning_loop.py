@@ -18,7 +18,7 @@ from platform_assets.resources import default_resources
 from resources.metrics import MetricsClient
 from resources.metrics_cli import main as metrics_cli
 from resources.storage import CorpusStorage
-from tests.platform_assets.smallcorpus import small_spec
+from tests.platform_assets.smallcorpus import small_spec, small_spec_dict
 
 
 def test_learning_loop_closes(small_corpus: Path, tmp_path: Path):
@@ -106,3 +106,30 @@ def test_external_trainer_reports_through_cli(tmp_path: Path, capsys):
     assert rec.trainer == "external" and rec.val_loss == {"docs": 3.5, "code": 2.5} and rec.finished
     metrics_cli(["--root", root, "list", "--pipeline", "small"])
     assert "ext-1" in capsys.readouterr().out
+
+
+def test_a_held_out_source_is_evaluated_for_the_target_and_never_trained_on(small_corpus: Path, tmp_path: Path):
+    mixture = {
+        **small_spec_dict(small_corpus)["mixture"],
+        "rounds": 2,
+        "heldout": ["code"],
+        "target": {"kind": "weighted", "weights": {"docs": 1, "pages": 1, "code": 2}},
+    }
+    spec = small_spec(small_corpus, mixture=mixture)
+    assert spec.trained_sources == ["docs", "pages"]
+    res = default_resources()
+    res["storage"] = CorpusStorage(root=str(tmp_path / "store"))
+    instance = dg.DagsterInstance.ephemeral()
+    materialize_pipeline(spec, resources=res, instance=instance, parallel=1, progress=lambda _: None)
+    state = run_learning_loop(spec, res, instance, log=lambda _: None)
+    assert [v.version for v in state.versions] == ["m0001", "m0002"]
+    for v in state.versions:
+        assert set(v.weights) == {"docs", "pages"} and sum(v.weights.values()) == pytest.approx(1.0)
+        assert set(v.val_loss) == {"docs", "pages", "code"}  # evaluated on the held-out source's validation split
+    store = res["storage"].store()
+    plan = store.read_json(plan_rel("small", "m0002"))["plan"]
+    assert set(plan["domains"]) == {"docs", "pages"}
+    # the loop's target counts the held-out source; its comparison is on that target
+    rows = compare_to_first(state.history(), Target.of(spec.mixture.target), spec.trained_sources)
+    v1 = state.versions[0].val_loss
+    assert rows[0].target == pytest.approx((v1["docs"] + v1["pages"] + 2 * v1["code"]) / 4)
