@@ -67,6 +67,7 @@ EXACT_KIND = -1
 KEY_COLS = ("kind", "h1", "h2")
 NODE_COLS = ("rank", schema.ID)
 ENTRY_SCHEMA = {"kind": pl.Int16, "h1": pl.UInt64, "h2": pl.UInt64, "rank": pl.Int32, schema.ID: pl.String}
+_ENTRY_SCHEMA = pl.Schema(ENTRY_SCHEMA)
 EDGE_SCHEMA = {"exact": pl.Boolean, "u_rank": pl.Int32, "u_id": pl.String, "v_rank": pl.Int32, "v_id": pl.String}
 INLINE_EDGES = 1_000  # a bucket task returns up to this many links in its result instead of a file
 Progress = Callable[[str], None]
@@ -176,8 +177,8 @@ def signature_task(
     )
     parts: list[int] = []
     written = 0
-    for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True).items():
-        written += store.write_table(signature_rel(job, source, shard_no, int(p)), part.drop("_p"))
+    for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True, include_key=False).items():
+        written += store.write_table(signature_rel(job, source, shard_no, int(p)), part)
         parts.append(int(p))
     return {
         "source": source,
@@ -282,8 +283,13 @@ def bucket_task(
 def _read_entries(store: CorpusStore, files: list[str]) -> tuple[pl.DataFrame, int]:
     """Key entries of several small files and their bytes: whole-file reads decoded by polars (cheaper than a scan)."""
     blobs = [store.read_bytes(f) for f in files]
-    frames = [pl.read_parquet(io.BytesIO(b)).cast(ENTRY_SCHEMA) for b in blobs]  # type: ignore[arg-type]
+    frames = [_as_entries(pl.read_parquet(io.BytesIO(b))) for b in blobs]
     return (pl.concat(frames) if frames else pl.DataFrame(schema=ENTRY_SCHEMA)), sum(len(b) for b in blobs)
+
+
+def _as_entries(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the entry schema, cast only where it differs: a cast is a query of its own, even a no-op one."""
+    return df if df.schema == _ENTRY_SCHEMA else df.cast(ENTRY_SCHEMA)  # type: ignore[arg-type]
 
 
 def _repeated_ids(ids: pl.Series, what: str) -> None:
