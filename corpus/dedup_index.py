@@ -67,6 +67,7 @@ EXACT_KIND = -1
 KEY_COLS = ("kind", "h1", "h2")
 NODE_COLS = ("rank", schema.ID)
 ENTRY_SCHEMA = {"kind": pl.Int16, "h1": pl.UInt64, "h2": pl.UInt64, "rank": pl.Int32, schema.ID: pl.String}
+_ENTRY_SCHEMA = pl.Schema(ENTRY_SCHEMA)
 EDGE_SCHEMA = {"exact": pl.Boolean, "u_rank": pl.Int32, "u_id": pl.String, "v_rank": pl.Int32, "v_id": pl.String}
 INLINE_EDGES = 1_000  # a bucket task returns up to this many links in its result instead of a file
 Progress = Callable[[str], None]
@@ -176,8 +177,8 @@ def signature_task(
     )
     parts: list[int] = []
     written = 0
-    for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True).items():
-        written += store.write_table(signature_rel(job, source, shard_no, int(p)), part.drop("_p"))
+    for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True, include_key=False).items():
+        written += store.write_table(signature_rel(job, source, shard_no, int(p)), part)
         parts.append(int(p))
     return {
         "source": source,
@@ -209,41 +210,49 @@ def bucket_task(
     """
     keys = list(KEY_COLS)
     new, read = _read_entries(store, entry_files)
-    new = new.sort(*KEY_COLS, *NODE_COLS)
-    repeated = new.filter(pl.struct(*keys, *NODE_COLS).is_duplicated())
-    if repeated.height:
-        _repeated_ids(repeated[schema.ID], "appear more than once")
-    new = new.with_columns(
-        pl.col("rank").first().over(keys).alias("v_rank"), pl.col(schema.ID).first().over(keys).alias("v_id")
-    )
     old, read_old = _read_entries(store, [f for f, _ in stored])
+    # one query up to the anchors, one for links and new keys: every eager step would be a query of its own
+    plan = (
+        new.lazy()
+        .sort(*KEY_COLS, *NODE_COLS)
+        .with_columns(
+            pl.struct(*keys, *NODE_COLS).is_duplicated().alias("_repeated"),
+            pl.col("rank").first().over(keys).alias("v_rank"),
+            pl.col(schema.ID).first().over(keys).alias("v_id"),
+        )
+    )
     if old.height:  # every stored key is in one file only: a plain left join finds its anchor
-        anchors = old.rename({"rank": "a_rank", schema.ID: "a_id"})
-        new = new.join(anchors, on=keys, how="left", maintain_order="left")
-        clash = new.filter((pl.col("rank") == pl.col("a_rank")) & (pl.col(schema.ID) == pl.col("a_id")))
-        if clash.height:
-            _repeated_ids(clash[schema.ID], "are already in the stored index")
-        new = new.with_columns(
+        anchors = old.lazy().rename({"rank": "a_rank", schema.ID: "a_id"})
+        plan = plan.join(anchors, on=keys, how="left", maintain_order="left").with_columns(
+            ((pl.col("rank") == pl.col("a_rank")) & (pl.col(schema.ID) == pl.col("a_id"))).alias("_clash"),
             pl.col("a_rank").is_null().alias("_new_key"),
             pl.coalesce("a_rank", "v_rank").alias("v_rank"),
             pl.coalesce("a_id", "v_id").alias("v_id"),
         )
     else:
-        new = new.with_columns(pl.lit(True).alias("_new_key"))
+        plan = plan.with_columns(pl.lit(True).alias("_new_key"), pl.lit(False).alias("_clash"))
+    new = plan.collect()
+    if new["_repeated"].any():
+        _repeated_ids(new.filter(pl.col("_repeated"))[schema.ID], "appear more than once")
+    if new["_clash"].any():
+        _repeated_ids(new.filter(pl.col("_clash"))[schema.ID], "are already in the stored index")
     is_anchor = (pl.col("rank") == pl.col("v_rank")) & (pl.col(schema.ID) == pl.col("v_id"))
-    edges = (
-        new.filter(~is_anchor)
-        .select(
-            (pl.col("kind") == EXACT_KIND).alias("exact"),
-            pl.col("rank").alias("u_rank"),
-            pl.col(schema.ID).alias("u_id"),
-            "v_rank",
-            "v_id",
-        )
-        .unique()
-        .sort("exact", "u_rank", "u_id", "v_rank", "v_id")
+    edges, fresh = pl.collect_all(
+        [
+            new.lazy()
+            .filter(~is_anchor)
+            .select(
+                (pl.col("kind") == EXACT_KIND).alias("exact"),
+                pl.col("rank").alias("u_rank"),
+                pl.col(schema.ID).alias("u_id"),
+                "v_rank",
+                "v_id",
+            )
+            .unique()
+            .sort("exact", "u_rank", "u_id", "v_rank", "v_id"),
+            new.lazy().filter(pl.col("_new_key") & is_anchor).select(*KEY_COLS, *NODE_COLS),
+        ]
     )
-    fresh = new.filter(pl.col("_new_key") & is_anchor).select(*KEY_COLS, *NODE_COLS)
     written, edges_rel, inline = 0, None, None
     if edges.height > INLINE_EDGES:
         edges_rel = posixpath.join(job.work, "edges", f"p-{p:05d}.parquet")
@@ -282,7 +291,9 @@ def bucket_task(
 def _read_entries(store: CorpusStore, files: list[str]) -> tuple[pl.DataFrame, int]:
     """Key entries of several small files and their bytes: whole-file reads decoded by polars (cheaper than a scan)."""
     blobs = [store.read_bytes(f) for f in files]
-    frames = [pl.read_parquet(io.BytesIO(b)).cast(ENTRY_SCHEMA) for b in blobs]  # type: ignore[arg-type]
+    frames = [pl.read_parquet(io.BytesIO(b)) for b in blobs]
+    # a cast is a query of its own, even a no-op one: only where the schema differs
+    frames = [f if f.schema == _ENTRY_SCHEMA else f.cast(ENTRY_SCHEMA) for f in frames]  # type: ignore[arg-type]
     return (pl.concat(frames) if frames else pl.DataFrame(schema=ENTRY_SCHEMA)), sum(len(b) for b in blobs)
 
 

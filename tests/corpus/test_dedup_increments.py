@@ -187,3 +187,22 @@ def test_an_index_stored_with_one_key_file_per_partition_is_grown_and_compacted(
 def test_a_bad_compaction_policy_is_a_clear_error(bad):
     with pytest.raises(ValueError, match=r"Compaction\.max_delta"):
         Compaction(**bad)
+
+
+def test_a_new_entry_that_is_already_a_stored_anchor_is_a_clear_error(tmp_path):
+    from corpus.dedup_index import ENTRY_SCHEMA, IndexJob, bucket_task
+
+    store = CorpusStore(root=str(tmp_path))
+    job = IndexJob("dedup_minhash@1", "{}", 1, "ix/work-00ff", "ix/v00002")
+    row = {"kind": [0], "h1": [7], "h2": [0], "rank": [0], "id": ["doc-1"]}
+    store.write_table("ix/v00001/keys/p-00000.base.parquet", pl.DataFrame(row, schema=ENTRY_SCHEMA))
+    other = {**row, "rank": [1], "id": ["doc-2"]}
+    store.write_table("ix/work-00ff/sig/new.parquet", pl.DataFrame(other, schema=ENTRY_SCHEMA))
+    result = bucket_task(store, job, 0, ["ix/work-00ff/sig/new.parquet"], [["ix/v00001/keys/p-00000.base.parquet", 1]])
+    assert result["edges_inline"]["u_id"] == ["doc-2"] and result["edges_inline"]["v_id"] == ["doc-1"]
+    assert result["new_keys"] == 0 and result["files"] == [["ix/v00001/keys/p-00000.base.parquet", 1]]
+    store.write_table("ix/work-00ff/sig/again.parquet", pl.DataFrame(row, schema=ENTRY_SCHEMA))
+    with pytest.raises(ValueError, match="are already in the stored index"):
+        bucket_task(store, job, 0, ["ix/work-00ff/sig/again.parquet"], [["ix/v00001/keys/p-00000.base.parquet", 1]])
+    with pytest.raises(ValueError, match="appear more than once"):
+        bucket_task(store, job, 0, ["ix/work-00ff/sig/new.parquet"] * 2, [])
