@@ -42,18 +42,22 @@ def bucket_task(
     olds = {p: _read_entries(store, [f for f, _ in stored.get(str(p), [])]) for p in parts}
     old = pl.concat([frame for frame, _ in olds.values()]) if len(parts) > 1 else olds[parts[0]][0]
     read_old = sum(n for _, n in olds.values())
-    # one query up to the anchors, one for links and new keys: every eager step would be a query of its own
+    # one query up to the anchors, one for links and new keys: every eager step would be a query of its own.
+    # Sorted by key, then (rank, id): a group's first row is its smallest member, carried down the group
+    first = pl.any_horizontal(*[pl.col(c) != pl.col(c).shift(1) for c in keys]).fill_null(True)
     plan = (
         new.lazy()
         .sort(*KEY_COLS, *NODE_COLS)
         .with_columns(
             pl.struct(*keys, *NODE_COLS).is_duplicated().alias("_repeated"),
-            pl.col("rank").first().over(keys).alias("v_rank"),
-            pl.col(schema.ID).first().over(keys).alias("v_id"),
+            pl.when(first).then(pl.col("rank")).forward_fill().alias("v_rank"),
+            pl.when(first).then(pl.col(schema.ID)).forward_fill().alias("v_id"),
         )
     )
     if old.height:  # every stored key is in one file only: a plain left join finds its anchor
-        anchors = old.lazy().rename({"rank": "a_rank", schema.ID: "a_id"})
+        # only the stored keys whose h1 a new entry has take part in the join (most of them do not)
+        probe = old.lazy().filter(pl.col("h1").is_in(new["h1"].implode()))
+        anchors = probe.rename({"rank": "a_rank", schema.ID: "a_id"})
         plan = plan.join(anchors, on=keys, how="left", maintain_order="left").with_columns(
             ((pl.col("rank") == pl.col("a_rank")) & (pl.col(schema.ID) == pl.col("a_id"))).alias("_clash"),
             pl.col("a_rank").is_null().alias("_new_key"),

@@ -6,10 +6,12 @@ after datatrove's four MinHash stages, with the same survivors, reasons and
 
 1. **signatures** (one task per input shard): the exact-text hash and the band hashes of
    every document, written as *key entries* ``(kind, h1, h2, rank, id)`` (kind -1 = exact
-   text, j = band j) into one file per partition ``h1 mod P``;
-2. **buckets** (one task per partition): entries with equal keys are grouped; every member
-   is linked to the group's smallest ``(rank, id)``. Memory is that partition's entries,
-   about 1/P of the corpus' keys, whatever the corpus size;
+   text, j = band j) into one file per partition ``h1 mod P`` (per bucket task, see 2.);
+2. **buckets** (one task per partition, :mod:`corpus.dedup_buckets`): entries with equal keys
+   are grouped; every member is linked to the group's smallest ``(rank, id)``. Memory is that
+   partition's entries, about 1/P of the corpus' keys, whatever the corpus size. In an
+   increment, consecutive partitions share a task while their stored keys and new entries
+   stay within ``task_rows`` (``IndexJob.groups``);
 3. **merge** (one task): connected components over the links (and separately over the
    exact-text links, which decide ``exact_duplicate`` vs ``near_duplicate``); each
    component's smallest ``(rank, id)`` survives. It holds only documents that have a

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from corpus import dedup_build, runner
-from corpus.dedup_state import TASK_ROWS, Compaction, IndexState, load_state, plan_groups
+from corpus.dedup_state import TASK_ROWS, Compaction, IndexState, group_members, load_state, plan_groups
 from corpus.io import CorpusStore
 from corpus.ops import registry
 from tests.corpus.dedupcorpus import SOURCES, dedup_spec, read_raw, write_sources
@@ -234,3 +234,31 @@ def test_a_new_entry_that_is_already_a_stored_anchor_is_a_clear_error(tmp_path):
         bucket_task(store, job, [0], ["ix/work-00ff/sig/again.parquet"], stored)
     with pytest.raises(ValueError, match="appear more than once"):
         bucket_task(store, job, [0], ["ix/work-00ff/sig/new.parquet"] * 2, {})
+
+
+def test_run_global_index_passes_the_compaction_policy_on(raw, tmp_path):
+    root = tmp_path / "s"
+    shutil.copytree(raw, root)
+    store = CorpusStore(root=str(root))
+    spec = dedup_spec(raw.parent / "src")
+    expose(root, raw, STEPS[0])
+    runner.run_global_index(spec, "deduped", store, partitions=4)
+    expose(root, raw, STEPS[1])
+    info = runner.run_global_index(spec, "deduped", store, partitions=4, compaction=Compaction(max_deltas=0))["index"]
+    assert info["mode"] == "incremental" and info["partitions_compacted"] == info["partitions_bucketed"] > 0
+    assert info["delta_files"] == 0, "max_deltas=0 compacts every partition the increment touches"
+
+
+def test_plan_groups_fills_tasks_up_to_task_rows_and_keeps_partitions_of_unknown_size_alone():
+    def state(sizes: list[int]) -> IndexState:
+        keys = {str(p): [[f"p{p}.base", n]] for p, n in enumerate(sizes)}
+        return IndexState(1, OP, "{}", len(sizes), {"a": 0}, {"a": []}, keys, "", 0)
+
+    # 4 partitions of 100 stored keys, 40 new entries (10 each): tasks of at most 250 rows hold two
+    assert plan_groups(state([100] * 4), 40, 250) == (0, 2)
+    assert plan_groups(state([100] * 4), 40, 10_000) == (0,)
+    assert plan_groups(state([100] * 4), 40, 109) == (), "no room for two: one task per partition"
+    assert plan_groups(state([100, 0, 100, 100]), 40, 10_000) == (), "a base of unknown size keeps its own task"
+    assert group_members((0, 2), 4) == {0: [0, 1], 2: [2, 3]}
+    with pytest.raises(ValueError, match="task_rows must be >= 1"):
+        plan_groups(state([100] * 4), 40, 0)
