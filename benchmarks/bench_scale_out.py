@@ -223,7 +223,15 @@ def incremental(texts: list[str], work: Path, shard_docs: int, repeats: int) -> 
     ratios = [i / f for i, f in zip(cpu["deltas"], cpu["full"], strict=True)]
     rewrite_ratios = [i / f for i, f in zip(cpu["rewrite"], cpu["full"], strict=True)]
     ci = stats.mean_interval(ratios)
-    keep = ("partitions_bucketed", "partitions_compacted", "delta_files", "keys_looked_up", "keys_added", "links")
+    keep = (
+        "partitions_bucketed",
+        "bucket_tasks",
+        "partitions_compacted",
+        "delta_files",
+        "keys_looked_up",
+        "keys_added",
+        "links",
+    )
     return {
         "new_mb": size / 1e6,
         "base_mb": sum(len(t.encode()) for t in base_texts) / 1e6,

@@ -10,6 +10,7 @@ incremental build adds a delta key file to each partition that received new keys
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import time
 from collections.abc import Callable
@@ -18,10 +19,10 @@ from typing import Any
 import polars as pl
 
 from corpus import resume
+from corpus.dedup_buckets import bucket_task
 from corpus.dedup_index import (
     EDGE_SCHEMA,
     IndexJob,
-    bucket_task,
     clusters_as_edges,
     drop_table,
     merge_clusters,
@@ -33,11 +34,14 @@ from corpus.dedup_index import (
 from corpus.dedup_state import (
     CURRENT,
     DOCS_PER_PARTITION,
+    TASK_ROWS,
     Compaction,
     IndexState,
+    group_members,
     incremental_base,
     load_state,
     new_shards,
+    plan_groups,
     plan_partitions,
     state_root,
 )
@@ -76,6 +80,7 @@ def build_index(
     docs_per_partition: int = DOCS_PER_PARTITION,
     incremental: bool = True,
     compaction: Compaction | None = None,
+    task_rows: int = TASK_ROWS,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary as the single-process index writes it, figures about this build).
 
@@ -83,7 +88,9 @@ def build_index(
     (the order is the survivor priority). ``partitions``: bucket partitions (default: one
     per ``docs_per_partition`` documents; an incremental build keeps the stored count).
     ``compaction``: when a grown partition's deltas are merged into its base (default
-    ``Compaction()``).
+    ``Compaction()``). ``task_rows``: key rows an incremental bucket task may hold, its partitions'
+    stored keys and new entries (consecutive partitions share a task up to it; a full build keeps
+    one task per partition, so its memory per task stays that of a partition).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     executor = executor or _Serial()
@@ -107,14 +114,15 @@ def build_index(
         return _unchanged(store, base, ranks, index_dir, t0)
     version = (state.version + 1) if state is not None else 1
     root = state_root(index_dir)
-    work_fp = resume.fingerprint(op, config_json, n_parts, base.version if base else 0, ranks, todo)
-    job = IndexJob(
-        op,
-        config_json,
-        n_parts,
-        posixpath.join(root, f"work-{work_fp}"),
-        posixpath.join(root, f"v{version:05d}"),
-        compaction,
+    job = IndexJob(op, config_json, n_parts, work="", version_dir="", compaction=compaction)
+    new_docs = sum(e[1] for entries in todo.values() for e in entries)
+    groups = plan_groups(base, new_docs * job.entries_per_doc, task_rows) if base is not None else ()
+    work_fp = resume.fingerprint(op, config_json, n_parts, base.version if base else 0, ranks, todo, groups)
+    job = dataclasses.replace(
+        job,
+        work=posixpath.join(root, f"work-{work_fp}"),
+        version_dir=posixpath.join(root, f"v{version:05d}"),
+        groups=groups,
     )
     mode = "incremental" if base is not None else "full"
     progress(
@@ -147,21 +155,22 @@ def build_index(
         for p in r["parts"]:
             files.setdefault(p, []).append(signature_rel(job, r["source"], r["shard"], p))
     keys = dict(base.keys) if base is not None else {}
+    members = group_members(groups, n_parts)
     btasks, breceipts = [], []
     for p in sorted(files):
-        stored = keys.get(str(p), [])
-        btasks.append((store, job, p, files[p], stored))
-        fp = resume.fingerprint(files[p], stored, compaction.max_deltas, compaction.max_delta_fraction)
+        stored = {str(q): keys[str(q)] for q in members[p] if str(q) in keys}
+        btasks.append((store, job, members[p], files[p], stored))
+        fp = resume.fingerprint(members[p], files[p], stored, compaction.max_deltas, compaction.max_delta_fraction)
         breceipts.append((posixpath.join(job.work, "receipts", "bucket", f"p-{p:05d}.json"), fp))
     counts = {}
     buckets = []
     for r in resume.resumable_map(executor, store, bucket_task, btasks, breceipts, _identity, _identity, counts):
         buckets.append(r)
-        progress(f"index: buckets {len(buckets)}/{len(btasks)} partitions")
+        progress(f"index: buckets {len(buckets)}/{len(btasks)} tasks")
     buckets.sort(key=lambda r: r["p"])
     resumed += counts.get("resumed", 0)
     for r in buckets:
-        keys[str(r["p"])] = r["files"]
+        keys.update(r["files"])
 
     # 3. merge: new links plus the stored clusters
     t3, c3 = time.perf_counter(), time.process_time()
@@ -193,8 +202,9 @@ def build_index(
         "mode": mode,
         "partitions": n_parts,
         "shards_signed": len(tasks),
-        "partitions_bucketed": len(btasks),
-        "partitions_compacted": sum(bool(r["compacted"]) for r in buckets),
+        "partitions_bucketed": sum(r["touched"] for r in buckets),
+        "bucket_tasks": len(btasks),
+        "partitions_compacted": sum(int(r["compacted"]) for r in buckets),
         "delta_files": sum(len(v) - 1 for v in keys.values()),
         "keys_looked_up": int(sum(r["stored_keys"] for r in buckets)),
         "keys_added": int(sum(r["new_keys"] for r in buckets)),
@@ -259,6 +269,7 @@ def _unchanged(
         "partitions": base.partitions,
         "shards_signed": 0,
         "partitions_bucketed": 0,
+        "bucket_tasks": 0,
         "partitions_compacted": 0,
         "delta_files": sum(len(v) - 1 for v in base.keys.values()),
         "keys_looked_up": 0,

@@ -6,10 +6,12 @@ after datatrove's four MinHash stages, with the same survivors, reasons and
 
 1. **signatures** (one task per input shard): the exact-text hash and the band hashes of
    every document, written as *key entries* ``(kind, h1, h2, rank, id)`` (kind -1 = exact
-   text, j = band j) into one file per partition ``h1 mod P``;
-2. **buckets** (one task per partition): entries with equal keys are grouped; every member
-   is linked to the group's smallest ``(rank, id)``. Memory is that partition's entries,
-   about 1/P of the corpus' keys, whatever the corpus size;
+   text, j = band j) into one file per partition ``h1 mod P`` (per bucket task, see 2.);
+2. **buckets** (one task per partition, :mod:`corpus.dedup_buckets`): entries with equal keys
+   are grouped; every member is linked to the group's smallest ``(rank, id)``. Memory is that
+   partition's entries, about 1/P of the corpus' keys, whatever the corpus size. In an
+   increment, consecutive partitions share a task while their stored keys and new entries
+   stay within ``task_rows`` (``IndexJob.groups``);
 3. **merge** (one task): connected components over the links (and separately over the
    exact-text links, which decide ``exact_duplicate`` vs ``near_duplicate``); each
    component's smallest ``(rank, id)`` survives. It holds only documents that have a
@@ -34,7 +36,6 @@ tasks it had not finished.
 
 from __future__ import annotations
 
-import io
 import posixpath
 import resource
 from collections import Counter
@@ -68,7 +69,6 @@ KEY_COLS = ("kind", "h1", "h2")
 NODE_COLS = ("rank", schema.ID)
 ENTRY_SCHEMA = {"kind": pl.Int16, "h1": pl.UInt64, "h2": pl.UInt64, "rank": pl.Int32, schema.ID: pl.String}
 EDGE_SCHEMA = {"exact": pl.Boolean, "u_rank": pl.Int32, "u_id": pl.String, "v_rank": pl.Int32, "v_id": pl.String}
-INLINE_EDGES = 1_000  # a bucket task returns up to this many links in its result instead of a file
 Progress = Callable[[str], None]
 
 
@@ -82,6 +82,7 @@ class IndexJob:
     work: str  # the build's working folder (signature files, edges, receipts), ``.../work-<fingerprint>``
     version_dir: str  # where this build's key files and clusters go
     compaction: Compaction = field(default_factory=Compaction)
+    groups: tuple[int, ...] = ()  # first partition of each bucket task when tasks hold several; () one each
 
     @property
     def tag(self) -> str:
@@ -100,6 +101,11 @@ class IndexJob:
     @property
     def use_bands(self) -> bool:
         return self.op == "dedup_minhash@1"
+
+    @property
+    def entries_per_doc(self) -> int:
+        """Key entries a document contributes at most: its exact-text hash and/or one per band."""
+        return int(self.use_exact) + (int(self.config().num_buckets) if self.use_bands else 0)
 
 
 def _json(text: str) -> Any:
@@ -167,17 +173,22 @@ def _entries(kind: int, h1: np.ndarray, h2: np.ndarray, rank: int, ids: pl.Serie
 def signature_task(
     store: CorpusStore, job: IndexJob, source: str, rank: int, shard_rel: str, shard_no: int
 ) -> dict[str, Any]:
-    """Key entries of one input shard, one sorted file per partition. Returns what was written."""
+    """Key entries of one input shard, one sorted file per bucket task (a partition, or the first
+    partition of a group of them: ``job.groups``). Returns what was written."""
     df = pl.from_arrow(store.read_table(shard_rel, columns=[schema.ID, schema.TEXT]))
     assert isinstance(df, pl.DataFrame)
     entries = key_entries(df, job, rank)
-    entries = entries.with_columns((pl.col("h1") % job.partitions).cast(pl.Int32).alias("_p")).sort(
-        "_p", *KEY_COLS, *NODE_COLS
-    )
+    if job.groups:  # each partition's entries go to the file of its group's first partition
+        starts = np.asarray(job.groups, dtype=np.int32)
+        first = starts[np.searchsorted(starts, np.arange(job.partitions), side="right") - 1]
+        p_col = pl.Series("_p", first[entries["h1"].to_numpy() % np.uint64(job.partitions)], dtype=pl.Int32)
+    else:
+        p_col = (pl.col("h1") % job.partitions).cast(pl.Int32).alias("_p")
+    entries = entries.with_columns(p_col).sort("_p", *KEY_COLS, *NODE_COLS)
     parts: list[int] = []
     written = 0
-    for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True).items():
-        written += store.write_table(signature_rel(job, source, shard_no, int(p)), part.drop("_p"))
+    for (p,), part in entries.partition_by("_p", as_dict=True, maintain_order=True, include_key=False).items():
+        written += store.write_table(signature_rel(job, source, shard_no, int(p)), part)
         parts.append(int(p))
     return {
         "source": source,
@@ -192,107 +203,6 @@ def signature_task(
 
 def signature_rel(job: IndexJob, source: str, shard_no: int, p: int) -> str:
     return posixpath.join(job.work, "sig", f"{source}.{shard_no:05d}.p{p:05d}.parquet")
-
-
-# --------------------------------------------------------------------------- 2. buckets
-
-
-def bucket_task(
-    store: CorpusStore, job: IndexJob, p: int, entry_files: list[str], stored: list[list[Any]]
-) -> dict[str, Any]:
-    """Group one partition's new entries by key and link every member to its key's anchor.
-
-    ``stored``: the partition's key files ``[[file, keys], ...]`` (base first, then deltas) of
-    the index being grown, ``[]`` for a full build. A key's anchor is its stored member when the
-    key is stored, else the group's smallest ``(rank, id)``. Returns the partition's key files
-    after this build: the stored ones plus a delta of the keys not seen before, or one new base.
-    """
-    keys = list(KEY_COLS)
-    new, read = _read_entries(store, entry_files)
-    new = new.sort(*KEY_COLS, *NODE_COLS)
-    repeated = new.filter(pl.struct(*keys, *NODE_COLS).is_duplicated())
-    if repeated.height:
-        _repeated_ids(repeated[schema.ID], "appear more than once")
-    new = new.with_columns(
-        pl.col("rank").first().over(keys).alias("v_rank"), pl.col(schema.ID).first().over(keys).alias("v_id")
-    )
-    old, read_old = _read_entries(store, [f for f, _ in stored])
-    if old.height:  # every stored key is in one file only: a plain left join finds its anchor
-        anchors = old.rename({"rank": "a_rank", schema.ID: "a_id"})
-        new = new.join(anchors, on=keys, how="left", maintain_order="left")
-        clash = new.filter((pl.col("rank") == pl.col("a_rank")) & (pl.col(schema.ID) == pl.col("a_id")))
-        if clash.height:
-            _repeated_ids(clash[schema.ID], "are already in the stored index")
-        new = new.with_columns(
-            pl.col("a_rank").is_null().alias("_new_key"),
-            pl.coalesce("a_rank", "v_rank").alias("v_rank"),
-            pl.coalesce("a_id", "v_id").alias("v_id"),
-        )
-    else:
-        new = new.with_columns(pl.lit(True).alias("_new_key"))
-    is_anchor = (pl.col("rank") == pl.col("v_rank")) & (pl.col(schema.ID) == pl.col("v_id"))
-    edges = (
-        new.filter(~is_anchor)
-        .select(
-            (pl.col("kind") == EXACT_KIND).alias("exact"),
-            pl.col("rank").alias("u_rank"),
-            pl.col(schema.ID).alias("u_id"),
-            "v_rank",
-            "v_id",
-        )
-        .unique()
-        .sort("exact", "u_rank", "u_id", "v_rank", "v_id")
-    )
-    fresh = new.filter(pl.col("_new_key") & is_anchor).select(*KEY_COLS, *NODE_COLS)
-    written, edges_rel, inline = 0, None, None
-    if edges.height > INLINE_EDGES:
-        edges_rel = posixpath.join(job.work, "edges", f"p-{p:05d}.parquet")
-        written = store.write_table(edges_rel, edges)
-    else:  # a few links travel in the result (and its receipt): no file to write and read back
-        inline = edges.to_dict(as_series=False)
-    deltas, delta_rows = stored[1:], sum(n for _, n in stored[1:]) + fresh.height
-    compacted = bool(stored) and job.compaction.due(len(deltas) + bool(fresh.height), delta_rows, stored[0][1])
-    if not stored or compacted:
-        base = pl.concat([old, fresh]).sort(*KEY_COLS) if compacted else fresh
-        rel = posixpath.join(job.version_dir, "keys", f"p-{p:05d}.base-{job.tag}.parquet")
-        written += store.write_table(rel, base)
-        files = [[rel, base.height]]
-    elif fresh.height:
-        rel = posixpath.join(job.version_dir, "keys", f"p-{p:05d}.delta-{job.tag}.parquet")
-        written += store.write_table(rel, fresh)
-        files = [*stored, [rel, fresh.height]]
-    else:
-        files = list(stored)
-    return {
-        "p": p,
-        "entries": new.height,
-        "stored_keys": old.height,
-        "new_keys": fresh.height,
-        "edges": edges.height,
-        "files": files,
-        "compacted": compacted,
-        "edges_rel": edges_rel,
-        "edges_inline": inline,
-        "bytes_read": read + read_old,
-        "bytes_written": written,
-        "peak_rss": _peak_rss_bytes(),
-    }
-
-
-def _read_entries(store: CorpusStore, files: list[str]) -> tuple[pl.DataFrame, int]:
-    """Key entries of several small files and their bytes: whole-file reads decoded by polars (cheaper than a scan)."""
-    blobs = [store.read_bytes(f) for f in files]
-    frames = [pl.read_parquet(io.BytesIO(b)).cast(ENTRY_SCHEMA) for b in blobs]  # type: ignore[arg-type]
-    return (pl.concat(frames) if frames else pl.DataFrame(schema=ENTRY_SCHEMA)), sum(len(b) for b in blobs)
-
-
-def _repeated_ids(ids: pl.Series, what: str) -> None:
-    shown = ids.unique().sort().head(3).to_list()
-    raise ValueError(
-        f"global dedup: document ids must be unique across all sources, but {shown} (and maybe more) {what}; "
-        f"ids come from corpus.schema.document_id (source, file, offset, text), so the same record was "
-        f"probably read twice (or new shards repeat documents the index already holds)"
-    )
 
 
 # --------------------------------------------------------------------------- 3. merge

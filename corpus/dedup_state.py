@@ -21,6 +21,7 @@ from typing import Any
 from corpus.io import CorpusStore, StorageError
 
 DOCS_PER_PARTITION = 250_000  # default: a bucket task holds ~15 key entries (~1 KB) per document of its 1/P
+TASK_ROWS = DOCS_PER_PARTITION * 15  # default: key rows an incremental bucket task may hold (one default partition's)
 STATE = "_state"
 CURRENT = "CURRENT.json"
 
@@ -93,6 +94,41 @@ def plan_partitions(total_docs: int, requested: int | None, docs_per_partition: 
             raise ValueError(f"dedup partitions must be >= 1, got {requested}")
         return requested
     return max(1, math.ceil(total_docs / docs_per_partition))
+
+
+def plan_groups(base: IndexState, new_rows: int, task_rows: int = TASK_ROWS) -> tuple[int, ...]:
+    """The first partition of each bucket task of an increment; ``()``: one task per partition.
+
+    An increment's bucket work per partition is small (its share of the new entries, looked up in
+    the partition's stored keys), so consecutive partitions share one task while the task's rows
+    (their stored keys plus their estimated share of ``new_rows`` new entries) stay within
+    ``task_rows``: the fixed cost of a task (reads, writes, its receipt) is paid once per group.
+    A partition of unknown size (an index written before key counts were stored) keeps a task of its own.
+    """
+    if task_rows < 1:
+        raise ValueError(f"dedup task_rows must be >= 1 (key rows per incremental bucket task), got {task_rows}")
+    stored = {int(p): sum(n for _, n in files) for p, files in base.keys.items()}
+    if any(n == 0 for files in base.keys.values() for _, n in files[:1]):
+        return ()
+    share = new_rows / base.partitions
+    starts: list[int] = []
+    held = 0.0
+    for p in range(base.partitions):
+        rows = stored.get(p, 0) + share
+        if starts and held + rows <= task_rows:
+            held += rows
+        else:
+            starts.append(p)
+            held = rows
+    return tuple(starts) if len(starts) < base.partitions else ()
+
+
+def group_members(starts: tuple[int, ...], partitions: int) -> dict[int, list[int]]:
+    """First partition of each task -> the partitions it holds (``starts`` as :func:`plan_groups` returns them)."""
+    if not starts:
+        return {p: [p] for p in range(partitions)}
+    ends = [*starts[1:], partitions]
+    return {a: list(range(a, b)) for a, b in zip(starts, ends, strict=True)}
 
 
 def incremental_base(

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from corpus import schema
+from corpus.dedup_state import Compaction
 from corpus.executor import Executor
 from corpus.io import CorpusStore
 from corpus.shard_task import resolve_steps
@@ -34,6 +35,7 @@ def run_global_index(
     sources: list[str] | None = None,
     executor: Executor | None = None,
     partitions: int | None = None,
+    compaction: Compaction | None = None,
 ) -> dict[str, Any]:
     """Build the drop table of a global stage (dedup) across all sources; one file per source.
 
@@ -42,7 +44,8 @@ def run_global_index(
 
     MinHash and exact dedup run as tasks on ``executor`` (signatures per shard, buckets per
     partition, one merge; see corpus.dedup_index) and grow the stored index incrementally;
-    the summary's ``index`` entry describes that build. Other global operators run in this process.
+    the summary's ``index`` entry describes that build (``compaction``: when its partitions' delta key
+    files are merged, default ``Compaction()``). Other global operators run in this process.
     """
     from corpus import dedup_build, dedup_index
 
@@ -66,6 +69,7 @@ def run_global_index(
         executor=executor,
         progress=Throttled(progress),
         partitions=partitions,
+        compaction=compaction,
     )
     summary["excluded_sources"] = [s for s in spec.source_names if s not in names]
     store.write_json(summary_rel, summary)

@@ -47,7 +47,7 @@ def load(store: CorpusStore, rel: str, fingerprint: str) -> dict[str, Any] | Non
 
 
 def save(store: CorpusStore, rel: str, fingerprint: str, result: dict[str, Any]) -> None:
-    store.write_json(rel, {"v": RECEIPT_VERSION, "fingerprint": fingerprint, "result": result})
+    store.write_json(rel, {"v": RECEIPT_VERSION, "fingerprint": fingerprint, "result": result}, compact=True)
 
 
 def run_with_receipt(

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from corpus import dedup_build, runner
-from corpus.dedup_state import Compaction, load_state
+from corpus.dedup_state import TASK_ROWS, Compaction, IndexState, group_members, load_state, plan_groups
 from corpus.io import CorpusStore
 from corpus.ops import registry
 from tests.corpus.dedupcorpus import SOURCES, dedup_spec, read_raw, write_sources
@@ -70,7 +70,8 @@ def state_files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in (root / INDEX / "_state").rglob("*") if p.is_file()}
 
 
-def test_successive_increments_with_compaction_equal_a_full_build_each_time(raw, tmp_path):
+@pytest.mark.parametrize("task_rows", [1, TASK_ROWS], ids=["task-per-partition", "grouped"])
+def test_successive_increments_with_compaction_equal_a_full_build_each_time(raw, tmp_path, task_rows):
     root = tmp_path / "grown"
     shutil.copytree(raw, root)
     store = CorpusStore(root=str(root))
@@ -78,8 +79,10 @@ def test_successive_increments_with_compaction_equal_a_full_build_each_time(raw,
     seen_deltas, compacted_at = 0, []
     for i, counts in enumerate((*STEPS, ALL)):
         expose(root, raw, counts)
-        summary, info = build(store, compaction=policy)
+        summary, info = build(store, compaction=policy, task_rows=task_rows)
         assert info["mode"] == ("full" if i == 0 else "incremental"), info
+        grouped = i > 0 and task_rows == TASK_ROWS  # a small increment: every partition in one task
+        assert info["bucket_tasks"] == (1 if grouped else info["partitions_bucketed"]), info
         assert outputs(root, summary) == full_reference(raw, tmp_path / f"full{i}", counts), (
             f"step {i}: the grown index's survivors differ from a full build over the same shards"
         )
@@ -137,8 +140,29 @@ class StopAfter:
             yield fn(*t)
 
 
-@pytest.mark.parametrize(("fn_name", "n"), [("signature_task", 2), ("bucket_task", 2)])
-def test_a_compacting_build_killed_part_way_keeps_the_index_and_resumes_to_the_same_bytes(raw, tmp_path, fn_name, n):
+def grouping_rows(store: CorpusStore, state: IndexState) -> int:
+    """A ``task_rows`` that groups the next increment's partitions into more than one task but fewer than one each."""
+    covered = {(s, tuple(e)) for s, entries in state.shards.items() for e in entries}
+    new_docs = sum(
+        e["rows"]
+        for s in SOURCES
+        for e in store.read_manifest(runner.stage_dir("dd", "raw", s))["shards"]
+        if (s, (e["name"], e["rows"], e["bytes"])) not in covered
+    )
+    new_rows = new_docs * 15  # minhash with exact dedup: 14 bands and the exact-text hash
+    total = sum(n for files in state.keys.values() for _, n in files) + new_rows
+    for rows in range(total // state.partitions, total, max(1, total // 200)):
+        if 1 < len(plan_groups(state, new_rows, rows)) < state.partitions:
+            return rows
+    raise AssertionError("no task_rows groups these partitions")
+
+
+@pytest.mark.parametrize(
+    ("fn_name", "n", "grouped"), [("signature_task", 2, False), ("bucket_task", 2, False), ("bucket_task", 1, True)]
+)
+def test_a_compacting_build_killed_part_way_keeps_the_index_and_resumes_to_the_same_bytes(
+    raw, tmp_path, fn_name, n, grouped
+):
     root = tmp_path / "s"
     shutil.copytree(raw, root)
     store = CorpusStore(root=str(root))
@@ -151,13 +175,15 @@ def test_a_compacting_build_killed_part_way_keeps_the_index_and_resumes_to_the_s
     before_files = state_files(root)
     policy = Compaction(max_deltas=1, max_delta_fraction=100.0)  # the next increment compacts
     expose(root, raw, ALL)
+    task_rows = grouping_rows(store, before) if grouped else 1  # grouped: several tasks of several partitions
     with pytest.raises(Killed):
-        build(store, compaction=policy, executor=StopAfter(fn_name, n))
+        build(store, compaction=policy, executor=StopAfter(fn_name, n), task_rows=task_rows)
     kept = load_state(store, INDEX)
     assert kept == before, "a killed build must leave the committed state as it was"
     assert before_files <= state_files(root), "a killed build must not remove files the committed state lists"
-    summary, info = build(store, compaction=policy)
+    summary, info = build(store, compaction=policy, task_rows=task_rows)
     assert info["tasks_resumed"] >= n and info["partitions_compacted"] == info["partitions_bucketed"]
+    assert (1 < info["bucket_tasks"] < info["partitions_bucketed"]) == grouped, info
     assert outputs(root, summary) == full_reference(raw, tmp_path / "full", ALL)
     state = load_state(store, INDEX)
     assert state is not None and all(len(files) == 1 for files in state.keys.values())
@@ -187,3 +213,52 @@ def test_an_index_stored_with_one_key_file_per_partition_is_grown_and_compacted(
 def test_a_bad_compaction_policy_is_a_clear_error(bad):
     with pytest.raises(ValueError, match=r"Compaction\.max_delta"):
         Compaction(**bad)
+
+
+def test_a_new_entry_that_is_already_a_stored_anchor_is_a_clear_error(tmp_path):
+    from corpus.dedup_buckets import bucket_task
+    from corpus.dedup_index import ENTRY_SCHEMA, IndexJob
+
+    store = CorpusStore(root=str(tmp_path))
+    job = IndexJob("dedup_minhash@1", "{}", 1, "ix/work-00ff", "ix/v00002")
+    row = {"kind": [0], "h1": [7], "h2": [0], "rank": [0], "id": ["doc-1"]}
+    store.write_table("ix/v00001/keys/p-00000.base.parquet", pl.DataFrame(row, schema=ENTRY_SCHEMA))
+    other = {**row, "rank": [1], "id": ["doc-2"]}
+    store.write_table("ix/work-00ff/sig/new.parquet", pl.DataFrame(other, schema=ENTRY_SCHEMA))
+    stored = {"0": [["ix/v00001/keys/p-00000.base.parquet", 1]]}
+    result = bucket_task(store, job, [0], ["ix/work-00ff/sig/new.parquet"], stored)
+    assert result["edges_inline"]["u_id"] == ["doc-2"] and result["edges_inline"]["v_id"] == ["doc-1"]
+    assert result["new_keys"] == 0 and result["files"] == stored
+    store.write_table("ix/work-00ff/sig/again.parquet", pl.DataFrame(row, schema=ENTRY_SCHEMA))
+    with pytest.raises(ValueError, match="are already in the stored index"):
+        bucket_task(store, job, [0], ["ix/work-00ff/sig/again.parquet"], stored)
+    with pytest.raises(ValueError, match="appear more than once"):
+        bucket_task(store, job, [0], ["ix/work-00ff/sig/new.parquet"] * 2, {})
+
+
+def test_run_global_index_passes_the_compaction_policy_on(raw, tmp_path):
+    root = tmp_path / "s"
+    shutil.copytree(raw, root)
+    store = CorpusStore(root=str(root))
+    spec = dedup_spec(raw.parent / "src")
+    expose(root, raw, STEPS[0])
+    runner.run_global_index(spec, "deduped", store, partitions=4)
+    expose(root, raw, STEPS[1])
+    info = runner.run_global_index(spec, "deduped", store, partitions=4, compaction=Compaction(max_deltas=0))["index"]
+    assert info["mode"] == "incremental" and info["partitions_compacted"] == info["partitions_bucketed"] > 0
+    assert info["delta_files"] == 0, "max_deltas=0 compacts every partition the increment touches"
+
+
+def test_plan_groups_fills_tasks_up_to_task_rows_and_keeps_partitions_of_unknown_size_alone():
+    def state(sizes: list[int]) -> IndexState:
+        keys = {str(p): [[f"p{p}.base", n]] for p, n in enumerate(sizes)}
+        return IndexState(1, OP, "{}", len(sizes), {"a": 0}, {"a": []}, keys, "", 0)
+
+    # 4 partitions of 100 stored keys, 40 new entries (10 each): tasks of at most 250 rows hold two
+    assert plan_groups(state([100] * 4), 40, 250) == (0, 2)
+    assert plan_groups(state([100] * 4), 40, 10_000) == (0,)
+    assert plan_groups(state([100] * 4), 40, 109) == (), "no room for two: one task per partition"
+    assert plan_groups(state([100, 0, 100, 100]), 40, 10_000) == (), "a base of unknown size keeps its own task"
+    assert group_members((0, 2), 4) == {0: [0, 1], 2: [2, 3]}
+    with pytest.raises(ValueError, match="task_rows must be >= 1"):
+        plan_groups(state([100] * 4), 40, 0)
