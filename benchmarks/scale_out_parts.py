@@ -103,17 +103,17 @@ class FreshProcessExecutor:
 def _baseline_rss() -> int:
     import corpus.dedup_index as di  # the imports of a task, nothing else
 
-    return di._peak_rss_bytes()
+    return di.peak_rss_bytes()
 
 
 def _single_process_peak(root: str, sources: tuple[str, ...], shard_docs: int) -> dict[str, Any]:
     from corpus import runner
-    from corpus.dedup_index import _peak_rss_bytes
+    from corpus.dedup_index import peak_rss_bytes
     from corpus.io import CorpusStore
 
     t0, c0 = time.perf_counter(), time.process_time()
     runner.run_global_index_in_process(dedup_spec(sources, shard_docs), "deduped", CorpusStore(root=root))
-    return {"peak_rss": _peak_rss_bytes(), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+    return {"peak_rss": peak_rss_bytes(), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
 
 
 def in_fresh_process(fn: Any, *args: Any) -> Any:

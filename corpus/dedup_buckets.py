@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from corpus import schema
-from corpus.dedup_index import ENTRY_SCHEMA, EXACT_KIND, KEY_COLS, NODE_COLS, IndexJob, _peak_rss_bytes
+from corpus.dedup_index import ENTRY_SCHEMA, EXACT_KIND, KEY_COLS, NODE_COLS, IndexJob, peak_rss_bytes
 from corpus.io import CorpusStore
 
 INLINE_EDGES = 1_000  # a bucket task returns up to this many links in its result instead of a file
@@ -120,7 +120,7 @@ def bucket_task(
         "edges_inline": inline,
         "bytes_read": read + read_old,
         "bytes_written": written,
-        "peak_rss": _peak_rss_bytes(),
+        "peak_rss": peak_rss_bytes(),
     }
 
 

@@ -114,7 +114,7 @@ def _json(text: str) -> Any:
     return json.loads(text)
 
 
-def _peak_rss_bytes() -> int:
+def peak_rss_bytes() -> int:
     """This process' peak resident memory: VmHWM (reset by exec, unlike ru_maxrss, which a spawned
     child inherits from its parent), else ru_maxrss."""
     try:
@@ -197,7 +197,7 @@ def signature_task(
         "entries": entries.height,
         "parts": parts,
         "bytes_written": written,
-        "peak_rss": _peak_rss_bytes(),
+        "peak_rss": peak_rss_bytes(),
     }
 
 
