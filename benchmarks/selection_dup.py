@@ -323,8 +323,9 @@ def dup_provenance(dup_res, sweep: dict, seeds: list[int]) -> tuple[str, str]:
     why = (
         f"the key is now read off a budget sweep of {SOFTDEDUP_ARM} (fractions {sweep['fractions']} of the budget, "
         "each run with its own cosine schedule, same seed, sample and proxy) instead of the full run's evaluation "
-        "curve, whose points before the end have not had their learning rate decayed and so are compared unfairly "
-        "with random's decayed final loss; grid, seeds and suite fixed before this run; the earlier Zipf-tail run "
+        "curve, whose points before the end are read before their learning rate decayed, against random's decayed "
+        "final loss; each budget is now trained to its own end; grid, seeds and suite fixed before this run; the "
+        "earlier Zipf-tail run "
         "is previous_duplicate_suite, the light-tailed one previous_duplicate_suite_geometric_tail"
     )
     provenance = (
