@@ -19,7 +19,8 @@ Suites built from ../shared/data (fixed seeds; sizes fixed before any result was
   document equally likely, duplicates included) and soft-dedup draws by weight without
   replacement (corpus.selection.softdedup), inside each source keeping its token share
   (``softdedup_domain``, the acceptance arm) or over the whole pool (``softdedup_sample``);
-  see selection_dup.py. ``--only dup`` runs its seeds in two processes (``--workers``).
+  see selection_dup.py. The acceptance arm is also trained at 0.5-0.9 of the budget, each run with its own
+  schedule; the key is read off that sweep. ``--only dup`` runs its seeds in two processes (``--workers``).
 
 Every arm trains the same proxy GPT for the same tokens with the same seeds
 (corpus.proxy.ablation); results are paired differences against ``random`` with 95%
@@ -56,9 +57,9 @@ import time  # noqa: E402
 
 from _common import load_real_documents, pin_to_one_core, print_table, write_results  # noqa: E402
 from selection_decont import decontamination  # noqa: E402
-from selection_dup import DUP_DESIGN, SOFTDEDUP_ARM, dup_acceptance, duplicate_part  # noqa: E402
+from selection_dup import DUP_DESIGN, dup_acceptance, dup_provenance, duplicate_part  # noqa: E402
 from selection_speed import backend_choice, classifier_speed  # noqa: E402
-from selection_suites import ZIPF_TOP_COPIES, duplicate_suite, noisy_suite, take_tokens  # noqa: E402
+from selection_suites import duplicate_suite, noisy_suite, take_tokens  # noqa: E402
 
 SEEDS = [0, 1, 2, 3, 4]
 KEEP_FRACTION = 0.3
@@ -319,36 +320,21 @@ def main() -> int:
             merge(path, {"noisy_suite": section, "classifier_heldout": heldout}, acc, "noisy_suite", why, started)
             return 0
 
-    # --- duplicate-heavy suite: random vs soft-dedup sampling
-    dup_section, dup_res = duplicate_part(
+    # --- duplicate-heavy suite: random vs soft-dedup sampling, and the acceptance arm's budget sweep
+    dup_section, dup_res, sweep = duplicate_part(
         dup, tok, common, budget, with_replacement=args.only != "dup", workers=args.workers
     )
     dup_section = {"design": DUP_DESIGN} | dup_section | {"measured_at": stamp()}
     if args.only == "dup":
-        why = (
-            "duplicate suite redesigned before this run: Zipf copy counts (the r-th most copied of the popular "
-            f"passages has round({ZIPF_TOP_COPIES} / r) copies) instead of 1 + Geometric(1/15) capped at 60, the "
-            f"acceptance arm {SOFTDEDUP_ARM} keeps each source's token share, each seed draws its own sample, and "
-            "the key is the largest fraction over seeds (the issue's definition; the earlier code took the mean); "
-            "the light-tailed suite's run is previous_duplicate_suite"
-        )
-        fraction = dup_acceptance(dup_res)["softdedup_tokens_fraction"]
-        per_seed = ", ".join(
-            "never" if f is None else f"{f:.3f}" for f in dup_res.comparisons[SOFTDEDUP_ARM].tokens_fraction
-        )
-        provenance = (
-            f"duplicate_suite run ({dup['tail']} tail, arm {SOFTDEDUP_ARM}, seeds {seeds}): the largest over seeds of "
-            f"the fraction of the budget needed to reach random's final average target loss (per seed: {per_seed})"
-            + ("" if fraction is not None else "; some seed never reached it, so null")
-        )
+        why, provenance = dup_provenance(dup_res, sweep, seeds)
         merge(
             path,
             {"duplicate_suite": dup_section},
-            dup_acceptance(dup_res),
+            dup_acceptance(dup_res, sweep),
             "duplicate_suite",
             why,
             started,
-            renames={"previous_duplicate_suite": "previous_duplicate_suite_with_replacement"},
+            renames={"previous_duplicate_suite": "previous_duplicate_suite_geometric_tail"},
             provenance={"softdedup_tokens_fraction": provenance},
         )
         return 0
@@ -356,7 +342,7 @@ def main() -> int:
     acceptance = {
         **speed_acceptance(speed, quick),
         **noisy_acceptance(noisy_out[1], noisy_out[2]),
-        **dup_acceptance(dup_res),
+        **dup_acceptance(dup_res, sweep),
         "decont_recall": round(decont["recall"], 4),
         "decont_false_drop_rate": round(decont["false_drop_rate"], 6),
     }
