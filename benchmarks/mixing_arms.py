@@ -11,7 +11,7 @@ from corpus.feedback import FeedbackState, NewVersion, decide
 from corpus.metrics import MetricsRecord
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.sampler import DomainTokens, materialize, natural_weights, plan_mixture, validation_tokens
-from corpus.mixing.target import domain_emphasis, target_loss
+from corpus.mixing.target import domain_emphasis, held_out_share, target_loss
 from corpus.proxy.online import OnlineSamplerConfig
 from corpus.proxy.train import TrainOptions, TrainResult, train
 from corpus.spec import MixtureSpec, ProxySpec, TargetSpec
@@ -72,6 +72,7 @@ class SuiteBench:
             eval_batch_size=64,
             online=OnlineSamplerConfig(reward=online) if online else OnlineSamplerConfig(),
             target_emphasis=emphasis,
+            target_held_out_share=held_out_share(self.target, self.names),
             curve_eval_tokens=self.curve_tokens,
         )
         if online:  # the sampler draws from one epoch of every domain, starting from `weights`

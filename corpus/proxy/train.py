@@ -70,6 +70,9 @@ class TrainOptions:
     eval_batch_size: int = 32
     online: OnlineSamplerConfig = field(default_factory=OnlineSamplerConfig)
     target_emphasis: Mapping[str, float] | None = None  # the online sampler's weight on each domain's reward
+    target_held_out_share: float = (
+        0.0  # the target's share on untrained domains: the online sampler keeps it at the prior
+    )
     curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
 
 
@@ -316,7 +319,13 @@ def train(
     start_weights = {d: float(weights.get(d, 0.0)) for d in trainable} if weights else shares
     sampler = (
         OnlineSampler(
-            trainable, start_weights, opts.online, seed=seed, tokens_per_sequence=seq_len, emphasis=opts.target_emphasis
+            trainable,
+            start_weights,
+            opts.online,
+            seed=seed,
+            tokens_per_sequence=seq_len,
+            emphasis=opts.target_emphasis,
+            held_out_share=opts.target_held_out_share,
         )
         if online
         else None

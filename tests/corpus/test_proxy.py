@@ -89,7 +89,7 @@ def test_online_sampler_moves_toward_the_high_loss_domain():
     sampler = OnlineSampler(
         ["easy", "hard"],
         {"easy": 0.5, "hard": 0.5},
-        OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss"),
+        OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss", max_shift=1.0),
         seed=0,
     )
     for step in range(1, 6):
@@ -117,7 +117,8 @@ def test_online_training_shifts_weight_to_the_hard_domain(data):
         60 * 8 * 32,
         vocab_size=vocab,
         options=TrainOptions(
-            n_evals=2, online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss")
+            n_evals=2,
+            online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss", max_shift=1.0),
         ),
     )
     first, last = result.weight_trajectory[0][1], result.weight_trajectory[-1][1]
@@ -138,7 +139,8 @@ def test_progress_reward_prefers_the_learnable_domain_over_noise(data):
     }
     spec = SMALL.model_copy(update={"online_sampler": True})
     opts = TrainOptions(
-        n_evals=1, online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3)
+        n_evals=1,
+        online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3, max_shift=1.0),
     )
     result = train(
         streams, {"repetitive": streams["repetitive"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=opts
