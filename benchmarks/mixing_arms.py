@@ -11,9 +11,9 @@ from corpus.feedback import FeedbackState, NewVersion, decide
 from corpus.metrics import MetricsRecord
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.sampler import DomainTokens, materialize, natural_weights, plan_mixture, validation_tokens
-from corpus.mixing.target import domain_emphasis, held_out_share, target_loss
+from corpus.mixing.target import target_loss
 from corpus.proxy.online import OnlineSamplerConfig
-from corpus.proxy.train import TrainOptions, TrainResult, train
+from corpus.proxy.train import TrainOptions, TrainResult, target_options, train
 from corpus.spec import MixtureSpec, ProxySpec, TargetSpec
 
 ARMS = ["uniform", "natural", "excess_loss", "regression", "online", "online_loss"]
@@ -66,13 +66,12 @@ class SuiteBench:
         key = (tuple(round(weights[d], 9) for d in self.names), seed, online, budget, proxy.model_dump_json(), n_evals)
         if key in self._cache:
             return self._cache[key]
-        emphasis = domain_emphasis({}, self.target, self.names) if self.target.kind != "worst" else None
-        options = TrainOptions(
+        options = target_options(
+            self.target,
+            self.names,
             n_evals=n_evals or self.n_evals,
             eval_batch_size=64,
             online=OnlineSamplerConfig(reward=online) if online else OnlineSamplerConfig(),
-            target_emphasis=emphasis,
-            target_held_out_share=held_out_share(self.target, self.names),
             curve_eval_tokens=self.curve_tokens,
         )
         if online:  # the sampler draws from one epoch of every domain, starting from `weights`

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from corpus.mixing.target import Target, domain_emphasis, held_out_share
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
 
@@ -127,6 +128,13 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(replace(self, model=None)).items() if k != "model"}
+
+
+def target_options(target: Any, trained: list[str], **options: Any) -> TrainOptions:
+    """Trainer options whose online sampler serves ``target`` (a ``Target``, a spec's target or None: average)."""
+    t = Target.of(target)
+    emphasis = domain_emphasis({}, t, trained) if t.kind != "worst" else None
+    return TrainOptions(target_emphasis=emphasis, target_held_out_share=held_out_share(t, trained), **options)
 
 
 def _proxy_value(proxy: Any, name: str) -> Any:

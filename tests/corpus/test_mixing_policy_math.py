@@ -15,6 +15,7 @@ from corpus.mixing.history import RoundResult
 from corpus.mixing.policies import ExcessLossConfig, propose_excess_loss, propose_weights
 from corpus.mixing.target import Target, TargetError, domain_emphasis, held_out_share, target_loss, target_se
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig, bound_shift, fit_power_law, learnable_progress
+from corpus.proxy.train import target_options
 from corpus.spec import MixtureSpec, PathPolicy, SpecError, TargetSpec, load_spec
 
 D = ["a", "b", "c"]
@@ -195,6 +196,15 @@ def test_online_sampler_trust_region_bounds_its_move_from_the_prior():
     assert 0.5 * sum(abs(free[d] - prior[d]) for d in D) > 0.5  # unbounded, the loss reward runs to c
     assert tv == pytest.approx(OnlineSamplerConfig().max_shift)
     assert bounded["c"] > prior["c"]  # still moved the right way
+
+
+def test_trainer_options_carry_the_target_to_the_online_sampler():
+    opts = target_options(Target("weighted", {"a": 1.0, "held": 1.0}), ["a", "b"], n_evals=2)
+    assert opts.target_held_out_share == 0.5 and opts.target_emphasis == {"a": 1.0, "b": 0.0} and opts.n_evals == 2
+    spec_target = TargetSpec(kind="weighted", weights={"a": 3.0, "b": 1.0})
+    assert target_options(spec_target, ["a", "b"]).target_emphasis == {"a": 0.75, "b": 0.25}
+    default = target_options(None, D)
+    assert default.target_held_out_share == 0.0 and default.target_emphasis == {d: 1 / 3 for d in D}
 
 
 def test_excess_loss_keeps_the_held_out_share_at_the_latest_weights():
