@@ -104,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--suites", default="six,heldout,noisy")
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--budget", type=int, default=80_000, help="training tokens per final run")
+    ap.add_argument("--budget", type=int, default=100_000, help="training tokens per final run")
     ap.add_argument("--tokenizer", choices=["byte", "bpe"], default="byte")
     ap.add_argument("--vocab", type=int, default=2048, help="BPE vocabulary (tokenizer bpe)")
     ap.add_argument("--chars", type=int, default=400_000, help="characters per domain")
