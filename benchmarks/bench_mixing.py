@@ -123,6 +123,12 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--jobs", type=int, default=2, help="suites (and the transfer check) run in this many processes")
     ap.add_argument("--max-epochs", type=float, default=4.0)
+    ap.add_argument(
+        "--order",
+        choices=["keyed", "shuffle"],
+        default="keyed",
+        help="training order of the fixed-mixture runs: keyed pairs the runs of one seed (common random numbers)",
+    )
     ap.add_argument("--transfer-mixtures", type=int, default=8, help="0 skips the proxy-transfer check")
     ap.add_argument("--transfer-seeds", type=int, default=2, help="seeds per mixture and proxy size in the transfer")
     ap.add_argument(
@@ -212,6 +218,9 @@ def carried_over(path: Path) -> dict:
             }
             for suite, res in (old.get("results") or {}).items()
         }
+        earlier = [old["previous_run"], *old.get("earlier_runs", [])] if "previous_run" in old else []
+        if earlier:
+            kept["earlier_runs"] = earlier[:3]
         kept["previous_run"] = {
             "created_at": old.get("created_at"),
             "config": old.get("config"),

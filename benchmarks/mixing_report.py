@@ -47,6 +47,10 @@ def summarize_suite(bench: SuiteBench, runs: dict[str, list[dict]], arms: list[s
             row["reaches_with_30pct_fewer_tokens_every_seed"] = all(
                 f is not None and f <= FEWER_TOKENS_GOAL for f in fractions
             )
+        frozen = runs.get("online_frozen")
+        if frozen is not None and arm in ("online", "online_loss"):  # the sampler's own effect, data path fixed
+            d = paired_interval(targets, [f["target"] for f in frozen])
+            row["diff_vs_online_frozen"] = d.as_dict() | {"verdict": d.verdict()}
         out[arm] = row
     if uni is not None:  # the proxy as an instrument: seed spread vs evaluation error, one fixed mixture
         domains = list(uni[0]["val_loss"])

@@ -29,9 +29,10 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -75,6 +76,10 @@ class TrainOptions:
         0.0  # the target's share on untrained domains: the online sampler keeps it at the prior
     )
     curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
+    # "shuffle": one seeded permutation of all windows per pass; "keyed": every window gets a seeded random key
+    # from (seed, domain, window, pass) and windows are visited by key, so two mixtures of the same seed visit
+    # the windows they share in the same relative order (common random numbers: paired runs differ by the mixture)
+    order: Literal["shuffle", "keyed"] = "shuffle"
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,19 @@ def _windows(stream: np.ndarray, seq_len: int) -> np.ndarray:
     """Start offsets of the full ``seq_len + 1`` windows of a stream (stride ``seq_len``)."""
     n = (len(stream) - 1) // seq_len if len(stream) > seq_len else 0
     return np.arange(n, dtype=np.int64) * seq_len
+
+
+def window_keys(domain: str, n: int, seed: int, pass_no: int) -> np.ndarray:
+    """Random keys of a domain's first ``n`` windows in pass ``pass_no``; the first ``m < n`` keys do not depend
+    on ``n`` (a longer stream of the same domain and seed extends its windows and their keys)."""
+    return np.random.default_rng([seed, pass_no, zlib.crc32(domain.encode())]).random(n)
+
+
+def keyed_pass(windows: Mapping[str, np.ndarray], names: list[str], seed: int, pass_no: int) -> np.ndarray:
+    """One pass over every window of ``names`` as ``(domain index, start)`` rows, in the order of their keys."""
+    rows = np.concatenate([np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(names)])
+    keys = np.concatenate([window_keys(d, len(windows[d]), seed, pass_no) for d in names])
+    return rows[np.argsort(keys, kind="stable")]
 
 
 def _lr(step: int, total: int, base: float, opts: TrainOptions) -> float:
@@ -343,19 +361,34 @@ def train(
     )
     used = np.zeros(len(trainable), dtype=np.int64)
     cursors = {i: 0 for i in range(len(trainable))}
-    domain_orders = {i: rng.permutation(windows[d]) for i, d in enumerate(trainable)}
+    keyed = opts.order == "keyed"
+    passes_started = {i: 0 for i in range(len(trainable))}
+
+    def domain_order(i: int) -> np.ndarray:
+        d, n = trainable[i], len(windows[trainable[i]])
+        passes_started[i] += 1
+        return (
+            windows[d][np.argsort(window_keys(d, n, seed, passes_started[i]))] if keyed else rng.permutation(windows[d])
+        )
+
+    domain_orders = {i: domain_order(i) for i in range(len(trainable))}
     fixed_pass: np.ndarray = fixed_order[:0]
     fixed_pos = 0
+    fixed_passes = 0
 
     def next_batch() -> tuple[torch.Tensor, np.ndarray]:
-        nonlocal fixed_pos, fixed_pass
+        nonlocal fixed_pos, fixed_pass, fixed_passes
         if sampler is None:
             picks = []
             need = batch_size
             while need:
                 if fixed_pos >= len(fixed_pass):  # start a (new) shuffled pass over every window
-                    fixed_pass = fixed_order[rng.permutation(len(fixed_order))]
+                    if keyed:
+                        fixed_pass = keyed_pass(windows, trainable, seed, fixed_passes)
+                    else:
+                        fixed_pass = fixed_order[rng.permutation(len(fixed_order))]
                     fixed_pos = 0
+                    fixed_passes += 1
                 take = min(need, len(fixed_pass) - fixed_pos)
                 picks.append(fixed_pass[fixed_pos : fixed_pos + take])
                 fixed_pos += take
@@ -368,7 +401,7 @@ def train(
             for i in dom:
                 order = domain_orders[i]
                 if cursors[i] >= len(order):
-                    domain_orders[i] = order = rng.permutation(windows[trainable[i]])
+                    domain_orders[i] = order = domain_order(i)
                     cursors[i] = 0
                 starts.append(int(order[cursors[i]]))
                 cursors[i] += 1

@@ -57,10 +57,14 @@ def test_a_new_result_keeps_the_instrument_study_and_the_replaced_run(tmp_path):
         )
     )
     kept = carried_over(old)
+    assert "earlier_runs" not in kept
     assert kept["instrument"] == {"noise": {"seeds": 5}}
     prev = kept["previous_run"]
     assert prev["acceptance"] == {"seeds": 5} and prev["config"] == {"budget": 80_000} and prev["created_at"] == "t0"
     assert prev["summary"] == {"six": {"uniform": {"target": {"mean": 3.0}}}}  # no per-run rows, no _noise
+    doc = json.loads(old.read_text()) | {"previous_run": {"created_at": "t-1"}, "earlier_runs": [{"created_at": "t-2"}]}
+    old.write_text(json.dumps(doc))
+    assert [r["created_at"] for r in carried_over(old)["earlier_runs"]] == ["t-1", "t-2"]
     old.write_text("{not json")
     assert carried_over(old) == {}
 
