@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -40,6 +39,7 @@ import torch
 from corpus.mixing.target import Target, domain_emphasis, held_out_share
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
+from corpus.proxy.order import keyed_pass, window_keys
 
 PROXY_FIELDS = (
     "n_layer",
@@ -162,19 +162,6 @@ def _windows(stream: np.ndarray, seq_len: int) -> np.ndarray:
     """Start offsets of the full ``seq_len + 1`` windows of a stream (stride ``seq_len``)."""
     n = (len(stream) - 1) // seq_len if len(stream) > seq_len else 0
     return np.arange(n, dtype=np.int64) * seq_len
-
-
-def window_keys(domain: str, n: int, seed: int, pass_no: int) -> np.ndarray:
-    """Random keys of a domain's first ``n`` windows in pass ``pass_no``; the first ``m < n`` keys do not depend
-    on ``n`` (a longer stream of the same domain and seed extends its windows and their keys)."""
-    return np.random.default_rng([seed, pass_no, zlib.crc32(domain.encode())]).random(n)
-
-
-def keyed_pass(windows: Mapping[str, np.ndarray], names: list[str], seed: int, pass_no: int) -> np.ndarray:
-    """One pass over every window of ``names`` as ``(domain index, start)`` rows, in the order of their keys."""
-    rows = np.concatenate([np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(names)])
-    keys = np.concatenate([window_keys(d, len(windows[d]), seed, pass_no) for d in names])
-    return rows[np.argsort(keys, kind="stable")]
 
 
 def _lr(step: int, total: int, base: float, opts: TrainOptions) -> float:

@@ -8,7 +8,8 @@ import torch
 
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
-from corpus.proxy.train import EvalPoint, TrainError, TrainOptions, keyed_pass, train
+from corpus.proxy.order import keyed_pass
+from corpus.proxy.train import EvalPoint, TrainError, TrainOptions, train
 from corpus.spec import ProxySpec
 from corpus.tokenize import tokenize_batch, train_bpe
 
