@@ -104,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--suites", default="six,heldout,noisy")
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--budget", type=int, default=80_000, help="training tokens per final run")
+    ap.add_argument("--budget", type=int, default=100_000, help="training tokens per final run")
     ap.add_argument("--tokenizer", choices=["byte", "bpe"], default="byte")
     ap.add_argument("--vocab", type=int, default=2048, help="BPE vocabulary (tokenizer bpe)")
     ap.add_argument("--chars", type=int, default=400_000, help="characters per domain")
@@ -121,10 +121,19 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--curve-tokens", type=int, default=5_000, help="intermediate evaluations use this prefix of each val stream"
     )
-    ap.add_argument("--jobs", type=int, default=3, help="suites (and the transfer check) run in this many processes")
+    ap.add_argument("--jobs", type=int, default=2, help="suites (and the transfer check) run in this many processes")
     ap.add_argument("--max-epochs", type=float, default=4.0)
+    ap.add_argument(
+        "--order",
+        choices=["keyed", "shuffle"],
+        default="keyed",
+        help="training order of the fixed-mixture runs: keyed pairs the runs of one seed (common random numbers)",
+    )
     ap.add_argument("--transfer-mixtures", type=int, default=8, help="0 skips the proxy-transfer check")
-    ap.add_argument("--threads", default="auto", help="torch threads; auto: the faster of 1 and 2 in a short trial")
+    ap.add_argument("--transfer-seeds", type=int, default=2, help="seeds per mixture and proxy size in the transfer")
+    ap.add_argument(
+        "--threads", default="1", help="torch threads per process; auto: the faster of 1 and 2 in a short trial"
+    )
     ap.add_argument("--matmul-seconds", type=float, default=2.0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mixing.json")
     return ap
@@ -188,6 +197,38 @@ def run_task(task: str, args: argparse.Namespace, threads: int) -> tuple[str, di
     summary = summarize_suite(bench, runs, list(runs))
     print_summary(bench.suite, summary, args)
     return task, {"summary": summary, "runs": runs, "reference": bench.reference_info}
+
+
+def carried_over(path: Path) -> dict:
+    """What a new result keeps of the file it replaces: the instrument study, and the replaced run's headline
+    figures as ``previous_run``."""
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    kept = {"instrument": old["instrument"]} if "instrument" in old else {}
+    if "acceptance" in old:
+        summaries = {
+            suite: {
+                arm: {k: row[k] for k in ("target", "diff_vs_uniform", "excess_pct_vs_uniform") if k in row}
+                for arm, row in res.get("summary", {}).items()
+                if not arm.startswith("_")
+            }
+            for suite, res in (old.get("results") or {}).items()
+        }
+        earlier = [old["previous_run"], *old.get("earlier_runs", [])] if "previous_run" in old else []
+        if earlier:
+            kept["earlier_runs"] = earlier[:3]
+        kept["previous_run"] = {
+            "created_at": old.get("created_at"),
+            "config": old.get("config"),
+            "acceptance": old["acceptance"],
+            "summary": summaries,
+            "seconds": old.get("seconds"),
+        }
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "transfer": transfer_result,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    out.update(carried_over(args.out))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(out, indent=1, default=float))

@@ -11,13 +11,20 @@ from corpus.feedback import FeedbackState, NewVersion, decide
 from corpus.metrics import MetricsRecord
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.sampler import DomainTokens, materialize, natural_weights, plan_mixture, validation_tokens
-from corpus.mixing.target import domain_emphasis, target_loss
+from corpus.mixing.target import target_loss
 from corpus.proxy.online import OnlineSamplerConfig
-from corpus.proxy.train import TrainOptions, TrainResult, train
+from corpus.proxy.train import TrainOptions, TrainResult, target_options, train
 from corpus.spec import MixtureSpec, ProxySpec, TargetSpec
 
-ARMS = ["uniform", "natural", "excess_loss", "regression", "online", "online_loss"]
-SHIPPED = ARMS  # every arm is a policy or sampler setting a user can select
+ARMS = ["uniform", "natural", "excess_loss", "regression", "online", "online_loss", "online_frozen"]
+# every arm but the control is a policy or sampler setting a user can select; online_frozen is the online
+# data path with the sampler held at its prior (max_shift 0): it separates the sampler's effect from its data path
+SHIPPED = [a for a in ARMS if a != "online_frozen"]
+ONLINE = {
+    "progress": OnlineSamplerConfig(),
+    "loss": OnlineSamplerConfig(reward="loss"),
+    "frozen": OnlineSamplerConfig(max_shift=0.0),
+}
 PIPELINE = "bench_mixing"
 STOP_WITHIN_SE = 1.0  # the loops stop when a version beats the best earlier one by less than 1 SE
 
@@ -38,6 +45,7 @@ class SuiteBench:
         self.max_epochs = args.max_epochs
         self.n_evals = args.n_evals
         self.curve_tokens = args.curve_tokens
+        self.order = getattr(args, "order", "shuffle")
         self.natural = natural_weights(self.domains)
         self.uniform = initial_weights("uniform", self.names, self.natural)
         self.target = suite.target
@@ -66,13 +74,14 @@ class SuiteBench:
         key = (tuple(round(weights[d], 9) for d in self.names), seed, online, budget, proxy.model_dump_json(), n_evals)
         if key in self._cache:
             return self._cache[key]
-        emphasis = domain_emphasis({}, self.target, self.names) if self.target.kind != "worst" else None
-        options = TrainOptions(
+        options = target_options(
+            self.target,
+            self.names,
             n_evals=n_evals or self.n_evals,
             eval_batch_size=64,
-            online=OnlineSamplerConfig(reward=online) if online else OnlineSamplerConfig(),
-            target_emphasis=emphasis,
+            online=ONLINE[online] if online else OnlineSamplerConfig(),
             curve_eval_tokens=self.curve_tokens,
+            order=self.order,
         )
         if online:  # the sampler draws from one epoch of every domain, starting from `weights`
             total = sum(d.index.available_tokens for d in self.domains.values())
@@ -171,9 +180,9 @@ class SuiteBench:
             return {**self.summarize(self.run(self.uniform, seed), self.uniform), "search_runs": 0}
         if arm == "natural":
             return {**self.summarize(self.run(self.natural, seed), self.natural), "search_runs": 0}
-        if arm in ("online", "online_loss"):
-            reward = "progress" if arm == "online" else "loss"
-            return {**self.summarize(self.run(self.uniform, seed, online=reward), self.uniform), "search_runs": 0}
+        if arm in ("online", "online_loss", "online_frozen"):
+            kind = {"online": "progress", "online_loss": "loss", "online_frozen": "frozen"}[arm]
+            return {**self.summarize(self.run(self.uniform, seed, online=kind), self.uniform), "search_runs": 0}
         if arm == "excess_loss":
             cfg = {"reference": "given", "reference_losses": self.reference()}
             rounds = self.loop("excess_loss", cfg, 3, seed)

@@ -47,6 +47,10 @@ def summarize_suite(bench: SuiteBench, runs: dict[str, list[dict]], arms: list[s
             row["reaches_with_30pct_fewer_tokens_every_seed"] = all(
                 f is not None and f <= FEWER_TOKENS_GOAL for f in fractions
             )
+        frozen = runs.get("online_frozen")
+        if frozen is not None and arm in ("online", "online_loss"):  # the sampler's own effect, data path fixed
+            d = paired_interval(targets, [f["target"] for f in frozen])
+            row["diff_vs_online_frozen"] = d.as_dict() | {"verdict": d.verdict()}
         out[arm] = row
     if uni is not None:  # the proxy as an instrument: seed spread vs evaluation error, one fixed mixture
         domains = list(uni[0]["val_loss"])
@@ -93,9 +97,23 @@ def print_summary(suite: Suite, summary: dict, args: argparse.Namespace) -> None
         )
 
 
+def _agreement(a: list[float], b: list[float]) -> float | None:
+    """Share of mixture pairs that ``a`` and ``b`` order the same way (lower is better in both)."""
+    pairs = list(itertools.combinations(range(len(a)), 2))
+    if not pairs:
+        return None
+    return sum((a[i] < a[j]) == (b[i] < b[j]) for i, j in pairs) / len(pairs)
+
+
 def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
-    """DataDecide-style: rank mixtures with a small proxy and a >= 4x larger one; pairwise agreement."""
+    """DataDecide-style: rank mixtures with a small proxy and a >= 4x larger one; pairwise agreement.
+
+    With several seeds per mixture the ranking uses each proxy's seed-mean target; beside it, the
+    per-seed accuracies (small seed s against large seed s) give its spread, and the large proxy's
+    agreement with itself across seeds is the ceiling that seed noise allows.
+    """
     k = len(bench.names)
+    seeds = max(1, getattr(args, "transfer_seeds", 1))
     rng = np.random.default_rng(2026)
     mixtures = [dict(bench.uniform), dict(bench.natural)]
     while len(mixtures) < args.transfer_mixtures:
@@ -108,40 +126,54 @@ def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
     small_budget, large_budget = max(bench.proxy.batch_size * bench.proxy.seq_len, bench.budget // 4), bench.budget
     rows = []
     for i, w in enumerate(mixtures):
-        rs = bench.run(w, 0, proxy=small, budget=small_budget, n_evals=1)
-        rl = bench.run(w, 0, proxy=large, budget=large_budget, n_evals=1)
+        small_t, large_t, params = [], [], (0, 0)
+        for seed in range(seeds):
+            rs = bench.run(w, seed, proxy=small, budget=small_budget, n_evals=1)
+            rl = bench.run(w, seed, proxy=large, budget=large_budget, n_evals=1)
+            small_t.append(bench.target_of(rs.val_loss))
+            large_t.append(bench.target_of(rl.val_loss))
+            params = (rs.n_params, rl.n_params)
         rows.append(
             {
                 "weights": w,
-                "small": bench.target_of(rs.val_loss),
-                "large": bench.target_of(rl.val_loss),
-                "small_params": rs.n_params,
-                "large_params": rl.n_params,
+                "small": statistics.fmean(small_t),
+                "large": statistics.fmean(large_t),
+                "small_by_seed": small_t,
+                "large_by_seed": large_t,
+                "small_params": params[0],
+                "large_params": params[1],
             }
         )
         print(f"transfer mixture {i}: small {rows[-1]['small']:.4f}  large {rows[-1]['large']:.4f}", flush=True)
-    pairs = list(itertools.combinations(range(len(rows)), 2))
-    agree = sum((rows[a]["small"] < rows[b]["small"]) == (rows[a]["large"] < rows[b]["large"]) for a, b in pairs)
-    rho = (
-        scipy_stats.spearmanr([r["small"] for r in rows], [r["large"] for r in rows]).statistic
-        if len(rows) > 2
-        else math.nan
-    )
+    small_mean, large_mean = [r["small"] for r in rows], [r["large"] for r in rows]
+    by_seed = [
+        _agreement([r["small_by_seed"][s] for r in rows], [r["large_by_seed"][s] for r in rows]) for s in range(seeds)
+    ]
+    large_self = [
+        _agreement([r["large_by_seed"][a] for r in rows], [r["large_by_seed"][b] for r in rows])
+        for a, b in itertools.combinations(range(seeds), 2)
+    ]
+    rho = scipy_stats.spearmanr(small_mean, large_mean).statistic if len(rows) > 2 else math.nan
     out = {
         "suite": bench.suite.name,
         "mixtures": len(rows),
+        "seeds": seeds,
         "small": {"proxy": small.model_dump(), "budget": small_budget, "params": rows[0]["small_params"]},
         "large": {"proxy": large.model_dump(), "budget": large_budget, "params": rows[0]["large_params"]},
         "params_ratio": rows[0]["large_params"] / rows[0]["small_params"],
         "tokens_ratio": large_budget / small_budget,
-        "decision_accuracy": agree / len(pairs) if pairs else None,
+        "decision_accuracy": _agreement(small_mean, large_mean),
+        "decision_accuracy_by_seed": by_seed,
+        "decision_accuracy_seed_interval": mean_interval(by_seed).as_dict() if len(by_seed) > 1 else None,
+        "large_self_agreement_across_seeds": large_self,
         "spearman": float(rho),
-        "pairs": len(pairs),
+        "pairs": len(rows) * (len(rows) - 1) // 2,
         "rows": rows,
     }
     print(
-        f"transfer: {len(rows)} mixtures, params x{out['params_ratio']:.1f}, tokens x{out['tokens_ratio']:.1f}: "
-        f"decision accuracy {out['decision_accuracy']:.3f} over {len(pairs)} pairs, Spearman {rho:.3f}"
+        f"transfer: {len(rows)} mixtures x {seeds} seeds, params x{out['params_ratio']:.1f}, tokens "
+        f"x{out['tokens_ratio']:.1f}: decision accuracy {out['decision_accuracy']:.3f} (by seed {by_seed}; large "
+        f"with itself across seeds {large_self}) over {out['pairs']} pairs, Spearman {rho:.3f}"
     )
     return out
 

@@ -111,7 +111,7 @@ def train_version(
     log: Callable[[str], None] = lambda _: None,
 ) -> tuple[TrainResult, str]:
     """Train the proxy on a planned version; every evaluation becomes a metrics record."""
-    from corpus.proxy.train import train
+    from corpus.proxy.train import target_options, train
     from corpus.tokenize import load_tokenizer
 
     assert spec.mixture is not None, "the spec has no mixture section"
@@ -153,6 +153,7 @@ def train_version(
         plan.total_tokens,
         vocab_size=tok.get_vocab_size(),
         weights=plan.effective_weights,
+        options=target_options(spec.mixture.target, list(plan.effective_weights)),
         on_eval=on_eval,
     )
     return result, run_id

@@ -9,7 +9,8 @@ with a pydantic config (``extra="forbid"``), registered by name:
   validation loss exceeds a reference get exponentially more weight:
   ``w' = smooth(normalize(w * exp(step_size * k * e_d * max(loss - reference, 0))))``,
   starting from the latest evaluated mixture, with ``e_d`` the target's emphasis on the
-  domain (1/k for the average target). ``reference="given"`` is DoReMi's reference
+  domain (1/k for the average target); the target's share on untrained (held-out)
+  domains, which no excess can show, keeps the latest weights. ``reference="given"`` is DoReMi's reference
   model: the per-domain loss of a separate reference run (e.g. a proxy trained on the
   uniform mixture with the same budget), so the excess is what the domain could still
   learn, not its intrinsic difficulty. ``"first_round"`` uses the loop's first version
@@ -39,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 from corpus.mixing.configs import ExcessLossConfig, NaturalConfig, PolicyConfig, RegressionConfig, UniformConfig
 from corpus.mixing.history import RoundResult
 from corpus.mixing.regression import exploring, propose_regression
-from corpus.mixing.target import Target, domain_emphasis
+from corpus.mixing.target import Target, domain_emphasis, held_out_share
 from corpus.mixing.weights import WeightsError, normalize, validate_weights
 
 __all__ = ["POLICIES", "PolicyConfig", "PolicyError", "RoundResult", "Target", "propose_weights"]
@@ -130,7 +131,11 @@ def propose_excess_loss(
     if total <= 0:
         raw = {d: 1.0 for d in domains}
         total = float(len(domains))
-    smoothed = {d: (1 - config.smoothing) * raw[d] / total + config.smoothing / k for d in domains}
+    # the target's share on untrained domains has no excess to follow: that share keeps the latest weights
+    h = held_out_share(target or Target(), domains)
+    base_total = sum(base.values()) or 1.0
+    moved = {d: (1 - h) * raw[d] / total + h * base[d] / base_total for d in domains}
+    smoothed = {d: (1 - config.smoothing) * moved[d] + config.smoothing / k for d in domains}
     return _finish(smoothed, domains, config.floor)
 
 

@@ -123,3 +123,17 @@ def domain_emphasis(val_loss: Mapping[str, float], target: Target, trained: Sequ
     raw = {d: float(target.weights.get(d, 0.0)) for d in trained}
     total = sum(raw.values())
     return {d: v / total for d, v in raw.items()} if total > 0 else {d: 1.0 / len(trained) for d in trained}
+
+
+def held_out_share(target: Target, trained: Sequence[str]) -> float:
+    """The share of the target's weight on domains that are not trained (0 for ``average`` and ``worst``).
+
+    A policy whose signal comes from trained domains alone (training losses, per-domain excess) has
+    no signal for this share of the target; it keeps that share of the mixture where it was.
+    """
+    if target.kind != "weighted":
+        return 0.0
+    trained_set = set(trained)
+    total = math.fsum(w for w in target.weights.values() if w > 0)
+    held = math.fsum(w for d, w in target.weights.items() if w > 0 and d not in trained_set)
+    return held / total if total > 0 else 0.0

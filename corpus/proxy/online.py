@@ -18,8 +18,12 @@ Two rewards (``OnlineSamplerConfig.reward``):
     reward_d   <- smoothing * reward_d + (1 - smoothing) * mean training loss of d
     weights    = (1 - k * floor) * normalize(prior_d * exp(step_size * reward_d)) + floor
 
-``floor`` is EXP3's exploration term: every domain keeps at least that share, so a
-domain whose loss is stale is still observed. Each batch holds sequences of several
+Both rewards come from training losses, so the sampler only sees trained domains. Two guards
+keep it from hurting a target it cannot see (RegMix's held-out setting) or from drifting on
+noise: the target's share on untrained domains (``held_out_share``) stays at the prior, and
+the weights stay within ``max_shift`` total-variation distance of the prior (a trust region,
+as in DoReMi's smoothing toward uniform). ``floor`` is EXP3's exploration term: every domain
+keeps at least that share, so a domain whose loss is stale is still observed. Each batch holds sequences of several
 domains (semi-bandit feedback), so every sampled domain's loss is observed directly and
 needs no importance weighting. The weight trajectory is returned for plots and metadata.
 """
@@ -54,6 +58,12 @@ class OnlineSamplerConfig(BaseModel):
     credit_smoothing: float = Field(
         0.9, ge=0.0, lt=1.0, description="progress: EMA factor of mu (the running average of weights)"
     )
+    max_shift: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="trust region: the largest total-variation distance of the weights from the prior (1: none)",
+    )
 
 
 def fit_power_law(n: np.ndarray, loss: np.ndarray) -> tuple[float, float, float] | None:
@@ -87,6 +97,15 @@ def fit_power_law(n: np.ndarray, loss: np.ndarray) -> tuple[float, float, float]
     return float(eps), float(beta * scale**alpha), float(alpha)
 
 
+def bound_shift(p: np.ndarray, prior: np.ndarray, max_shift: float) -> np.ndarray:
+    """``p`` pulled toward ``prior`` along the segment between them until their total-variation distance
+    ``0.5 * sum |p - prior|`` is at most ``max_shift`` (both on the simplex; so is the result)."""
+    tv = 0.5 * float(np.abs(p - prior).sum())
+    if tv <= max_shift:
+        return p
+    return prior + (max_shift / tv) * (p - prior)
+
+
 def learnable_progress(n: float, fit: tuple[float, float, float]) -> float:
     """``-n * dL/dn`` of the fitted law at ``n`` tokens: ``alpha * beta * n ** -alpha``."""
     _, beta, alpha = fit
@@ -105,6 +124,7 @@ class OnlineSampler:
         seed: int = 0,
         tokens_per_sequence: int = 1,
         emphasis: Mapping[str, float] | None = None,
+        held_out_share: float = 0.0,
     ):
         if not domains:
             raise ValueError("the online sampler needs at least one domain")
@@ -125,11 +145,22 @@ class OnlineSampler:
         # how much the target counts each domain (1 each for the average target)
         emph = np.array([float((emphasis or {}).get(d, 1.0)) for d in self.domains]) if emphasis else np.ones(k)
         self.emphasis = emph * k / emph.sum() if emph.sum() > 0 else np.ones(k)
+        if not 0.0 <= held_out_share <= 1.0:
+            raise ValueError(f"held_out_share must be in [0, 1], got {held_out_share}")
+        # the share of the target on domains never trained (no training loss): kept at the prior
+        self.held_out_share = float(held_out_share)
         self.tokens = np.zeros(k)
         self.points: list[list[tuple[float, float]]] = [[] for _ in range(k)]
         self.mu = self.weights.copy()
         self.progress = np.full(k, np.nan)
         self.trajectory: list[tuple[int, dict[str, float]]] = [(0, self.weights_dict())]
+
+    def _guarded(self, p: np.ndarray) -> np.ndarray:
+        """Adaptive weights -> the weights drawn from: the held-out share at the prior, the trust region, the
+        floor."""
+        p = p / p.sum()
+        p = (1 - self.held_out_share) * p + self.held_out_share * self.prior
+        return self._with_floor(bound_shift(p, self.prior, self.config.max_shift))
 
     def _with_floor(self, p: np.ndarray) -> np.ndarray:
         k = len(p)
@@ -172,7 +203,7 @@ class OnlineSampler:
             r = np.maximum(r, 1e-12)
             p = self.mu * r
             p = (1 - self.config.prior_mix) * p / p.sum() + self.config.prior_mix * self.prior
-            self.weights = self._with_floor(p)
+            self.weights = self._guarded(p)
         a = self.config.credit_smoothing
         self.mu = a * self.mu + (1 - a) * self.weights
         self._sum[:] = 0
@@ -194,7 +225,7 @@ class OnlineSampler:
             r = np.where(known, self.reward, np.nanmean(self.reward)) * self.emphasis  # unseen domains: average reward
             logits = np.log(np.maximum(self.prior, 1e-12)) + self.config.step_size * (r - r.max())
             p = np.exp(logits - logits.max())
-            self.weights = self._with_floor(p)
+            self.weights = self._guarded(p)
         self._sum[:] = 0
         self._count[:] = 0
         self.trajectory.append((step, self.weights_dict()))

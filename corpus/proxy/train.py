@@ -31,13 +31,15 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from corpus.mixing.target import Target, domain_emphasis, held_out_share
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
+from corpus.proxy.order import keyed_pass, window_keys
 
 PROXY_FIELDS = (
     "n_layer",
@@ -70,7 +72,14 @@ class TrainOptions:
     eval_batch_size: int = 32
     online: OnlineSamplerConfig = field(default_factory=OnlineSamplerConfig)
     target_emphasis: Mapping[str, float] | None = None  # the online sampler's weight on each domain's reward
+    target_held_out_share: float = (
+        0.0  # the target's share on untrained domains: the online sampler keeps it at the prior
+    )
     curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
+    # "shuffle": one seeded permutation of all windows per pass; "keyed": every window gets a seeded random key
+    # from (seed, domain, window, pass) and windows are visited by key, so two mixtures of the same seed visit
+    # the windows they share in the same relative order (common random numbers: paired runs differ by the mixture)
+    order: Literal["shuffle", "keyed"] = "shuffle"
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,13 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(replace(self, model=None)).items() if k != "model"}
+
+
+def target_options(target: Any, trained: list[str], **options: Any) -> TrainOptions:
+    """Trainer options whose online sampler serves ``target`` (a ``Target``, a spec's target or None: average)."""
+    t = Target.of(target)
+    emphasis = domain_emphasis({}, t, trained) if t.kind != "worst" else None
+    return TrainOptions(target_emphasis=emphasis, target_held_out_share=held_out_share(t, trained), **options)
 
 
 def _proxy_value(proxy: Any, name: str) -> Any:
@@ -316,7 +332,13 @@ def train(
     start_weights = {d: float(weights.get(d, 0.0)) for d in trainable} if weights else shares
     sampler = (
         OnlineSampler(
-            trainable, start_weights, opts.online, seed=seed, tokens_per_sequence=seq_len, emphasis=opts.target_emphasis
+            trainable,
+            start_weights,
+            opts.online,
+            seed=seed,
+            tokens_per_sequence=seq_len,
+            emphasis=opts.target_emphasis,
+            held_out_share=opts.target_held_out_share,
         )
         if online
         else None
@@ -326,19 +348,34 @@ def train(
     )
     used = np.zeros(len(trainable), dtype=np.int64)
     cursors = {i: 0 for i in range(len(trainable))}
-    domain_orders = {i: rng.permutation(windows[d]) for i, d in enumerate(trainable)}
+    keyed = opts.order == "keyed"
+    passes_started = {i: 0 for i in range(len(trainable))}
+
+    def domain_order(i: int) -> np.ndarray:
+        d, n = trainable[i], len(windows[trainable[i]])
+        passes_started[i] += 1
+        return (
+            windows[d][np.argsort(window_keys(d, n, seed, passes_started[i]))] if keyed else rng.permutation(windows[d])
+        )
+
+    domain_orders = {i: domain_order(i) for i in range(len(trainable))}
     fixed_pass: np.ndarray = fixed_order[:0]
     fixed_pos = 0
+    fixed_passes = 0
 
     def next_batch() -> tuple[torch.Tensor, np.ndarray]:
-        nonlocal fixed_pos, fixed_pass
+        nonlocal fixed_pos, fixed_pass, fixed_passes
         if sampler is None:
             picks = []
             need = batch_size
             while need:
                 if fixed_pos >= len(fixed_pass):  # start a (new) shuffled pass over every window
-                    fixed_pass = fixed_order[rng.permutation(len(fixed_order))]
+                    if keyed:
+                        fixed_pass = keyed_pass(windows, trainable, seed, fixed_passes)
+                    else:
+                        fixed_pass = fixed_order[rng.permutation(len(fixed_order))]
                     fixed_pos = 0
+                    fixed_passes += 1
                 take = min(need, len(fixed_pass) - fixed_pos)
                 picks.append(fixed_pass[fixed_pos : fixed_pos + take])
                 fixed_pos += take
@@ -351,7 +388,7 @@ def train(
             for i in dom:
                 order = domain_orders[i]
                 if cursors[i] >= len(order):
-                    domain_orders[i] = order = rng.permutation(windows[trainable[i]])
+                    domain_orders[i] = order = domain_order(i)
                     cursors[i] = 0
                 starts.append(int(order[cursors[i]]))
                 cursors[i] += 1

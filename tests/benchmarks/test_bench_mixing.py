@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.bench_mixing import SIZES, main, parse_args
+from benchmarks.bench_mixing import SIZES, carried_over, main, parse_args
+from benchmarks.mixing_report import _agreement
 from corpus.proxy.model import GPT, GPTConfig
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -37,6 +38,42 @@ def test_gpu_size_has_the_promised_model_and_tokens():
     runs = args.seeds * len(args.arms.split(",")) * len(args.suites.split(","))
     assert runs * args.budget >= 200_000_000
     assert SIZES["gpu"]["n_embd"] % SIZES["gpu"]["n_head"] == 0
+
+
+def test_a_new_result_keeps_the_instrument_study_and_the_replaced_run(tmp_path):
+    old = tmp_path / "mixing.json"
+    assert carried_over(old) == {}
+    summary = {"uniform": {"target": {"mean": 3.0}, "runs": []}, "_noise": {"target_seed_sd": 0.1}}
+    old.write_text(
+        json.dumps(
+            {
+                "created_at": "t0",
+                "acceptance": {"seeds": 5},
+                "config": {"budget": 80_000},
+                "results": {"six": {"summary": summary, "runs": {"uniform": [1, 2]}}},
+                "instrument": {"noise": {"seeds": 5}},
+                "seconds": 10.0,
+            }
+        )
+    )
+    kept = carried_over(old)
+    assert "earlier_runs" not in kept
+    assert kept["instrument"] == {"noise": {"seeds": 5}}
+    prev = kept["previous_run"]
+    assert prev["acceptance"] == {"seeds": 5} and prev["config"] == {"budget": 80_000} and prev["created_at"] == "t0"
+    assert prev["summary"] == {"six": {"uniform": {"target": {"mean": 3.0}}}}  # no per-run rows, no _noise
+    doc = json.loads(old.read_text()) | {"previous_run": {"created_at": "t-1"}, "earlier_runs": [{"created_at": "t-2"}]}
+    old.write_text(json.dumps(doc))
+    assert [r["created_at"] for r in carried_over(old)["earlier_runs"]] == ["t-1", "t-2"]
+    old.write_text("{not json")
+    assert carried_over(old) == {}
+
+
+def test_transfer_agreement_counts_pairs_ordered_alike():
+    assert _agreement([1.0, 2.0, 3.0], [10.0, 20.0, 30.0]) == 1.0
+    assert _agreement([1.0, 2.0, 3.0], [30.0, 20.0, 10.0]) == 0.0
+    assert _agreement([1.0, 2.0, 3.0], [10.0, 30.0, 20.0]) == pytest.approx(2 / 3)
+    assert _agreement([1.0], [1.0]) is None
 
 
 @pytest.mark.slow

@@ -13,8 +13,9 @@ from corpus.metrics import MetricsRecord
 from corpus.mixing.compare import compare_to_first
 from corpus.mixing.history import RoundResult
 from corpus.mixing.policies import ExcessLossConfig, propose_excess_loss, propose_weights
-from corpus.mixing.target import Target, TargetError, domain_emphasis, target_loss, target_se
-from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig, fit_power_law, learnable_progress
+from corpus.mixing.target import Target, TargetError, domain_emphasis, held_out_share, target_loss, target_se
+from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig, bound_shift, fit_power_law, learnable_progress
+from corpus.proxy.train import target_options
 from corpus.spec import MixtureSpec, PathPolicy, SpecError, TargetSpec, load_spec
 
 D = ["a", "b", "c"]
@@ -126,7 +127,7 @@ def test_progress_reward_moves_weight_to_the_domain_still_learning():
     sampler = OnlineSampler(
         ["learning", "flat"],
         {"learning": 0.5, "flat": 0.5},
-        OnlineSamplerConfig(reward="progress", floor=0.02, min_points=3),
+        OnlineSamplerConfig(reward="progress", floor=0.02, min_points=3, max_shift=1.0),
         tokens_per_sequence=100,
     )
     for step in range(1, 30):
@@ -137,13 +138,86 @@ def test_progress_reward_moves_weight_to_the_domain_still_learning():
     w = sampler.weights_dict()
     assert w["learning"] > 0.8
     loss_sampler = OnlineSampler(
-        ["learning", "flat"], {"learning": 0.5, "flat": 0.5}, OnlineSamplerConfig(reward="loss")
+        ["learning", "flat"], {"learning": 0.5, "flat": 0.5}, OnlineSamplerConfig(reward="loss", max_shift=1.0)
     )
     for step in range(1, 30):
         dom = np.array([0, 1] * 8)
         loss_sampler.observe(dom, np.where(dom == 0, 2.0 + 3.0 * (step * 800.0) ** -0.4, 5.0))
         loss_sampler.update(step)
     assert loss_sampler.weights_dict()["flat"] > 0.8  # raw loss favours the flat, hard domain
+
+
+def test_held_out_share_of_a_target():
+    assert held_out_share(Target("average"), D) == 0.0 and held_out_share(Target("worst"), D) == 0.0
+    assert held_out_share(Target("weighted", {"a": 1.0, "b": 1.0, "held": 2.0, "zero": 0.0}), D) == pytest.approx(0.5)
+    assert held_out_share(Target("weighted", {"held": 1.0}), D) == 1.0
+
+
+def test_bound_shift_keeps_the_weights_within_the_trust_region():
+    prior = np.array([0.5, 0.25, 0.25])
+    p = np.array([0.9, 0.05, 0.05])  # total-variation distance 0.4 from the prior
+    out = bound_shift(p, prior, 0.1)
+    assert 0.5 * np.abs(out - prior).sum() == pytest.approx(0.1)
+    assert out.sum() == pytest.approx(1.0) and (out >= 0).all()
+    assert out == pytest.approx(prior + 0.25 * (p - prior))  # on the segment from the prior to p
+    assert bound_shift(p, prior, 0.5) is p  # inside the region: unchanged
+    assert bound_shift(p, prior, 0.0) == pytest.approx(prior)
+
+
+def _drive(sampler: OnlineSampler, steps: int = 30) -> dict[str, float]:
+    for step in range(1, steps):
+        dom = np.array([0, 1, 2] * 6)
+        sampler.observe(dom, np.where(dom == 2, 5.0, 2.0))  # domain c: high training loss
+        sampler.update(step)
+    return sampler.weights_dict()
+
+
+@pytest.mark.parametrize("reward", ["loss", "progress"])
+def test_online_sampler_keeps_the_held_out_share_at_the_prior(reward):
+    """A target half on an untrained domain: half of the mixture stays at the prior, whatever the reward."""
+    prior = {"a": 0.5, "b": 0.3, "c": 0.2}
+    cfg = OnlineSamplerConfig(reward=reward, step_size=5.0, floor=0.0, min_points=3, max_shift=1.0)
+    free = _drive(OnlineSampler(D, prior, cfg, tokens_per_sequence=100))
+    held = _drive(OnlineSampler(D, prior, cfg, tokens_per_sequence=100, held_out_share=0.5))
+    assert all(held[d] >= 0.5 * prior[d] - 1e-12 for d in D)
+    assert held["c"] > prior["c"]  # the trained half still follows the reward
+    if reward == "loss":  # memoryless given the rewards: exactly half the free weights, half the prior
+        assert held == pytest.approx({d: 0.5 * free[d] + 0.5 * prior[d] for d in D}, abs=1e-6)
+    assert _drive(OnlineSampler(D, prior, cfg, tokens_per_sequence=100, held_out_share=1.0)) == pytest.approx(prior)
+    with pytest.raises(ValueError, match="held_out_share"):
+        OnlineSampler(D, prior, cfg, held_out_share=1.5)
+
+
+def test_online_sampler_trust_region_bounds_its_move_from_the_prior():
+    prior = {d: 1 / 3 for d in D}
+    free = _drive(OnlineSampler(D, prior, OnlineSamplerConfig(reward="loss", step_size=5.0, floor=0.0, max_shift=1.0)))
+    bounded = _drive(OnlineSampler(D, prior, OnlineSamplerConfig(reward="loss", step_size=5.0, floor=0.0)))
+    tv = 0.5 * sum(abs(bounded[d] - prior[d]) for d in D)
+    assert 0.5 * sum(abs(free[d] - prior[d]) for d in D) > 0.5  # unbounded, the loss reward runs to c
+    assert tv == pytest.approx(OnlineSamplerConfig().max_shift)
+    assert bounded["c"] > prior["c"]  # still moved the right way
+
+
+def test_trainer_options_carry_the_target_to_the_online_sampler():
+    opts = target_options(Target("weighted", {"a": 1.0, "held": 1.0}), ["a", "b"], n_evals=2)
+    assert opts.target_held_out_share == 0.5 and opts.target_emphasis == {"a": 1.0, "b": 0.0} and opts.n_evals == 2
+    spec_target = TargetSpec(kind="weighted", weights={"a": 3.0, "b": 1.0})
+    assert target_options(spec_target, ["a", "b"]).target_emphasis == {"a": 0.75, "b": 0.25}
+    default = target_options(None, D)
+    assert default.target_held_out_share == 0.0 and default.target_emphasis == {d: 1 / 3 for d in D}
+
+
+def test_excess_loss_keeps_the_held_out_share_at_the_latest_weights():
+    base = {"a": 0.5, "b": 0.25, "c": 0.25}
+    hist = [RoundResult(version="m0001", weights=base, val_loss={"a": 3.0, "b": 2.5, "c": 2.0, "held": 4.0})]
+    cfg = {"reference": "given", "reference_losses": {"a": 2.8, "b": 2.0, "c": 2.0}, "smoothing": 0.0, "floor": 0.0}
+    trained_only = propose_weights("excess_loss", hist, D, {}, cfg, target=Target("weighted", {d: 1.0 for d in D}))
+    half_held = Target("weighted", {"a": 1.0, "b": 1.0, "c": 1.0, "held": 3.0})
+    w = propose_weights("excess_loss", hist, D, {}, cfg, target=half_held)
+    assert w == pytest.approx({d: 0.5 * trained_only[d] + 0.5 * base[d] for d in D})
+    assert propose_weights("excess_loss", hist, D, {}, cfg, target=Target("weighted", {"held": 1.0})) == (
+        pytest.approx(base)
+    )
 
 
 # --- the uncertainty stopping rule ---------------------------------------------------------

@@ -8,6 +8,7 @@ import torch
 
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
+from corpus.proxy.order import keyed_pass
 from corpus.proxy.train import EvalPoint, TrainError, TrainOptions, train
 from corpus.spec import ProxySpec
 from corpus.tokenize import tokenize_batch, train_bpe
@@ -89,7 +90,7 @@ def test_online_sampler_moves_toward_the_high_loss_domain():
     sampler = OnlineSampler(
         ["easy", "hard"],
         {"easy": 0.5, "hard": 0.5},
-        OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss"),
+        OnlineSamplerConfig(update_every=1, step_size=2.0, floor=0.05, reward="loss", max_shift=1.0),
         seed=0,
     )
     for step in range(1, 6):
@@ -117,7 +118,8 @@ def test_online_training_shifts_weight_to_the_hard_domain(data):
         60 * 8 * 32,
         vocab_size=vocab,
         options=TrainOptions(
-            n_evals=2, online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss")
+            n_evals=2,
+            online=OnlineSamplerConfig(update_every=5, step_size=1.0, floor=0.05, reward="loss", max_shift=1.0),
         ),
     )
     first, last = result.weight_trajectory[0][1], result.weight_trajectory[-1][1]
@@ -138,7 +140,8 @@ def test_progress_reward_prefers_the_learnable_domain_over_noise(data):
     }
     spec = SMALL.model_copy(update={"online_sampler": True})
     opts = TrainOptions(
-        n_evals=1, online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3)
+        n_evals=1,
+        online=OnlineSamplerConfig(update_every=5, floor=0.05, reward="progress", min_points=3, max_shift=1.0),
     )
     result = train(
         streams, {"repetitive": streams["repetitive"][:300]}, spec, 60 * 8 * 32, vocab_size=vocab, options=opts
@@ -158,3 +161,26 @@ def test_errors_name_the_fix(data):
     if not torch.cuda.is_available():
         with pytest.raises(TrainError, match="CUDA is not available"):
             train(train_streams, val_streams, SMALL.model_copy(update={"device": "cuda"}), 8 * 32, vocab_size=vocab)
+
+
+def test_keyed_order_visits_shared_windows_in_the_same_relative_order():
+    """Common random numbers: a mixture with more windows of one domain keeps the others' relative order."""
+    small = {"a": np.arange(0, 640, 64), "b": np.arange(0, 320, 64)}
+    large = {"a": np.arange(0, 640, 64), "b": np.arange(0, 1280, 64)}  # b: 5 -> 20 windows (a longer stream)
+    one, two = keyed_pass(small, ["a", "b"], 3, 0), keyed_pass(large, ["a", "b"], 3, 0)
+    assert len(one) == 15 and len(two) == 30
+    shared = {tuple(r) for r in one.tolist()}
+    assert [tuple(r) for r in two.tolist() if tuple(r) in shared] == [tuple(r) for r in one.tolist()]
+    assert not np.array_equal(keyed_pass(small, ["a", "b"], 3, 1), one)  # a new pass, a new order
+    assert not np.array_equal(keyed_pass(small, ["a", "b"], 4, 0), one)  # a new seed, a new order
+    assert np.array_equal(keyed_pass(small, ["a", "b"], 3, 0), one)
+
+
+def test_keyed_order_trains_deterministically(data):
+    vocab, train_streams, val_streams = data
+    opts = TrainOptions(n_evals=1, order="keyed")
+    one = train(train_streams, val_streams, SMALL, 6 * 8 * 32, vocab_size=vocab, options=opts)
+    two = train(train_streams, val_streams, SMALL, 6 * 8 * 32, vocab_size=vocab, options=opts)
+    shuffled = train(train_streams, val_streams, SMALL, 6 * 8 * 32, vocab_size=vocab, options=TrainOptions(n_evals=1))
+    assert one.val_loss == two.val_loss and one.train_loss == two.train_loss
+    assert one.train_loss != shuffled.train_loss  # another order of the same windows
