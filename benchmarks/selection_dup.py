@@ -88,8 +88,7 @@ def combine_seeds(parts: list, baseline: str):
     Every arm needs the same seeds in the same order across the parts that hold it; the paired
     comparisons with ``baseline`` are redone over all of them.
     """
-    from corpus.proxy.ablation import AVERAGE, AblationResult, ArmResult, Comparison
-    from corpus.stats import paired_interval, tokens_to_target
+    from corpus.proxy.ablation import AblationResult, ArmResult, compare_arms
 
     first = parts[0]
     budget = first.budget_tokens
@@ -113,22 +112,9 @@ def combine_seeds(parts: list, baseline: str):
             passes=[x for r in runs for x in r.passes],
             seconds=sum(r.seconds for r in runs),
         )
-    base = arms[baseline]
-    comparisons = {}
-    for name, res in arms.items():
-        if name == baseline:
-            continue
-        reach = [tokens_to_target(c, t) for c, t in zip(res.curves, base.losses[AVERAGE], strict=True)]
-        comparisons[name] = Comparison(
-            arm=name,
-            baseline=baseline,
-            delta={t: paired_interval(res.losses[t], base.losses[t]) for t in res.losses},
-            tokens_to_baseline=reach,
-            tokens_fraction=[None if r is None else r / budget for r in reach],
-        )
     return AblationResult(
         arms=arms,
-        comparisons=comparisons,
+        comparisons=compare_arms(arms, baseline, budget),
         baseline=baseline,
         targets=first.targets,
         seeds=seeds,

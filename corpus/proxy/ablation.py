@@ -323,23 +323,9 @@ def run_ablation(
             seconds=time.perf_counter() - started,
         )
 
-    base = results[baseline]
-    comparisons: dict[str, Comparison] = {}
-    for name, res in results.items():
-        if name == baseline:
-            continue
-        delta = {t: paired_interval(res.losses[t], base.losses[t]) for t in res.losses}
-        reach = [tokens_to_target(c, target) for c, target in zip(res.curves, base.losses[AVERAGE], strict=True)]
-        comparisons[name] = Comparison(
-            arm=name,
-            baseline=baseline,
-            delta=delta,
-            tokens_to_baseline=reach,
-            tokens_fraction=[None if r is None else r / budget for r in reach],
-        )
     return AblationResult(
         arms=results,
-        comparisons=comparisons,
+        comparisons=compare_arms(results, baseline, budget),
         baseline=baseline,
         targets=list(target_streams),
         seeds=seeds,
@@ -347,3 +333,22 @@ def run_ablation(
         proxy=cfg,
         notes=notes,
     )
+
+
+def compare_arms(arms: Mapping[str, ArmResult], baseline: str, budget: int) -> dict[str, Comparison]:
+    """Every arm against ``baseline``: paired differences per target, and the tokens each seed
+    needed to reach the baseline's final average loss (read off its curve)."""
+    base = arms[baseline]
+    comparisons: dict[str, Comparison] = {}
+    for name, res in arms.items():
+        if name == baseline:
+            continue
+        reach = [tokens_to_target(c, t) for c, t in zip(res.curves, base.losses[AVERAGE], strict=True)]
+        comparisons[name] = Comparison(
+            arm=name,
+            baseline=baseline,
+            delta={t: paired_interval(res.losses[t], base.losses[t]) for t in res.losses},
+            tokens_to_baseline=reach,
+            tokens_fraction=[None if r is None else r / budget for r in reach],
+        )
+    return comparisons
