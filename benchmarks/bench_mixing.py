@@ -116,7 +116,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--n-embd", type=int, default=128)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--n-evals", type=int, default=4)
     ap.add_argument(
         "--curve-tokens", type=int, default=5_000, help="intermediate evaluations use this prefix of each val stream"
