@@ -279,21 +279,18 @@ def _heldout_issues(spec: PipelineSpec, add: Add) -> None:
 def _columns_written(spec: PipelineSpec, graph: StageGraph, stage: str, domain: str) -> set[str] | None:
     """Columns the documents of ``domain`` carry out of ``stage``: what it and the stages it reads from
     add (None when an operator or config is invalid: those are reported already)."""
-    by_name = {s.name: s for s in spec.stages}
     out: set[str] = set()
-    name, seen = stage, set()
-    while name in by_name and name not in seen:
-        seen.add(name)
-        st = by_name[name]
-        if st.sources is None or domain in st.sources:
-            for step in st.steps:
-                try:
-                    op = registry.get_operator(step.op)
-                    cfg = op.parse_config(step.config)
-                except (registry.UnknownOperatorError, ValueError):
-                    return None
-                out.update(c.replace("<name>", str(getattr(cfg, "name", ""))) for c in op.adds_columns)
-        name = graph.input_of(name)
+    for name in graph.lineage(stage):
+        st = spec.stage(name)
+        if st.sources is not None and domain not in st.sources:
+            continue
+        for step in st.steps:
+            try:
+                op = registry.get_operator(step.op)
+                cfg = op.parse_config(step.config)
+            except (registry.UnknownOperatorError, ValueError):
+                return None
+            out.update(c.replace("<name>", str(getattr(cfg, "name", ""))) for c in op.adds_columns)
     return out
 
 

@@ -113,14 +113,19 @@ class StageGraph:
         """Per-source assets are partitioned by source; indexes and the tokenizer are not."""
         return asset != TOKENIZER and asset not in self.index_names
 
-    def cycle_from(self, start: str) -> list[str] | None:
-        """``[start, its input, ..., start]`` when following stage inputs comes back to ``start``, else None."""
+    def lineage(self, start: str) -> list[str]:
+        """``start`` and the stages it reads from, nearest first; stops at raw, an unknown input or a repeat."""
         path = [start]
         node = self.input_of(start)
         while node in self.nodes and node not in path:
             path.append(node)
             node = self.input_of(node)
-        return [*path, start] if node == start else None
+        return path
+
+    def cycle_from(self, start: str) -> list[str] | None:
+        """``[start, its input, ..., start]`` when following stage inputs comes back to ``start``, else None."""
+        path = self.lineage(start)
+        return [*path, start] if self.input_of(path[-1]) == start else None
 
     def _sorter(self) -> TopologicalSorter[str]:
         known = set(self.deps)

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from corpus.feedback import FeedbackState
-from corpus.mixing.choice import Choice, choose_from_history
+from corpus.mixing.choice import choose_for_spec
 from corpus.mixing.compare import compare_to_first
 from corpus.mixing.target import Target
 from corpus.spec import PipelineSpec
@@ -98,18 +98,10 @@ def run_learning_demo(
     console.print(table)
     if spec.mixture is not None:
         console.print(comparison_table(state, spec))
-        choice = chosen_version(state, spec)
+        choice = choose_for_spec(state.history(), spec)
         if choice is not None:
             console.print(f"chosen version: {choice.version} ({choice.reason})")
     return state
-
-
-def chosen_version(state: FeedbackState, spec: PipelineSpec) -> Choice | None:
-    """The version to train with: the first unless a later one is shown better (``choose_version``)."""
-    assert spec.mixture is not None
-    return choose_from_history(
-        state.history(), Target.of(spec.mixture.target), spec.trained_sources, seed_sd=spec.mixture.seed_sd
-    )
 
 
 def comparison_table(state: FeedbackState, spec: PipelineSpec) -> Table:

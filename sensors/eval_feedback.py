@@ -26,10 +26,9 @@ from corpus.feedback import FeedbackState, NewVersion, VersionState, decide
 from corpus.io import PartitionNotFound
 from corpus.learning import natural_weights
 from corpus.metrics import version_number
-from corpus.mixing.choice import choose_from_history
+from corpus.mixing.choice import choose_for_spec
 from corpus.mixing.policies import initial_weights
 from corpus.mixing.sampler import SamplerError
-from corpus.mixing.target import Target
 from corpus.spec import PipelineSpec
 from platform_assets.jobs import run_tags
 from resources.metrics import MetricsStore
@@ -208,12 +207,9 @@ def feedback_tick(
 
 def _choice_note(spec: PipelineSpec, state: FeedbackState) -> str:
     """Once every version so far is evaluated: which one to train with, and why."""
-    assert spec.mixture is not None
     if not state.versions or any(v.val_loss is None for v in state.versions):
         return ""
-    choice = choose_from_history(
-        state.history(), Target.of(spec.mixture.target), spec.trained_sources, seed_sd=spec.mixture.seed_sd
-    )
+    choice = choose_for_spec(state.history(), spec)
     return f"; version to train with: {choice.version} ({choice.reason})" if choice else ""
 
 

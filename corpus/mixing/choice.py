@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corpus.mixing.compare import VersionComparison, compare_to_first
 from corpus.mixing.history import RoundResult
 from corpus.mixing.target import Target
+
+if TYPE_CHECKING:
+    from corpus.spec import PipelineSpec
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,9 @@ def choose_version(rows: Sequence[VersionComparison]) -> Choice | None:
     )
 
 
-def choose_from_history(
-    history: Sequence[RoundResult], target: Target, trained: Sequence[str], seed_sd: float | None = None
-) -> Choice | None:
-    """``choose_version`` over the evaluated versions of a loop (intervals as ``compare_to_first``)."""
-    return choose_version(compare_to_first(history, target, trained, seed_sd=seed_sd))
+def choose_for_spec(history: Sequence[RoundResult], spec: PipelineSpec) -> Choice | None:
+    """``choose_version`` over a loop's evaluated versions, on the spec's target, trained sources and
+    seed spread (the intervals of ``compare_to_first``)."""
+    assert spec.mixture is not None, "the spec has no mixture section"
+    rows = compare_to_first(history, Target.of(spec.mixture.target), spec.trained_sources, seed_sd=spec.mixture.seed_sd)
+    return choose_version(rows)

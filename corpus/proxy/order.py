@@ -21,6 +21,11 @@ def window_keys(domain: str, n: int, seed: int, pass_no: int) -> np.ndarray:
     return np.random.default_rng([seed, pass_no, zlib.crc32(domain.encode())]).random(n)
 
 
+def keyed_order(domain: str, starts: np.ndarray, seed: int, pass_no: int) -> np.ndarray:
+    """One pass over one domain's windows (their ``starts``), in the order of their keys."""
+    return starts[np.argsort(window_keys(domain, len(starts), seed, pass_no))]
+
+
 def keyed_pass(windows: Mapping[str, np.ndarray], names: list[str], seed: int, pass_no: int) -> np.ndarray:
     """One pass over every window of ``names`` as ``(domain index, start)`` rows, in the order of their keys."""
     rows = np.concatenate([np.stack([np.full(len(windows[d]), i), windows[d]], axis=1) for i, d in enumerate(names)])

@@ -39,7 +39,7 @@ import torch
 from corpus.mixing.target import Target, domain_emphasis, held_out_share
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
-from corpus.proxy.order import keyed_pass, window_keys
+from corpus.proxy.order import keyed_order, keyed_pass
 
 PROXY_FIELDS = (
     "n_layer",
@@ -72,9 +72,8 @@ class TrainOptions:
     eval_batch_size: int = 32
     online: OnlineSamplerConfig = field(default_factory=OnlineSamplerConfig)
     target_emphasis: Mapping[str, float] | None = None  # the online sampler's weight on each domain's reward
-    target_held_out_share: float = (
-        0.0  # the target's share on untrained domains: the online sampler keeps it at the prior
-    )
+    # the target's share on untrained domains: the online sampler keeps it at the prior
+    target_held_out_share: float = 0.0
     curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
     # "shuffle": one seeded permutation of all windows per pass; "keyed": every window gets a seeded random key
     # from (seed, domain, window, pass) and windows are visited by key, so two mixtures of the same seed visit
@@ -352,11 +351,9 @@ def train(
     passes_started = {i: 0 for i in range(len(trainable))}
 
     def domain_order(i: int) -> np.ndarray:
-        d, n = trainable[i], len(windows[trainable[i]])
+        d = trainable[i]
         passes_started[i] += 1
-        return (
-            windows[d][np.argsort(window_keys(d, n, seed, passes_started[i]))] if keyed else rng.permutation(windows[d])
-        )
+        return keyed_order(d, windows[d], seed, passes_started[i]) if keyed else rng.permutation(windows[d])
 
     domain_orders = {i: domain_order(i) for i in range(len(trainable))}
     fixed_pass: np.ndarray = fixed_order[:0]

@@ -10,9 +10,10 @@ import dagster as dg
 import pytest
 
 from corpus.learning import plan_rel
+from corpus.mixing.choice import choose_for_spec
 from corpus.mixing.compare import compare_to_first
 from corpus.mixing.target import Target
-from platform_assets.learning_demo import chosen_version, run_learning_loop
+from platform_assets.learning_demo import run_learning_loop
 from platform_assets.orchestrate import materialize_pipeline
 from platform_assets.resources import default_resources
 from resources.metrics import MetricsClient
@@ -72,7 +73,7 @@ def test_learning_loop_closes(small_corpus: Path, tmp_path: Path):
     assert [r.diff for r in rows] == [pytest.approx(m - mean[0]) for m in mean]
     assert all(math.isfinite(r.low) and r.low < r.diff < r.high for r in rows[1:])
     # the version the loop recommends is never worse than m0001 beyond its interval
-    choice = chosen_version(state, spec)
+    choice = choose_for_spec(state.history(), spec)
     chosen = next(r for r in rows if r.version == choice.version)
     assert chosen.version == "m0001" or chosen.high < 0, (choice, rows)
 
