@@ -69,10 +69,11 @@ PROXY = {
     "n_embd": 96,
     "seq_len": 64,
     "batch_size": 16,
-    "learning_rate": 3e-3,
+    "learning_rate": 1e-3,
     "device": "cpu",
-}
+}  # 1e-3: the mixing noise study measured 3e-3 about 10x noisier in paired differences for the same CPU time
 BUDGET = 200_000
+DUP_BUDGET = 800_000  # the duplicate-heavy part: at 200k the proxy's curve was too steep to resolve a token fraction
 EVAL_TOKENS = 8_192
 VOCAB = 2048
 N_EVALS = 10
@@ -321,8 +322,10 @@ def main() -> int:
             return 0
 
     # --- duplicate-heavy suite: random vs soft-dedup sampling, and the acceptance arm's budget sweep
+    dup_budget = budget if quick else DUP_BUDGET
+    dup_common = common | {"budget_tokens": dup_budget}
     dup_section, dup_res, sweep = duplicate_part(
-        dup, tok, common, budget, with_replacement=args.only != "dup", workers=args.workers
+        dup, tok, dup_common, dup_budget, with_replacement=args.only != "dup", workers=args.workers
     )
     dup_section = {"design": DUP_DESIGN} | dup_section | {"measured_at": stamp()}
     if args.only == "dup":
@@ -353,6 +356,7 @@ def main() -> int:
         "sizes": {
             "seeds": seeds,
             "budget_tokens": budget,
+            "duplicate_suite_budget_tokens": dup_budget,
             "keep_fraction": KEEP_FRACTION,
             "proxy": PROXY,
             "eval_tokens_per_target": EVAL_TOKENS,
@@ -373,6 +377,10 @@ def main() -> int:
         },
     }
     name = "selection"
+    earlier = path if not quick else None
+    if earlier is not None and earlier.exists():
+        before = json.loads(earlier.read_text())
+        payload["previous_run"] = {k: before.get(k) for k in ("measured_at", "acceptance", "sizes", "seconds")}
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")

@@ -54,7 +54,11 @@ DUP_DESIGN = {
         "softdedup_domain: the weight decides which documents of a source are sampled, not the source's share, as "
         "the mixture sampler applies a weight rule inside a domain whose share the mixture fixes"
     ),
-    "proxy": "unchanged (same model, budget, tokenizer and its training text as the noisy suite); 1 torch thread",
+    "proxy": (
+        "the noisy suite's model, tokenizer and its training text, at 4x its budget (800k tokens: at 200k the "
+        "proxy's curve was too steep to resolve a token fraction, every shorter run ending far above the full "
+        "run's curve); 1 torch thread"
+    ),
     "key": (
         "largest over seeds of the smallest budget fraction (runs of the acceptance arm at 0.5 to 0.9 of the "
         "budget, each with its own schedule, and the full run) whose final loss reaches random's final loss at the "
