@@ -30,7 +30,7 @@ import numpy as np
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from corpus.mixing.sampler import DomainIndex, DomainTokens, SamplerError
+from corpus.mixing.domain_tokens import DomainIndex, DomainTokens, SamplerError
 
 
 class SelectionRule(BaseModel):

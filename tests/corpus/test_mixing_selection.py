@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from corpus.mixing.sampler import DomainTokens, SamplerError, materialize, plan_mixture
+from corpus.mixing.domain_tokens import DomainTokens, SamplerError
+from corpus.mixing.sampler import materialize, plan_mixture
 from corpus.mixing.selection import SelectionRule, apply_selection
 
 
