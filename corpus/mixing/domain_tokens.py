@@ -25,25 +25,50 @@ class SamplerError(ValueError):
 
 @dataclass(frozen=True)
 class DomainIndex:
-    """The cheap columns of one domain: ids and token counts per split, no tokens."""
+    """The cheap columns of one domain: ids and token counts per split, no tokens.
+
+    ``train_weights`` (aligned with ``train_ids``, finite and >= 0) makes the sampler draw
+    the training documents by weight without replacement (``corpus.mixing.sampler``).
+    """
 
     train_ids: tuple[str, ...]
     train_tokens: np.ndarray  # int64, aligned with train_ids
     val_ids: tuple[str, ...]
     val_tokens: np.ndarray
+    train_weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        w = self.train_weights
+        if w is None:
+            return
+        if len(w) != len(self.train_ids):
+            raise SamplerError(f"{len(w)} train_weights for {len(self.train_ids)} training documents; give one each")
+        if len(w) and not (np.all(np.isfinite(w)) and float(np.min(w)) >= 0):
+            raise SamplerError("train_weights must be finite and >= 0")
 
     @property
     def available_tokens(self) -> int:
         return int(self.train_tokens.sum())
 
+    def stored_weights(self) -> np.ndarray | None:
+        """The weights at the precision the digest folds in (float32), which is what the sampler orders by."""
+        if self.train_weights is None:
+            return None
+        return np.asarray(self.train_weights, dtype="<f4")
+
     def digest(self) -> str:
-        """Hash of the training documents (id, n_tokens), order-independent."""
+        """Hash of the training documents (id, n_tokens, and the weight when weighted), order-independent."""
         h = xxhash.xxh3_64()
-        for i in sorted(range(len(self.train_ids)), key=self.train_ids.__getitem__):
+        order = sorted(range(len(self.train_ids)), key=self.train_ids.__getitem__)
+        for i in order:
             h.update(self.train_ids[i].encode())
             h.update(b"\x00")
             h.update(str(int(self.train_tokens[i])).encode())
             h.update(b"\x01")
+        w = self.stored_weights()
+        if w is not None:  # in id order, after the documents
+            h.update(b"\x02")
+            h.update(w[np.asarray(order, dtype=np.int64)].tobytes())
         return h.hexdigest()
 
 

@@ -17,10 +17,14 @@ The plan (:func:`plan_mixture`) is small, JSON-serializable and deterministic:
    way nothing is renormalized silently: ``notes`` explains every adjustment.
 2. **Which tokens.** Each domain's training documents are visited epoch by epoch, each
    epoch in its own seeded order (documents ranked by ``xxh3_64("{seed}:{domain}:{epoch}:{id}")``).
-   The plan stores the counts (full epochs, whole documents of the last epoch, leading
-   tokens of the next document); :func:`document_ranges` turns them back into exact
-   ``(doc_id, start, end)`` token ranges. The order depends on ids, not on how the
-   documents are laid out in shards.
+   A domain with per-document weights (a ``weight`` selection rule) is instead drawn by
+   weight without replacement: each epoch ranks its documents by Efraimidis-Spirakis keys
+   ``log(u) / w`` (``u`` from the same hash), so a budget under one epoch takes documents
+   in proportion to their weight, and no document repeats before every positive-weight
+   document has been drawn once. The plan stores the counts (full epochs, whole documents
+   of the last epoch, leading tokens of the next document); :func:`document_ranges` turns
+   them back into exact ``(doc_id, start, end)`` token ranges. The order depends on ids
+   (and weights), not on how the documents are laid out in shards.
 
 :func:`materialize` returns the training token stream of each domain (documents
 concatenated, each ending with ``<|endoftext|>``), which the proxy trainer consumes.
@@ -42,6 +46,13 @@ from corpus.mixing.weights import WeightsError, validate_weights
 from corpus.tokenize import TRAIN
 
 CapPolicy = Literal["redistribute", "shrink"]
+
+
+_ORDER_RULE = "per epoch, documents ranked by xxh3_64('{seed}:{domain}:{epoch}:{id}'), ties by id"
+_WEIGHTED_ORDER_RULE = (
+    _ORDER_RULE + "; a weighted domain by descending log(u)/w, u = ((h >> 12) + 0.5) / 2**52 of that hash h, "
+    "w its float32 weight"
+)
 
 
 class _Frozen(BaseModel):
@@ -82,7 +93,7 @@ class MixturePlan(_Frozen):
     capped: list[str]
     notes: list[str]
     domains: dict[str, DomainPlan]
-    order_rule: str = "per epoch, documents ranked by xxh3_64('{seed}:{domain}:{epoch}:{id}'), ties by id"
+    order_rule: str = _ORDER_RULE
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1)
@@ -236,14 +247,39 @@ def plan_mixture(
         capped=capped,
         notes=notes,
         domains=plans,
+        order_rule=_WEIGHTED_ORDER_RULE if any(i.train_weights is not None for i in indexes.values()) else _ORDER_RULE,
     )
 
 
 def epoch_order(domain: str, index: DomainIndex, epoch: int, seed: int) -> list[int]:
-    """Positions of the training documents in the order epoch ``epoch`` visits them."""
+    """Positions of the training documents in the order epoch ``epoch`` visits them.
+
+    Unweighted: ascending ``h = xxh3_64("{seed}:{domain}:{epoch}:{id}")``. Weighted
+    (``index.train_weights``): descending Efraimidis-Spirakis key ``log(u) / w`` with
+    ``u = ((h >> 12) + 0.5) / 2**52`` (inside (0, 1)); weight 0 comes last. Ties by id.
+    """
     prefix = f"{seed}:{domain}:{epoch}:"
     ids = index.train_ids
-    return sorted(range(len(ids)), key=lambda i: (xxhash.xxh3_64_intdigest((prefix + ids[i]).encode()), ids[i]))
+    h = np.fromiter((xxhash.xxh3_64_intdigest((prefix + i).encode()) for i in ids), dtype=np.uint64, count=len(ids))
+    w = index.stored_weights()
+    if w is None:
+        return _ranked(h, ids)
+    u = ((h >> np.uint64(12)).astype(np.float64) + 0.5) * 2.0**-52  # exact, strictly inside (0, 1)
+    with np.errstate(divide="ignore"):
+        keys = np.log(u) / w.astype(np.float64)  # < 0; -inf for weight 0
+    return _ranked(-keys, ids)
+
+
+def _ranked(keys: np.ndarray, ids: tuple[str, ...]) -> list[int]:
+    """Positions sorted by ascending ``keys``, equal keys by id."""
+    order = np.argsort(keys, kind="stable")
+    ranked = order.tolist()
+    k = keys[order]
+    if len(k) > 1 and bool(np.any(k[1:] == k[:-1])):
+        _, starts, counts = np.unique(k, return_index=True, return_counts=True)
+        for s, c in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
+            ranked[s : s + c] = sorted(ranked[s : s + c], key=ids.__getitem__)
+    return ranked
 
 
 def _epoch_split(domain: str, index: DomainIndex, tokens: int, seed: int) -> tuple[int, int, int]:
