@@ -47,10 +47,7 @@ def selected_domain_tokens(spec: PipelineSpec, store: CorpusStore) -> tuple[dict
         return out, {}
     from corpus.mixing.selection import SelectionRule, apply_selection, read_scores
 
-    rules = {
-        d: SelectionRule(column=s.column, mode=s.mode, value=s.value, seed=spec.mixture.seed)
-        for d, s in spec.mixture.selection.items()
-    }
+    rules = {d: SelectionRule(column=s.column, mode=s.mode, value=s.value) for d, s in spec.mixture.selection.items()}
     scores = {d: read_scores(store, spec.pipeline, s.stage, d, s.column) for d, s in spec.mixture.selection.items()}
     selected, summary = apply_selection(out, rules, scores)
     for d, s in spec.mixture.selection.items():

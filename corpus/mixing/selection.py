@@ -13,7 +13,7 @@ Modes:
 * ``threshold``: documents with score >= ``value``;
 * ``weight``: every document with weight > 0 stays, carrying its weight to the sampler, which
   draws the domain's token budget by weight without replacement (Efraimidis-Spirakis keys,
-  see :mod:`corpus.mixing.sampler`); the plan's seed drives the draw, the rule's is unused.
+  see :mod:`corpus.mixing.sampler`); the plan's seed drives the draw.
 
 Documents without a score (null, or absent from the score table) are treated as the lowest
 score for ``top_fraction`` / ``threshold`` and as weight 0 for ``weight``; the count is in
@@ -41,7 +41,6 @@ class SelectionRule(BaseModel):
     column: str = Field(pattern=r"^(score|weight)/[a-z][a-z0-9_]{0,31}$", description="score/<name> or weight/<name>")
     mode: Literal["top_fraction", "threshold", "weight"] = "top_fraction"
     value: float | None = Field(None, description="top_fraction: share of tokens (0, 1]; threshold: the minimum score")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="part of the rule's identity; no mode draws with it")
 
     @model_validator(mode="after")
     def _check(self) -> SelectionRule:
