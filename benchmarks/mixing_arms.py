@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from benchmarks.mixing_data import Suite
 from corpus.feedback import FeedbackState, NewVersion, decide
 from corpus.metrics import MetricsRecord
+from corpus.mixing.domain_tokens import DomainTokens, natural_weights, validation_tokens
 from corpus.mixing.policies import initial_weights
-from corpus.mixing.sampler import DomainTokens, materialize, natural_weights, plan_mixture, validation_tokens
+from corpus.mixing.sampler import materialize, plan_mixture
 from corpus.mixing.target import target_loss
 from corpus.proxy.online import OnlineSamplerConfig
 from corpus.proxy.train import TrainOptions, TrainResult, target_options, train

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.mixing.sampler import DomainTokens
+from corpus.mixing.domain_tokens import DomainTokens
 from corpus.mixing.target import Target
 from corpus.schema import document_id
 from corpus.tokenize import split_rank_key, tokenize_batch, train_bpe

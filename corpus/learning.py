@@ -19,38 +19,35 @@ from typing import TYPE_CHECKING, Any
 from corpus.io import CorpusStore
 from corpus.metrics import MetricsRecord
 from corpus.mixing import sampler
+from corpus.mixing.domain_tokens import DomainTokens, SamplerError, validation_tokens
 from corpus.runner import stage_dir, tokenizer_rel
 from corpus.spec import PipelineSpec
 
 if TYPE_CHECKING:  # torch loads only when a proxy actually trains
-    from corpus.proxy.train import EvalPoint, TrainResult
+    from corpus.proxy.evaluate import EvalPoint
+    from corpus.proxy.train import TrainResult
 
 
 def plan_rel(pipeline: str, version: str) -> str:
     return posixpath.join(pipeline, "mixture", version, "plan.json")
 
 
-def domain_tokens(spec: PipelineSpec, store: CorpusStore) -> dict[str, sampler.DomainTokens]:
+def domain_tokens(spec: PipelineSpec, store: CorpusStore) -> dict[str, DomainTokens]:
     """Every source's token shards (committed ones only, through the manifests), with ``mixture.selection`` applied."""
     return selected_domain_tokens(spec, store)[0]
 
 
-def selected_domain_tokens(
-    spec: PipelineSpec, store: CorpusStore
-) -> tuple[dict[str, sampler.DomainTokens], dict[str, Any]]:
+def selected_domain_tokens(spec: PipelineSpec, store: CorpusStore) -> tuple[dict[str, DomainTokens], dict[str, Any]]:
     """The domains and, per selected domain, what its rule kept (``corpus.mixing.selection``)."""
     out = {}
     for src in spec.source_names:
         paths = [store.path(p) for p in store.shard_paths(stage_dir(spec.pipeline, "tokenized", src))]
-        out[src] = sampler.DomainTokens.from_parquet(src, paths, store.filesystem)
+        out[src] = DomainTokens.from_parquet(src, paths, store.filesystem)
     if spec.mixture is None or not spec.mixture.selection:
         return out, {}
     from corpus.mixing.selection import SelectionRule, apply_selection, read_scores
 
-    rules = {
-        d: SelectionRule(column=s.column, mode=s.mode, value=s.value, seed=spec.mixture.seed)
-        for d, s in spec.mixture.selection.items()
-    }
+    rules = {d: SelectionRule(column=s.column, mode=s.mode, value=s.value) for d, s in spec.mixture.selection.items()}
     scores = {d: read_scores(store, spec.pipeline, s.stage, d, s.column) for d, s in spec.mixture.selection.items()}
     selected, summary = apply_selection(out, rules, scores)
     for d, s in spec.mixture.selection.items():
@@ -66,7 +63,7 @@ def natural_weights(spec: PipelineSpec, store: CorpusStore) -> dict[str, float]:
         counts[src] = int((summary.get("extra") or {}).get("tokens_train", 0))
     total = sum(counts.values())
     if total == 0:
-        raise sampler.SamplerError(f"pipeline {spec.pipeline!r} has no training tokens; materialize tokenized first")
+        raise SamplerError(f"pipeline {spec.pipeline!r} has no training tokens; materialize tokenized first")
     return {d: c / total for d, c in counts.items()}
 
 
@@ -119,7 +116,7 @@ def train_version(
     domains = domain_tokens(spec, store)
     tok = load_tokenizer(store.read_bytes(tokenizer_rel(spec.pipeline)).decode())
     streams = sampler.materialize(plan, domains)
-    val = sampler.validation_tokens(domains, spec.mixture.proxy.eval_tokens)
+    val = validation_tokens(domains, spec.mixture.proxy.eval_tokens)
     run_id = run_id or f"proxy-{version}-{uuid.uuid4().hex[:8]}"
     log(
         f"training the proxy on {version}: {plan.total_tokens:,} tokens, "

@@ -243,7 +243,7 @@ def _mixture_issues(spec: PipelineSpec, graph: StageGraph, add: Add) -> None:
         from corpus.mixing.selection import SelectionRule
 
         try:
-            SelectionRule(column=sel.column, mode=sel.mode, value=sel.value, seed=mix.seed)
+            SelectionRule(column=sel.column, mode=sel.mode, value=sel.value)
         except ValidationError as exc:
             add(f"{where}.value", "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
     unknown_target = [d for d in (mix.target.weights or {}) if d not in spec.source_names]

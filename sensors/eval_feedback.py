@@ -27,8 +27,8 @@ from corpus.io import PartitionNotFound
 from corpus.learning import natural_weights
 from corpus.metrics import version_number
 from corpus.mixing.choice import choose_for_spec
+from corpus.mixing.domain_tokens import SamplerError
 from corpus.mixing.policies import initial_weights
-from corpus.mixing.sampler import SamplerError
 from corpus.spec import PipelineSpec
 from platform_assets.jobs import run_tags
 from resources.metrics import MetricsStore

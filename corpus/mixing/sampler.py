@@ -1,9 +1,10 @@
 """The mixture sampler: weights + token budget + repetition cap -> which training tokens.
 
 Inputs are the token shards of each domain (see ``corpus.tokenize`` for the schema),
-wrapped in :class:`DomainTokens`, which reads Arrow tables or parquet files through a
-pyarrow filesystem (local or S3) and only touches the ``tokens`` column when tokens are
-materialized. Validation documents (``split == "val"``) are never sampled.
+wrapped in :class:`~corpus.mixing.domain_tokens.DomainTokens`, which reads Arrow tables or
+parquet files through a pyarrow filesystem (local or S3) and only touches the ``tokens``
+column when tokens are materialized. Validation documents (``split == "val"``) are never
+sampled.
 
 The plan (:func:`plan_mixture`) is small, JSON-serializable and deterministic:
 
@@ -16,176 +17,42 @@ The plan (:func:`plan_mixture`) is small, JSON-serializable and deterministic:
    way nothing is renormalized silently: ``notes`` explains every adjustment.
 2. **Which tokens.** Each domain's training documents are visited epoch by epoch, each
    epoch in its own seeded order (documents ranked by ``xxh3_64("{seed}:{domain}:{epoch}:{id}")``).
-   The plan stores the counts (full epochs, whole documents of the last epoch, leading
-   tokens of the next document); :func:`document_ranges` turns them back into exact
-   ``(doc_id, start, end)`` token ranges. The order depends on ids, not on how the
-   documents are laid out in shards.
+   A domain with per-document weights (a ``weight`` selection rule) is instead drawn by
+   weight without replacement: each epoch ranks its documents by Efraimidis-Spirakis keys
+   ``log(u) / w`` (``u`` from the same hash), so a budget under one epoch takes documents
+   in proportion to their weight, and no document repeats before every positive-weight
+   document has been drawn once. The plan stores the counts (full epochs, whole documents
+   of the last epoch, leading tokens of the next document); :func:`document_ranges` turns
+   them back into exact ``(doc_id, start, end)`` token ranges. The order depends on ids
+   (and weights), not on how the documents are laid out in shards.
 
 :func:`materialize` returns the training token stream of each domain (documents
 concatenated, each ending with ``<|endoftext|>``), which the proxy trainer consumes.
-:func:`validation_tokens` returns the fixed validation stream of each domain.
+:func:`~corpus.mixing.domain_tokens.validation_tokens` returns the fixed validation stream of each domain.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus import schema
+from corpus.mixing.domain_tokens import DomainIndex, DomainTokens, SamplerError
 from corpus.mixing.weights import WeightsError, validate_weights
-from corpus.tokenize import TRAIN, VAL, split_rank_key, token_arrays_from_table
+from corpus.tokenize import TRAIN
 
 CapPolicy = Literal["redistribute", "shrink"]
-_INDEX_COLUMNS = [schema.ID, schema.SPLIT, schema.N_TOKENS]
 
 
-class SamplerError(ValueError):
-    pass
-
-
-# --- domain token access ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DomainIndex:
-    """The cheap columns of one domain: ids and token counts per split, no tokens."""
-
-    train_ids: tuple[str, ...]
-    train_tokens: np.ndarray  # int64, aligned with train_ids
-    val_ids: tuple[str, ...]
-    val_tokens: np.ndarray
-
-    @property
-    def available_tokens(self) -> int:
-        return int(self.train_tokens.sum())
-
-    def digest(self) -> str:
-        """Hash of the training documents (id, n_tokens), order-independent."""
-        h = xxhash.xxh3_64()
-        for i in sorted(range(len(self.train_ids)), key=self.train_ids.__getitem__):
-            h.update(self.train_ids[i].encode())
-            h.update(b"\x00")
-            h.update(str(int(self.train_tokens[i])).encode())
-            h.update(b"\x01")
-        return h.hexdigest()
-
-
-TableReader = Callable[[list[str]], pa.Table]
-
-
-class DomainTokens:
-    """One domain's tokenized documents, read part by part on demand.
-
-    Build it with :meth:`from_parquet` (local paths, or paths inside an S3 filesystem:
-    ``pafs.S3FileSystem`` / ``CorpusStore.filesystem``), :meth:`from_tables` or
-    :meth:`from_arrays`. Only ``id``, ``split`` and ``n_tokens`` are read to plan; the
-    ``tokens`` column is read when a stream is materialized.
-    """
-
-    def __init__(self, name: str, readers: Sequence[TableReader], where: Sequence[str] | None = None):
-        self.name = name
-        self._readers = list(readers)
-        self._where = list(where) if where is not None else [f"{name} part {i}" for i in range(len(readers))]
-
-    # -- constructors ----------------------------------------------------------------
-    @classmethod
-    def from_parquet(cls, name: str, paths: Sequence[str], filesystem: pafs.FileSystem | None = None) -> DomainTokens:
-        fs = filesystem or pafs.LocalFileSystem()
-
-        def reader(path: str) -> TableReader:
-            return lambda columns: pq.read_table(path, filesystem=fs, columns=columns)
-
-        return cls(name, [reader(p) for p in paths], where=list(paths))
-
-    @classmethod
-    def from_tables(cls, name: str, tables: Iterable[pa.Table]) -> DomainTokens:
-        tables = list(tables)
-        return cls(name, [(lambda columns, t=t: t.select(columns)) for t in tables])
-
-    @classmethod
-    def from_arrays(
-        cls, name: str, ids: Sequence[str], token_arrays: Sequence[np.ndarray], splits: Sequence[str]
-    ) -> DomainTokens:
-        from corpus.tokenize import token_shard_table
-
-        return cls.from_tables(name, [token_shard_table(ids, name, splits, token_arrays)])
-
-    # -- reading ---------------------------------------------------------------------
-    def _read(self, columns: list[str]) -> Iterator[tuple[str, pa.Table]]:
-        for where, read in zip(self._where, self._readers, strict=True):
-            try:
-                table = read(columns)
-            except KeyError as exc:
-                raise SamplerError(
-                    f"{where}: missing column {exc}; expected a token shard "
-                    f"({', '.join([*_INDEX_COLUMNS, schema.TOKENS])})"
-                ) from exc
-            missing = [c for c in columns if c not in table.column_names]
-            if missing:
-                raise SamplerError(
-                    f"{where}: missing columns {missing}; expected a token shard written by the tokenized stage"
-                )
-            yield where, table
-
-    @cached_property
-    def index(self) -> DomainIndex:
-        ids: dict[str, list[str]] = {TRAIN: [], VAL: []}
-        counts: dict[str, list[int]] = {TRAIN: [], VAL: []}
-        seen: set[str] = set()
-        for where, table in self._read(_INDEX_COLUMNS):
-            split_values = table.column(schema.SPLIT).to_pylist()
-            for doc_id, split, n in zip(
-                table.column(schema.ID).to_pylist(),
-                split_values,
-                table.column(schema.N_TOKENS).to_pylist(),
-                strict=True,
-            ):
-                if split not in ids:
-                    raise SamplerError(f"{where}: document {doc_id} has split {split!r}; expected 'train' or 'val'")
-                if doc_id in seen:
-                    raise SamplerError(f"{where}: document {doc_id} appears twice in domain {self.name!r}")
-                seen.add(doc_id)
-                ids[split].append(doc_id)
-                counts[split].append(int(n))
-        return DomainIndex(
-            train_ids=tuple(ids[TRAIN]),
-            train_tokens=np.asarray(counts[TRAIN], dtype=np.int64),
-            val_ids=tuple(ids[VAL]),
-            val_tokens=np.asarray(counts[VAL], dtype=np.int64),
-        )
-
-    def read_tokens(self, split: str, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
-        """Token arrays of the documents of ``split`` (only ``wanted`` ids when given)."""
-        out: dict[str, np.ndarray] = {}
-        for where, table in self._read([schema.ID, schema.SPLIT, schema.N_TOKENS, schema.TOKENS]):
-            mask = pc.equal(table.column(schema.SPLIT), split)
-            table = table.filter(mask)
-            if wanted is not None:
-                table = table.filter(pc.is_in(table.column(schema.ID), pa.array(sorted(wanted), pa.string())))
-            arrays = token_arrays_from_table(table)
-            for doc_id, n, arr in zip(
-                table.column(schema.ID).to_pylist(), table.column(schema.N_TOKENS).to_pylist(), arrays, strict=True
-            ):
-                if len(arr) != n:
-                    raise SamplerError(
-                        f"{where}: document {doc_id} has n_tokens={n} but {len(arr)} tokens; re-run the tokenized stage"
-                    )
-                out[doc_id] = arr
-        return out
-
-
-# --- the plan -------------------------------------------------------------------------
+_ORDER_RULE = "per epoch, documents ranked by xxh3_64('{seed}:{domain}:{epoch}:{id}'), ties by id"
+_WEIGHTED_ORDER_RULE = (
+    _ORDER_RULE + "; a weighted domain by descending log(u)/w, u = ((h >> 12) + 0.5) / 2**52 of that hash h, "
+    "w its float32 weight"
+)
 
 
 class _Frozen(BaseModel):
@@ -226,7 +93,7 @@ class MixturePlan(_Frozen):
     capped: list[str]
     notes: list[str]
     domains: dict[str, DomainPlan]
-    order_rule: str = "per epoch, documents ranked by xxh3_64('{seed}:{domain}:{epoch}:{id}'), ties by id"
+    order_rule: str = _ORDER_RULE
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1)
@@ -380,14 +247,39 @@ def plan_mixture(
         capped=capped,
         notes=notes,
         domains=plans,
+        order_rule=_WEIGHTED_ORDER_RULE if any(i.train_weights is not None for i in indexes.values()) else _ORDER_RULE,
     )
 
 
 def epoch_order(domain: str, index: DomainIndex, epoch: int, seed: int) -> list[int]:
-    """Positions of the training documents in the order epoch ``epoch`` visits them."""
+    """Positions of the training documents in the order epoch ``epoch`` visits them.
+
+    Unweighted: ascending ``h = xxh3_64("{seed}:{domain}:{epoch}:{id}")``. Weighted
+    (``index.train_weights``): descending Efraimidis-Spirakis key ``log(u) / w`` with
+    ``u = ((h >> 12) + 0.5) / 2**52`` (inside (0, 1)); weight 0 comes last. Ties by id.
+    """
     prefix = f"{seed}:{domain}:{epoch}:"
     ids = index.train_ids
-    return sorted(range(len(ids)), key=lambda i: (xxhash.xxh3_64_intdigest((prefix + ids[i]).encode()), ids[i]))
+    h = np.fromiter((xxhash.xxh3_64_intdigest((prefix + i).encode()) for i in ids), dtype=np.uint64, count=len(ids))
+    w = index.stored_weights()
+    if w is None:
+        return _ranked(h, ids)
+    u = ((h >> np.uint64(12)).astype(np.float64) + 0.5) * 2.0**-52  # exact, strictly inside (0, 1)
+    with np.errstate(divide="ignore"):
+        keys = np.log(u) / w.astype(np.float64)  # < 0; -inf for weight 0
+    return _ranked(-keys, ids)
+
+
+def _ranked(keys: np.ndarray, ids: tuple[str, ...]) -> list[int]:
+    """Positions sorted by ascending ``keys``, equal keys by id."""
+    order = np.argsort(keys, kind="stable")
+    ranked = order.tolist()
+    k = keys[order]
+    if len(k) > 1 and bool(np.any(k[1:] == k[:-1])):
+        _, starts, counts = np.unique(k, return_index=True, return_counts=True)
+        for s, c in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
+            ranked[s : s + c] = sorted(ranked[s : s + c], key=ids.__getitem__)
+    return ranked
 
 
 def _epoch_split(domain: str, index: DomainIndex, tokens: int, seed: int) -> tuple[int, int, int]:
@@ -449,34 +341,3 @@ def materialize(plan: MixturePlan, domains: Mapping[str, DomainTokens]) -> dict[
             )
         out[d] = stream
     return out
-
-
-def validation_tokens(domains: Mapping[str, DomainTokens], max_tokens: int | None = None) -> dict[str, np.ndarray]:
-    """The fixed validation stream of each domain: its val documents in split-rank order,
-    concatenated and cut at ``max_tokens`` (``ProxySpec.eval_tokens``). Every mixture
-    version is evaluated on these same tokens."""
-    out: dict[str, np.ndarray] = {}
-    for d, dt in domains.items():
-        index = dt.index
-        order = sorted(index.val_ids, key=lambda i: (split_rank_key(i), i))
-        docs = dt.read_tokens(VAL) if order else {}
-        pieces, total = [], 0
-        for doc_id in order:
-            arr = docs[doc_id]
-            if max_tokens is not None and total + len(arr) > max_tokens:
-                pieces.append(arr[: max_tokens - total])
-                total = max_tokens
-                break
-            pieces.append(arr)
-            total += len(arr)
-        out[d] = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint16)
-    return out
-
-
-def natural_weights(domains: Mapping[str, DomainTokens]) -> dict[str, float]:
-    """Token-proportional weights over the training tokens of each domain."""
-    counts = {d: dt.index.available_tokens for d, dt in domains.items()}
-    total = sum(counts.values())
-    if total == 0:
-        raise SamplerError("no training tokens in any domain; nothing to weight")
-    return {d: c / total for d, c in counts.items()}

@@ -11,8 +11,9 @@ Modes:
 
 * ``top_fraction``: the highest-scoring documents up to ``value`` of the domain's training tokens;
 * ``threshold``: documents with score >= ``value``;
-* ``weight``: each document is kept with probability ``score / max score`` (a seeded draw on
-  its id): sampling in proportion to the weight, without repeating a document.
+* ``weight``: every document with weight > 0 stays, carrying its weight to the sampler, which
+  draws the domain's token budget by weight without replacement (Efraimidis-Spirakis keys,
+  see :mod:`corpus.mixing.sampler`); the plan's seed drives the draw.
 
 Documents without a score (null, or absent from the score table) are treated as the lowest
 score for ``top_fraction`` / ``threshold`` and as weight 0 for ``weight``; the count is in
@@ -27,10 +28,9 @@ from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
-import xxhash
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from corpus.mixing.sampler import DomainIndex, DomainTokens, SamplerError
+from corpus.mixing.domain_tokens import DomainIndex, DomainTokens, SamplerError
 
 
 class SelectionRule(BaseModel):
@@ -41,7 +41,6 @@ class SelectionRule(BaseModel):
     column: str = Field(pattern=r"^(score|weight)/[a-z][a-z0-9_]{0,31}$", description="score/<name> or weight/<name>")
     mode: Literal["top_fraction", "threshold", "weight"] = "top_fraction"
     value: float | None = Field(None, description="top_fraction: share of tokens (0, 1]; threshold: the minimum score")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _check(self) -> SelectionRule:
@@ -69,15 +68,14 @@ class SelectedDomain(DomainTokens):
         raw = np.array([self.scores.get(i, math.nan) for i in ids], dtype=np.float64)
         missing = ~np.isfinite(raw)
         rule = self.rule
+        w: np.ndarray | None = None
         if rule.mode == "weight":
             w = np.where(missing, 0.0, np.maximum(raw, 0.0))
-            top = float(w.max()) if len(w) else 0.0
-            if top <= 0:
+            keep = w > 0
+            if not keep.any():
                 raise SamplerError(
                     f"domain {self.name!r}: every {rule.column} weight is 0 or missing; nothing to sample"
                 )
-            u = np.array([xxhash.xxh3_64_intdigest(f"{rule.seed}:{i}".encode()) / 2**64 for i in ids])
-            keep = u < w / top
         else:
             score = np.where(missing, -np.inf, raw)
             if rule.mode == "threshold":
@@ -102,11 +100,15 @@ class SelectedDomain(DomainTokens):
             "kept_tokens": int(idx.train_tokens[kept].sum()),
             "unscored_docs": int(missing.sum()),
         }
+        weights = None if w is None else w[kept]
+        if weights is not None:
+            self.summary["weight_mean"] = round(float(weights.mean()), 6)  # over the kept documents
         return DomainIndex(
             train_ids=tuple(ids[i] for i in kept),
             train_tokens=idx.train_tokens[kept],
             val_ids=idx.val_ids,
             val_tokens=idx.val_tokens,
+            train_weights=weights,
         )
 
 

@@ -47,7 +47,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "eval_tokens": 4_096,
     },
     "small": {
-        "proxy": {"n_layer": 2, "n_head": 4, "n_embd": 128, "seq_len": 128, "batch_size": 16, "learning_rate": 3e-3},
+        "proxy": {"n_layer": 2, "n_head": 4, "n_embd": 128, "seq_len": 128, "batch_size": 16, "learning_rate": 1e-3},
         "budget_tokens": 400_000,
         "eval_tokens": 32_768,
     },

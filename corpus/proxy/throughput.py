@@ -1,10 +1,16 @@
-"""The machine's matmul rate, measured with torch: the reference for the trainer's FLOP/s."""
+"""FLOP accounting: the trainer's FLOPs per token and the machine's matmul rate (the reference for its FLOP/s)."""
 
 from __future__ import annotations
 
 import time
 
 import torch
+
+
+def flops_per_token(n_params: int, n_layer: int, n_embd: int, seq_len: int) -> float:
+    """Training FLOPs per token: ``6 N`` for the weights plus ``6 * n_layer * seq_len * n_embd`` for attention
+    (PaLM)."""
+    return 6.0 * n_params + 6.0 * n_layer * seq_len * n_embd
 
 
 def matmul_gflops(

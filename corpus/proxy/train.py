@@ -14,12 +14,12 @@ domain at a few steps and at the end, return a :class:`TrainResult`.
   weights and moves toward domains with a high training loss; each domain's windows
   are consumed in a seeded order and reshuffled when used up.
 
-Validation loss is the mean next-token NLL (nats) over each domain's validation tokens
-(at most ``eval_tokens`` per domain, which bounds the evaluation cost); its standard
-error treats the validation sequences as the sampling units. Throughput is reported as
-training tokens/s and achieved FLOP/s (``6 * params * tokens`` plus attention), so it can
-be set beside a matmul microbenchmark of the same machine. On CUDA the forward pass runs
-under bfloat16 autocast.
+Validation loss (:mod:`corpus.proxy.evaluate`) is the mean next-token NLL (nats) over each
+domain's validation tokens (at most ``eval_tokens`` per domain, which bounds the evaluation
+cost); its standard error treats the validation sequences as the sampling units. Throughput
+is reported as training tokens/s and achieved FLOP/s (``6 * params * tokens`` plus attention,
+:mod:`corpus.proxy.throughput`), so it can be set beside a matmul microbenchmark of the same
+machine. On CUDA the forward pass runs under bfloat16 autocast.
 Runs are deterministic given the seed on a given device and thread count
 (``torch.manual_seed``, seeded numpy generators, no dropout).
 """
@@ -37,9 +37,11 @@ import numpy as np
 import torch
 
 from corpus.mixing.target import Target, domain_emphasis, held_out_share
+from corpus.proxy.evaluate import EvalPoint, evaluate_with_se, evaluation_steps
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
 from corpus.proxy.order import keyed_order, keyed_pass
+from corpus.proxy.throughput import flops_per_token
 
 PROXY_FIELDS = (
     "n_layer",
@@ -79,21 +81,6 @@ class TrainOptions:
     # from (seed, domain, window, pass) and windows are visited by key, so two mixtures of the same seed visit
     # the windows they share in the same relative order (common random numbers: paired runs differ by the mixture)
     order: Literal["shuffle", "keyed"] = "shuffle"
-
-
-@dataclass(frozen=True)
-class EvalPoint:
-    step: int
-    tokens_seen: int
-    val_loss: dict[str, float]
-    finished: bool
-    weights: dict[str, float]  # sampling weights at this step
-    val_loss_se: dict[str, float] = field(default_factory=dict)  # standard error of each val_loss
-    curve_loss: dict[str, float] = field(default_factory=dict)  # loss on the curve's prefix (= val_loss without one)
-
-    @property
-    def average(self) -> float:
-        return sum(self.val_loss.values()) / len(self.val_loss) if self.val_loss else math.nan
 
 
 @dataclass
@@ -171,82 +158,6 @@ def _lr(step: int, total: int, base: float, opts: TrainOptions) -> float:
     return base * (opts.min_lr_frac + (1 - opts.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def evaluate(
-    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32
-) -> dict[str, float]:
-    """Mean next-token NLL (nats) over each domain's validation stream; every token but the first is predicted once."""
-    return evaluate_with_se(model, val_streams, seq_len, device, batch_size)[0]
-
-
-def _mean_se(token_losses: np.ndarray, seq_len: int) -> tuple[float, float]:
-    """Mean NLL of a domain's predicted tokens and its standard error, sequences of ``seq_len`` as units (delta
-    method)."""
-    n_tok = len(token_losses)
-    sums = np.add.reduceat(token_losses, np.arange(0, n_tok, seq_len))
-    counts = np.diff(np.append(np.arange(0, n_tok, seq_len), n_tok)).astype(np.float64)
-    mean = float(token_losses.mean())
-    n = len(sums)
-    if n < 2:
-        return mean, math.inf
-    resid = sums - mean * counts
-    return mean, float(math.sqrt(n / (n - 1) * np.sum(resid**2)) / counts.sum())
-
-
-@torch.no_grad()
-def token_losses_per_domain(
-    model: GPT, val_streams: Mapping[str, np.ndarray], seq_len: int, device: torch.device, batch_size: int = 32
-) -> dict[str, np.ndarray]:
-    """NLL of every validation token but each stream's first, in stream order (a causal model: windows are
-    independent)."""
-    was_training = model.training
-    model.eval()
-    out: dict[str, np.ndarray] = {}
-    for d, stream in val_streams.items():
-        if len(stream) < 2:
-            continue
-        tokens = torch.from_numpy(stream.astype(np.int64))
-        parts: list[np.ndarray] = []
-        starts = list(range(0, len(stream) - 1, seq_len))
-        full = [s for s in starts if s + seq_len + 1 <= len(stream)]
-        for i in range(0, len(full), batch_size):
-            chunk = torch.stack([tokens[s : s + seq_len + 1] for s in full[i : i + batch_size]]).to(device)
-            parts.append(model.token_losses(chunk[:, :-1], chunk[:, 1:]).double().flatten().cpu().numpy())
-        for s in (s for s in starts if s + seq_len + 1 > len(stream)):
-            piece = tokens[s:].unsqueeze(0).to(device)
-            parts.append(model.token_losses(piece[:, :-1], piece[:, 1:]).double().flatten().cpu().numpy())
-        out[d] = np.concatenate(parts)
-    model.train(was_training)
-    return out
-
-
-def evaluate_with_se(
-    model: GPT,
-    val_streams: Mapping[str, np.ndarray],
-    seq_len: int,
-    device: torch.device,
-    batch_size: int = 32,
-    prefix_tokens: int | None = None,
-) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """Per-domain mean validation NLL, its standard error, and the mean over the first ``prefix_tokens`` tokens only.
-
-    The prefix mean equals evaluating the stream cut at ``prefix_tokens`` (cheap intermediate
-    evaluations on a prefix stay comparable with the final one).
-    """
-    losses = token_losses_per_domain(model, val_streams, seq_len, device, batch_size)
-    out, ses, prefix = {}, {}, {}
-    for d, tl in losses.items():
-        out[d], ses[d] = _mean_se(tl, seq_len)
-        prefix[d] = float(tl[: max(1, prefix_tokens - 1)].mean()) if prefix_tokens else out[d]
-    return out, ses, prefix
-
-
-def _eval_steps(steps: int, n_evals: int, at_start: bool) -> list[int]:
-    points = {max(1, round(steps * (i + 1) / n_evals)) for i in range(n_evals)} | {steps}
-    if at_start:
-        points.add(0)
-    return sorted(points)
-
-
 def train(
     train_streams: Mapping[str, np.ndarray],
     val_streams: Mapping[str, np.ndarray],
@@ -262,7 +173,7 @@ def train(
     """Train the proxy GPT and evaluate it per domain.
 
     ``train_streams`` / ``val_streams``: per-domain token arrays (``sampler.materialize``
-    and ``sampler.validation_tokens``). ``proxy``: a ``ProxySpec`` (or a dict with its
+    and ``domain_tokens.validation_tokens``). ``proxy``: a ``ProxySpec`` (or a dict with its
     fields). ``budget_tokens``: training tokens (inputs) to see; default: one pass over
     the streams. ``weights``: the online sampler's starting weights (default: the
     streams' token shares). ``on_eval`` is called after every evaluation, the last one
@@ -397,8 +308,7 @@ def train(
         return sampler.weights_dict() if sampler else dict(shares)
 
     evals: list[EvalPoint] = []
-    eval_steps = set(_eval_steps(steps, opts.n_evals, opts.eval_at_start))
-
+    eval_steps = set(evaluation_steps(steps, opts.n_evals, opts.eval_at_start))
     eval_seconds = 0.0
 
     def run_eval(step: int) -> None:
@@ -472,12 +382,6 @@ def train(
         train_seconds=max(seconds - eval_seconds, 1e-9),
         flops_per_token=flops_per_token(model.num_params(), cfg.n_layer, cfg.n_embd, seq_len),
     )
-
-
-def flops_per_token(n_params: int, n_layer: int, n_embd: int, seq_len: int) -> float:
-    """Training FLOPs per token: ``6 N`` for the weights plus ``6 * n_layer * seq_len * n_embd`` for attention
-    (PaLM)."""
-    return 6.0 * n_params + 6.0 * n_layer * seq_len * n_embd
 
 
 def _autocast(device: torch.device):

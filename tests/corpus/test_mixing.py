@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from corpus.mixing.domain_tokens import DomainTokens, SamplerError, natural_weights, validation_tokens
 from corpus.mixing.policies import (
     RoundResult,
     initial_weights,
@@ -15,17 +16,7 @@ from corpus.mixing.policies import (
     propose_weights,
 )
 from corpus.mixing.regression import MixtureRegressor, RegressionConfig
-from corpus.mixing.sampler import (
-    DomainTokens,
-    MixturePlan,
-    SamplerError,
-    allocate_tokens,
-    document_ranges,
-    materialize,
-    natural_weights,
-    plan_mixture,
-    validation_tokens,
-)
+from corpus.mixing.sampler import MixturePlan, allocate_tokens, document_ranges, materialize, plan_mixture
 from corpus.spec import PipelineSpec, validate_spec
 from corpus.tokenize import assign_split, token_shard_table
 

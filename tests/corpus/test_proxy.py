@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from corpus.proxy.evaluate import EvalPoint
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
 from corpus.proxy.order import keyed_pass
-from corpus.proxy.train import EvalPoint, TrainError, TrainOptions, train
+from corpus.proxy.train import TrainError, TrainOptions, train
 from corpus.spec import ProxySpec
 from corpus.tokenize import tokenize_batch, train_bpe
 
