@@ -61,7 +61,7 @@ DEFAULT_DATA = Path(os.environ.get("CORPUS_SHARED_DATA", ROOT.parent / "shared" 
 
 # sizes are fixed per preset before any result is seen; explicit flags override them
 SIZES: dict[str, dict] = {
-    "cpu": {},
+    "cpu": {"transfer_budget": 100_000},
     "tiny": {
         "seeds": 2,
         "budget": 16_384,
@@ -104,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--suites", default="six,heldout,noisy")
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--budget", type=int, default=100_000, help="training tokens per final run")
+    ap.add_argument("--budget", type=int, default=300_000, help="training tokens per final run")
     ap.add_argument("--tokenizer", choices=["byte", "bpe"], default="byte")
     ap.add_argument("--vocab", type=int, default=2048, help="BPE vocabulary (tokenizer bpe)")
     ap.add_argument("--chars", type=int, default=400_000, help="characters per domain")
@@ -130,6 +130,12 @@ def parser() -> argparse.ArgumentParser:
         help="training order of the fixed-mixture runs: keyed pairs the runs of one seed (common random numbers)",
     )
     ap.add_argument("--transfer-mixtures", type=int, default=8, help="0 skips the proxy-transfer check")
+    ap.add_argument(
+        "--transfer-budget",
+        type=int,
+        default=None,
+        help="the transfer check's large-proxy tokens (the small proxy gets a quarter); default: --budget",
+    )
     ap.add_argument("--transfer-seeds", type=int, default=2, help="seeds per mixture and proxy size in the transfer")
     ap.add_argument(
         "--threads", default="1", help="torch threads per process; auto: the faster of 1 and 2 in a short trial"

@@ -123,7 +123,8 @@ def transfer(bench: SuiteBench, args: argparse.Namespace) -> dict:
         update={"n_layer": max(1, bench.proxy.n_layer), "n_embd": max(16, bench.proxy.n_embd // 2)}
     )
     large = bench.proxy.model_copy(update={"n_layer": bench.proxy.n_layer + 1})
-    small_budget, large_budget = max(bench.proxy.batch_size * bench.proxy.seq_len, bench.budget // 4), bench.budget
+    large_budget = getattr(args, "transfer_budget", None) or bench.budget
+    small_budget = max(bench.proxy.batch_size * bench.proxy.seq_len, large_budget // 4)
     rows = []
     for i, w in enumerate(mixtures):
         small_t, large_t, params = [], [], (0, 0)

@@ -40,6 +40,13 @@ def test_gpu_size_has_the_promised_model_and_tokens():
     assert SIZES["gpu"]["n_embd"] % SIZES["gpu"]["n_head"] == 0
 
 
+def test_transfer_budget_is_its_own_on_cpu_and_follows_the_budget_elsewhere():
+    cpu = parse_args([])
+    assert (cpu.budget, cpu.transfer_budget) == (300_000, 100_000)
+    assert parse_args(["--transfer-budget", "50000"]).transfer_budget == 50_000
+    assert parse_args(["--size", "tiny"]).transfer_budget is None  # the transfer check then uses --budget
+
+
 def test_a_new_result_keeps_the_instrument_study_and_the_replaced_run(tmp_path):
     old = tmp_path / "mixing.json"
     assert carried_over(old) == {}
