@@ -14,8 +14,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.stats import norm
-
 from corpus.mixing.history import RoundResult
 from corpus.mixing.target import Target, target_loss, target_se
 
@@ -50,6 +48,8 @@ def compare_to_first(
     """One row per evaluated version, the first being the reference (difference 0)."""
     if not history:
         return []
+    from scipy.stats import norm  # here, not at the top: every process that loads the definitions imports this
+
     z = float(norm.ppf(0.5 + confidence / 2))
     first = history[0]
     t0 = target_loss(first.val_loss, target, trained)
