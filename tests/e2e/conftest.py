@@ -39,6 +39,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "e2e"
 REPOSITORY = "__repository__"
 STARTUP_TIMEOUT_S = 180
+POLL_S = 0.5  # often enough to see a run or tick soon after it happened, seldom enough not to load the server
 
 INSTANCE_YAML = """\
 run_coordinator:
@@ -207,7 +208,7 @@ class DagsterServer:
                     raise TimeoutError(
                         f"runs not finished after {timeout}s: {sorted(set(run_ids) - set(done))}\n{self.log_tail()}"
                     )
-                time.sleep(0.5)
+                time.sleep(POLL_S)
         return done
 
     def run_messages(self, run_id: str) -> list[str]:
@@ -304,7 +305,7 @@ class DagsterServer:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"daemons not healthy after {timeout}s: {statuses}\n{self.log_tail()}")
-            time.sleep(1)
+            time.sleep(POLL_S)
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -350,7 +351,7 @@ def _wait_loaded(server: DagsterServer, proc: subprocess.Popen[bytes]) -> None:
                 return
         if time.monotonic() > deadline:
             raise TimeoutError(f"dagster dev not ready after {STARTUP_TIMEOUT_S}s\n{server.log_tail()}")
-        time.sleep(1)
+        time.sleep(POLL_S)
 
 
 @pytest.fixture(scope="session")

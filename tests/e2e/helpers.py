@@ -15,7 +15,7 @@ from tests.e2e.conftest import DagsterServer
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def wait_for(what: str, fn: Callable[[], Any], timeout: float, server: DagsterServer, every: float = 1.0) -> Any:
+def wait_for(what: str, fn: Callable[[], Any], timeout: float, server: DagsterServer, every: float = 0.5) -> Any:
     """``fn()``'s first truthy value, polled every ``every`` seconds; TimeoutError (with the server's log) after
     ``timeout``."""
     deadline = time.monotonic() + timeout
