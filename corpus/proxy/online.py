@@ -37,7 +37,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.optimize import OptimizeWarning, curve_fit
 
 
 class OnlineSamplerConfig(BaseModel):
@@ -79,6 +78,8 @@ def fit_power_law(n: np.ndarray, loss: np.ndarray) -> tuple[float, float, float]
 
     def f(x: np.ndarray, eps: float, beta: float, alpha: float) -> np.ndarray:
         return eps + beta * x ** (-alpha)
+
+    from scipy.optimize import OptimizeWarning, curve_fit  # here: a proxy run without the online sampler never fits
 
     lo = float(loss.min())
     try:
