@@ -34,6 +34,10 @@ from typing import Self
 PORTS_PER_NODE = 20
 
 
+class NodeStartError(RuntimeError):
+    """A node process exited while the cluster was starting; the message holds its log's tail."""
+
+
 class LocalRayCluster:
     """``workers`` worker nodes and a head; each node gets ``cpus_per_node`` CPUs and a resource ``node<i>``."""
 
@@ -45,6 +49,7 @@ class LocalRayCluster:
         head_cpus: int | None = None,
         object_store_mb: int = 80,
         start_timeout_s: float = 180.0,
+        start_attempts: int = 2,
     ):
         if workers < 1:
             raise ValueError(f"a multi-node cluster needs at least one worker node, got workers={workers}")
@@ -54,6 +59,7 @@ class LocalRayCluster:
         self.base_port = base_port
         self.object_store_bytes = object_store_mb * 1024 * 1024
         self.start_timeout_s = start_timeout_s
+        self.start_attempts = max(1, start_attempts)
         self.address = f"127.0.0.1:{base_port}"
         self.procs: list[subprocess.Popen[bytes]] = []
         self.temp_dir = ""
@@ -98,6 +104,20 @@ class LocalRayCluster:
         ]
 
     def start(self) -> None:
+        """Start the head, then each worker; a node that exits while starting (Ray gives a raylet 30 s to
+        register, which a busy machine can miss) makes the whole cluster start once more, saying why."""
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                self._start_once()
+                return
+            except NodeStartError as err:
+                if attempt == self.start_attempts:
+                    raise
+                lines = str(err).splitlines()
+                why = lines[0].removesuffix("; its log:") + (f": {lines[-1].strip()}" if len(lines) > 1 else "")
+                print(f"LocalRayCluster: {why}; starting the cluster again", file=sys.stderr, flush=True)
+
+    def _start_once(self) -> None:
         self.temp_dir = tempfile.mkdtemp(prefix="rayc-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_raylet_start_wait_time_s": "120", **self.client_env()}
         env.pop("RAY_ADDRESS", None)
@@ -143,7 +163,7 @@ class LocalRayCluster:
         while time.monotonic() < deadline:
             for proc, log in zip(self.procs, self.logs, strict=True):
                 if proc.poll() is not None:
-                    raise RuntimeError(
+                    raise NodeStartError(
                         f"a Ray node exited while starting (exit {proc.returncode}); its log:\n{self._tail(log)}"
                     )
             if self.alive_nodes() >= n:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.ray_local import LocalRayCluster
+from resources.ray_local import LocalRayCluster, NodeStartError
 
 
 def _exiting(message: str, code: int = 3) -> list[str]:
@@ -35,3 +35,28 @@ def test_a_node_that_cannot_start_leaves_no_unpaired_log(tmp_path: Path) -> None
     with pytest.raises(FileNotFoundError):
         cluster._spawn([str(tmp_path / "no-such-command")], {}, "head")
     assert cluster.procs == [] and cluster.logs == []
+
+
+def test_a_node_that_exits_while_starting_makes_the_cluster_start_once_more(capsys) -> None:
+    calls: list[int] = []
+
+    class Flaky(LocalRayCluster):
+        def _start_once(self) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise NodeStartError("a Ray node exited while starting (exit 1); its log:\ntimed out")
+
+    Flaky(workers=1).start()
+    assert len(calls) == 2
+    assert "exited while starting (exit 1): timed out; starting the cluster again" in capsys.readouterr().err
+
+    calls.clear()
+
+    class Broken(LocalRayCluster):
+        def _start_once(self) -> None:
+            calls.append(1)
+            raise NodeStartError("a Ray node exited while starting (exit 1); its log:\nbroken")
+
+    with pytest.raises(NodeStartError, match="broken"):
+        Broken(workers=1, start_attempts=2).start()
+    assert len(calls) == 2  # a node that never starts is reported after the second attempt, not retried for ever
