@@ -37,6 +37,11 @@ PORTS_PER_NODE = 20
 class NodeStartError(RuntimeError):
     """A node process exited while the cluster was starting; the message holds its log's tail."""
 
+    def __init__(self, returncode: int, log_tail: str):
+        super().__init__(f"a Ray node exited while starting (exit {returncode}); its log:\n{log_tail}")
+        self.returncode = returncode
+        self.last_line = log_tail.strip().splitlines()[-1].strip() if log_tail.strip() else ""
+
 
 class LocalRayCluster:
     """``workers`` worker nodes and a head; each node gets ``cpus_per_node`` CPUs and a resource ``node<i>``."""
@@ -113,8 +118,7 @@ class LocalRayCluster:
             except NodeStartError as err:
                 if attempt == self.start_attempts:
                     raise
-                lines = str(err).splitlines()
-                why = lines[0].removesuffix("; its log:") + (f": {lines[-1].strip()}" if len(lines) > 1 else "")
+                why = f"a Ray node exited while starting (exit {err.returncode}): {err.last_line}"
                 print(f"LocalRayCluster: {why}; starting the cluster again", file=sys.stderr, flush=True)
 
     def _start_once(self) -> None:
@@ -163,9 +167,7 @@ class LocalRayCluster:
         while time.monotonic() < deadline:
             for proc, log in zip(self.procs, self.logs, strict=True):
                 if proc.poll() is not None:
-                    raise NodeStartError(
-                        f"a Ray node exited while starting (exit {proc.returncode}); its log:\n{self._tail(log)}"
-                    )
+                    raise NodeStartError(proc.returncode, self._tail(log))
             if self.alive_nodes() >= n:
                 return
             time.sleep(1.0)
