@@ -119,7 +119,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--n-evals", type=int, default=4)
     ap.add_argument(
-        "--curve-tokens", type=int, default=5_000, help="intermediate evaluations use this prefix of each val stream"
+        "--curve-tokens",
+        type=int,
+        default=5_000,
+        help="intermediate evaluations use evenly spaced windows of each val stream, about this many tokens",
     )
     ap.add_argument("--jobs", type=int, default=2, help="suites (and the transfer check) run in this many processes")
     ap.add_argument("--max-epochs", type=float, default=4.0)

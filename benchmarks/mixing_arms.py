@@ -108,7 +108,7 @@ class SuiteBench:
             "val_loss": result.val_loss,
             "val_loss_se": result.val_loss_se,
             "target": self.target_of(result.val_loss),
-            # the curve: intermediate evaluations on a prefix of each val stream (the final one too, for comparison)
+            # the curve: evaluations on a fixed window sample of each val stream (the final one too, for comparison)
             "curve": [(e.tokens_seen, self.target_of(e.curve_loss)) for e in result.evals],
             "tokens_seen": result.tokens_seen,
             "tokens_per_domain": result.tokens_per_domain,

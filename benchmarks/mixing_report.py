@@ -41,7 +41,7 @@ def summarize_suite(bench: SuiteBench, runs: dict[str, list[dict]], arms: list[s
             }
             fractions = []
             for e, u in zip(runs[arm], uni, strict=True):
-                t = tokens_to_target(e["curve"], u["curve"][-1][1])  # uniform's final value on the same prefix
+                t = tokens_to_target(e["curve"], u["curve"][-1][1])  # uniform's final value on the same window sample
                 fractions.append(None if t is None else t / bench.budget)
             row["tokens_to_uniform_final_fraction"] = fractions
             row["reaches_with_30pct_fewer_tokens_every_seed"] = all(

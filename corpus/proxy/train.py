@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from corpus.mixing.target import Target, domain_emphasis, held_out_share
-from corpus.proxy.evaluate import EvalPoint, evaluate_with_se, evaluation_steps
+from corpus.proxy.evaluate import EvalPoint, evaluate_curve, evaluate_with_se, evaluation_steps
 from corpus.proxy.model import GPT, GPTConfig
 from corpus.proxy.online import OnlineSampler, OnlineSamplerConfig
 from corpus.proxy.order import keyed_order, keyed_pass
@@ -76,7 +76,7 @@ class TrainOptions:
     target_emphasis: Mapping[str, float] | None = None  # the online sampler's weight on each domain's reward
     # the target's share on untrained domains: the online sampler keeps it at the prior
     target_held_out_share: float = 0.0
-    curve_eval_tokens: int | None = None  # intermediate evaluations on this prefix of each val stream (bounded cost)
+    curve_eval_tokens: int | None = None  # intermediate evaluations on a sample of this many tokens per val stream
     # "shuffle": one seeded permutation of all windows per pass; "keyed": every window gets a seeded random key
     # from (seed, domain, window, pass) and windows are visited by key, so two mixtures of the same seed visit
     # the windows they share in the same relative order (common random numbers: paired runs differ by the mixture)
@@ -314,10 +314,13 @@ def train(
     def run_eval(step: int) -> None:
         nonlocal eval_seconds
         t0 = time.perf_counter()
-        prefix = opts.curve_eval_tokens
-        streams = val if step == steps or not prefix else {d: v[:prefix] for d, v in val.items()}
+        sample = opts.curve_eval_tokens
         with _autocast(device):
-            loss, se, curve = evaluate_with_se(model, streams, seq_len, device, opts.eval_batch_size, prefix)
+            if step == steps or not sample:
+                loss, se, curve = evaluate_with_se(model, val, seq_len, device, opts.eval_batch_size, sample)
+            else:  # evenly spaced windows over each whole stream, the same ones the final evaluation's curve uses
+                loss, se = evaluate_curve(model, val, seq_len, device, opts.eval_batch_size, sample)
+                curve = loss
         eval_seconds += time.perf_counter() - t0
         point = EvalPoint(
             step=step,
