@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 ARGS ?=
 
-.PHONY: setup demo demo-shared test lint ui bench bench-mixing bench-agent bench-selection validate clean
+.PHONY: setup demo demo-shared test lint ui bench bench-mixing bench-mixing-bound bench-agent bench-selection validate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench: setup
 
 bench-mixing: setup
 	$(PY) -m benchmarks.bench_mixing $(ARGS)
+
+bench-mixing-bound: setup
+	$(PY) -m benchmarks.mixing_bound $(ARGS)
 
 bench-agent: setup
 	$(PY) benchmarks/bench_agent.py $(ARGS)
