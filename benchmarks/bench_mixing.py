@@ -152,9 +152,10 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    first, _ = parser().parse_known_args(argv)
-    ap = parser()
+def parse_args(argv: list[str] | None, make_parser=parser) -> argparse.Namespace:
+    """Arguments with the chosen ``--size`` preset as defaults (explicit flags override it)."""
+    first, _ = make_parser().parse_known_args(argv)
+    ap = make_parser()
     ap.set_defaults(**SIZES[first.size])
     return ap.parse_args(argv)
 

@@ -45,7 +45,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_mixing import SIZES, _setup, parser  # noqa: E402
+from benchmarks.bench_mixing import _setup, parse_args, parser  # noqa: E402
 from benchmarks.mixing_arms import SuiteBench  # noqa: E402
 from benchmarks.mixing_data import SUITES  # noqa: E402
 from benchmarks.mixing_report import FEWER_TOKENS_GOAL  # noqa: E402
@@ -66,10 +66,7 @@ def bound_parser() -> argparse.ArgumentParser:
 
 
 def parse_bound_args(argv: list[str] | None) -> argparse.Namespace:
-    first, _ = bound_parser().parse_known_args(argv)
-    ap = bound_parser()
-    ap.set_defaults(**SIZES[first.size])
-    return ap.parse_args(argv)
+    return parse_args(argv, bound_parser)
 
 
 def _curve_at(curve: list, tokens: float) -> float:
