@@ -48,11 +48,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_mixing import _setup, parse_args, parser  # noqa: E402
 from benchmarks.mixing_arms import SuiteBench  # noqa: E402
 from benchmarks.mixing_data import SUITES  # noqa: E402
-from benchmarks.mixing_report import FEWER_TOKENS_GOAL  # noqa: E402
+from benchmarks.mixing_report import FEWER_TOKENS_GOAL, reaches_goal, uniform_final_fractions  # noqa: E402
 from corpus.mixing.configs import RegressionConfig  # noqa: E402
 from corpus.mixing.history import RoundResult  # noqa: E402
 from corpus.mixing.regression import propose_regression  # noqa: E402
-from corpus.stats import paired_interval, tokens_to_target  # noqa: E402
+from corpus.stats import paired_interval  # noqa: E402
 
 
 def bound_parser() -> argparse.ArgumentParser:
@@ -131,17 +131,14 @@ def bound_suite(name: str, args: argparse.Namespace) -> tuple[str, dict]:
     for label, w in candidates.items():
         full = [bench.summarize(bench.run(w, s), w) for s in range(args.seeds)]
         own = [bench.run(w, s, budget=short) for s in range(args.seeds)]
-        fractions = []
-        for e, u in zip(full, uni, strict=True):
-            t = tokens_to_target(e["curve"], u["curve"][-1][1])
-            fractions.append(None if t is None else t / args.budget)
+        fractions = uniform_final_fractions(full, uni, args.budget)
         own_t = [bench.target_of(r.val_loss) for r in own]
         out["candidates"][label] = {
             "weights": w,
             "targets": [e["target"] for e in full],
             "diff_vs_uniform": _compare([e["target"] for e in full], uni_t),
             "tokens_to_uniform_final_fraction": fractions,
-            "reaches_goal_every_seed": all(f is not None and f <= FEWER_TOKENS_GOAL for f in fractions),
+            "reaches_goal_every_seed": reaches_goal(fractions),
             "own_schedule": {
                 "budget": short,
                 "targets": own_t,

@@ -18,6 +18,21 @@ FEWER_TOKENS_GOAL = 0.70  # reach uniform's final target within 70% of the budge
 EXCESS_GOAL_PCT = 0.5
 
 
+def uniform_final_fractions(runs: list[dict], uniform: list[dict], budget: int) -> list[float | None]:
+    """Per seed, the share of the budget at which a run's curve reaches uniform's final curve point (the same
+    window sample, so the two are paired on the same tokens); None where it never does."""
+    fractions = []
+    for e, u in zip(runs, uniform, strict=True):
+        t = tokens_to_target(e["curve"], u["curve"][-1][1])
+        fractions.append(None if t is None else t / budget)
+    return fractions
+
+
+def reaches_goal(fractions: list[float | None]) -> bool:
+    """Every seed reaches uniform's final target within ``FEWER_TOKENS_GOAL`` of the budget."""
+    return all(f is not None and f <= FEWER_TOKENS_GOAL for f in fractions)
+
+
 def summarize_suite(bench: SuiteBench, runs: dict[str, list[dict]], arms: list[str]) -> dict:
     """Per arm: target mean with interval, paired difference to uniform, tokens-to-target per seed."""
     out: dict = {}
@@ -39,14 +54,9 @@ def summarize_suite(bench: SuiteBench, runs: dict[str, list[dict]], arms: list[s
                 "low": 100 * diff.low / base,
                 "high": 100 * diff.high / base,
             }
-            fractions = []
-            for e, u in zip(runs[arm], uni, strict=True):
-                t = tokens_to_target(e["curve"], u["curve"][-1][1])  # uniform's final value on the same window sample
-                fractions.append(None if t is None else t / bench.budget)
+            fractions = uniform_final_fractions(runs[arm], uni, bench.budget)
             row["tokens_to_uniform_final_fraction"] = fractions
-            row["reaches_with_30pct_fewer_tokens_every_seed"] = all(
-                f is not None and f <= FEWER_TOKENS_GOAL for f in fractions
-            )
+            row["reaches_with_30pct_fewer_tokens_every_seed"] = reaches_goal(fractions)
         frozen = runs.get("online_frozen")
         if frozen is not None and arm in ("online", "online_loss"):  # the sampler's own effect, data path fixed
             d = paired_interval(targets, [f["target"] for f in frozen])

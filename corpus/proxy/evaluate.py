@@ -20,9 +20,7 @@ class EvalPoint:
     finished: bool
     weights: dict[str, float]  # sampling weights at this step
     val_loss_se: dict[str, float] = field(default_factory=dict)  # standard error of each val_loss
-    curve_loss: dict[str, float] = field(
-        default_factory=dict
-    )  # loss on the curve's window sample (= val_loss without one)
+    curve_loss: dict[str, float] = field(default_factory=dict)  # loss on the curve's window sample, if any
 
     @property
     def average(self) -> float:
